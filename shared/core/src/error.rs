@@ -1,0 +1,125 @@
+//! Field-level validation errors, collected so a form can show every problem at once.
+
+use serde::Serialize;
+
+/// One problem with one input field. `code` is stable (clients may switch on it); the message is
+/// produced from the code in the requester's language by [`crate::i18n`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: FieldCode,
+    /// A bound that the message refers to (a maximum length, a count ...), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// Stable error codes of input validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldCode {
+    Required,
+    TooLong,
+    TooShort,
+    InvalidEmail,
+    InvalidPhone,
+    InvalidCountry,
+    InvalidChars,
+    ConsentRequired,
+    GoodFaithRequired,
+    InvalidUrl,
+    UrlScheme,
+    TooManyUrls,
+    DuplicateUrl,
+    UnsupportedType,
+    TypeMismatch,
+    CorruptImage,
+    ImageTooLarge,
+    TooManyPixels,
+    ImageTooSmall,
+    FileTooLarge,
+    UploadMissing,
+    InvalidValue,
+}
+
+impl FieldCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldCode::Required => "required",
+            FieldCode::TooLong => "too_long",
+            FieldCode::TooShort => "too_short",
+            FieldCode::InvalidEmail => "invalid_email",
+            FieldCode::InvalidPhone => "invalid_phone",
+            FieldCode::InvalidCountry => "invalid_country",
+            FieldCode::InvalidChars => "invalid_chars",
+            FieldCode::ConsentRequired => "consent_required",
+            FieldCode::GoodFaithRequired => "good_faith_required",
+            FieldCode::InvalidUrl => "invalid_url",
+            FieldCode::UrlScheme => "url_scheme",
+            FieldCode::TooManyUrls => "too_many_urls",
+            FieldCode::DuplicateUrl => "duplicate_url",
+            FieldCode::UnsupportedType => "unsupported_type",
+            FieldCode::TypeMismatch => "type_mismatch",
+            FieldCode::CorruptImage => "corrupt_image",
+            FieldCode::ImageTooLarge => "image_too_large",
+            FieldCode::TooManyPixels => "too_many_pixels",
+            FieldCode::ImageTooSmall => "image_too_small",
+            FieldCode::FileTooLarge => "file_too_large",
+            FieldCode::UploadMissing => "upload_missing",
+            FieldCode::InvalidValue => "invalid_value",
+        }
+    }
+}
+
+/// Every field problem of one submission.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn push(&mut self, field: &str, code: FieldCode) {
+        self.0.push(FieldError { field: field.to_owned(), code, limit: None });
+    }
+
+    pub fn push_limit(&mut self, field: &str, code: FieldCode, limit: u64) {
+        self.0.push(FieldError { field: field.to_owned(), code, limit: Some(limit) });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first error of `field`, if any.
+    pub fn get(&self, field: &str) -> Option<&FieldError> {
+        self.0.iter().find(|e| e.field == field)
+    }
+
+    /// Records the error of a parse result and returns its value, so a whole form is checked in one pass.
+    pub fn take<T>(&mut self, field: &str, r: Result<T, FieldCodeWithLimit>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(FieldCodeWithLimit(code, limit)) => {
+                self.0.push(FieldError { field: field.to_owned(), code, limit });
+                None
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.code.as_str())).collect();
+        write!(f, "{}", parts.join(", "))
+    }
+}
+
+impl std::error::Error for FieldErrors {}
+
+/// The outcome of parsing one field: a code and an optional bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldCodeWithLimit(pub FieldCode, pub Option<u64>);
+
+impl From<FieldCode> for FieldCodeWithLimit {
+    fn from(c: FieldCode) -> Self {
+        FieldCodeWithLimit(c, None)
+    }
+}

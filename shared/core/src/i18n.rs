@@ -1,0 +1,463 @@
+//! The product's texts in English and Thai. Every text exists in both languages (the compiler
+//! checks it: [`Texts`] has no optional field). Placeholders are `{name}` and are filled by
+//! [`fill`]; values are escaped where they are shown (HTML pages and HTML email), never here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FieldCode, FieldError};
+use crate::model::CaseState;
+
+/// A language of the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    En,
+    Th,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Th];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Th => "th",
+        }
+    }
+
+    /// The language's own name, for the language switch.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Th => "ไทย",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "th" => Some(Lang::Th),
+            _ => None,
+        }
+    }
+
+    /// The first supported language of an `Accept-Language` header, by quality.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(f32, Lang)> = None;
+        for item in header.split(',').take(20) {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or("");
+            if let Some(lang) = Lang::parse(primary) {
+                if best.is_none_or(|(bq, _)| q > bq) {
+                    best = Some((q, lang));
+                }
+            }
+        }
+        best.map(|(_, l)| l)
+    }
+}
+
+/// Replaces `{key}` placeholders.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (k, v) in values {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+/// Every text of the product in one language.
+pub struct Texts {
+    pub site_title: &'static str,
+    pub site_tagline: &'static str,
+    pub language: &'static str,
+    pub landing_intro: &'static str,
+    pub landing_face_title: &'static str,
+    pub landing_face_body: &'static str,
+    pub landing_face_cta: &'static str,
+    pub landing_dsa_title: &'static str,
+    pub landing_dsa_body: &'static str,
+    pub landing_dsa_cta: &'static str,
+    pub landing_status_hint: &'static str,
+    pub face_form_title: &'static str,
+    pub dsa_form_title: &'static str,
+    pub step_photo: &'static str,
+    pub step_details: &'static str,
+    pub photo_label: &'static str,
+    pub photo_help: &'static str,
+    pub upload_button: &'static str,
+    pub photo_received: &'static str,
+    pub photo_change: &'static str,
+    pub country: &'static str,
+    pub choose_country: &'static str,
+    pub first_name: &'static str,
+    pub last_name: &'static str,
+    pub email: &'static str,
+    pub email_help: &'static str,
+    pub phone: &'static str,
+    pub phone_help: &'static str,
+    pub optional: &'static str,
+    pub reason_face: &'static str,
+    pub reason_face_help: &'static str,
+    pub reason_dsa: &'static str,
+    pub reason_dsa_help: &'static str,
+    pub urls: &'static str,
+    pub urls_help: &'static str,
+    pub consent: &'static str,
+    pub good_faith: &'static str,
+    pub submit: &'static str,
+    pub privacy_title: &'static str,
+    pub privacy_face: &'static str,
+    pub privacy_dsa: &'static str,
+    pub errors_intro: &'static str,
+    pub success_title: &'static str,
+    pub success_reference: &'static str,
+    pub success_email: &'static str,
+    pub next_face: &'static str,
+    pub next_dsa: &'static str,
+    pub status_title: &'static str,
+    pub status_reference: &'static str,
+    pub status_kind: &'static str,
+    pub status_state: &'static str,
+    pub status_received: &'static str,
+    pub status_updated: &'static str,
+    pub status_due: &'static str,
+    pub withdraw_title: &'static str,
+    pub withdraw_body: &'static str,
+    pub withdraw_confirm: &'static str,
+    pub withdraw_button: &'static str,
+    pub withdrawn_done: &'static str,
+    pub link_invalid_title: &'static str,
+    pub link_invalid_body: &'static str,
+    pub kind_face: &'static str,
+    pub kind_dsa: &'static str,
+    pub not_found: &'static str,
+    pub server_error: &'static str,
+    pub unavailable: &'static str,
+    pub too_large: &'static str,
+    pub upload_expired: &'static str,
+    pub back_home: &'static str,
+    pub mail_greeting: &'static str,
+    pub mail_receipt_subject: &'static str,
+    pub mail_receipt_intro: &'static str,
+    pub mail_received_heading: &'static str,
+    pub mail_photo_received: &'static str,
+    pub mail_next_heading: &'static str,
+    pub mail_status_link: &'static str,
+    pub mail_status_link_private: &'static str,
+    pub mail_withdrawn_subject: &'static str,
+    pub mail_withdrawn_body: &'static str,
+    pub mail_better_photo_subject: &'static str,
+    pub mail_better_photo_body: &'static str,
+    pub mail_better_photo_link: &'static str,
+    pub mail_signature: &'static str,
+    pub mail_not_you: &'static str,
+    pub better_photo_title: &'static str,
+    pub better_photo_body: &'static str,
+}
+
+pub const EN: Texts = Texts {
+    site_title: "Image opt-out desk",
+    site_tagline: "Ask us to remove your face or your images from our image search, and keep them out.",
+    language: "Language",
+    landing_intro: "If you found your face, or an image that belongs to you, in our search results, you can ask us to remove it. We check every request by hand and answer by email.",
+    landing_face_title: "Remove my face",
+    landing_face_body: "Send a photo of your face (or the image you searched with). We compute a face signature from it, and once your request is approved our search engine will not show or index images of your face again.",
+    landing_face_cta: "Start a face opt-out",
+    landing_dsa_title: "Report specific images (Digital Services Act notice)",
+    landing_dsa_body: "Tell us the links of specific images that you believe are illegal content, and why. We review the notice and tell you what we decided.",
+    landing_dsa_cta: "Send a DSA notice",
+    landing_status_hint: "Already sent a request? The email we sent you has a private link to its status.",
+    face_form_title: "Face opt-out",
+    dsa_form_title: "DSA notice about specific images",
+    step_photo: "Step 1 of 2: your photo",
+    step_details: "Step 2 of 2: your details",
+    photo_label: "Photo of your face, or the image you searched with",
+    photo_help: "JPEG, PNG or WebP, up to 10 MB. Only you in the picture, face clearly visible.",
+    upload_button: "Upload photo and continue",
+    photo_received: "Photo received",
+    photo_change: "Use a different photo",
+    country: "Country of residence",
+    choose_country: "Choose a country",
+    first_name: "First name",
+    last_name: "Last name",
+    email: "Email",
+    email_help: "We send the receipt and the decision to this address.",
+    phone: "Phone",
+    phone_help: "International format, for example +66 81 234 5678.",
+    optional: "optional",
+    reason_face: "Why do you want your face removed?",
+    reason_face_help: "A few sentences are enough.",
+    reason_dsa: "Explain why these images are illegal",
+    reason_dsa_help: "Say which law or right they violate and why, as precisely as you can.",
+    urls: "Links to the specific images",
+    urls_help: "One link per line, up to 20. Each must start with http:// or https://.",
+    consent: "I consent to the processing of my photo to compute a face signature, only to find and exclude images of my face. I confirm that the photo shows me.",
+    good_faith: "I confirm in good faith that the information and allegations in this notice are accurate and complete.",
+    submit: "Send request",
+    privacy_title: "Your privacy",
+    privacy_face: "We keep your details and your photo only to handle this request. The photo is deleted as soon as a decision is made; only its face signature and image hashes stay, to keep your images out of our index. Your name, email and phone are deleted six months after the decision. We never show you or anyone else search results for your face.",
+    privacy_dsa: "We keep your details only to handle this notice and to tell you our decision. They are deleted six months after the decision.",
+    errors_intro: "Some fields need your attention. Nothing was sent yet.",
+    success_title: "Request received",
+    success_reference: "Your case reference",
+    success_email: "We sent a receipt with a private status link to your email address.",
+    next_face: "Next, we check your photo and compute a face signature. A person on our team then reviews your request, usually within a few days and at the latest within one month. You will get the decision by email.",
+    next_dsa: "A person on our team will review your notice, usually within a few days. You will get the decision and its reasons by email.",
+    status_title: "Status of your request",
+    status_reference: "Reference",
+    status_kind: "Type",
+    status_state: "Status",
+    status_received: "Received",
+    status_updated: "Last change",
+    status_due: "Decision due by",
+    withdraw_title: "Withdraw this request",
+    withdraw_body: "If you no longer want us to act on this request, you can withdraw it. Any exclusion made for it stops applying, and its face signature is deleted.",
+    withdraw_confirm: "I want to withdraw this request.",
+    withdraw_button: "Withdraw request",
+    withdrawn_done: "Your request has been withdrawn.",
+    link_invalid_title: "This link is not valid",
+    link_invalid_body: "The link is incomplete, has expired or was changed. Use the link from the most recent email we sent you, or write to us.",
+    kind_face: "Face opt-out",
+    kind_dsa: "DSA notice",
+    not_found: "Page not found.",
+    server_error: "Something went wrong on our side. Your request was not saved. Please try again in a few minutes.",
+    unavailable: "The service is busy or being maintained. Your request was not saved. Please try again in a few minutes.",
+    too_large: "The file is larger than 10 MB. Please choose a smaller photo.",
+    upload_expired: "This upload form has expired. Please start again.",
+    back_home: "Back to the start",
+    mail_greeting: "Dear {name},",
+    mail_receipt_subject: "We received your request ({reference})",
+    mail_receipt_intro: "Thank you. We received your request on {date}. Its reference is {reference}.",
+    mail_received_heading: "What we received",
+    mail_photo_received: "A photo (not attached to this email)",
+    mail_next_heading: "What happens next",
+    mail_status_link: "You can follow your request, or withdraw it, here:",
+    mail_status_link_private: "This link is private: anyone who has it can see the status of your request. It is valid until {date}.",
+    mail_withdrawn_subject: "Your request was withdrawn ({reference})",
+    mail_withdrawn_body: "As you asked, we withdrew your request {reference} on {date}. Any exclusion made for it no longer applies and its face signature was deleted.",
+    mail_better_photo_subject: "We need a better photo ({reference})",
+    mail_better_photo_body: "We could not use the photo you sent for request {reference}:",
+    mail_better_photo_link: "Please upload a new photo for the same request here:",
+    mail_signature: "The {operator} opt-out team",
+    mail_not_you: "If you did not send this request, you can ignore this email or write to {contact}.",
+    better_photo_title: "Upload a better photo",
+    better_photo_body: "We could not use your last photo. Please upload a new one for the same request.",
+};
+
+pub const TH: Texts = Texts {
+    site_title: "ศูนย์ขอลบรูปภาพ",
+    site_tagline: "ขอให้เราลบใบหน้าหรือรูปภาพของคุณออกจากระบบค้นหารูปภาพของเรา และไม่นำกลับมาอีก",
+    language: "ภาษา",
+    landing_intro: "หากคุณพบใบหน้าของคุณ หรือรูปภาพที่เป็นของคุณ ในผลการค้นหาของเรา คุณสามารถขอให้เราลบออกได้ เจ้าหน้าที่ของเราตรวจสอบทุกคำขอและตอบกลับทางอีเมล",
+    landing_face_title: "ลบใบหน้าของฉัน",
+    landing_face_body: "ส่งรูปถ่ายใบหน้าของคุณ (หรือรูปที่คุณใช้ค้นหา) เราจะคำนวณลายเซ็นใบหน้าจากรูปนั้น และเมื่อคำขอได้รับการอนุมัติ ระบบค้นหาของเราจะไม่แสดงและไม่จัดทำดัชนีรูปภาพใบหน้าของคุณอีก",
+    landing_face_cta: "เริ่มคำขอลบใบหน้า",
+    landing_dsa_title: "แจ้งรูปภาพเฉพาะ (การแจ้งตามกฎหมายบริการดิจิทัลของสหภาพยุโรป DSA)",
+    landing_dsa_body: "แจ้งลิงก์ของรูปภาพเฉพาะที่คุณเชื่อว่าเป็นเนื้อหาที่ผิดกฎหมาย พร้อมเหตุผล เราจะพิจารณาและแจ้งผลการตัดสินให้คุณทราบ",
+    landing_dsa_cta: "ส่งการแจ้ง DSA",
+    landing_status_hint: "เคยส่งคำขอแล้ว? อีเมลที่เราส่งถึงคุณมีลิงก์ส่วนตัวสำหรับดูสถานะ",
+    face_form_title: "คำขอลบใบหน้า",
+    dsa_form_title: "การแจ้ง DSA เกี่ยวกับรูปภาพเฉพาะ",
+    step_photo: "ขั้นที่ 1 จาก 2: รูปถ่ายของคุณ",
+    step_details: "ขั้นที่ 2 จาก 2: ข้อมูลของคุณ",
+    photo_label: "รูปถ่ายใบหน้าของคุณ หรือรูปที่คุณใช้ค้นหา",
+    photo_help: "ไฟล์ JPEG, PNG หรือ WebP ขนาดไม่เกิน 10 MB มีคุณคนเดียวในภาพ และเห็นใบหน้าชัดเจน",
+    upload_button: "อัปโหลดรูปและดำเนินการต่อ",
+    photo_received: "ได้รับรูปแล้ว",
+    photo_change: "ใช้รูปอื่น",
+    country: "ประเทศที่พำนัก",
+    choose_country: "เลือกประเทศ",
+    first_name: "ชื่อ",
+    last_name: "นามสกุล",
+    email: "อีเมล",
+    email_help: "เราจะส่งใบรับคำขอและผลการตัดสินไปยังอีเมลนี้",
+    phone: "โทรศัพท์",
+    phone_help: "รูปแบบสากล เช่น +66 81 234 5678",
+    optional: "ไม่บังคับ",
+    reason_face: "เหตุใดคุณจึงต้องการให้ลบใบหน้าของคุณ",
+    reason_face_help: "อธิบายสั้น ๆ เพียงไม่กี่ประโยคก็เพียงพอ",
+    reason_dsa: "อธิบายว่าเหตุใดรูปภาพเหล่านี้จึงผิดกฎหมาย",
+    reason_dsa_help: "ระบุกฎหมายหรือสิทธิที่ถูกละเมิดและเหตุผลให้ชัดเจนที่สุด",
+    urls: "ลิงก์ของรูปภาพเฉพาะ",
+    urls_help: "หนึ่งลิงก์ต่อบรรทัด ไม่เกิน 20 ลิงก์ แต่ละลิงก์ต้องขึ้นต้นด้วย http:// หรือ https://",
+    consent: "ข้าพเจ้ายินยอมให้ประมวลผลรูปถ่ายของข้าพเจ้าเพื่อคำนวณลายเซ็นใบหน้า เพื่อค้นหาและยกเว้นรูปภาพใบหน้าของข้าพเจ้าเท่านั้น และยืนยันว่ารูปถ่ายนี้เป็นรูปของข้าพเจ้า",
+    good_faith: "ข้าพเจ้ายืนยันโดยสุจริตว่าข้อมูลและข้อกล่าวหาในการแจ้งนี้ถูกต้องและครบถ้วน",
+    submit: "ส่งคำขอ",
+    privacy_title: "ความเป็นส่วนตัวของคุณ",
+    privacy_face: "เราเก็บข้อมูลและรูปถ่ายของคุณเพื่อดำเนินการตามคำขอนี้เท่านั้น รูปถ่ายจะถูกลบทันทีที่มีการตัดสิน เหลือเพียงลายเซ็นใบหน้าและค่าแฮชของรูป เพื่อกันรูปของคุณออกจากดัชนีของเรา ชื่อ อีเมล และโทรศัพท์ของคุณจะถูกลบหกเดือนหลังการตัดสิน เราจะไม่แสดงผลการค้นหาใบหน้าของคุณแก่คุณหรือผู้ใด",
+    privacy_dsa: "เราเก็บข้อมูลของคุณเพื่อดำเนินการตามการแจ้งนี้และแจ้งผลการตัดสินให้คุณทราบเท่านั้น ข้อมูลจะถูกลบหกเดือนหลังการตัดสิน",
+    errors_intro: "มีบางช่องที่ต้องแก้ไข คำขอยังไม่ได้ถูกส่ง",
+    success_title: "ได้รับคำขอแล้ว",
+    success_reference: "หมายเลขอ้างอิงของคุณ",
+    success_email: "เราได้ส่งใบรับคำขอพร้อมลิงก์ส่วนตัวสำหรับดูสถานะไปยังอีเมลของคุณแล้ว",
+    next_face: "ขั้นต่อไป เราจะตรวจสอบรูปถ่ายและคำนวณลายเซ็นใบหน้า จากนั้นเจ้าหน้าที่จะพิจารณาคำขอของคุณ โดยปกติภายในไม่กี่วัน และไม่เกินหนึ่งเดือน คุณจะได้รับผลการตัดสินทางอีเมล",
+    next_dsa: "เจ้าหน้าที่ของเราจะพิจารณาการแจ้งของคุณ โดยปกติภายในไม่กี่วัน คุณจะได้รับผลการตัดสินพร้อมเหตุผลทางอีเมล",
+    status_title: "สถานะคำขอของคุณ",
+    status_reference: "หมายเลขอ้างอิง",
+    status_kind: "ประเภท",
+    status_state: "สถานะ",
+    status_received: "วันที่ได้รับ",
+    status_updated: "เปลี่ยนแปลงล่าสุด",
+    status_due: "กำหนดตัดสินภายใน",
+    withdraw_title: "ถอนคำขอนี้",
+    withdraw_body: "หากคุณไม่ต้องการให้เราดำเนินการตามคำขอนี้แล้ว คุณสามารถถอนได้ การยกเว้นใด ๆ ที่ทำไว้สำหรับคำขอนี้จะสิ้นผล และลายเซ็นใบหน้าจะถูกลบ",
+    withdraw_confirm: "ข้าพเจ้าต้องการถอนคำขอนี้",
+    withdraw_button: "ถอนคำขอ",
+    withdrawn_done: "คำขอของคุณถูกถอนแล้ว",
+    link_invalid_title: "ลิงก์นี้ใช้ไม่ได้",
+    link_invalid_body: "ลิงก์ไม่สมบูรณ์ หมดอายุ หรือถูกแก้ไข โปรดใช้ลิงก์จากอีเมลล่าสุดที่เราส่งถึงคุณ หรือติดต่อเรา",
+    kind_face: "คำขอลบใบหน้า",
+    kind_dsa: "การแจ้ง DSA",
+    not_found: "ไม่พบหน้านี้",
+    server_error: "เกิดข้อผิดพลาดในระบบของเรา คำขอของคุณยังไม่ได้ถูกบันทึก โปรดลองอีกครั้งในอีกสักครู่",
+    unavailable: "ระบบกำลังมีผู้ใช้มากหรือกำลังปรับปรุง คำขอของคุณยังไม่ได้ถูกบันทึก โปรดลองอีกครั้งในอีกสักครู่",
+    too_large: "ไฟล์มีขนาดเกิน 10 MB โปรดเลือกรูปที่เล็กกว่านี้",
+    upload_expired: "แบบฟอร์มอัปโหลดนี้หมดอายุแล้ว โปรดเริ่มใหม่",
+    back_home: "กลับไปหน้าแรก",
+    mail_greeting: "เรียน คุณ{name}",
+    mail_receipt_subject: "เราได้รับคำขอของคุณแล้ว ({reference})",
+    mail_receipt_intro: "ขอบคุณ เราได้รับคำขอของคุณเมื่อ {date} หมายเลขอ้างอิงคือ {reference}",
+    mail_received_heading: "สิ่งที่เราได้รับ",
+    mail_photo_received: "รูปถ่าย (ไม่ได้แนบมากับอีเมลนี้)",
+    mail_next_heading: "ขั้นตอนต่อไป",
+    mail_status_link: "คุณสามารถติดตามหรือถอนคำขอได้ที่:",
+    mail_status_link_private: "ลิงก์นี้เป็นความลับ ผู้ที่มีลิงก์จะเห็นสถานะคำขอของคุณได้ ใช้ได้ถึง {date}",
+    mail_withdrawn_subject: "คำขอของคุณถูกถอนแล้ว ({reference})",
+    mail_withdrawn_body: "ตามที่คุณร้องขอ เราได้ถอนคำขอ {reference} เมื่อ {date} การยกเว้นที่ทำไว้สำหรับคำขอนี้สิ้นผลแล้ว และลายเซ็นใบหน้าถูกลบแล้ว",
+    mail_better_photo_subject: "เราต้องการรูปถ่ายที่ดีกว่านี้ ({reference})",
+    mail_better_photo_body: "เราไม่สามารถใช้รูปถ่ายที่คุณส่งมาสำหรับคำขอ {reference} ได้:",
+    mail_better_photo_link: "โปรดอัปโหลดรูปใหม่สำหรับคำขอเดิมได้ที่:",
+    mail_signature: "ทีมงานขอลบรูปภาพ {operator}",
+    mail_not_you: "หากคุณไม่ได้ส่งคำขอนี้ คุณสามารถเพิกเฉยต่ออีเมลนี้ หรือติดต่อ {contact}",
+    better_photo_title: "อัปโหลดรูปถ่ายที่ดีกว่า",
+    better_photo_body: "เราไม่สามารถใช้รูปถ่ายล่าสุดของคุณได้ โปรดอัปโหลดรูปใหม่สำหรับคำขอเดิม",
+};
+
+pub fn texts(lang: Lang) -> &'static Texts {
+    match lang {
+        Lang::En => &EN,
+        Lang::Th => &TH,
+    }
+}
+
+/// A case state as the requester reads it.
+pub fn state_label(lang: Lang, state: CaseState) -> &'static str {
+    use CaseState::*;
+    match (lang, state) {
+        (Lang::En, Received) => "Received",
+        (Lang::En, Embedding) => "Checking the photo",
+        (Lang::En, AwaitingReview) => "Waiting for review",
+        (Lang::En, NeedsBetterPhoto) => "A better photo is needed",
+        (Lang::En, Approved) => "Approved",
+        (Lang::En, Rejected) => "Rejected",
+        (Lang::En, Withdrawn) => "Withdrawn",
+        (Lang::En, Erased) => "Closed",
+        (Lang::Th, Received) => "ได้รับแล้ว",
+        (Lang::Th, Embedding) => "กำลังตรวจสอบรูปถ่าย",
+        (Lang::Th, AwaitingReview) => "รอการพิจารณา",
+        (Lang::Th, NeedsBetterPhoto) => "ต้องการรูปถ่ายที่ดีกว่า",
+        (Lang::Th, Approved) => "อนุมัติแล้ว",
+        (Lang::Th, Rejected) => "ปฏิเสธ",
+        (Lang::Th, Withdrawn) => "ถอนแล้ว",
+        (Lang::Th, Erased) => "ปิดแล้ว",
+    }
+}
+
+/// Why a photo could not be used, as the requester reads it (codes of the face pipeline).
+pub fn quality_message(lang: Lang, code: &str) -> &'static str {
+    match (lang, code) {
+        (Lang::En, "no_face") => "We could not find a face in it. Please send a photo in which your face is clearly visible.",
+        (Lang::En, "several_faces") => "It shows several people. Please send a photo of only you.",
+        (Lang::En, "face_too_small") => "Your face is too small in it. Please send a closer photo.",
+        (Lang::En, "too_blurred") => "It is too blurred. Please send a sharper photo.",
+        (Lang::En, _) => "It could not be processed. Please send another photo (JPEG, PNG or WebP).",
+        (Lang::Th, "no_face") => "เราไม่พบใบหน้าในรูป โปรดส่งรูปที่เห็นใบหน้าของคุณชัดเจน",
+        (Lang::Th, "several_faces") => "ในรูปมีหลายคน โปรดส่งรูปที่มีคุณคนเดียว",
+        (Lang::Th, "face_too_small") => "ใบหน้าของคุณในรูปเล็กเกินไป โปรดส่งรูปที่ถ่ายใกล้กว่านี้",
+        (Lang::Th, "too_blurred") => "รูปเบลอเกินไป โปรดส่งรูปที่คมชัดกว่านี้",
+        (Lang::Th, _) => "ไม่สามารถประมวลผลรูปนี้ได้ โปรดส่งรูปอื่น (JPEG, PNG หรือ WebP)",
+    }
+}
+
+/// The message of a field error in `lang`.
+pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
+    use FieldCode::*;
+    let limit = e.limit.map(|l| l.to_string()).unwrap_or_default();
+    let mb = e.limit.map(|l| (l / (1024 * 1024)).to_string()).unwrap_or_default();
+    let t = match (lang, e.code) {
+        (Lang::En, Required) => "This field is required.",
+        (Lang::En, TooLong) => "This is too long: at most {limit} characters.",
+        (Lang::En, TooShort) => "Please write a little more: at least {limit} characters.",
+        (Lang::En, InvalidEmail) => "This is not a valid email address (for example name@example.com).",
+        (Lang::En, InvalidPhone) => "Enter the number in international format, starting with + and the country code (for example +66 81 234 5678).",
+        (Lang::En, InvalidCountry) => "Choose a country from the list.",
+        (Lang::En, InvalidChars) => "This contains characters that are not allowed (line breaks or invisible control characters).",
+        (Lang::En, ConsentRequired) => "We can only process your photo with your consent. Tick the box to give it.",
+        (Lang::En, GoodFaithRequired) => "A notice must include the good-faith statement. Tick the box to confirm it.",
+        (Lang::En, InvalidUrl) => "One of the links is not a valid web address (it needs http:// or https:// and a host name).",
+        (Lang::En, UrlScheme) => "Links must start with http:// or https://.",
+        (Lang::En, TooManyUrls) => "Too many links: at most {limit}.",
+        (Lang::En, DuplicateUrl) => "The same link is listed twice.",
+        (Lang::En, UnsupportedType) => "This file type is not supported. Send a JPEG, PNG or WebP image.",
+        (Lang::En, TypeMismatch) => "The file's content does not match its type. Send a real JPEG, PNG or WebP image.",
+        (Lang::En, CorruptImage) => "The image is damaged or incomplete. Please send it again or choose another one.",
+        (Lang::En, ImageTooLarge) => "The image is too large: at most {limit} pixels on a side.",
+        (Lang::En, TooManyPixels) => "The image has too many pixels. Please send a smaller version.",
+        (Lang::En, ImageTooSmall) => "The image is too small: at least {limit} pixels on a side.",
+        (Lang::En, FileTooLarge) => "The file is too large: at most {mb} MB.",
+        (Lang::En, UploadMissing) => "Please upload a photo first (or again: uploads expire after an hour).",
+        (Lang::En, InvalidValue) => "This value is not valid.",
+        (Lang::Th, Required) => "โปรดกรอกช่องนี้",
+        (Lang::Th, TooLong) => "ยาวเกินไป ไม่เกิน {limit} ตัวอักษร",
+        (Lang::Th, TooShort) => "โปรดอธิบายเพิ่มเติม อย่างน้อย {limit} ตัวอักษร",
+        (Lang::Th, InvalidEmail) => "อีเมลไม่ถูกต้อง (เช่น name@example.com)",
+        (Lang::Th, InvalidPhone) => "โปรดกรอกหมายเลขในรูปแบบสากล ขึ้นต้นด้วย + และรหัสประเทศ (เช่น +66 81 234 5678)",
+        (Lang::Th, InvalidCountry) => "โปรดเลือกประเทศจากรายการ",
+        (Lang::Th, InvalidChars) => "มีอักขระที่ไม่อนุญาต (การขึ้นบรรทัดใหม่หรืออักขระควบคุมที่มองไม่เห็น)",
+        (Lang::Th, ConsentRequired) => "เราจะประมวลผลรูปถ่ายของคุณได้เมื่อได้รับความยินยอมเท่านั้น โปรดทำเครื่องหมายในช่องเพื่อให้ความยินยอม",
+        (Lang::Th, GoodFaithRequired) => "การแจ้งต้องมีคำยืนยันโดยสุจริต โปรดทำเครื่องหมายในช่องเพื่อยืนยัน",
+        (Lang::Th, InvalidUrl) => "มีลิงก์ที่ไม่ใช่ที่อยู่เว็บที่ถูกต้อง (ต้องมี http:// หรือ https:// และชื่อโฮสต์)",
+        (Lang::Th, UrlScheme) => "ลิงก์ต้องขึ้นต้นด้วย http:// หรือ https://",
+        (Lang::Th, TooManyUrls) => "ลิงก์มากเกินไป ไม่เกิน {limit} ลิงก์",
+        (Lang::Th, DuplicateUrl) => "มีลิงก์ซ้ำกัน",
+        (Lang::Th, UnsupportedType) => "ไม่รองรับไฟล์ประเภทนี้ โปรดส่งรูป JPEG, PNG หรือ WebP",
+        (Lang::Th, TypeMismatch) => "เนื้อหาของไฟล์ไม่ตรงกับประเภทของไฟล์ โปรดส่งรูป JPEG, PNG หรือ WebP จริง",
+        (Lang::Th, CorruptImage) => "รูปเสียหายหรือไม่สมบูรณ์ โปรดส่งอีกครั้งหรือเลือกรูปอื่น",
+        (Lang::Th, ImageTooLarge) => "รูปใหญ่เกินไป ด้านละไม่เกิน {limit} พิกเซล",
+        (Lang::Th, TooManyPixels) => "รูปมีจำนวนพิกเซลมากเกินไป โปรดส่งรูปที่เล็กกว่านี้",
+        (Lang::Th, ImageTooSmall) => "รูปเล็กเกินไป ด้านละอย่างน้อย {limit} พิกเซล",
+        (Lang::Th, FileTooLarge) => "ไฟล์ใหญ่เกินไป ไม่เกิน {mb} MB",
+        (Lang::Th, UploadMissing) => "โปรดอัปโหลดรูปก่อน (หรืออัปโหลดอีกครั้ง เพราะการอัปโหลดหมดอายุภายในหนึ่งชั่วโมง)",
+        (Lang::Th, InvalidValue) => "ค่านี้ไม่ถูกต้อง",
+    };
+    fill(t, &[("limit", &limit), ("mb", &mb)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language() {
+        assert_eq!(Lang::from_accept_language("th-TH,th;q=0.9,en;q=0.8"), Some(Lang::Th));
+        assert_eq!(Lang::from_accept_language("de-DE,en;q=0.5,th;q=0.9"), Some(Lang::Th));
+        assert_eq!(Lang::from_accept_language("fr"), None);
+        assert_eq!(Lang::from_accept_language(""), None);
+    }
+
+    #[test]
+    fn every_message_is_translated() {
+        let e = FieldError { field: "x".into(), code: FieldCode::TooLong, limit: Some(100) };
+        assert_eq!(field_error_message(Lang::En, &e), "This is too long: at most 100 characters.");
+        assert!(field_error_message(Lang::Th, &e).contains("100"));
+        for s in CaseState::ALL {
+            assert_ne!(state_label(Lang::En, s), state_label(Lang::Th, s));
+        }
+    }
+}

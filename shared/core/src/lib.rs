@@ -1,0 +1,22 @@
+//! optout-core: the domain of the opt-out desk and the rules that hold in every runtime.
+//!
+//! - [`model`]: parsed, always-valid field types (email, phone, country, ...) and the case model;
+//! - [`photo`]: verification of an uploaded photo (sniffed type, size, pixels, full decode under limits);
+//! - [`ports`]: one small trait per capability (case store, photo store, job queue, mailer, clock);
+//! - [`signing`]: HMAC-signed, expiring tokens (status links, upload policies) with key rotation;
+//! - [`i18n`] and [`mail`]: the texts of the product in English and Thai, and the emails built from them;
+//! - [`service`]: the use cases (submit, status, withdraw, embedding jobs) on top of the ports.
+
+pub mod countries;
+pub mod error;
+pub mod i18n;
+pub mod mail;
+pub mod model;
+pub mod photo;
+pub mod ports;
+pub mod service;
+pub mod settings;
+pub mod signing;
+
+pub use error::{FieldError, FieldErrors};
+pub use i18n::Lang;

@@ -1,0 +1,174 @@
+//! The emails of the desk, each with a text and an HTML part in the case's language. Values are
+//! escaped in the HTML part by maud; no image is ever attached or linked.
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, html};
+
+use crate::i18n::{Lang, fill, state_label, texts};
+use crate::model::{Case, CaseKind};
+use crate::ports::Mail;
+use crate::settings::Settings;
+
+/// A date as people read it in `lang` (Thai uses the Buddhist era).
+pub fn human_date(lang: Lang, at: DateTime<Utc>) -> String {
+    match lang {
+        Lang::En => at.format("%-d %B %Y, %H:%M UTC").to_string(),
+        Lang::Th => {
+            use chrono::Datelike;
+            const MONTHS: [&str; 12] = [
+                "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม",
+                "พฤศจิกายน", "ธันวาคม",
+            ];
+            let m = MONTHS[at.month0() as usize];
+            format!("{} {} {} {} น. (UTC)", at.day(), m, at.year() + 543, at.format("%H:%M"))
+        }
+    }
+}
+
+/// A block of the email body: a heading (optional) and paragraphs or list items.
+enum Block {
+    Para(String),
+    Heading(String),
+    List(Vec<String>),
+    Link(String),
+}
+
+fn render(lang: Lang, subject: &str, blocks: &[Block]) -> (String, String) {
+    let mut text = String::new();
+    for b in blocks {
+        match b {
+            Block::Para(p) => text.push_str(&format!("{p}\n\n")),
+            Block::Heading(h) => text.push_str(&format!("{h}\n{}\n", "-".repeat(h.chars().count().min(60)))),
+            Block::List(items) => {
+                for i in items {
+                    text.push_str(&format!("- {i}\n"));
+                }
+                text.push('\n');
+            }
+            Block::Link(l) => text.push_str(&format!("{l}\n\n")),
+        }
+    }
+    let markup: Markup = html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head { meta charset="utf-8"; title { (subject) } }
+            body style="font-family: sans-serif; line-height: 1.5; color: #1a1a1a; max-width: 40em;" {
+                @for b in blocks {
+                    @match b {
+                        Block::Para(p) => p style="white-space: pre-line;" { (p) },
+                        Block::Heading(h) => h2 style="font-size: 1.1em;" { (h) },
+                        Block::List(items) => ul { @for i in items { li style="white-space: pre-line;" { (i) } } },
+                        Block::Link(l) => p { a href=(l) { (l) } },
+                    }
+                }
+            }
+        }
+    };
+    (text.trim_end().to_owned() + "\n", markup.into_string())
+}
+
+fn email(case: &Case, to: &str, tag: &str, subject: String, blocks: Vec<Block>) -> Mail {
+    let (text, html) = render(case.lang, &subject, &blocks);
+    Mail { to: to.to_owned(), subject, text, html, lang: case.lang, tag: tag.to_owned(), case_id: case.id }
+}
+
+fn greeting(case: &Case) -> Option<(String, String)> {
+    let p = case.personal.as_ref()?;
+    let t = texts(case.lang);
+    Some((p.email.as_str().to_owned(), fill(t.mail_greeting, &[("name", p.first_name.as_str())])))
+}
+
+fn footer(case: &Case, s: &Settings) -> Vec<Block> {
+    let t = texts(case.lang);
+    vec![
+        Block::Para(fill(t.mail_not_you, &[("contact", &s.contact_email)])),
+        Block::Para(fill(t.mail_signature, &[("operator", &s.operator_name)])),
+    ]
+}
+
+/// The receipt sent at once when a case is accepted. `None` if the case has no personal data.
+pub fn receipt(case: &Case, s: &Settings, status_url: &str, status_expires: DateTime<Utc>) -> Option<Mail> {
+    let t = texts(case.lang);
+    let p = case.personal.as_ref()?;
+    let (to, hello) = greeting(case)?;
+    let reference = case.id.to_string();
+    let lang = case.lang;
+    let mut received = vec![
+        format!("{}: {}", t.status_kind, if case.kind == CaseKind::FaceOptOut { t.kind_face } else { t.kind_dsa }),
+        format!("{}: {} {}", t.first_name, p.first_name, p.last_name),
+        format!("{}: {}", t.email, p.email),
+    ];
+    if let Some(phone) = &p.phone {
+        received.push(format!("{}: {}", t.phone, phone));
+    }
+    received.push(format!("{}: {}", t.country, p.country.name(lang)));
+    let reason_label = if case.kind == CaseKind::FaceOptOut { t.reason_face } else { t.reason_dsa };
+    received.push(format!("{reason_label}\n{}", p.reason));
+    if case.photo.is_some() {
+        received.push(t.mail_photo_received.to_owned());
+    }
+    for u in &case.source_urls {
+        received.push(u.to_string());
+    }
+    let subject = fill(t.mail_receipt_subject, &[("reference", &reference)]);
+    let mut blocks = vec![
+        Block::Para(hello),
+        Block::Para(fill(
+            t.mail_receipt_intro,
+            &[("reference", &reference), ("date", &human_date(lang, case.created_at))],
+        )),
+        Block::Heading(t.mail_received_heading.to_owned()),
+        Block::List(received),
+        Block::Heading(t.mail_next_heading.to_owned()),
+        Block::Para(if case.kind == CaseKind::FaceOptOut { t.next_face } else { t.next_dsa }.to_owned()),
+        Block::Para(t.mail_status_link.to_owned()),
+        Block::Link(status_url.to_owned()),
+        Block::Para(fill(t.mail_status_link_private, &[("date", &human_date(lang, status_expires))])),
+    ];
+    blocks.extend(footer(case, s));
+    Some(email(case, &to, "receipt", subject, blocks))
+}
+
+/// The confirmation of a withdrawal.
+pub fn withdrawn(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
+    let t = texts(case.lang);
+    let (to, hello) = greeting(case)?;
+    let reference = case.id.to_string();
+    let subject = fill(t.mail_withdrawn_subject, &[("reference", &reference)]);
+    let mut blocks = vec![
+        Block::Para(hello),
+        Block::Para(fill(t.mail_withdrawn_body, &[("reference", &reference), ("date", &human_date(case.lang, at))])),
+        Block::Para(format!("{}: {}", t.status_state, state_label(case.lang, case.state))),
+    ];
+    blocks.extend(footer(case, s));
+    Some(email(case, &to, "withdrawn", subject, blocks))
+}
+
+/// The request for a better photo after a failed quality gate, with the link to upload one.
+pub fn better_photo(case: &Case, s: &Settings, quality_code: &str, upload_url: &str) -> Option<Mail> {
+    let t = texts(case.lang);
+    let (to, hello) = greeting(case)?;
+    let reference = case.id.to_string();
+    let subject = fill(t.mail_better_photo_subject, &[("reference", &reference)]);
+    let mut blocks = vec![
+        Block::Para(hello),
+        Block::Para(fill(t.mail_better_photo_body, &[("reference", &reference)])),
+        Block::Para(crate::i18n::quality_message(case.lang, quality_code).to_owned()),
+        Block::Para(t.mail_better_photo_link.to_owned()),
+        Block::Link(upload_url.to_owned()),
+    ];
+    blocks.extend(footer(case, s));
+    Some(email(case, &to, "better_photo", subject, blocks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thai_dates_use_the_buddhist_era() {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T03:19:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(human_date(Lang::Th, at), "24 พฤศจิกายน 2569 03:19 น. (UTC)");
+        assert_eq!(human_date(Lang::En, at), "24 November 2026, 03:19 UTC");
+    }
+}

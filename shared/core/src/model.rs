@@ -1,0 +1,653 @@
+//! Parsed field types ("parse, don't validate") and the case model.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::countries::COUNTRIES;
+use crate::error::{FieldCode, FieldCodeWithLimit};
+use crate::i18n::Lang;
+
+type ParseResult<T> = Result<T, FieldCodeWithLimit>;
+
+/// Maximum length (in characters) of a first or last name.
+pub const NAME_MAX: usize = 100;
+/// Maximum length of an email address (RFC 5321 path limit).
+pub const EMAIL_MAX: usize = 254;
+/// Bounds of the free-text reason / explanation.
+pub const REASON_MIN: usize = 10;
+pub const REASON_MAX: usize = 5000;
+/// Maximum number of source URLs of one DSA notice.
+pub const URLS_MAX: usize = 20;
+/// Maximum length of one source URL.
+pub const URL_MAX: usize = 2048;
+
+fn too_long(max: usize) -> FieldCodeWithLimit {
+    FieldCodeWithLimit(FieldCode::TooLong, Some(max as u64))
+}
+
+/// Characters that must never appear in a single-line field: controls (CR/LF reach email headers),
+/// bidi overrides and other invisible formatting characters.
+fn has_forbidden_chars(s: &str) -> bool {
+    s.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    })
+}
+
+/// A first or last name: 1..=100 characters, one line, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(FieldCode::Required.into());
+        }
+        if s.chars().count() > NAME_MAX {
+            return Err(too_long(NAME_MAX));
+        }
+        if has_forbidden_chars(s) {
+            return Err(FieldCode::InvalidChars.into());
+        }
+        Ok(PersonName(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address: `local@domain`, ASCII or UTF-8 local part, a domain with a dot, no spaces,
+/// no control characters, at most 254 characters. The domain is lowercased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(FieldCode::Required.into());
+        }
+        if s.len() > EMAIL_MAX {
+            return Err(too_long(EMAIL_MAX));
+        }
+        let invalid = || FieldCodeWithLimit::from(FieldCode::InvalidEmail);
+        if has_forbidden_chars(s) || s.chars().any(|c| c.is_whitespace() || "<>()[]\\,;:\"".contains(c)) {
+            return Err(invalid());
+        }
+        let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
+        if local.is_empty() || local.len() > 64 || local.contains('@') {
+            return Err(invalid());
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(invalid());
+        }
+        let domain = domain.to_lowercase();
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2
+            || labels.iter().any(|l| {
+                l.is_empty()
+                    || l.len() > 63
+                    || l.starts_with('-')
+                    || l.ends_with('-')
+                    || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+            })
+        {
+            return Err(invalid());
+        }
+        if labels.last().is_some_and(|tld| tld.len() < 2 || tld.chars().all(|c| c.is_ascii_digit())) {
+            return Err(invalid());
+        }
+        Ok(Email(format!("{local}@{domain}")))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number in E.164 form (`+` and 8 to 15 digits). Spaces, dots, dashes and parentheses
+/// in the input are ignored; a leading `00` is read as `+`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(FieldCode::Required.into());
+        }
+        if s.len() > 32 {
+            return Err(too_long(32));
+        }
+        let invalid = || FieldCodeWithLimit::from(FieldCode::InvalidPhone);
+        let mut digits = String::with_capacity(16);
+        let mut rest = s;
+        if let Some(r) = rest.strip_prefix('+') {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("00") {
+            rest = r;
+        } else {
+            return Err(invalid());
+        }
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' | '.' | '(' | ')' => {}
+                _ => return Err(invalid()),
+            }
+        }
+        if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+            return Err(invalid());
+        }
+        Ok(Phone(format!("+{digits}")))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code (upper case, from the official list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Country([u8; 2]);
+
+impl Country {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(FieldCode::Required.into());
+        }
+        let up = s.to_ascii_uppercase();
+        if up.len() == 2 && COUNTRIES.binary_search_by(|(c, _, _)| (*c).cmp(up.as_str())).is_ok() {
+            let b = up.as_bytes();
+            Ok(Country([b[0], b[1]]))
+        } else {
+            Err(FieldCode::InvalidCountry.into())
+        }
+    }
+    pub fn code(&self) -> &str {
+        // Only ASCII upper-case letters are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+    /// The country's name in `lang`.
+    pub fn name(&self, lang: Lang) -> &'static str {
+        let code = self.code();
+        COUNTRIES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, en, th)| if lang == Lang::Th { *th } else { *en })
+            .unwrap_or("")
+    }
+}
+
+/// A free-text reason or explanation: `REASON_MIN..=REASON_MAX` characters; line breaks allowed,
+/// other control characters not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Reason(String);
+
+impl Reason {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let s = raw.trim().replace("\r\n", "\n");
+        if s.is_empty() {
+            return Err(FieldCode::Required.into());
+        }
+        let n = s.chars().count();
+        if n > REASON_MAX {
+            return Err(too_long(REASON_MAX));
+        }
+        if n < REASON_MIN {
+            return Err(FieldCodeWithLimit(FieldCode::TooShort, Some(REASON_MIN as u64)));
+        }
+        if s.split('\n').any(has_forbidden_chars) {
+            return Err(FieldCode::InvalidChars.into());
+        }
+        Ok(Reason(s))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The source URL of a specific image: http or https, with a host, no credentials, at most 2048
+/// characters; kept in normalised form (lower-case scheme and host, no default port, no fragment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SourceUrl(String);
+
+impl SourceUrl {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(FieldCode::Required.into());
+        }
+        if s.len() > URL_MAX {
+            return Err(too_long(URL_MAX));
+        }
+        if has_forbidden_chars(s) || s.chars().any(char::is_whitespace) {
+            return Err(FieldCode::InvalidUrl.into());
+        }
+        // WHATWG parsing forgives `http:host` and `https:///host`; a source link must be explicit.
+        match s.split_once("://") {
+            Some((_, rest)) if !rest.is_empty() && !rest.starts_with('/') => {}
+            Some((scheme, _)) if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") => {
+                return Err(FieldCode::UrlScheme.into());
+            }
+            Some(_) => return Err(FieldCode::InvalidUrl.into()),
+            None if s.contains(':') && !s.contains('.') || s.starts_with("javascript:") || s.starts_with("data:") => {
+                return Err(FieldCode::UrlScheme.into());
+            }
+            None => return Err(FieldCode::InvalidUrl.into()),
+        }
+        let mut u = url::Url::parse(s).map_err(|_| FieldCode::InvalidUrl)?;
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(FieldCode::UrlScheme.into());
+        }
+        match u.host_str() {
+            Some(h) if !h.is_empty() => {}
+            _ => return Err(FieldCode::InvalidUrl.into()),
+        }
+        if !u.username().is_empty() || u.password().is_some() {
+            return Err(FieldCode::InvalidUrl.into());
+        }
+        u.set_fragment(None);
+        Ok(SourceUrl(u.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! string_newtype_conversions {
+    ($($t:ident),*) => {$(
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                $t::parse(&s).map_err(|e| format!("{}: {}", stringify!($t), e.0.as_str()))
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.as_str().to_owned()
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+string_newtype_conversions!(PersonName, Email, Phone, Reason, SourceUrl);
+
+impl TryFrom<String> for Country {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Country::parse(&s).map_err(|_| format!("invalid country {s:?}"))
+    }
+}
+impl From<Country> for String {
+    fn from(c: Country) -> String {
+        c.code().to_owned()
+    }
+}
+impl fmt::Display for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The identifier and public reference of a case: a ULID (time-ordered, 128 bits, 80 of them random).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CaseId(ulid::Ulid);
+
+impl CaseId {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        CaseId(ulid::Ulid::from_datetime(now.into()))
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.len() != 26 {
+            return None;
+        }
+        ulid::Ulid::from_str(s).ok().map(CaseId)
+    }
+}
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+impl TryFrom<String> for CaseId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        CaseId::parse(&s).ok_or_else(|| "invalid case id".to_owned())
+    }
+}
+impl From<CaseId> for String {
+    fn from(c: CaseId) -> String {
+        c.to_string()
+    }
+}
+
+/// The two kinds of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    /// "Remove my face and never index it again": needs a photo and consent to biometric processing.
+    FaceOptOut,
+    /// A notice under the EU Digital Services Act about specific images at given URLs.
+    DsaNotice,
+}
+
+impl CaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseKind::FaceOptOut => "face_opt_out",
+            CaseKind::DsaNotice => "dsa_notice",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "face_opt_out" => Some(CaseKind::FaceOptOut),
+            "dsa_notice" => Some(CaseKind::DsaNotice),
+            _ => None,
+        }
+    }
+}
+
+/// The life cycle of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    Received,
+    Embedding,
+    AwaitingReview,
+    NeedsBetterPhoto,
+    Approved,
+    Rejected,
+    Withdrawn,
+    Erased,
+}
+
+impl CaseState {
+    pub const ALL: [CaseState; 8] = [
+        CaseState::Received,
+        CaseState::Embedding,
+        CaseState::AwaitingReview,
+        CaseState::NeedsBetterPhoto,
+        CaseState::Approved,
+        CaseState::Rejected,
+        CaseState::Withdrawn,
+        CaseState::Erased,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Received => "received",
+            CaseState::Embedding => "embedding",
+            CaseState::AwaitingReview => "awaiting_review",
+            CaseState::NeedsBetterPhoto => "needs_better_photo",
+            CaseState::Approved => "approved",
+            CaseState::Rejected => "rejected",
+            CaseState::Withdrawn => "withdrawn",
+            CaseState::Erased => "erased",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        CaseState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the requester may still withdraw the request. An approved case can be withdrawn too:
+    /// its exclusions then stop applying.
+    pub fn can_withdraw(self) -> bool {
+        !matches!(self, CaseState::Withdrawn | CaseState::Erased | CaseState::Rejected)
+    }
+
+    /// Whether the transition `self -> to` is allowed.
+    pub fn can_become(self, to: CaseState) -> bool {
+        use CaseState::*;
+        match (self, to) {
+            (Received, Embedding | AwaitingReview | NeedsBetterPhoto) => true,
+            (Embedding, AwaitingReview | NeedsBetterPhoto | Received) => true,
+            (NeedsBetterPhoto, Received) => true,
+            (AwaitingReview, Approved | Rejected | NeedsBetterPhoto) => true,
+            (Approved | Rejected, AwaitingReview) => true, // a complaint re-opens the case
+            (from, Withdrawn) => from.can_withdraw(),
+            (Withdrawn | Rejected | Approved, Erased) => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The requester's personal data. Kept apart from everything else (separate table / item) and
+/// erased at the end of the retention period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Personal {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub email: Email,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    pub country: Country,
+    pub reason: Reason,
+}
+
+/// A stored, verified photo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoRef {
+    /// Key of the object in the photo store.
+    pub key: String,
+    pub content_type: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// Increases with every new photo of the same case (a better photo after a failed quality gate).
+    pub generation: u32,
+}
+
+/// A case: one request of one person. `version` increases with every write; every write is
+/// conditional on the version read (no lost updates, no double decisions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: CaseId,
+    pub kind: CaseKind,
+    pub state: CaseState,
+    pub lang: Lang,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the requester must have a decision (one month from receipt by default).
+    pub due_at: DateTime<Utc>,
+    /// Personal data; `None` once erased.
+    pub personal: Option<Personal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<PhotoRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_urls: Vec<SourceUrl>,
+    /// The requester consented to biometric processing (face opt-out).
+    pub consent: bool,
+    /// The good-faith statement of a DSA notice.
+    pub good_faith: bool,
+    /// The embedding job of the current photo was handed to the queue.
+    pub job_dispatched: bool,
+    /// The receipt email went out.
+    pub receipt_sent: bool,
+    /// Why the photo could not be used, when the state is `needs_better_photo` (a quality code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_issue: Option<String>,
+}
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "name", rename_all = "snake_case")]
+pub enum Actor {
+    Requester,
+    System,
+    Reviewer(String),
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Requester => f.write_str("requester"),
+            Actor::System => f.write_str("system"),
+            Actor::Reviewer(n) => write!(f, "reviewer:{n}"),
+        }
+    }
+}
+
+/// One entry of a case's audit trail: who did what, when and why. Never holds personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub case_id: CaseId,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// What happened, e.g. `submitted`, `state:awaiting_review`, `receipt_sent`.
+    pub action: String,
+    /// The state the case reached.
+    pub state: CaseState,
+    /// Why (free text without personal data), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A job for the embedding worker: compute the embedding and hashes of one photo of one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedJob {
+    pub case_id: CaseId,
+    /// The photo generation the job is about; a job for an older generation does nothing.
+    pub generation: u32,
+}
+
+impl EmbedJob {
+    /// A stable id: enqueuing the same job twice is harmless.
+    pub fn id(&self) -> String {
+        format!("embed-{}-{}", self.case_id, self.generation)
+    }
+
+    /// Parses a job from a queue message body, with a precise reason when it is malformed.
+    pub fn from_json(body: &str) -> Result<Self, String> {
+        serde_json::from_str(body).map_err(|e| format!("malformed embed job: {e}"))
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising a struct of a ULID and an integer cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(Email::parse(" Ann.B+x@Example.COM ").unwrap().as_str(), "Ann.B+x@example.com");
+        assert_eq!(Email::parse("นก@ตัวอย่าง.ไทย").unwrap().as_str(), "นก@ตัวอย่าง.ไทย");
+        for bad in [
+            "", "a", "a@b", "a@b.", "@b.com", "a@@b.com", "a b@c.com", "a@b.c", "a@-b.com", "a..b@c.com",
+            "a@b.com\r\nBcc: x@y.com", "a\n@b.com", "<a@b.com>", "a@b.123", ".a@b.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(Email::parse(&long).unwrap_err().0, FieldCode::TooLong);
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(Phone::parse("+66 81 234 5678").unwrap().as_str(), "+66812345678");
+        assert_eq!(Phone::parse("0049 (30) 1234-5678").unwrap().as_str(), "+493012345678");
+        for bad in ["", "0812345678", "+0812345678", "+66 81x", "+123", "+1234567890123456", "+66\n812345678"] {
+            assert!(Phone::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(Phone::parse("").unwrap_err().0, FieldCode::Required);
+    }
+
+    #[test]
+    fn countries() {
+        assert_eq!(Country::parse("th").unwrap().code(), "TH");
+        assert_eq!(Country::parse("TH").unwrap().name(Lang::En), "Thailand");
+        assert_eq!(Country::parse("TH").unwrap().name(Lang::Th), "ไทย");
+        for bad in ["", "XX", "THA", "T", "UK", "ไท"] {
+            assert!(Country::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0), "country table must be sorted");
+        assert_eq!(COUNTRIES.len(), 249);
+    }
+
+    #[test]
+    fn names_and_reasons() {
+        assert_eq!(PersonName::parse("  Somchai ").unwrap().as_str(), "Somchai");
+        assert_eq!(PersonName::parse("").unwrap_err().0, FieldCode::Required);
+        assert_eq!(PersonName::parse("a\u{202E}b").unwrap_err().0, FieldCode::InvalidChars);
+        assert_eq!(PersonName::parse("a\r\nBcc: x").unwrap_err().0, FieldCode::InvalidChars);
+        assert_eq!(PersonName::parse(&"x".repeat(101)).unwrap_err(), FieldCodeWithLimit(FieldCode::TooLong, Some(100)));
+        assert_eq!(PersonName::parse(&"ก".repeat(100)).unwrap().as_str().chars().count(), 100);
+        assert!(Reason::parse("line one\r\nline two").unwrap().as_str().contains('\n'));
+        assert_eq!(Reason::parse("short").unwrap_err().0, FieldCode::TooShort);
+        assert_eq!(Reason::parse(&"x".repeat(REASON_MAX + 1)).unwrap_err().0, FieldCode::TooLong);
+        assert_eq!(Reason::parse("bell \u{7} character").unwrap_err().0, FieldCode::InvalidChars);
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(SourceUrl::parse("HTTPS://Example.COM:443/a.jpg#x").unwrap().as_str(), "https://example.com/a.jpg");
+        for (bad, code) in [
+            ("javascript:alert(1)", FieldCode::UrlScheme),
+            ("file:///etc/passwd", FieldCode::UrlScheme),
+            ("data:image/png;base64,AAAA", FieldCode::UrlScheme),
+            ("ftp://example.com/a.jpg", FieldCode::UrlScheme),
+            ("http://", FieldCode::InvalidUrl),
+            ("https:///path", FieldCode::InvalidUrl),
+            ("example.com/a.jpg", FieldCode::InvalidUrl),
+            ("http://user:pw@example.com/", FieldCode::InvalidUrl),
+            ("http://exa mple.com/", FieldCode::InvalidUrl),
+        ] {
+            assert_eq!(SourceUrl::parse(bad).unwrap_err().0, code, "{bad}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(URL_MAX));
+        assert_eq!(SourceUrl::parse(&long).unwrap_err().0, FieldCode::TooLong);
+    }
+
+    #[test]
+    fn state_machine() {
+        use CaseState::*;
+        assert!(Received.can_become(Embedding));
+        assert!(AwaitingReview.can_become(Approved));
+        assert!(!Approved.can_become(Rejected));
+        assert!(!Withdrawn.can_become(Withdrawn));
+        assert!(Approved.can_become(Withdrawn));
+        assert!(!Erased.can_become(Received));
+        for s in CaseState::ALL {
+            assert_eq!(CaseState::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn case_ids_and_jobs() {
+        let id = CaseId::new(Utc::now());
+        assert_eq!(CaseId::parse(&id.to_string()), Some(id));
+        assert_eq!(CaseId::parse("not-an-id"), None);
+        assert_eq!(CaseId::parse("../../etc/passwd"), None);
+        let job = EmbedJob { case_id: id, generation: 2 };
+        assert_eq!(EmbedJob::from_json(&job.to_json()).unwrap(), job);
+        assert!(EmbedJob::from_json("{\"case_id\":\"x\"}").is_err());
+        assert!(EmbedJob::from_json("").is_err());
+    }
+}

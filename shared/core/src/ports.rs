@@ -1,0 +1,169 @@
+//! The capabilities the use cases need, one small trait each. Every runtime provides adapters:
+//! the embedded mode (SQLite, files, `.eml` outbox) and AWS (DynamoDB, S3, SQS, SESv2).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::model::{AuditEvent, Case, CaseId, EmbedJob};
+
+/// An infrastructure failure. Client mistakes are never reported through this type.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The service is down or throttling; the caller may retry later (HTTP 503).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A conditional write lost: someone else changed the item first.
+    #[error("conflicting write")]
+    Conflict,
+    /// Stored data could not be read back (a bug or manual tampering).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// What [`CaseStore::insert_case`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// The idempotency key or the photo was already used by this case: nothing was written.
+    Duplicate(CaseId),
+}
+
+/// A new case with everything that must be written with it in one atomic step.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    pub case: &'a Case,
+    pub audit: &'a AuditEvent,
+    /// The client's idempotency key (API header or form token), if any.
+    pub idempotency_key: Option<&'a str>,
+    /// The first job of the case. Stores that hold the queue too (the embedded store) write it in the
+    /// same transaction; the others leave it to [`JobQueue::enqueue`] (the case's `job_dispatched`
+    /// flag tells a relay what is still to be sent).
+    pub job: Option<&'a EmbedJob>,
+}
+
+/// Cases, their audit trail and the idempotency keys.
+#[async_trait]
+pub trait CaseStore: Send + Sync {
+    /// Writes a new case, its first audit event and its idempotency key atomically. A second
+    /// insert with the same key, or naming the same photo, writes nothing and returns `Duplicate`.
+    async fn insert_case(&self, new: NewCase<'_>) -> Result<InsertOutcome, StoreError>;
+
+    async fn get_case(&self, id: CaseId) -> Result<Option<Case>, StoreError>;
+
+    /// Replaces the case if its stored version is still `case.version - 1`, and appends `audit`,
+    /// atomically. Returns [`StoreError::Conflict`] otherwise.
+    async fn update_case(&self, case: &Case, audit: &AuditEvent) -> Result<(), StoreError>;
+
+    async fn audit_trail(&self, id: CaseId) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Cases whose job was not handed to the queue or whose receipt was not sent (for the relay).
+    async fn undispatched(&self, limit: usize) -> Result<Vec<Case>, StoreError>;
+}
+
+/// A form that uploads one photo straight into the photo store (an S3 presigned POST in AWS; a
+/// signed form to the app itself in the embedded mode). It works from a plain HTML form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadForm {
+    /// Where to POST `multipart/form-data`.
+    pub url: String,
+    /// Fields to send, in this order, before the file field.
+    pub fields: BTreeMap<String, String>,
+    /// The name of the file field (sent last).
+    pub file_field: String,
+    /// The key the photo will have in the store.
+    pub key: String,
+    pub max_bytes: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a stored photo could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PhotoReadError {
+    #[error("no such photo")]
+    NotFound,
+    #[error("photo larger than {max} bytes")]
+    TooLarge { max: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A photo read back from the store, with the type the uploader declared.
+#[derive(Debug, Clone)]
+pub struct StoredPhoto {
+    pub bytes: Vec<u8>,
+    pub declared_type: Option<String>,
+}
+
+/// Private photo storage.
+#[async_trait]
+pub trait PhotoStore: Send + Sync {
+    /// A direct-upload form for the photo `key`. `redirect` is where a browser goes after a
+    /// successful upload (the store appends `key=...`).
+    async fn upload_form(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        expires_at: DateTime<Utc>,
+        redirect: Option<&str>,
+    ) -> Result<UploadForm, StoreError>;
+
+    /// Reads a photo, refusing (without reading it all) one larger than `max_bytes`.
+    async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError>;
+
+    /// Marks a photo as belonging to a case, so that the clean-up of unclaimed uploads spares it.
+    async fn claim(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Deletes a photo; deleting a missing photo is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// The queue of embedding jobs (at least once: handlers are idempotent).
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Enqueues a job. Enqueuing a job with the same id again must be harmless.
+    async fn enqueue(&self, job: &EmbedJob) -> Result<(), StoreError>;
+}
+
+/// An email ready to send: text and HTML parts of the same content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub lang: crate::Lang,
+    /// What kind of message (`receipt`, `withdrawn`, ...), for metrics and the outbox file name.
+    pub tag: String,
+    pub case_id: CaseId,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail service unavailable: {0}")]
+    Unavailable(String),
+    #[error("message refused: {0}")]
+    Refused(String),
+}
+
+/// Sends emails.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError>;
+}
+
+/// The time. Tests inject a fixed or stepping clock.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

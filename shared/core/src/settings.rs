@@ -1,0 +1,45 @@
+//! Settings of the use cases (not of a runtime): bounds, periods and public addresses.
+
+use chrono::Duration;
+
+use crate::photo::PhotoLimits;
+
+/// What the use cases need to know; built once from the typed configuration of a runtime.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The public base URL of the web app, without a trailing slash (`https://optout.example.org`),
+    /// used in emails and redirects.
+    pub public_url: String,
+    /// Whether the phone number is required (default) or optional.
+    pub phone_required: bool,
+    pub photo: PhotoLimits,
+    /// How long a status link stays valid.
+    pub status_link_ttl: Duration,
+    /// How long an upload form (a presigned upload) stays valid.
+    pub upload_ttl: Duration,
+    /// The time within which a decision is due (one month for personal-data requests).
+    pub decision_due: Duration,
+    /// How long personal data is kept after a decision (the complaint window by default).
+    pub retention: Duration,
+    /// Where complaints and questions about decisions go, shown in emails.
+    pub contact_email: String,
+    /// The name the desk signs with.
+    pub operator_name: String,
+}
+
+impl Settings {
+    /// Defaults for a local run on `public_url`.
+    pub fn local(public_url: &str) -> Self {
+        Settings {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            phone_required: true,
+            photo: PhotoLimits::default(),
+            status_link_ttl: Duration::days(400),
+            upload_ttl: Duration::hours(1),
+            decision_due: Duration::days(30),
+            retention: Duration::days(183),
+            contact_email: "privacy@localhost".to_owned(),
+            operator_name: "optout".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Embedding with SFace: 112x112 RGB face in, 128 floats out, L2-normalised.
+
+use tract_onnx::prelude::*;
+
+use crate::error::AnalyzeError;
+use crate::models::{EMBEDDING_LEN, Plan, SFACE_SIDE};
+
+/// Run SFace on an aligned 112x112 RGB face (row-major, 3 bytes a pixel).
+pub(crate) fn embed(plan: &Plan, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> {
+    let plane = SFACE_SIDE * SFACE_SIDE;
+    if face.len() != 3 * plane {
+        return Err(AnalyzeError::Inference("aligned face has the wrong size".into()));
+    }
+    let mut data = vec![0f32; 3 * plane];
+    for (i, p) in face.chunks_exact(3).enumerate() {
+        data[i] = f32::from(p[0]);
+        data[plane + i] = f32::from(p[1]);
+        data[2 * plane + i] = f32::from(p[2]);
+    }
+    let input = Tensor::from_shape(&[1, 3, SFACE_SIDE, SFACE_SIDE], &data)
+        .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+    let out = plan.run(tvec!(input.into())).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+    let v = out
+        .first()
+        .and_then(|t| crate::models::f32s(t).ok())
+        .filter(|s| s.len() == EMBEDDING_LEN)
+        .ok_or_else(|| AnalyzeError::Inference("embedder returned an unexpected output".into()))?;
+    l2_normalize(v).ok_or_else(|| AnalyzeError::Inference("embedding is zero or not finite".into()))
+}
+
+/// `v / |v|` (None if the norm is zero or not finite).
+pub fn l2_normalize(v: &[f32]) -> Option<Vec<f32>> {
+    let n = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>().sqrt();
+    if !(n > 1e-12) || !n.is_finite() {
+        return None;
+    }
+    Some(v.iter().map(|x| (f64::from(*x) / n) as f32).collect())
+}
+
+/// Cosine similarity of two embeddings (0 for mismatched lengths or zero vectors).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
+    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(*x), f64::from(*y));
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    let d = (na * nb).sqrt();
+    if d > 0.0 && d.is_finite() { (dot / d) as f32 } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_and_cosine() {
+        let v = l2_normalize(&[3.0, 4.0]).unwrap();
+        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
+        assert!(l2_normalize(&[0.0, 0.0]).is_none());
+        assert!(l2_normalize(&[f32::NAN, 1.0]).is_none());
+        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]) - 1.0).abs() < 1e-6);
+        assert!(cosine(&[1.0, 0.0], &[0.0, 2.0]).abs() < 1e-6);
+        assert!((cosine(&[1.0, 1.0], &[-2.0, -2.0]) + 1.0).abs() < 1e-6);
+        assert_eq!(cosine(&[1.0], &[1.0, 2.0]), 0.0);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
+    }
+}

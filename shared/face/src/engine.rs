@@ -1,0 +1,314 @@
+//! The engine: both models loaded once, and the per-photo pipeline.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tract_onnx::prelude::*;
+
+use crate::align;
+use crate::decode;
+use crate::detect::{self, Detection, Level};
+use crate::embed;
+use crate::error::{AnalyzeError, ModelError};
+use crate::models::{self, Plan};
+use crate::pdq;
+use crate::quality::{self, QualityVerdict};
+
+/// At most this many faces (best scores first) are kept and embedded per photo.
+pub const MAX_FACES: usize = 10;
+/// JPEGs are decoded reduced (DCT domain) as long as the longer side stays at least this.
+pub const REDUCED_LONG_SIDE: u32 = 960;
+/// If the chosen face's eyes are closer than this in the reduced image, the photo is decoded
+/// again at full resolution for the face crops (the template puts them ~35 px apart).
+pub const MIN_EYE_DISTANCE_REDUCED: f32 = 48.0;
+
+/// Engine settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Detector input side: 640 (default) or 320 (faster, misses small faces).
+    pub detect_side: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { detect_side: 640 }
+    }
+}
+
+/// A face box in pixels of the upright, full-resolution photo.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FaceBox {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
+
+/// One detected face.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceRecord {
+    #[serde(rename = "box")]
+    pub bbox: FaceBox,
+    /// Detector confidence, 0..1.
+    pub score: f32,
+    /// Right eye, left eye, nose tip, right mouth corner, left mouth corner (x, y).
+    pub landmarks: [[f32; 2]; 5],
+    /// Variance of the Laplacian of the aligned face (see [`quality::MIN_SHARPNESS`]).
+    pub sharpness: f32,
+    /// L2-normalised SFace embedding (128 floats).
+    pub embedding: Vec<f32>,
+}
+
+/// Everything the pipeline found in one photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoAnalysis {
+    /// Upright size (after EXIF orientation).
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<FaceRecord>,
+    /// Index into `faces` of the face the case is about (the largest), if any.
+    pub chosen_face: Option<usize>,
+    pub verdict: QualityVerdict,
+    /// SHA-256 of the submitted bytes (hex).
+    pub sha256: String,
+    /// PDQ hash of the upright pixels (64 hex digits).
+    pub pdq: String,
+    /// PDQ quality 0..=100 (below ~50 the hash is unreliable).
+    pub pdq_quality: u8,
+}
+
+impl PhotoAnalysis {
+    /// The chosen face's embedding.
+    pub fn embedding(&self) -> Option<&[f32]> {
+        self.chosen_face.and_then(|i| self.faces.get(i)).map(|f| f.embedding.as_slice())
+    }
+}
+
+/// Time spent in each stage of one [`FaceEngine::analyze_timed`] call, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimings {
+    pub sha256: f64,
+    pub decode: f64,
+    pub pdq: f64,
+    pub letterbox: f64,
+    pub detect: f64,
+    pub align: f64,
+    pub embed: f64,
+}
+
+/// Both models, ready to run. Cheap to share: `Send + Sync`, put it behind an `Arc`.
+pub struct FaceEngine {
+    yunet: Plan,
+    sface: Plan,
+    detect_side: usize,
+}
+
+impl std::fmt::Debug for FaceEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaceEngine").field("detect_side", &self.detect_side).finish_non_exhaustive()
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+impl FaceEngine {
+    /// Load the prepared models from `model_dir` (see [`crate::default_model_dir`]).
+    pub fn load(model_dir: &Path) -> Result<FaceEngine, ModelError> {
+        Self::load_with(model_dir, EngineOptions::default())
+    }
+
+    /// Load with explicit options.
+    pub fn load_with(model_dir: &Path, options: EngineOptions) -> Result<FaceEngine, ModelError> {
+        let side = options.detect_side;
+        if !models::DETECT_SIDES.contains(&side) {
+            return Err(ModelError::Corrupt {
+                path: model_dir.join(models::yunet_nnef(side)),
+                reason: format!("detector size {side} is not prepared (use one of {:?})", models::DETECT_SIDES),
+            });
+        }
+        let t = Instant::now();
+        let nnef = models::nnef_framework();
+        let yunet = models::load_yunet(&nnef, model_dir, side)?;
+        let sface = models::load_sface(&nnef, model_dir)?;
+        tracing::debug!(elapsed_ms = ms(t), detect_side = side, "face models loaded");
+        Ok(FaceEngine { yunet, sface, detect_side: side })
+    }
+
+    /// The detector input side in use.
+    pub fn detect_side(&self) -> usize {
+        self.detect_side
+    }
+
+    /// Analyse one photo.
+    pub fn analyze(&self, bytes: &[u8]) -> Result<PhotoAnalysis, AnalyzeError> {
+        self.analyze_timed(bytes).map(|(a, _)| a)
+    }
+
+    /// Analyse one photo and report how long each stage took.
+    pub fn analyze_timed(&self, bytes: &[u8]) -> Result<(PhotoAnalysis, StageTimings), AnalyzeError> {
+        let mut tm = StageTimings::default();
+        let t = Instant::now();
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        tm.sha256 = ms(t);
+
+        let t = Instant::now();
+        let decoded = decode::decode_reduced(bytes, REDUCED_LONG_SIDE)?;
+        tm.decode = ms(t);
+
+        let t = Instant::now();
+        let (hash, pdq_quality) = pdq::pdq_rgb(&decoded.image);
+        tm.pdq = ms(t);
+
+        let dets = self.detect(&decoded.image, &mut tm)?;
+        // choose the largest face
+        let chosen = dets
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.area().total_cmp(&b.1.area()))
+            .map(|(i, _)| i);
+
+        // crops come from the reduced image unless the chosen face is small there
+        let t = Instant::now();
+        let full;
+        let (crop_src, crop_scale) = match chosen.map(|i| &dets[i]) {
+            Some(d) if decoded.scale < 1.0 && eye_distance(d) < MIN_EYE_DISTANCE_REDUCED => {
+                full = decode::decode_full(bytes)?;
+                (&full, full.scale / decoded.scale)
+            }
+            _ => (&decoded, 1.0),
+        };
+        tm.decode += ms(t);
+
+        let mut faces = Vec::with_capacity(dets.len());
+        for d in &dets {
+            let t = Instant::now();
+            let lm = d.scaled(crop_scale).landmarks;
+            let crop = align::align(&crop_src.image, &lm)
+                .ok_or_else(|| AnalyzeError::Inference("degenerate landmarks".into()))?;
+            let sharpness = quality::sharpness(&crop, models::SFACE_SIDE);
+            tm.align += ms(t);
+            let t = Instant::now();
+            let embedding = embed::embed(&self.sface, &crop)?;
+            tm.embed += ms(t);
+            let full_res = d.scaled(1.0 / decoded.scale);
+            let b = full_res.bbox;
+            faces.push(FaceRecord {
+                bbox: FaceBox { x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1] },
+                score: d.score,
+                landmarks: full_res.landmarks,
+                sharpness,
+                embedding,
+            });
+        }
+        let verdict = verdict(&faces, chosen);
+        tracing::debug!(faces = faces.len(), verdict = verdict.code(), "photo analysed");
+        let analysis = PhotoAnalysis {
+            width: decoded.full_width,
+            height: decoded.full_height,
+            faces,
+            chosen_face: chosen,
+            verdict,
+            sha256,
+            pdq: hash.to_hex(),
+            pdq_quality,
+        };
+        Ok((analysis, tm))
+    }
+
+    fn detect(&self, img: &image::RgbImage, tm: &mut StageTimings) -> Result<Vec<Detection>, AnalyzeError> {
+        let side = self.detect_side;
+        let t = Instant::now();
+        let (data, scale) = detect::letterbox(img, side);
+        let input = Tensor::from_shape(&[1, 3, side, side], &data).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        drop(data);
+        tm.letterbox = ms(t);
+        let t = Instant::now();
+        let out = self.yunet.run(tvec!(input.into())).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        let slices: Vec<&[f32]> = out
+            .iter()
+            .map(|o| models::f32s(o))
+            .collect::<TractResult<_>>()
+            .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        if slices.len() != 12 {
+            return Err(AnalyzeError::Inference("detector returned an unexpected output".into()));
+        }
+        let levels: Vec<Level<'_>> = (0..3)
+            .map(|i| Level {
+                stride: detect::STRIDES[i],
+                cls: slices[i],
+                obj: slices[3 + i],
+                bbox: slices[6 + i],
+                kps: slices[9 + i],
+            })
+            .collect();
+        let mut dets = detect::nms(
+            detect::decode(&levels, side, scale, detect::SCORE_THRESHOLD),
+            detect::NMS_IOU,
+        );
+        dets.truncate(MAX_FACES);
+        tm.detect = ms(t);
+        Ok(dets)
+    }
+}
+
+fn eye_distance(d: &Detection) -> f32 {
+    let [a, b] = [d.landmarks[0], d.landmarks[1]];
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+/// The verdict for a set of faces and the chosen one.
+pub fn verdict(faces: &[FaceRecord], chosen: Option<usize>) -> QualityVerdict {
+    let Some(face) = chosen.and_then(|i| faces.get(i)) else {
+        return QualityVerdict::NoFace;
+    };
+    let area = face.bbox.width * face.bbox.height;
+    let similar = faces
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| Some(*i) != chosen && f.bbox.width * f.bbox.height >= quality::SIMILAR_SIZE_RATIO * area)
+        .count();
+    if similar > 0 {
+        QualityVerdict::SeveralFaces
+    } else if face.bbox.width.min(face.bbox.height) < quality::MIN_FACE_SIDE {
+        QualityVerdict::FaceTooSmall
+    } else if face.sharpness < quality::MIN_SHARPNESS {
+        QualityVerdict::TooBlurred
+    } else {
+        QualityVerdict::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(w: f32, sharpness: f32) -> FaceRecord {
+        FaceRecord {
+            bbox: FaceBox { x: 0.0, y: 0.0, width: w, height: w * 1.2 },
+            score: 0.9,
+            landmarks: [[0.0; 2]; 5],
+            sharpness,
+            embedding: vec![0.0; 128],
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(&[], None), QualityVerdict::NoFace);
+        assert_eq!(verdict(&[face(200.0, 100.0)], Some(0)), QualityVerdict::Ok);
+        assert_eq!(verdict(&[face(200.0, 100.0), face(190.0, 100.0)], Some(0)), QualityVerdict::SeveralFaces);
+        assert_eq!(verdict(&[face(200.0, 100.0), face(60.0, 100.0)], Some(0)), QualityVerdict::Ok);
+        assert_eq!(verdict(&[face(40.0, 100.0)], Some(0)), QualityVerdict::FaceTooSmall);
+        assert_eq!(verdict(&[face(200.0, 5.0)], Some(0)), QualityVerdict::TooBlurred);
+    }
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<FaceEngine>();
+    }
+}

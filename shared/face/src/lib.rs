@@ -1,0 +1,31 @@
+//! optout-face: the face pipeline of the opt-out desk.
+//!
+//! [`FaceEngine::analyze`] decodes a photo under explicit limits, applies its EXIF orientation,
+//! detects faces (YuNet), picks the face, aligns it with its 5 landmarks, embeds it (SFace,
+//! L2-normalised), and hashes the photo (SHA-256 of the bytes, PDQ of the pixels). Models are
+//! prepared once by `scripts/setup-models` and loaded by [`FaceEngine::load`].
+
+pub mod align;
+pub mod decode;
+pub mod detect;
+pub mod embed;
+pub mod engine;
+pub mod error;
+pub mod fold;
+pub mod models;
+pub mod pdq;
+pub mod prepare;
+pub mod quality;
+
+pub use embed::cosine;
+pub use engine::{EngineOptions, FaceBox, FaceEngine, FaceRecord, PhotoAnalysis, StageTimings};
+pub use error::{AnalyzeError, ModelError};
+pub use models::default_model_dir;
+pub use pdq::{PDQ_MATCH_DISTANCE, PdqHash};
+pub use quality::QualityVerdict;
+
+/// Cosine similarity at or above which two face embeddings are taken as the same person.
+///
+/// Calibrated on real photos (see this crate's README): same person 0.52-0.81, different people
+/// up to 0.36 (the six faces of a group photo); the threshold sits between with a margin on both sides.
+pub const FACE_MATCH_THRESHOLD: f32 = 0.5;

