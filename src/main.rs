@@ -1,1 +1,44 @@
-fn main() {}
+//! `optout`: the operator binary.
+
+mod cmd_embed;
+
+use clap::{Parser, Subcommand};
+use optout::config::ServeArgs;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "optout", version, about = "Image opt-out desk: run it, embed a photo")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web app, the embedding worker and the embedded store in one process.
+    Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Directory of the prepared face models (made by scripts/setup-models).
+        #[arg(long, env = "OPTOUT_MODEL_DIR")]
+        model_dir: Option<PathBuf>,
+    },
+    /// Run the face pipeline on one image and print what it found.
+    Embed(cmd_embed::EmbedArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OPTOUT_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { args, model_dir } => {
+            let dir = model_dir.unwrap_or_else(optout_face::default_model_dir);
+            let engine = optout_face::FaceEngine::load(&dir)?;
+            optout::embedded::serve(args, Some(std::sync::Arc::new(optout::analyzer::FaceAnalyzer(engine.into())))).await
+        }
+        Command::Embed(args) => cmd_embed::run(&args),
+    }
+}

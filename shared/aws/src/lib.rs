@@ -1,1 +1,91 @@
-//! optout-aws
+//! optout-aws: the AWS adapters of the optout ports.
+//!
+//! - [`DynamoCaseStore`]: cases, audit trail, idempotency and photo keys in DynamoDB (personal data
+//!   in its own table with a TTL);
+//! - [`S3PhotoStore`]: photos in a private S3 bucket, uploaded by presigned POST;
+//! - [`SqsJobQueue`]: embedding jobs on SQS (with a dead-letter queue);
+//! - [`SesMailer`]: mail through SESv2;
+//! - [`AwsConfig`]: the typed configuration, read once from the environment;
+//! - `testing` (feature `test-support`): local emulators and resources created from the SAM template.
+
+pub mod config;
+pub mod dynamo;
+mod error;
+pub mod presign;
+pub mod runtime;
+pub mod s3;
+pub mod secrets;
+pub mod ses;
+pub mod sqs;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use optout_core::ports::SystemClock;
+use optout_core::service::Ports;
+
+pub use config::{AwsConfig, ConfigError, Endpoints, Secret, SecretSource};
+pub use dynamo::DynamoCaseStore;
+pub use s3::S3PhotoStore;
+pub use ses::SesMailer;
+pub use sqs::SqsJobQueue;
+
+/// The service clients, built once per process from one SDK configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sesv2: aws_sdk_sesv2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl Clients {
+    /// Builds every client from `sdk`, with the endpoint overrides of `cfg` (S3 path-style when overridden).
+    pub fn new(sdk: &SdkConfig, cfg: &AwsConfig) -> Self {
+        let e = &cfg.endpoints;
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
+        dynamodb.set_endpoint_url(e.dynamodb.clone());
+        let mut s3 = aws_sdk_s3::config::Builder::from(sdk);
+        s3.set_endpoint_url(e.s3.clone());
+        s3.set_force_path_style(Some(e.s3.is_some()));
+        let mut sqs = aws_sdk_sqs::config::Builder::from(sdk);
+        sqs.set_endpoint_url(e.sqs.clone());
+        let mut sesv2 = aws_sdk_sesv2::config::Builder::from(sdk);
+        sesv2.set_endpoint_url(e.sesv2.clone());
+        let mut ssm = aws_sdk_ssm::config::Builder::from(sdk);
+        ssm.set_endpoint_url(e.ssm.clone());
+        Clients {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            sesv2: aws_sdk_sesv2::Client::from_conf(sesv2.build()),
+            ssm: aws_sdk_ssm::Client::from_conf(ssm.build()),
+        }
+    }
+}
+
+/// The AWS adapters of every port, ready for a [`optout_core::service::Desk`].
+pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
+    let region = sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_else(|| "us-east-1".to_owned());
+    Ports {
+        cases: Arc::new(DynamoCaseStore::new(
+            clients.dynamodb.clone(),
+            &cfg.cases_table,
+            &cfg.personal_table,
+            cfg.retention,
+        )),
+        photos: Arc::new(S3PhotoStore::new(
+            clients.s3.clone(),
+            &cfg.photo_bucket,
+            &region,
+            cfg.endpoints.s3.as_deref(),
+            sdk.credentials_provider(),
+        )),
+        queue: Arc::new(SqsJobQueue::new(clients.sqs.clone(), &cfg.job_queue_url)),
+        mailer: Arc::new(SesMailer::new(clients.sesv2.clone(), &cfg.mail_from, cfg.ses_configuration_set.as_deref())),
+        clock: Arc::new(SystemClock),
+    }
+}

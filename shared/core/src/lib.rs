@@ -8,6 +8,7 @@
 //! - [`service`]: the use cases (submit, status, withdraw, embedding jobs) on top of the ports.
 
 pub mod countries;
+pub mod embedding;
 pub mod error;
 pub mod i18n;
 pub mod mail;

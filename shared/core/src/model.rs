@@ -404,6 +404,11 @@ impl CaseState {
         CaseState::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
+    /// Whether a decision was made or the case ended.
+    pub fn is_final(self) -> bool {
+        matches!(self, CaseState::Approved | CaseState::Rejected | CaseState::Withdrawn | CaseState::Erased)
+    }
+
     /// Whether the requester may still withdraw the request. An approved case can be withdrawn too:
     /// its exclusions then stop applying.
     pub fn can_withdraw(self) -> bool {

@@ -167,3 +167,100 @@ impl Clock for SystemClock {
         Utc::now()
     }
 }
+
+/// Why a job did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// A passing failure (a service down): try again later.
+    #[error("retryable: {0}")]
+    Retry(String),
+    /// The job can never succeed (malformed, or its data is gone): park it with its reason.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Does the work of one job. Implementations are idempotent: a job may be delivered twice.
+#[async_trait]
+pub trait JobHandler: Send + Sync {
+    async fn handle(&self, job: &EmbedJob) -> Result<(), JobError>;
+}
+
+/// What a valid upload form allows: one photo under `key`, at most `max_bytes`, then a redirect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadTicket {
+    pub key: String,
+    pub max_bytes: u64,
+    pub redirect: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UploadRefused {
+    #[error("the upload form has expired")]
+    Expired,
+    #[error("the upload form is not valid")]
+    Invalid,
+}
+
+/// The receiving end of upload forms that point at the app itself (the embedded mode; in AWS the
+/// browser uploads straight to S3 and there is no sink).
+#[async_trait]
+pub trait UploadSink: Send + Sync {
+    /// Checks the signed fields of an upload form.
+    fn check(&self, fields: &BTreeMap<String, String>) -> Result<UploadTicket, UploadRefused>;
+    /// Stores the photo of a checked form.
+    async fn store(&self, ticket: &UploadTicket, content_type: Option<&str>, bytes: Vec<u8>) -> Result<(), StoreError>;
+}
+
+/// What the face pipeline found in one photo, as the desk needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoFindings {
+    /// `ok`, or why the photo cannot be used (`no_face`, `several_faces`, `face_too_small`,
+    /// `too_blurred`, `unreadable`).
+    pub verdict: String,
+    /// The L2-normalised embedding of the chosen face, when the verdict is `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
+    /// SHA-256 of the photo's bytes (hex).
+    pub sha256: String,
+    /// PDQ hash of the pixels (64 hex digits) and its quality (0..=100); empty when unreadable.
+    pub pdq: String,
+    pub pdq_quality: u8,
+    /// Everything else the pipeline reports (faces, boxes, landmarks, scores), for reviewers.
+    #[serde(default)]
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzerError {
+    /// The photo cannot be read as an image (the requester should send another).
+    #[error("unreadable photo: {0}")]
+    Unreadable(String),
+    /// The pipeline itself failed (models, inference): retry later.
+    #[error("face pipeline failed: {0}")]
+    Failed(String),
+}
+
+/// Computes the embedding and hashes of a photo (CPU bound; callers run it off the async executor).
+pub trait PhotoAnalyzer: Send + Sync {
+    fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError>;
+}
+
+/// The biometric data of a case (embedding and hashes), kept apart from its personal data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Biometrics {
+    pub case_id: CaseId,
+    /// The photo generation they were computed from.
+    pub generation: u32,
+    pub findings: PhotoFindings,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Storage of biometric data.
+#[async_trait]
+pub trait BiometricStore: Send + Sync {
+    /// Stores (or replaces) the biometrics of a case.
+    async fn put_biometrics(&self, b: &Biometrics) -> Result<(), StoreError>;
+    async fn get_biometrics(&self, case_id: CaseId) -> Result<Option<Biometrics>, StoreError>;
+    /// Deletes them; deleting what is not there is not an error.
+    async fn delete_biometrics(&self, case_id: CaseId) -> Result<(), StoreError>;
+}

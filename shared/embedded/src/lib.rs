@@ -1,1 +1,21 @@
-//! optout-embedded
+//! optout-embedded: everything the system needs on one machine, under one data directory.
+//!
+//! - [`db`]: the SQLite database (cases, personal data, audit trail, idempotency keys, jobs, uploads);
+//! - [`store`]: the [`CaseStore`](optout_core::ports::CaseStore) on it;
+//! - [`queue`]: the durable job queue and the worker that drains it;
+//! - [`photos`]: photos as files, and the signed upload forms the app itself receives;
+//! - [`outbox`]: emails as RFC 5322 `.eml` files.
+
+pub mod biometrics;
+pub mod db;
+pub mod outbox;
+pub mod photos;
+pub mod queue;
+pub mod store;
+
+pub use biometrics::SqliteBiometrics;
+pub use db::Db;
+pub use outbox::OutboxMailer;
+pub use photos::FilePhotoStore;
+pub use queue::{SqliteQueue, Worker, WorkerConfig};
+pub use store::SqliteCaseStore;

@@ -219,6 +219,19 @@ impl FaceEngine {
         Ok((analysis, tm))
     }
 
+    /// Bench helper: run the detector once on a letterboxed input (`3 * side * side` floats).
+    pub fn bench_detector(&self, input: &[f32]) -> Result<(), AnalyzeError> {
+        let side = self.detect_side;
+        let t = Tensor::from_shape(&[1, 3, side, side], input).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        self.yunet.run(tvec!(t.into())).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Bench helper: embed one aligned 112x112 RGB face.
+    pub fn bench_embedder(&self, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> {
+        embed::embed(&self.sface, face)
+    }
+
     fn detect(&self, img: &image::RgbImage, tm: &mut StageTimings) -> Result<Vec<Detection>, AnalyzeError> {
         let side = self.detect_side;
         let t = Instant::now();

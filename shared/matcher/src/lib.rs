@@ -1,1 +1,32 @@
-//! optout-matcher
+//! optout-matcher: pure, in-memory exclusion matching (no I/O).
+//!
+//! - [`url`]: validate and normalise source links (intake and matching).
+//! - [`sha`]: exact SHA-256 digest index.
+//! - [`pdq`]: exact PDQ Hamming-radius index (multi-index hashing).
+//! - [`face`]: face-embedding threshold index (cross-polytope LSH + sketch screening).
+//! - [`exclusion`]: [`ExclusionIndex`], the four behind one id space, with batch checks.
+//! - [`synth`]: synthetic workloads for tests and the bench.
+
+mod cpu;
+pub mod exclusion;
+pub mod face;
+pub mod hex;
+mod multimap;
+pub mod pdq;
+pub mod rng;
+pub mod sha;
+pub mod synth;
+pub mod url;
+pub mod url_index;
+
+pub use cpu::level_name as simd_level;
+pub use exclusion::{
+    Candidate, CandidateError, Entry, EntryValue, ExclusionConfig, ExclusionIndex, Kind, Match,
+    Score,
+};
+pub use face::{Embedding, EmbeddingError, FaceConfig, FaceHit, FaceIndex};
+pub use hex::HexError;
+pub use pdq::{PdqHash, PdqHit, PdqIndex};
+pub use sha::{Sha256Digest, Sha256Index};
+pub use url::{NormalizedUrl, UrlError, normalize_url};
+pub use url_index::UrlIndex;

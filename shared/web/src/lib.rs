@@ -1,1 +1,68 @@
-//! optout-web
+//! optout-web: the one HTTP app of optout, an [`axum::Router`] served by `lambda_http` in AWS and
+//! by a plain listener in the embedded mode.
+//!
+//! - HTML: `/` (landing), `/opt-out` (face opt-out: photo, then details), `/dsa` (DSA notice),
+//!   `/status/{token}` (status and withdrawal), `/uploads` (the embedded mode's upload receiver);
+//! - JSON: `/v1/...` described by `/openapi.json`; `/healthz`.
+
+mod api;
+mod forms;
+mod lang;
+pub mod openapi;
+mod pages;
+mod respond;
+mod uploads;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use http::HeaderValue;
+use http::header;
+use optout_core::ports::UploadSink;
+use optout_core::service::Desk;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub desk: Desk,
+    /// The receiver of upload forms that point at the app itself (embedded mode only).
+    pub uploads: Option<Arc<dyn UploadSink>>,
+}
+
+/// The largest form or JSON body accepted (a DSA notice with 20 long URLs fits easily).
+pub const FORM_BODY_MAX: usize = 256 * 1024;
+
+/// The whole app.
+pub fn router(state: AppState) -> Router {
+    let upload_max = state.desk.settings.photo.max_bytes as usize + uploads::MULTIPART_OVERHEAD;
+    let html_and_api = Router::new()
+        .route("/", get(forms::landing))
+        .route("/opt-out", get(forms::face_page).post(forms::face_submit))
+        .route("/dsa", get(forms::dsa_page).post(forms::dsa_submit))
+        .route("/status/{token}", get(forms::status_page))
+        .route("/status/{token}/withdraw", post(forms::withdraw))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::serve))
+        .route("/v1/uploads", post(api::create_upload))
+        .route("/v1/cases", post(api::submit))
+        .route("/v1/status/{token}", get(api::status))
+        .route("/v1/status/{token}/withdraw", post(api::withdraw))
+        .layer(DefaultBodyLimit::max(FORM_BODY_MAX));
+    let upload = Router::new().route("/uploads", post(uploads::receive)).layer(DefaultBodyLimit::max(upload_max));
+    html_and_api
+        .merge(upload)
+        .fallback(forms::not_found)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        // Status links carry their token in the path: never leak it in a Referer.
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .with_state(state)
+}

@@ -1,1 +1,293 @@
-fn main(){}
+//! Bench of the face pipeline (release build, one inference thread).
+//!
+//!   optout-face-bench [--runs N] [--model-dir DIR] [--json FILE]   timings, then peak RSS in a child
+//!   optout-face-bench calibrate [--model-dir DIR]                   cosine table of the real photos
+//!   optout-face-bench rss FILE [--model-dir DIR]                     (child) analyse FILE, print VmHWM
+//!
+//! Test photos come from `.cache/fixtures` (scripts/setup-models); the bench photos are made once
+//! into `.cache/bench` from person_b_1.jpg the way the peer scripts make theirs (4:3 crop centred
+//! at (0.5, 0.2), Lanczos resize, JPEG quality 90).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use image::imageops::{self, FilterType};
+use optout_face::{FACE_MATCH_THRESHOLD, FaceEngine, cosine, decode, detect, models, pdq};
+
+fn root() -> PathBuf {
+    let mut dir = std::env::current_dir().unwrap_or_default();
+    for d in dir.clone().ancestors() {
+        if d.join(".cache/fixtures").is_dir() {
+            dir = d.to_path_buf();
+            break;
+        }
+    }
+    dir
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+fn time_ms<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, Vec<f64>)> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    let mut v = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        std::hint::black_box(f()?);
+        v.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok((median(v.clone()), v))
+}
+
+/// Busy CPU seconds of the whole machine, and of this process (from /proc).
+fn cpu_counters() -> (f64, f64) {
+    let tck = 100.0; // USER_HZ on Linux
+    let busy = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let v: Vec<f64> = s.lines().next()?.split_whitespace().skip(1).take(8).filter_map(|x| x.parse().ok()).collect();
+            (v.len() == 8).then(|| (v.iter().sum::<f64>() - v[3] - v[4]) / tck)
+        })
+        .unwrap_or(0.0);
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / tck)
+        })
+        .unwrap_or(0.0);
+    (busy, own)
+}
+
+fn status_kb(key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `ImageOps.fit(img, (w, h), LANCZOS, centering=(0.5, 0.2))` then JPEG q90.
+fn make_bench_photo(src: &Path, dst: &Path, w: u32, h: u32) -> Result<()> {
+    if dst.is_file() {
+        return Ok(());
+    }
+    let img = image::open(src).with_context(|| format!("{}: run scripts/setup-models", src.display()))?.into_rgb8();
+    let (iw, ih) = (img.width() as f64, img.height() as f64);
+    let target = f64::from(w) / f64::from(h);
+    let (cw, ch) = if iw / ih > target { (ih * target, ih) } else { (iw, iw / target) };
+    let x = ((iw - cw) * 0.5).round() as u32;
+    let y = ((ih - ch) * 0.2).round() as u32;
+    let crop = imageops::crop_imm(&img, x, y, cw.round() as u32, ch.round() as u32).to_image();
+    let out = imageops::resize(&crop, w, h, FilterType::Lanczos3);
+    std::fs::create_dir_all(dst.parent().context("no parent")?)?;
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90).encode_image(&out)?;
+    std::fs::write(dst, bytes)?;
+    Ok(())
+}
+
+struct Args {
+    cmd: String,
+    file: Option<PathBuf>,
+    runs: usize,
+    model_dir: PathBuf,
+    json: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args { cmd: "bench".into(), file: None, runs: 21, model_dir: optout_face::default_model_dir(), json: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--runs" => a.runs = it.next().context("--runs N")?.parse()?,
+            "--model-dir" => a.model_dir = it.next().context("--model-dir DIR")?.into(),
+            "--json" => a.json = Some(it.next().context("--json FILE")?.into()),
+            "calibrate" | "rss" | "bench" => a.cmd = x,
+            other if a.cmd == "rss" && a.file.is_none() => a.file = Some(other.into()),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> Result<()> {
+    let a = parse_args()?;
+    match a.cmd.as_str() {
+        "rss" => rss(&a),
+        "calibrate" => calibrate(&a),
+        _ => bench(&a),
+    }
+}
+
+fn rss(a: &Args) -> Result<()> {
+    let before = status_kb("VmRSS:").unwrap_or(0);
+    let engine = FaceEngine::load(&a.model_dir)?;
+    let loaded = status_kb("VmRSS:").unwrap_or(0);
+    let bytes = std::fs::read(a.file.as_ref().context("rss FILE")?)?;
+    let r = engine.analyze(&bytes)?;
+    let peak = status_kb("VmHWM:").unwrap_or(0);
+    println!(
+        "{{\"rss_start_mb\": {:.1}, \"rss_after_load_mb\": {:.1}, \"peak_rss_mb\": {:.1}, \"faces\": {}}}",
+        before as f64 / 1024.0,
+        loaded as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        r.faces.len()
+    );
+    Ok(())
+}
+
+fn calibrate(a: &Args) -> Result<()> {
+    let engine = FaceEngine::load(&a.model_dir)?;
+    let fx = root().join(".cache/fixtures");
+    let mut faces: Vec<(String, Vec<f32>)> = Vec::new();
+    for n in ["person_a_1", "person_a_2", "person_b_1", "person_b_2", "impostor_1", "impostor_2"] {
+        let r = engine.analyze(&std::fs::read(fx.join(format!("{n}.jpg")))?)?;
+        let f = &r.faces[r.chosen_face.context("no face")?];
+        println!("{n}: {} face(s), score {:.3}, box {:.0}x{:.0}, sharpness {:.0}, verdict {}", r.faces.len(), f.score, f.bbox.width, f.bbox.height, f.sharpness, r.verdict);
+        faces.push((n.to_string(), f.embedding.clone()));
+    }
+    let g = engine.analyze(&std::fs::read(fx.join("t1.jpg"))?)?;
+    println!("t1: {} faces, verdict {}", g.faces.len(), g.verdict);
+    for (i, f) in g.faces.iter().enumerate() {
+        println!("  t1#{i}: score {:.3} box {:.0}x{:.0} sharpness {:.0}", f.score, f.bbox.width, f.bbox.height, f.sharpness);
+        faces.push((format!("t1#{i}"), f.embedding.clone()));
+    }
+    let same = |x: &str, y: &str| {
+        let p = |s: &str| s.rsplit_once('_').map(|(a, _)| a.to_string()).unwrap_or_default();
+        x.starts_with("person") && p(x) == p(y)
+    };
+    let (mut s, mut d) = (Vec::new(), Vec::new());
+    for i in 0..faces.len() {
+        for j in i + 1..faces.len() {
+            let c = cosine(&faces[i].1, &faces[j].1);
+            let tag = if same(&faces[i].0, &faces[j].0) { "SAME" } else { "diff" };
+            println!("{tag} {:>11} ~ {:<11} {c:.4}", faces[i].0, faces[j].0);
+            if tag == "SAME" { s.push(c) } else { d.push(c) }
+        }
+    }
+    d.sort_by(f32::total_cmp);
+    println!(
+        "same-person min {:.4}; different-person max {:.4}, top5 {:?}, n={}; threshold in force {FACE_MATCH_THRESHOLD}",
+        s.iter().copied().fold(f32::INFINITY, f32::min),
+        d.last().copied().unwrap_or(0.0),
+        d.iter().rev().take(5).map(|v| (v * 1e4).round() / 1e4).collect::<Vec<_>>(),
+        d.len()
+    );
+    Ok(())
+}
+
+fn bench(a: &Args) -> Result<()> {
+    let runs = a.runs;
+    let root = root();
+    let fx = root.join(".cache/fixtures");
+    let bench_dir = root.join(".cache/bench");
+    let src = fx.join("person_b_1.jpg");
+    let p1024 = bench_dir.join("person_b_1_1024x768_q90.jpg");
+    let p4000 = bench_dir.join("person_b_1_4000x3000_q90.jpg");
+    make_bench_photo(&src, &p1024, 1024, 768)?;
+    make_bench_photo(&src, &p4000, 4000, 3000)?;
+    let (busy0, own0) = cpu_counters();
+    let wall0 = Instant::now();
+    let mut out = serde_json::Map::new();
+    let dir = &a.model_dir;
+
+    // ---- cold load
+    let t = Instant::now();
+    let engine = FaceEngine::load(dir)?;
+    let first_load = t.elapsed().as_secs_f64() * 1e3;
+    drop(engine);
+    let (nnef_ms, _) = time_ms(runs, 1, || FaceEngine::load(dir).map_err(anyhow::Error::from))?;
+    let (onnx_ms, _) = time_ms(runs.min(11), 1, || {
+        models::load_onnx_for_bench(&dir.join(models::YUNET_ONNX), &[1, 3, 640, 640])?;
+        models::load_onnx_for_bench(&dir.join(models::SFACE_ONNX), &[1, 3, 112, 112])
+    })?;
+    println!("load both models: prepared NNEF {nnef_ms:.1} ms (first in process {first_load:.1}); folded ONNX {onnx_ms:.1} ms; ratio ONNX/NNEF {:.1}x", onnx_ms / nnef_ms);
+    out.insert("load_nnef_ms".into(), nnef_ms.into());
+    out.insert("load_nnef_first_ms".into(), first_load.into());
+    out.insert("load_onnx_ms".into(), onnx_ms.into());
+
+    // ---- inference
+    let engine = FaceEngine::load(dir)?;
+    let engine320 = FaceEngine::load_with(dir, optout_face::EngineOptions { detect_side: 320 })?;
+    let b1024 = std::fs::read(&p1024)?;
+    let b4000 = std::fs::read(&p4000)?;
+    let img = decode::decode_full(&b1024)?.image;
+    for (side, e) in [(640usize, &engine), (320, &engine320)] {
+        let (x, _) = detect::letterbox(&img, side);
+        let (m, _) = time_ms(runs, 3, || Ok(e.bench_detector(&x)?))?;
+        println!("YuNet {side}x{side}: {m:.2} ms");
+        out.insert(format!("yunet{side}_ms"), m.into());
+    }
+    let face = vec![128u8; 112 * 112 * 3];
+    let (m, _) = time_ms(runs, 3, || Ok(engine.bench_embedder(&face)?))?;
+    println!("SFace per face: {m:.2} ms");
+    out.insert("sface_ms".into(), m.into());
+
+    // ---- end to end
+    for (label, path, bytes) in [("1024x768", &p1024, &b1024), ("4000x3000", &p4000, &b4000)] {
+        for (side, e) in [(640usize, &engine), (320, &engine320)] {
+            let mut stages: Vec<optout_face::StageTimings> = Vec::new();
+            let (own_a, wall_a) = (cpu_counters().1, Instant::now());
+            let (m, _) = time_ms(runs, 2, || {
+                let data = std::fs::read(path)?;
+                let (r, st) = e.analyze_timed(&data)?;
+                stages.push(st);
+                Ok(r)
+            })?;
+            let cpu_ratio = (cpu_counters().1 - own_a) / wall_a.elapsed().as_secs_f64();
+            let med = |f: fn(&optout_face::StageTimings) -> f64| median(stages.iter().map(f).collect());
+            println!(
+                "end to end {label} det{side}: {m:.1} ms (decode+orient {:.1}, sha256 {:.1}, pdq {:.1}, letterbox {:.1}, yunet+nms {:.1}, align {:.1}, sface {:.1}); process CPU/wall {cpu_ratio:.2}",
+                med(|s| s.decode), med(|s| s.sha256), med(|s| s.pdq), med(|s| s.letterbox), med(|s| s.detect), med(|s| s.align), med(|s| s.embed)
+            );
+            out.insert(format!("e2e_{label}_det{side}_ms"), m.into());
+            let r = e.analyze(bytes)?;
+            if r.faces.len() != 1 {
+                println!("  (warning: {} faces)", r.faces.len());
+            }
+        }
+    }
+    let e1 = engine.analyze(&b1024)?;
+    let e4 = engine.analyze(&b4000)?;
+    println!(
+        "1024x768 vs 4000x3000 of the same picture: cosine {:.4}, PDQ distance {}",
+        cosine(e1.embedding().unwrap_or(&[]), e4.embedding().unwrap_or(&[])),
+        pdq::hamming_hex(&e1.pdq, &e4.pdq).unwrap_or(256)
+    );
+
+    // ---- PDQ speed (read + full-resolution decode + hash, as the reference does)
+    for (label, path) in [("1024x768", &p1024), ("4000x3000", &p4000)] {
+        let (full, _) = time_ms(runs, 2, || {
+            let d = decode::decode_full(&std::fs::read(path)?)?;
+            Ok(pdq::pdq_rgb(&d.image))
+        })?;
+        let img = decode::decode_full(&std::fs::read(path)?)?.image;
+        let (hash_only, _) = time_ms(runs, 2, || Ok(pdq::pdq_rgb(&img)))?;
+        println!("PDQ {label}: read+decode+hash {full:.1} ms ({:.0} hashes/s), hash only {hash_only:.1} ms", 1000.0 / full);
+        out.insert(format!("pdq_{label}_full_ms"), full.into());
+        out.insert(format!("pdq_{label}_hash_ms"), hash_only.into());
+    }
+
+    let (busy1, own1) = cpu_counters();
+    let wall = wall0.elapsed().as_secs_f64();
+    let other = ((busy1 - busy0) - (own1 - own0)).max(0.0) / wall;
+    println!("other processes kept {other:.2} of 2 CPUs busy meanwhile");
+    out.insert("other_load_cpus".into(), other.into());
+
+    // ---- peak RSS in a fresh process
+    let exe = std::env::current_exe()?;
+    let o = std::process::Command::new(exe).arg("rss").arg(&p4000).arg("--model-dir").arg(dir).output()?;
+    let line = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    println!("memory, fresh process, one 4000x3000 photo: {line}");
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+        out.insert("memory".into(), v);
+    }
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_vec_pretty(&out)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The embedding worker's SQS handler: one batch of embedding jobs, each handled by a
+//! [`JobHandler`], with partial batch failure reporting (`ReportBatchItemFailures`): only the
+//! messages that failed are retried, and after `maxReceiveCount` receives they go to the
+//! dead-letter queue.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use optout_core::model::EmbedJob;
+pub use optout_core::ports::{JobError, JobHandler};
+
+/// Handles every message of `event` in turn and reports those that failed: a malformed body, a
+/// retryable failure and a permanent failure alike (a permanent one reaches the dead-letter
+/// queue, where an operator sees it with its reason in the logs).
+pub async fn handle_batch(event: SqsEvent, handler: &dyn JobHandler) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        // Without a message id a failure can't be reported alone: an empty identifier makes Lambda
+        // retry the whole batch, which is safe because handlers are idempotent.
+        let id = record.message_id.unwrap_or_default();
+        let outcome = match EmbedJob::from_json(record.body.as_deref().unwrap_or("")) {
+            Err(reason) => {
+                tracing::error!(message = %id, %reason, "malformed job message");
+                Err(())
+            }
+            Ok(job) => match handler.handle(&job).await {
+                Ok(()) => {
+                    tracing::info!(message = %id, job = %job.id(), "job done");
+                    Ok(())
+                }
+                Err(JobError::Retry(reason)) => {
+                    tracing::warn!(message = %id, job = %job.id(), %reason, "job failed, will be retried");
+                    Err(())
+                }
+                Err(JobError::Permanent(reason)) => {
+                    tracing::error!(message = %id, job = %job.id(), %reason, "job cannot succeed");
+                    Err(())
+                }
+            },
+        };
+        if outcome.is_err() {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// The handler of a deployment whose face pipeline is not wired in yet: every job is kept (retried,
+/// then parked in the dead-letter queue) rather than dropped.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NotWired;
+
+#[async_trait::async_trait]
+impl JobHandler for NotWired {
+    async fn handle(&self, _job: &EmbedJob) -> Result<(), JobError> {
+        Err(JobError::Retry("the embedding pipeline is not wired into this build".into()))
+    }
+}

@@ -1,0 +1,40 @@
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use optout_aws::testing::{Emulators, Stack};
+use optout_core::Lang;
+use optout_core::model::{CaseId, EmbedJob};
+use optout_core::ports::*;
+
+use crate::fixtures::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopped_emulators_give_unavailable_quickly() {
+    let mut em = Emulators::start().expect("private emulators");
+    let s = Stack::create(&em, "down").await.unwrap();
+    let ports = s.ports();
+    em.dynamodb.stop();
+    em.moto.stop();
+
+    let start = Instant::now();
+    let c = case();
+    assert!(matches!(ports.cases.get_case(c.id).await, Err(StoreError::Unavailable(_))));
+    let a = audit(&c, "submitted");
+    let r = ports.cases.insert_case(NewCase { case: &c, audit: &a, idempotency_key: None, job: None }).await;
+    assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
+    let job = EmbedJob { case_id: c.id, generation: 1 };
+    assert!(matches!(ports.queue.enqueue(&job).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(ports.photos.read(&upload_key(), 1000).await, Err(PhotoReadError::Store(StoreError::Unavailable(_)))));
+    assert!(matches!(ports.photos.claim(&upload_key()).await, Err(StoreError::Unavailable(_))));
+    let mail = Mail {
+        to: "a@example.org".into(),
+        subject: "s".into(),
+        text: "t".into(),
+        html: "h".into(),
+        lang: Lang::En,
+        tag: "receipt".into(),
+        case_id: CaseId::new(Utc::now()),
+    };
+    assert!(matches!(ports.mailer.send(&mail).await, Err(MailError::Unavailable(_))));
+    assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+}

@@ -1,0 +1,76 @@
+use chrono::{DateTime, Duration, Utc};
+use optout_aws::testing::{Emulators, Stack};
+use optout_core::Lang;
+use optout_core::model::*;
+use optout_core::signing::random_token;
+
+pub async fn stack(tag: &str) -> Stack {
+    Stack::create(Emulators::shared(), tag).await.expect("stack from the template")
+}
+
+pub fn upload_key() -> String {
+    format!("uploads/{}", random_token())
+}
+
+pub fn personal() -> Personal {
+    Personal {
+        first_name: PersonName::parse("Somchai").unwrap(),
+        last_name: PersonName::parse("Jaidee").unwrap(),
+        email: Email::parse("somchai@example.org").unwrap(),
+        phone: Some(Phone::parse("+66 81 234 5678").unwrap()),
+        country: Country::parse("TH").unwrap(),
+        reason: Reason::parse("Please remove my face from the index.").unwrap(),
+    }
+}
+
+pub fn case_at(now: DateTime<Utc>) -> Case {
+    Case {
+        id: CaseId::new(now),
+        kind: CaseKind::FaceOptOut,
+        state: CaseState::Received,
+        lang: Lang::En,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        due_at: now + Duration::days(30),
+        personal: Some(personal()),
+        photo: Some(PhotoRef {
+            key: upload_key(),
+            content_type: "image/png".into(),
+            bytes: 1234,
+            width: 100,
+            height: 120,
+            sha256: "ab".repeat(32),
+            generation: 1,
+        }),
+        source_urls: vec![],
+        consent: true,
+        good_faith: false,
+        job_dispatched: false,
+        receipt_sent: false,
+        quality_issue: None,
+    }
+}
+
+pub fn case() -> Case {
+    case_at(Utc::now())
+}
+
+pub fn audit(case: &Case, action: &str) -> AuditEvent {
+    AuditEvent {
+        case_id: case.id,
+        at: Utc::now(),
+        actor: Actor::System,
+        action: action.into(),
+        state: case.state,
+        detail: None,
+    }
+}
+
+/// A small valid PNG.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}

@@ -1,0 +1,9 @@
+//! The AWS adapters through the real SDK clients against local emulators (DynamoDB Local, moto),
+//! on resources created from `infra/template.yaml`. Needs `scripts/setup-emulators` first.
+
+mod dynamo;
+mod failure;
+mod fixtures;
+mod queue_mail;
+mod s3;
+mod template;

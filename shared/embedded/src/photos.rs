@@ -1,0 +1,212 @@
+//! Photos as files under `DIR/photos/`, their metadata in the database, and the signed upload
+//! forms of the embedded mode (the same shape as an S3 presigned POST: fields, then the file).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use optout_core::ports::{
+    Clock, PhotoReadError, PhotoStore, StoreError, StoredPhoto, UploadForm, UploadRefused, UploadSink, UploadTicket,
+};
+use optout_core::service::valid_upload_key;
+use optout_core::signing::{KeyRing, TokenError, scope};
+use rusqlite::{OptionalExtension, params};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::db::{Db, unavailable};
+
+/// The embedded [`PhotoStore`] and [`UploadSink`].
+#[derive(Clone)]
+pub struct FilePhotoStore {
+    dir: PathBuf,
+    db: Db,
+    keys: KeyRing,
+    clock: Arc<dyn Clock>,
+    /// Where upload forms post to (`{public_url}/uploads`).
+    upload_url: String,
+}
+
+fn io(e: std::io::Error) -> StoreError {
+    StoreError::Unavailable(format!("photo files: {e}"))
+}
+
+impl FilePhotoStore {
+    pub fn new(dir: &Path, db: Db, keys: KeyRing, clock: Arc<dyn Clock>, public_url: &str) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir.join("uploads")).map_err(io)?;
+        Ok(FilePhotoStore {
+            dir: dir.to_owned(),
+            db,
+            keys,
+            clock,
+            upload_url: format!("{}/uploads", public_url.trim_end_matches('/')),
+        })
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        // Only keys of the form the desk hands out map to files: no path traversal.
+        valid_upload_key(key).then(|| self.dir.join(key))
+    }
+
+    /// Deletes unclaimed uploads older than `age` (abandoned forms). Returns how many.
+    pub async fn sweep_unclaimed(&self, age: chrono::Duration) -> Result<usize, StoreError> {
+        let cutoff = (self.clock.now() - age).timestamp_millis();
+        let keys: Vec<String> = self
+            .db
+            .call(move |conn| {
+                let mut st = conn
+                    .prepare("SELECT key FROM uploads WHERE claimed = 0 AND created_at < ?1")
+                    .map_err(unavailable)?;
+                let rows = st.query_map([cutoff], |r| r.get(0)).map_err(unavailable)?;
+                rows.collect::<Result<_, _>>().map_err(unavailable)
+            })
+            .await?;
+        for k in &keys {
+            self.delete(k).await?;
+        }
+        Ok(keys.len())
+    }
+
+    fn subject(key: &str, max: u64, redirect: Option<&str>) -> String {
+        format!("{key}\n{max}\n{}", redirect.unwrap_or(""))
+    }
+}
+
+#[async_trait]
+impl PhotoStore for FilePhotoStore {
+    async fn upload_form(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        expires_at: DateTime<Utc>,
+        redirect: Option<&str>,
+    ) -> Result<UploadForm, StoreError> {
+        let policy = self.keys.sign(scope::UPLOAD, &Self::subject(key, max_bytes, redirect), expires_at);
+        let mut fields = BTreeMap::new();
+        fields.insert("key".to_owned(), key.to_owned());
+        fields.insert("policy".to_owned(), policy);
+        Ok(UploadForm {
+            url: self.upload_url.clone(),
+            fields,
+            file_field: "file".to_owned(),
+            key: key.to_owned(),
+            max_bytes,
+            expires_at,
+        })
+    }
+
+    async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError> {
+        let path = self.path(key).ok_or(PhotoReadError::NotFound)?;
+        let k = key.to_owned();
+        let meta: Option<(Option<String>, i64)> = self
+            .db
+            .call(move |conn| {
+                conn.query_row("SELECT content_type, bytes FROM uploads WHERE key = ?1", [k], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(unavailable)
+            })
+            .await?;
+        let Some((declared_type, size)) = meta else { return Err(PhotoReadError::NotFound) };
+        if size as u64 > max_bytes {
+            return Err(PhotoReadError::TooLarge { max: max_bytes });
+        }
+        match tokio::fs::read(&path).await {
+            Ok(bytes) if bytes.len() as u64 > max_bytes => Err(PhotoReadError::TooLarge { max: max_bytes }),
+            Ok(bytes) => Ok(StoredPhoto { bytes, declared_type }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PhotoReadError::NotFound),
+            Err(e) => Err(io(e).into()),
+        }
+    }
+
+    async fn claim(&self, key: &str) -> Result<(), StoreError> {
+        let k = key.to_owned();
+        self.db
+            .call(move |conn| {
+                conn.execute("UPDATE uploads SET claimed = 1 WHERE key = ?1", [k]).map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let Some(path) = self.path(key) else { return Ok(()) };
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        let k = key.to_owned();
+        self.db
+            .call(move |conn| {
+                conn.execute("DELETE FROM uploads WHERE key = ?1", [k]).map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl UploadSink for FilePhotoStore {
+    fn check(&self, fields: &BTreeMap<String, String>) -> Result<UploadTicket, UploadRefused> {
+        let (Some(key), Some(policy)) = (fields.get("key"), fields.get("policy")) else {
+            return Err(UploadRefused::Invalid);
+        };
+        let (subject, _) = self.keys.verify(scope::UPLOAD, policy, self.clock.now()).map_err(|e| match e {
+            TokenError::Expired => UploadRefused::Expired,
+            _ => UploadRefused::Invalid,
+        })?;
+        let mut parts = subject.splitn(3, '\n');
+        let (Some(signed_key), Some(max), Some(redirect)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(UploadRefused::Invalid);
+        };
+        if signed_key != key || !valid_upload_key(key) {
+            return Err(UploadRefused::Invalid);
+        }
+        let max_bytes = max.parse().map_err(|_| UploadRefused::Invalid)?;
+        Ok(UploadTicket {
+            key: key.clone(),
+            max_bytes,
+            redirect: (!redirect.is_empty()).then(|| redirect.to_owned()),
+        })
+    }
+
+    async fn store(&self, ticket: &UploadTicket, content_type: Option<&str>, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let path = self.path(&ticket.key).ok_or_else(|| StoreError::Corrupt("upload key".into()))?;
+        if bytes.len() as u64 > ticket.max_bytes {
+            return Err(StoreError::Corrupt("upload larger than its form allows".into()));
+        }
+        // A second upload to the same form replaces the first, unless a case already claimed it.
+        let k = ticket.key.clone();
+        let claimed: Option<i64> = self
+            .db
+            .call(move |conn| {
+                conn.query_row("SELECT claimed FROM uploads WHERE key = ?1", [k], |r| r.get(0))
+                    .optional()
+                    .map_err(unavailable)
+            })
+            .await?;
+        if claimed == Some(1) {
+            return Err(StoreError::Conflict);
+        }
+        // Write then rename: a photo file is either complete or absent.
+        let tmp = path.with_extension("part");
+        let size = bytes.len() as i64;
+        tokio::fs::write(&tmp, &bytes).await.map_err(io)?;
+        let f = tokio::fs::File::open(&tmp).await.map_err(io)?;
+        f.sync_all().await.map_err(io)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+        let key = ticket.key.clone();
+        let ct = content_type.map(|c| c.chars().take(100).collect::<String>());
+        let now = self.clock.now().timestamp_millis();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO uploads (key, content_type, bytes, created_at, claimed) VALUES (?1, ?2, ?3, ?4, 0)
+                     ON CONFLICT(key) DO UPDATE SET content_type = excluded.content_type, bytes = excluded.bytes",
+                    params![key, ct, size, now],
+                )
+                .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,381 @@
+//! Matcher bench: the synthetic workloads of `shared/peers/faiss_baseline.py`, single thread.
+//!
+//! cargo run --release -p optout-matcher --bin matcher-bench -- [--face-sizes 100000,1000000]
+//!   [--nq 2000] [--nimp 2000] [--threshold 0.55] [--tables 16] [--probes 100,300,600,1000,1500,2500]
+//!   [--pdq-n 1000000] [--pdq-nq 4000] [--sha-n 1000000] [--sha-nq 2000000]
+//!   [--url-n 200000] [--url-nq 200000] [--only face,pdq,sha,url]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+use optout_matcher::rng::SplitMix64;
+use optout_matcher::synth::{FaceWorkload, PdqWorkload};
+use optout_matcher::{
+    FaceConfig, FaceIndex, PdqHash, PdqIndex, Sha256Digest, Sha256Index, UrlIndex, normalize_url,
+};
+
+struct Args(HashMap<String, String>);
+
+impl Args {
+    fn parse() -> Result<Self, String> {
+        let mut m = HashMap::new();
+        let mut it = std::env::args().skip(1);
+        while let Some(k) = it.next() {
+            if k == "--help" || k == "-h" {
+                return Err(HELP.to_string());
+            }
+            let key = k
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument {k}"))?;
+            let v = it.next().ok_or_else(|| format!("--{key} needs a value"))?;
+            m.insert(key.to_string(), v);
+        }
+        Ok(Self(m))
+    }
+    fn str(&self, k: &str, d: &str) -> String {
+        self.0.get(k).cloned().unwrap_or_else(|| d.to_string())
+    }
+    fn num<T: std::str::FromStr>(&self, k: &str, d: T) -> Result<T, String> {
+        match self.0.get(k) {
+            None => Ok(d),
+            Some(v) => v.parse().map_err(|_| format!("--{k}: cannot parse {v:?}")),
+        }
+    }
+    fn list(&self, k: &str, d: &str) -> Result<Vec<usize>, String> {
+        self.str(k, d)
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .map_err(|_| format!("--{k}: cannot parse {s:?}"))
+            })
+            .collect()
+    }
+}
+
+const HELP: &str = "matcher-bench [--face-sizes 100000,1000000] [--nq 2000] [--nimp 2000] \
+[--threshold 0.55] [--tables 16] [--probes 100,300,600,1000,1500,2500] [--pdq-n 1000000] \
+[--pdq-nq 4000] [--pdq-radius 31] [--pdq-max-flips 24] [--sha-n 1000000] [--sha-nq 2000000] \
+[--url-n 200000] [--url-nq 200000] [--only face,pdq,sha,url] [--seed 1234]";
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |pages| pages * 4096.0 / 1048576.0)
+}
+
+/// CPU time of this process in seconds (from /proc/self/schedstat), so figures stay
+/// meaningful on a busy machine; falls back to 0.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
+/// Wall and CPU timer.
+struct Timer(Instant, f64);
+
+impl Timer {
+    fn start() -> Self {
+        Self(Instant::now(), cpu_s())
+    }
+    /// (wall seconds, cpu seconds)
+    fn stop(&self) -> (f64, f64) {
+        (self.0.elapsed().as_secs_f64(), cpu_s() - self.1)
+    }
+}
+
+fn main() {
+    let args = match Args::parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let only = a.str("only", "face,pdq,sha,url");
+    let seed: u64 = a.num("seed", 1234)?;
+    println!(
+        "# optout-matcher bench, single thread, simd={}",
+        optout_matcher::simd_level()
+    );
+    if only.contains("face") {
+        for n in a.list("face-sizes", "100000,1000000")? {
+            bench_face(a, n, seed)?;
+        }
+    }
+    if only.contains("pdq") {
+        bench_pdq(a, seed)?;
+    }
+    if only.contains("sha") {
+        bench_sha(a, seed)?;
+    }
+    if only.contains("url") {
+        bench_url(a)?;
+    }
+    Ok(())
+}
+
+fn bench_face(a: &Args, n: usize, seed: u64) -> Result<(), String> {
+    let nq: usize = a.num("nq", 2000)?;
+    let nimp: usize = a.num("nimp", 2000)?;
+    let threshold: f32 = a.num("threshold", 0.55)?;
+    let tables: usize = a.num("tables", FaceConfig::default().tables)?;
+    let t0 = Instant::now();
+    let w = FaceWorkload::new(n, nq, nimp, 0.6, 0.8, seed);
+    println!(
+        "[face N={n}] workload {:.1}s: {} genuine (cos U(0.6,0.8)) + {} impostor queries, threshold {threshold}",
+        t0.elapsed().as_secs_f64(),
+        w.genuine.len(),
+        w.impostors.len()
+    );
+    let cfg = FaceConfig {
+        tables,
+        threshold,
+        ..FaceConfig::default()
+    };
+    let r0 = rss_mb();
+    let t0 = Instant::now();
+    let mut idx = FaceIndex::new(cfg);
+    for (i, e) in w.db.iter().enumerate() {
+        idx.insert(i as u64, e);
+    }
+    let build = t0.elapsed().as_secs_f64();
+    let rss = rss_mb() - r0;
+    println!(
+        "[face N={n}] build {build:.1}s ({:.0} inserts/s) tables={tables} heap {:.0} B/entry, RSS delta {:.0} B/entry",
+        n as f64 / build,
+        idx.heap_bytes() as f64 / n as f64,
+        rss * 1048576.0 / n as f64
+    );
+    // Exact top-1 reference for the impostors' best similarity (a sample, it is slow).
+    let sample = w.impostors.len().min(if n > 200_000 { 50 } else { 200 });
+    let mut max_imp = f32::MIN;
+    for q in &w.impostors[..sample] {
+        if let Some(h) = idx.search_exact(q, -1.0) {
+            max_imp = max_imp.max(h.similarity);
+        }
+    }
+    println!("[face N={n}] exact scan: max impostor cosine over {sample} impostors = {max_imp:.3}");
+    println!(
+        "[face N={n}]   probes  q/s(cpu) q/s(wall)  genuine_recall  impostor_matches  cpu_us/query | batch q/s(cpu) q/s(wall) recall impostors"
+    );
+    let all: Vec<optout_matcher::Embedding> = w
+        .genuine
+        .iter()
+        .map(|(_, q, _)| q.clone())
+        .chain(w.impostors.iter().cloned())
+        .collect();
+    for probes in a.list("probes", "100,300,600,1000,1500,2500")? {
+        let tm = Timer::start();
+        let mut found = 0usize;
+        for (i, q, _) in &w.genuine {
+            if idx
+                .search_with(q, threshold, probes)
+                .is_some_and(|h| h.id == *i as u64)
+            {
+                found += 1;
+            }
+        }
+        let mut false_matches = 0usize;
+        for q in &w.impostors {
+            if idx.search_with(q, threshold, probes).is_some() {
+                false_matches += 1;
+            }
+        }
+        let (t, tc) = tm.stop();
+        let total = w.genuine.len() + w.impostors.len();
+        let tm = Timer::start();
+        let res = idx.search_batch_with(&all, threshold, probes);
+        let (bt, btc) = tm.stop();
+        let bfound = w
+            .genuine
+            .iter()
+            .zip(&res)
+            .filter(|((i, _, _), r)| r.is_some_and(|h| h.id == *i as u64))
+            .count();
+        let bfalse = res[w.genuine.len()..]
+            .iter()
+            .filter(|r| r.is_some())
+            .count();
+        println!(
+            "[face N={n}] {probes:>8} {:>9.0} {:>9.0} {:>15.4} {:>17} {:>13.1} | {:>14.0} {:>9.0} {:>6.4} {:>9}",
+            total as f64 / tc,
+            total as f64 / t,
+            found as f64 / w.genuine.len().max(1) as f64,
+            false_matches,
+            tc * 1e6 / total as f64,
+            total as f64 / btc,
+            total as f64 / bt,
+            bfound as f64 / w.genuine.len().max(1) as f64,
+            bfalse
+        );
+    }
+    Ok(())
+}
+
+fn bench_pdq(a: &Args, seed: u64) -> Result<(), String> {
+    let n: usize = a.num("pdq-n", 1_000_000)?;
+    let nq: usize = a.num("pdq-nq", 4000)?;
+    let radius: u32 = a.num("pdq-radius", 31)?;
+    let max_flips: u32 = a.num("pdq-max-flips", 24)?;
+    let w = PdqWorkload::new(n, nq, max_flips, seed + 10);
+    let r0 = rss_mb();
+    let t0 = Instant::now();
+    let mut idx = PdqIndex::new(radius);
+    for (i, h) in w.db.iter().enumerate() {
+        idx.insert(i as u64, *h);
+    }
+    let build = t0.elapsed().as_secs_f64();
+    let rss = rss_mb() - r0;
+    println!(
+        "[pdq N={n}] build {build:.1}s, heap {:.0} B/entry, RSS delta {:.0} B/entry",
+        idx.heap_bytes() as f64 / n as f64,
+        rss * 1048576.0 / n as f64
+    );
+    let tm = Timer::start();
+    let mut found = 0usize;
+    for (i, q, _) in &w.matching {
+        if idx.search(q).iter().any(|h| h.id == *i as u64) {
+            found += 1;
+        }
+    }
+    let mut false_matches = 0usize;
+    for q in &w.random {
+        if !idx.search(q).is_empty() {
+            false_matches += 1;
+        }
+    }
+    let (t, tc) = tm.stop();
+    let total = w.matching.len() + w.random.len();
+    println!(
+        "[pdq N={n}] radius {radius}: {:.0} q/s cpu, {:.0} q/s wall ({:.1} cpu-us/query), recall {:.4} ({} matching queries, 0..{max_flips} flips), random matched {false_matches}/{}",
+        total as f64 / tc,
+        total as f64 / t,
+        tc * 1e6 / total as f64,
+        found as f64 / w.matching.len().max(1) as f64,
+        w.matching.len(),
+        w.random.len()
+    );
+    // Boundary check at the radius on a sample.
+    let mut rng = SplitMix64::new(seed + 11);
+    let mut ok = 0;
+    let k = 200.min(n);
+    for _ in 0..k {
+        let i = rng.below(n as u64) as usize;
+        let at = optout_matcher::synth::flip_bits(&mut rng, &w.db[i], radius);
+        let past: PdqHash = optout_matcher::synth::flip_bits(&mut rng, &w.db[i], radius + 1);
+        let hit_at = idx.search(&at).iter().any(|h| h.id == i as u64);
+        let hit_past = idx.search(&past).iter().any(|h| h.id == i as u64);
+        if hit_at && !hit_past {
+            ok += 1;
+        }
+    }
+    println!(
+        "[pdq N={n}] boundary: {ok}/{k} stored hashes found at distance {radius} and not at {}",
+        radius + 1
+    );
+    Ok(())
+}
+
+fn bench_sha(a: &Args, seed: u64) -> Result<(), String> {
+    let n: usize = a.num("sha-n", 1_000_000)?;
+    let nq: usize = a.num("sha-nq", 2_000_000)?;
+    let mut rng = SplitMix64::new(seed + 20);
+    let keys: Vec<Sha256Digest> = (0..n).map(|_| Sha256Digest(rng.bytes32())).collect();
+    let t0 = Instant::now();
+    let mut idx = Sha256Index::with_capacity(n);
+    for (i, k) in keys.iter().enumerate() {
+        idx.insert(i as u64, *k);
+    }
+    let build = t0.elapsed().as_secs_f64();
+    let queries: Vec<Sha256Digest> = (0..nq)
+        .map(|i| {
+            if i % 2 == 0 {
+                keys[rng.below(n as u64) as usize]
+            } else {
+                Sha256Digest(rng.bytes32())
+            }
+        })
+        .collect();
+    let tm = Timer::start();
+    let mut hits = 0usize;
+    for q in &queries {
+        if black_box(idx.get(black_box(q))).is_some() {
+            hits += 1;
+        }
+    }
+    let (t, tc) = tm.stop();
+    println!(
+        "[sha N={n}] build {build:.2}s, {:.1}M lookups/s cpu, {:.1}M/s wall (50% hits, {hits} hits of {nq}), heap {:.0} B/entry",
+        nq as f64 / tc / 1e6,
+        nq as f64 / t / 1e6,
+        idx.heap_bytes() as f64 / n as f64
+    );
+    // Including hex parsing, as the API receives it.
+    let hexes: Vec<String> = queries.iter().take(nq / 4).map(|d| d.to_hex()).collect();
+    let tm = Timer::start();
+    let mut hits = 0usize;
+    for h in &hexes {
+        if Sha256Digest::from_hex(h).is_ok_and(|d| idx.contains(&d)) {
+            hits += 1;
+        }
+    }
+    let (_, tc) = tm.stop();
+    println!(
+        "[sha N={n}] hex parse + lookup: {:.1}M/s cpu ({hits} hits)",
+        hexes.len() as f64 / tc / 1e6
+    );
+    Ok(())
+}
+
+fn bench_url(a: &Args) -> Result<(), String> {
+    let n: usize = a.num("url-n", 200_000)?;
+    let nq: usize = a.num("url-nq", 200_000)?;
+    let mut idx = UrlIndex::new();
+    for i in 0..n {
+        let u = normalize_url(&format!(
+            "https://example.org/u/{i}/photo.jpg?size=large&id={i}"
+        ))
+        .map_err(|e| e.to_string())?;
+        idx.insert(i as u64, &u);
+    }
+    let queries: Vec<String> = (0..nq)
+        .map(|i| {
+            let j = i % n.max(1);
+            if i % 2 == 0 {
+                format!(
+                    "HTTPS://Example.ORG:443/u/{j}/./photo.jpg?id={j}&utm_source=x&size=large#top"
+                )
+            } else {
+                format!("https://example.org/u/{j}/other.jpg?id={j}")
+            }
+        })
+        .collect();
+    let tm = Timer::start();
+    let mut hits = 0usize;
+    for q in &queries {
+        if normalize_url(q).is_ok_and(|u| idx.get(&u).is_some()) {
+            hits += 1;
+        }
+    }
+    let (_, t) = tm.stop();
+    println!(
+        "[url N={n}] normalise + lookup: {:.0}/s cpu ({:.2} cpu-us each), {hits} hits of {nq} (expected {})",
+        nq as f64 / t,
+        t * 1e6 / nq as f64,
+        nq.div_ceil(2)
+    );
+    Ok(())
+}

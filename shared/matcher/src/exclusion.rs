@@ -1,0 +1,307 @@
+//! `ExclusionIndex`: the four indexes behind one id space, checked by candidate kind.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::face::{Embedding, EmbeddingError, FaceConfig, FaceIndex};
+use crate::hex::HexError;
+use crate::pdq::{DEFAULT_RADIUS, PdqHash, PdqIndex};
+use crate::sha::{Sha256Digest, Sha256Index};
+use crate::url::{NormalizedUrl, UrlError, normalize_url};
+use crate::url_index::UrlIndex;
+
+/// What an exclusion entry (and a match) is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Url,
+    Sha256,
+    Pdq,
+    Face,
+}
+
+/// The matching key of an exclusion entry. JSON: `{"url": ...}`, `{"sha256": hex}`,
+/// `{"pdq": hex}` or `{"face": [128 floats]}`; values are validated when deserialised.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryValue {
+    Url(NormalizedUrl),
+    Sha256(Sha256Digest),
+    Pdq(PdqHash),
+    Face(Embedding),
+}
+
+impl EntryValue {
+    pub fn kind(&self) -> Kind {
+        match self {
+            EntryValue::Url(_) => Kind::Url,
+            EntryValue::Sha256(_) => Kind::Sha256,
+            EntryValue::Pdq(_) => Kind::Pdq,
+            EntryValue::Face(_) => Kind::Face,
+        }
+    }
+}
+
+/// An active exclusion entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: u64,
+    #[serde(flatten)]
+    pub value: EntryValue,
+}
+
+impl Entry {
+    pub fn new(id: u64, value: EntryValue) -> Self {
+        Self { id, value }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.value.kind()
+    }
+}
+
+/// Something the indexer wants checked, as it arrives (validated by `check`).
+/// JSON: `{"url": "..."}`, `{"sha256": hex}`, `{"pdq": hex}`, `{"face": [128 floats]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Candidate {
+    Url(String),
+    Sha256(String),
+    Pdq(String),
+    Face(Vec<f32>),
+}
+
+impl Candidate {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Candidate::Url(_) => Kind::Url,
+            Candidate::Sha256(_) => Kind::Sha256,
+            Candidate::Pdq(_) => Kind::Pdq,
+            Candidate::Face(_) => Kind::Face,
+        }
+    }
+}
+
+/// Why a candidate could not be checked.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum CandidateError {
+    #[error("url: {0}")]
+    Url(#[from] UrlError),
+    #[error("sha256: {0}")]
+    Sha256(HexError),
+    #[error("pdq: {0}")]
+    Pdq(HexError),
+    #[error("face: {0}")]
+    Face(#[from] EmbeddingError),
+}
+
+/// How close a match is.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Score {
+    /// Same normalised URL or same SHA-256.
+    Exact,
+    /// PDQ Hamming distance in bits.
+    Hamming(u32),
+    /// Face cosine similarity.
+    Cosine(f32),
+}
+
+/// The active entry a candidate matched.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub entry_id: u64,
+    pub kind: Kind,
+    pub score: Score,
+}
+
+/// Settings of an [`ExclusionIndex`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExclusionConfig {
+    pub pdq_radius: u32,
+    pub face: FaceConfig,
+}
+
+impl Default for ExclusionConfig {
+    fn default() -> Self {
+        Self {
+            pdq_radius: DEFAULT_RADIUS,
+            face: FaceConfig::default(),
+        }
+    }
+}
+
+/// All active exclusion entries, checked by URL, SHA-256, PDQ or face.
+#[derive(Clone, Debug)]
+pub struct ExclusionIndex {
+    urls: UrlIndex,
+    sha: Sha256Index,
+    pdq: PdqIndex,
+    face: FaceIndex,
+    kinds: HashMap<u64, Kind>,
+}
+
+impl Default for ExclusionIndex {
+    fn default() -> Self {
+        Self::new(ExclusionConfig::default())
+    }
+}
+
+impl ExclusionIndex {
+    pub fn new(cfg: ExclusionConfig) -> Self {
+        Self {
+            urls: UrlIndex::new(),
+            sha: Sha256Index::new(),
+            pdq: PdqIndex::new(cfg.pdq_radius),
+            face: FaceIndex::new(cfg.face),
+            kinds: HashMap::new(),
+        }
+    }
+
+    /// Adds an entry; an entry with the same id is replaced. Returns the replaced kind.
+    pub fn insert(&mut self, entry: Entry) -> Option<Kind> {
+        let previous = self.remove_kind(entry.id);
+        let id = entry.id;
+        self.kinds.insert(id, entry.kind());
+        match &entry.value {
+            EntryValue::Url(u) => self.urls.insert(id, u),
+            EntryValue::Sha256(d) => self.sha.insert(id, *d),
+            EntryValue::Pdq(h) => self.pdq.insert(id, *h),
+            EntryValue::Face(e) => self.face.insert(id, e),
+        }
+        previous
+    }
+
+    /// Withdraws entry `id`: it never matches again. Returns whether it was present.
+    pub fn remove(&mut self, id: u64) -> bool {
+        self.remove_kind(id).is_some()
+    }
+
+    fn remove_kind(&mut self, id: u64) -> Option<Kind> {
+        let kind = self.kinds.remove(&id)?;
+        match kind {
+            Kind::Url => self.urls.remove(id),
+            Kind::Sha256 => self.sha.remove(id),
+            Kind::Pdq => self.pdq.remove(id),
+            Kind::Face => self.face.remove(id),
+        };
+        Some(kind)
+    }
+
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// The kind of entry `id`, if active.
+    pub fn kind_of(&self, id: u64) -> Option<Kind> {
+        self.kinds.get(&id).copied()
+    }
+
+    /// Checks one candidate against the active entries of its kind.
+    pub fn check(&self, candidate: &Candidate) -> Result<Option<Match>, CandidateError> {
+        Ok(match candidate {
+            Candidate::Url(s) => {
+                let u = normalize_url(s)?;
+                self.urls.get(&u).map(|id| Match {
+                    entry_id: id,
+                    kind: Kind::Url,
+                    score: Score::Exact,
+                })
+            }
+            Candidate::Sha256(s) => {
+                let d = Sha256Digest::from_hex(s).map_err(CandidateError::Sha256)?;
+                self.sha.get(&d).map(|id| Match {
+                    entry_id: id,
+                    kind: Kind::Sha256,
+                    score: Score::Exact,
+                })
+            }
+            Candidate::Pdq(s) => {
+                let h = PdqHash::from_hex(s).map_err(CandidateError::Pdq)?;
+                self.pdq.nearest(&h).map(|hit| Match {
+                    entry_id: hit.id,
+                    kind: Kind::Pdq,
+                    score: Score::Hamming(hit.distance),
+                })
+            }
+            Candidate::Face(v) => {
+                let e = Embedding::new(v)?;
+                self.face.search(&e).map(|hit| Match {
+                    entry_id: hit.id,
+                    kind: Kind::Face,
+                    score: Score::Cosine(hit.similarity),
+                })
+            }
+        })
+    }
+
+    /// Checks many candidates; result `i` belongs to candidate `i`, and a malformed
+    /// candidate yields an error in its own position only. Face candidates are searched
+    /// together ([`FaceIndex::search_batch`]), with the same results as one by one.
+    pub fn check_batch(
+        &self,
+        candidates: &[Candidate],
+    ) -> Vec<Result<Option<Match>, CandidateError>> {
+        let mut out: Vec<Result<Option<Match>, CandidateError>> =
+            Vec::with_capacity(candidates.len());
+        let mut face_pos = Vec::new();
+        let mut faces = Vec::new();
+        for (i, c) in candidates.iter().enumerate() {
+            match c {
+                Candidate::Face(v) => match Embedding::new(v) {
+                    Ok(e) => {
+                        face_pos.push(i);
+                        faces.push(e);
+                        out.push(Ok(None));
+                    }
+                    Err(e) => out.push(Err(e.into())),
+                },
+                other => out.push(self.check(other)),
+            }
+        }
+        if !faces.is_empty() {
+            let hits = self.face.search_batch(&faces);
+            for (pos, hit) in face_pos.into_iter().zip(hits) {
+                if let Some(slot) = out.get_mut(pos) {
+                    *slot = Ok(hit.map(|h| Match {
+                        entry_id: h.id,
+                        kind: Kind::Face,
+                        score: Score::Cosine(h.similarity),
+                    }));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn urls(&self) -> &UrlIndex {
+        &self.urls
+    }
+
+    pub fn sha256(&self) -> &Sha256Index {
+        &self.sha
+    }
+
+    pub fn pdq(&self) -> &PdqIndex {
+        &self.pdq
+    }
+
+    pub fn faces(&self) -> &FaceIndex {
+        &self.face
+    }
+
+    /// Approximate heap bytes of all indexes.
+    pub fn heap_bytes(&self) -> usize {
+        self.urls.heap_bytes()
+            + self.sha.heap_bytes()
+            + self.pdq.heap_bytes()
+            + self.face.heap_bytes()
+            + self.kinds.capacity() * 17
+    }
+}

@@ -1,0 +1,496 @@
+//! Face-embedding index: "is any stored embedding at cosine ≥ threshold of this one?".
+//!
+//! Candidates come from `tables` cross-polytope LSH tables probed cheapest bucket first
+//! (see `probe`); `probes` (buckets visited per query, over all tables) trades speed for
+//! recall. Each candidate is first screened with a 512-bit sign sketch (signs of four more
+//! random rotations): a pair at cosine `t` differs in a Binomial-like number of sketch bits
+//! with mean 512·acos(t)/π, and candidates more than `sketch_sigma` standard deviations
+//! above that mean for the threshold are skipped (probability below 1e-6 for a true match
+//! at sigma 5). Survivors are scored exactly against the f16 copy of the stored vector
+//! (within 0.0005 of the f32 cosine, see `f16`).
+//!
+//! Add and remove are incremental: an entry goes into one bucket per table, and removal
+//! takes it out of them at once (its slot is reused later).
+
+mod embedding;
+mod f16;
+mod probe;
+mod rotation;
+
+use std::collections::HashMap;
+use std::fmt;
+
+pub use embedding::{DIM, Embedding, EmbeddingError, NORM_TOLERANCE};
+
+use crate::cpu;
+use probe::{BUCKETS, Ranked, bucket_key, rank, select};
+use rotation::Rotations;
+
+const SKETCH_ROTATIONS: usize = 4;
+const SKETCH_WORDS: usize = SKETCH_ROTATIONS * DIM / 64;
+const SKETCH_BITS: f64 = (SKETCH_ROTATIONS * DIM) as f64;
+
+/// Tuning of a [`FaceIndex`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceConfig {
+    /// Number of LSH tables (memory: 6 bytes per entry per table).
+    pub tables: usize,
+    /// Buckets probed per query, over all tables.
+    pub probes: usize,
+    /// Cosine similarity at or above which a stored embedding matches.
+    pub threshold: f32,
+    /// Sketch screening margin in standard deviations (larger = safer, slower).
+    pub sketch_sigma: f32,
+    /// Seed of the random rotations (fixed, so an index is reproducible).
+    pub seed: u64,
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        Self {
+            tables: 16,
+            probes: 1000,
+            threshold: 0.55,
+            sketch_sigma: 5.0,
+            seed: 0x6f70_746f_7574_6661,
+        }
+    }
+}
+
+/// A stored embedding at or above the threshold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceHit {
+    pub id: u64,
+    pub similarity: f32,
+}
+
+/// Incremental threshold index over face embeddings.
+#[derive(Clone)]
+pub struct FaceIndex {
+    cfg: FaceConfig,
+    rotations: Rotations,
+    vecs: Vec<[u16; DIM]>,
+    sketches: Vec<[u64; SKETCH_WORDS]>,
+    ids: Vec<u64>,
+    /// `tables` bucket keys per slot (needed to remove the slot again).
+    keys: Vec<u16>,
+    free: Vec<u32>,
+    by_id: HashMap<u64, u32>,
+    /// `tables * BUCKETS` buckets of slots.
+    buckets: Vec<Vec<u32>>,
+}
+
+impl fmt::Debug for FaceIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaceIndex")
+            .field("cfg", &self.cfg)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Default for FaceIndex {
+    fn default() -> Self {
+        Self::new(FaceConfig::default())
+    }
+}
+
+/// Work space of one query.
+struct Query {
+    sketch: [u64; SKETCH_WORDS],
+    ranked: Vec<(Ranked, Ranked)>,
+}
+
+impl FaceIndex {
+    /// An empty index. `tables` is clamped to 1..=64 and `probes` to at least 1.
+    pub fn new(mut cfg: FaceConfig) -> Self {
+        cfg.tables = cfg.tables.clamp(1, 64);
+        cfg.probes = cfg.probes.max(1);
+        let rotations = Rotations::new(2 * cfg.tables + SKETCH_ROTATIONS, cfg.seed);
+        Self {
+            rotations,
+            vecs: Vec::new(),
+            sketches: Vec::new(),
+            ids: Vec::new(),
+            keys: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            buckets: vec![Vec::new(); cfg.tables * BUCKETS],
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &FaceConfig {
+        &self.cfg
+    }
+
+    /// Changes the default probe budget of later queries.
+    pub fn set_probes(&mut self, probes: usize) {
+        self.cfg.probes = probes.max(1);
+    }
+
+    /// Changes the default threshold of later queries.
+    pub fn set_threshold(&mut self, threshold: f32) {
+        self.cfg.threshold = threshold;
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn project(&self, e: &Embedding) -> Vec<f32> {
+        let mut proj = vec![0f32; self.rotations.count() * DIM];
+        self.rotations.project(e.as_array(), &mut proj);
+        proj
+    }
+
+    fn sketch_of(&self, proj: &[f32]) -> [u64; SKETCH_WORDS] {
+        let base = 2 * self.cfg.tables * DIM;
+        let mut s = [0u64; SKETCH_WORDS];
+        for (k, &v) in proj[base..].iter().enumerate().take(SKETCH_WORDS * 64) {
+            if v < 0.0 {
+                s[k / 64] |= 1 << (k % 64);
+            }
+        }
+        s
+    }
+
+    /// Adds entry `id` (replacing what `id` held before).
+    pub fn insert(&mut self, id: u64, e: &Embedding) {
+        self.remove(id);
+        let proj = self.project(e);
+        let sketch = self.sketch_of(&proj);
+        let mut v = [0u16; DIM];
+        for (h, &x) in v.iter_mut().zip(e.as_array()) {
+            *h = f16::from_f32(x);
+        }
+        let slot = match self.free.pop() {
+            Some(s) => {
+                let i = s as usize;
+                self.vecs[i] = v;
+                self.sketches[i] = sketch;
+                self.ids[i] = id;
+                s
+            }
+            None => {
+                self.vecs.push(v);
+                self.sketches.push(sketch);
+                self.ids.push(id);
+                self.keys.extend(std::iter::repeat_n(0, self.cfg.tables));
+                (self.vecs.len() - 1) as u32
+            }
+        };
+        let l = self.cfg.tables;
+        for t in 0..l {
+            let y0 = &proj[2 * t * DIM..(2 * t + 1) * DIM];
+            let y1 = &proj[(2 * t + 1) * DIM..(2 * t + 2) * DIM];
+            let key = bucket_key(y0, y1);
+            self.keys[slot as usize * l + t] = key;
+            self.buckets[t * BUCKETS + usize::from(key)].push(slot);
+        }
+        self.by_id.insert(id, slot);
+    }
+
+    /// Removes entry `id`; returns whether it was present. It stops matching at once.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let Some(slot) = self.by_id.remove(&id) else {
+            return false;
+        };
+        let l = self.cfg.tables;
+        for t in 0..l {
+            let key = self.keys[slot as usize * l + t];
+            let bucket = &mut self.buckets[t * BUCKETS + usize::from(key)];
+            if let Some(pos) = bucket.iter().position(|&s| s == slot) {
+                bucket.swap_remove(pos);
+            }
+            if bucket.is_empty() {
+                bucket.shrink_to_fit();
+            }
+        }
+        self.free.push(slot);
+        true
+    }
+
+    /// The most similar stored embedding at or above the configured threshold, if any.
+    pub fn search(&self, q: &Embedding) -> Option<FaceHit> {
+        self.search_with(q, self.cfg.threshold, self.cfg.probes)
+    }
+
+    /// As [`search`](Self::search) with an explicit threshold and probe budget.
+    pub fn search_with(&self, q: &Embedding, threshold: f32, probes: usize) -> Option<FaceHit> {
+        if self.is_empty() {
+            return None;
+        }
+        let query = self.prepare(q);
+        let max_sketch = max_sketch_distance(threshold, self.cfg.sketch_sigma);
+        cpu::fast(|| self.probe(q, &query, threshold, probes.max(1), max_sketch))
+    }
+
+    /// [`search`](Self::search) for many queries at once, with the same results. The
+    /// candidates of a group of queries are first sorted into slot ranges small enough for
+    /// the CPU cache, so screening reads memory in order instead of at random.
+    pub fn search_batch(&self, queries: &[Embedding]) -> Vec<Option<FaceHit>> {
+        self.search_batch_with(queries, self.cfg.threshold, self.cfg.probes)
+    }
+
+    /// [`search_batch`](Self::search_batch) with an explicit threshold and probe budget.
+    pub fn search_batch_with(
+        &self,
+        queries: &[Embedding],
+        threshold: f32,
+        probes: usize,
+    ) -> Vec<Option<FaceHit>> {
+        if self.is_empty() {
+            return vec![None; queries.len()];
+        }
+        let max_sketch = max_sketch_distance(threshold, self.cfg.sketch_sigma);
+        let mut out = Vec::with_capacity(queries.len());
+        for group in queries.chunks(BATCH_GROUP) {
+            let prepared: Vec<Query> = group.iter().map(|q| self.prepare(q)).collect();
+            cpu::fast(|| {
+                self.batch_group(
+                    group,
+                    &prepared,
+                    threshold,
+                    probes.max(1),
+                    max_sketch,
+                    &mut out,
+                )
+            });
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn batch_group(
+        &self,
+        group: &[Embedding],
+        prepared: &[Query],
+        threshold: f32,
+        probes: usize,
+        max_sketch: u32,
+        out: &mut Vec<Option<FaceHit>>,
+    ) {
+        let n_parts = self.vecs.len().div_ceil(PART_SLOTS).max(1);
+        let per_part = (group.len() * probes * (self.len() / BUCKETS + 1)) / n_parts + 16;
+        let mut parts: Vec<Vec<u64>> = (0..n_parts).map(|_| Vec::with_capacity(per_part)).collect();
+        let mut sel = Vec::with_capacity(probes);
+        for (qi, query) in prepared.iter().enumerate() {
+            select(&query.ranked, probes, &mut sel);
+            for (k, &(t, key)) in sel.iter().enumerate() {
+                if let Some(&(ta, ka)) = sel.get(k + 8) {
+                    prefetch(self.buckets[ta * BUCKETS + usize::from(ka)].as_ptr());
+                }
+                for &slot in &self.buckets[t * BUCKETS + usize::from(key)] {
+                    let p = slot as usize / PART_SLOTS;
+                    if let Some(part) = parts.get_mut(p) {
+                        part.push((u64::from(slot) << 16) | qi as u64);
+                    }
+                }
+            }
+        }
+        let mut best: Vec<Option<FaceHit>> = vec![None; group.len()];
+        for part in &parts {
+            for &c in part {
+                let slot = (c >> 16) as u32;
+                let qi = (c & 0xffff) as usize;
+                let (Some(query), Some(q)) = (prepared.get(qi), group.get(qi)) else {
+                    continue;
+                };
+                let d: u32 = self.sketches[slot as usize]
+                    .iter()
+                    .zip(query.sketch.iter())
+                    .map(|(a, b)| (a ^ b).count_ones())
+                    .sum();
+                if d > max_sketch {
+                    continue;
+                }
+                if let Some(b) = best.get_mut(qi) {
+                    consider(
+                        b,
+                        self.ids[slot as usize],
+                        self.similarity(q, slot),
+                        threshold,
+                    );
+                }
+            }
+        }
+        out.extend(best);
+    }
+
+    /// Exhaustive search (every stored embedding is scored); the reference for tests.
+    pub fn search_exact(&self, q: &Embedding, threshold: f32) -> Option<FaceHit> {
+        let mut best: Option<FaceHit> = None;
+        for &slot in self.by_id.values() {
+            consider(
+                &mut best,
+                self.ids[slot as usize],
+                self.similarity(q, slot),
+                threshold,
+            );
+        }
+        best
+    }
+
+    fn prepare(&self, q: &Embedding) -> Query {
+        let proj = self.project(q);
+        let sketch = self.sketch_of(&proj);
+        let ranked = (0..self.cfg.tables)
+            .map(|t| {
+                (
+                    rank(&proj[2 * t * DIM..(2 * t + 1) * DIM]),
+                    rank(&proj[(2 * t + 1) * DIM..(2 * t + 2) * DIM]),
+                )
+            })
+            .collect();
+        Query { sketch, ranked }
+    }
+
+    #[inline(always)]
+    fn probe(
+        &self,
+        q: &Embedding,
+        query: &Query,
+        threshold: f32,
+        probes: usize,
+        max_sketch: u32,
+    ) -> Option<FaceHit> {
+        // Choose the buckets, then gather their slots and screen them, each time asking
+        // memory for what comes a few steps later: the work is bound by random reads.
+        let mut probes_sel = Vec::with_capacity(probes);
+        select(&query.ranked, probes, &mut probes_sel);
+        let heads: Vec<usize> = probes_sel
+            .iter()
+            .map(|&(t, key)| t * BUCKETS + usize::from(key))
+            .collect();
+        for &b in heads.iter().take(16) {
+            prefetch(&self.buckets[b]);
+        }
+        let mut lists: Vec<&[u32]> = Vec::with_capacity(heads.len());
+        for (k, &b) in heads.iter().enumerate() {
+            if let Some(&ahead) = heads.get(k + 16) {
+                prefetch(&self.buckets[ahead]);
+            }
+            lists.push(self.buckets[b].as_slice());
+        }
+        let mut cands: Vec<u32> = Vec::with_capacity(probes * (self.len() / BUCKETS + 2));
+        for (k, list) in lists.iter().enumerate() {
+            if let Some(ahead) = lists.get(k + 4) {
+                prefetch(ahead.as_ptr());
+            }
+            cands.extend_from_slice(list);
+        }
+        let mut best: Option<FaceHit> = None;
+        for (k, &slot) in cands.iter().enumerate() {
+            if let Some(&ahead) = cands.get(k + PREFETCH_AHEAD) {
+                prefetch(self.sketches[ahead as usize].as_ptr());
+            }
+            let s = &self.sketches[slot as usize];
+            let d: u32 = s
+                .iter()
+                .zip(query.sketch.iter())
+                .map(|(a, b)| (a ^ b).count_ones())
+                .sum();
+            if d > max_sketch {
+                continue;
+            }
+            consider(
+                &mut best,
+                self.ids[slot as usize],
+                self.similarity(q, slot),
+                threshold,
+            );
+        }
+        best
+    }
+
+    #[inline(always)]
+    fn similarity(&self, q: &Embedding, slot: u32) -> f32 {
+        let v = &self.vecs[slot as usize];
+        let mut acc = [0f32; 8];
+        for (qc, vc) in q.as_array().chunks_exact(8).zip(v.chunks_exact(8)) {
+            for k in 0..8 {
+                acc[k] += qc[k] * f16::to_f32_fast(vc[k]);
+            }
+        }
+        acc.iter().sum()
+    }
+
+    /// Approximate heap bytes used (vectors, sketches, ids, keys, buckets, id map).
+    pub fn heap_bytes(&self) -> usize {
+        let slots: usize = self.buckets.iter().map(|b| b.capacity()).sum();
+        self.vecs.capacity() * 2 * DIM
+            + self.sketches.capacity() * 8 * SKETCH_WORDS
+            + self.ids.capacity() * 8
+            + self.keys.capacity() * 2
+            + self.free.capacity() * 4
+            + self.by_id.capacity() * 13
+            + slots * 4
+            + self.buckets.capacity() * std::mem::size_of::<Vec<u32>>()
+            + self.rotations.heap_bytes()
+    }
+}
+
+/// Queries whose candidates are sorted together by `search_batch` (at most 65,536).
+const BATCH_GROUP: usize = 256;
+/// Slots per cache-sized range in `search_batch` (their sketches take 512 KiB).
+const PART_SLOTS: usize = 8192;
+
+/// How many candidates ahead the sketch screening asks memory for.
+const PREFETCH_AHEAD: usize = 24;
+
+/// Hints the CPU to load the cache line at `p`; no effect on results.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, even on an invalid address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+#[inline(always)]
+fn consider(best: &mut Option<FaceHit>, id: u64, similarity: f32, threshold: f32) {
+    if similarity < threshold {
+        return;
+    }
+    let better = match best {
+        None => true,
+        Some(b) => similarity > b.similarity || (similarity == b.similarity && id < b.id),
+    };
+    if better {
+        *best = Some(FaceHit { id, similarity });
+    }
+}
+
+/// Largest sketch distance a pair at cosine `threshold` reaches, `sigma` deviations out.
+fn max_sketch_distance(threshold: f32, sigma: f32) -> u32 {
+    if !threshold.is_finite() || threshold <= -1.0 {
+        return SKETCH_BITS as u32;
+    }
+    let p = f64::from(threshold.min(1.0)).acos() / std::f64::consts::PI;
+    let mean = SKETCH_BITS * p;
+    let sd = (SKETCH_BITS * p * (1.0 - p)).sqrt();
+    let bound = (mean + f64::from(sigma.max(0.0)) * sd + 1.0).ceil();
+    bound.clamp(0.0, SKETCH_BITS) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sketch_bound_is_monotone() {
+        assert!(max_sketch_distance(0.5, 5.0) < max_sketch_distance(0.3, 5.0));
+        assert!(max_sketch_distance(0.5, 5.0) < max_sketch_distance(0.5, 6.0));
+        assert_eq!(max_sketch_distance(f32::NAN, 5.0), 512);
+        assert_eq!(max_sketch_distance(-1.0, 5.0), 512);
+        assert!(max_sketch_distance(0.5, 5.0) < 256);
+    }
+}

@@ -1,0 +1,319 @@
+//! PDQ (256-bit perceptual hash) index answering "every stored hash within Hamming
+//! distance R" exactly.
+//!
+//! Multi-index hashing: the hash is cut into 16 chunks of 16 bits, and table `c` files every
+//! stored hash under the value of its chunk `c`. If two hashes are within distance R, by the
+//! pigeonhole principle some chunk differs in at most `R / 16` bits (1 for R ≤ 31), so
+//! probing, in every table, the query's chunk value and all values within `R / 16` bit flips
+//! finds every match. Each bucket slot carries 96 more bits of the stored hash (the next six
+//! chunks), a cheap lower bound on the distance that discards almost every false candidate
+//! before the full 256-bit popcount. A match is reported only from the first chunk that is
+//! within `R / 16` bits, so no result appears twice. Radii above 47 fall back to a scan.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::cpu;
+use crate::hex::{HexError, parse_hex32, to_hex32};
+
+/// Default match radius (bits), the usual PDQ threshold.
+pub const DEFAULT_RADIUS: u32 = 31;
+const CHUNKS: usize = 16;
+const BUCKETS: usize = 1 << 16;
+/// Radii above this are answered by a full scan (3 flips per chunk would cost more).
+const MAX_PROBED_RADIUS: u32 = 47;
+
+/// A 256-bit PDQ hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PdqHash(pub [u8; 32]);
+
+impl PdqHash {
+    /// Parses 64 hex digits (either case).
+    pub fn from_hex(s: &str) -> Result<Self, HexError> {
+        parse_hex32(s).map(Self)
+    }
+
+    /// 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        to_hex32(&self.0)
+    }
+
+    /// Number of differing bits.
+    pub fn distance(&self, other: &PdqHash) -> u32 {
+        hamming(&self.words(), &other.words())
+    }
+
+    fn words(&self) -> [u64; 4] {
+        let mut w = [0u64; 4];
+        for (i, word) in w.iter_mut().enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&self.0[8 * i..8 * i + 8]);
+            *word = u64::from_be_bytes(b);
+        }
+        w
+    }
+}
+
+impl fmt::Debug for PdqHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PdqHash({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for PdqHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl FromStr for PdqHash {
+    type Err = HexError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_hex(s)
+    }
+}
+
+impl Serialize for PdqHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for PdqHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[inline(always)]
+fn hamming(a: &[u64; 4], b: &[u64; 4]) -> u32 {
+    (a[0] ^ b[0]).count_ones()
+        + (a[1] ^ b[1]).count_ones()
+        + (a[2] ^ b[2]).count_ones()
+        + (a[3] ^ b[3]).count_ones()
+}
+
+#[inline(always)]
+fn chunk(w: &[u64; 4], c: usize) -> u16 {
+    (w[c / 4] >> (48 - 16 * (c % 4))) as u16
+}
+
+/// The 96 filter bits that table `c` keeps with each slot: chunks c+1 .. c+6.
+#[inline(always)]
+fn filter_bits(w: &[u64; 4], c: usize) -> [u32; 3] {
+    let ch = |k: usize| u32::from(chunk(w, (c + k) % CHUNKS));
+    [
+        (ch(1) << 16) | ch(2),
+        (ch(3) << 16) | ch(4),
+        (ch(5) << 16) | ch(6),
+    ]
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    filter: [u32; 3],
+    slot: u32,
+}
+
+/// Exact radius search over PDQ hashes, with add and remove.
+#[derive(Clone)]
+pub struct PdqIndex {
+    radius: u32,
+    words: Vec<[u64; 4]>,
+    ids: Vec<u64>,
+    free: Vec<u32>,
+    by_id: HashMap<u64, u32>,
+    /// `CHUNKS * BUCKETS` buckets: table c, value v at `c * BUCKETS + v`.
+    buckets: Vec<Vec<Slot>>,
+    /// Flip masks of 16-bit values with at most 0, 1, 2 bits set, in that order.
+    masks: Vec<u16>,
+}
+
+impl fmt::Debug for PdqIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PdqIndex")
+            .field("radius", &self.radius)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Default for PdqIndex {
+    fn default() -> Self {
+        Self::new(DEFAULT_RADIUS)
+    }
+}
+
+/// One hash within the radius of a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PdqHit {
+    pub distance: u32,
+    pub id: u64,
+}
+
+impl PdqIndex {
+    /// An empty index whose default query radius is `radius` bits.
+    pub fn new(radius: u32) -> Self {
+        let mut masks: Vec<u16> = (0..=u16::MAX).filter(|m| m.count_ones() <= 2).collect();
+        masks.sort_by_key(|m| m.count_ones());
+        Self {
+            radius,
+            words: Vec::new(),
+            ids: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            buckets: vec![Vec::new(); CHUNKS * BUCKETS],
+            masks,
+        }
+    }
+
+    pub fn radius(&self) -> u32 {
+        self.radius
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Adds entry `id` (replacing what `id` held before).
+    pub fn insert(&mut self, id: u64, hash: PdqHash) {
+        self.remove(id);
+        let w = hash.words();
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.words[s as usize] = w;
+                self.ids[s as usize] = id;
+                s
+            }
+            None => {
+                self.words.push(w);
+                self.ids.push(id);
+                (self.words.len() - 1) as u32
+            }
+        };
+        for c in 0..CHUNKS {
+            let b = c * BUCKETS + usize::from(chunk(&w, c));
+            self.buckets[b].push(Slot {
+                filter: filter_bits(&w, c),
+                slot,
+            });
+        }
+        self.by_id.insert(id, slot);
+    }
+
+    /// Removes entry `id`; returns whether it was present. It stops matching at once.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let Some(slot) = self.by_id.remove(&id) else {
+            return false;
+        };
+        let w = self.words[slot as usize];
+        for c in 0..CHUNKS {
+            let bucket = &mut self.buckets[c * BUCKETS + usize::from(chunk(&w, c))];
+            if let Some(pos) = bucket.iter().position(|s| s.slot == slot) {
+                bucket.swap_remove(pos);
+            }
+            if bucket.is_empty() {
+                bucket.shrink_to_fit();
+            }
+        }
+        self.free.push(slot);
+        true
+    }
+
+    /// All entries within the index radius, closest first.
+    pub fn search(&self, query: &PdqHash) -> Vec<PdqHit> {
+        self.search_within(query, self.radius)
+    }
+
+    /// All entries within `radius` bits, closest first (ties by id).
+    pub fn search_within(&self, query: &PdqHash, radius: u32) -> Vec<PdqHit> {
+        let q = query.words();
+        let mut hits = Vec::new();
+        if radius > MAX_PROBED_RADIUS {
+            cpu::fast(|| self.scan(&q, radius, &mut hits));
+        } else {
+            cpu::fast(|| self.probe(&q, radius, &mut hits));
+        }
+        hits.sort_unstable();
+        hits
+    }
+
+    /// The closest entry within the index radius (ties by lowest id).
+    pub fn nearest(&self, query: &PdqHash) -> Option<PdqHit> {
+        self.search(query).into_iter().next()
+    }
+
+    #[inline(always)]
+    fn scan(&self, q: &[u64; 4], radius: u32, hits: &mut Vec<PdqHit>) {
+        for &slot in self.by_id.values() {
+            let d = hamming(q, &self.words[slot as usize]);
+            if d <= radius {
+                hits.push(PdqHit {
+                    distance: d,
+                    id: self.ids[slot as usize],
+                });
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn probe(&self, q: &[u64; 4], radius: u32, hits: &mut Vec<PdqHit>) {
+        let per_chunk = radius / CHUNKS as u32;
+        let n_masks = match per_chunk {
+            0 => 1,
+            1 => 1 + 16,
+            _ => 1 + 16 + 120,
+        };
+        let masks = &self.masks[..n_masks];
+        for c in 0..CHUNKS {
+            let qc = chunk(q, c);
+            let qf = filter_bits(q, c);
+            let table = &self.buckets[c * BUCKETS..(c + 1) * BUCKETS];
+            for &m in masks {
+                let budget = radius - m.count_ones();
+                for s in &table[usize::from(qc ^ m)] {
+                    let lower = (s.filter[0] ^ qf[0]).count_ones()
+                        + (s.filter[1] ^ qf[1]).count_ones()
+                        + (s.filter[2] ^ qf[2]).count_ones();
+                    if lower > budget {
+                        continue;
+                    }
+                    let w = &self.words[s.slot as usize];
+                    let d = hamming(q, w);
+                    if d > radius {
+                        continue;
+                    }
+                    // Report from the first chunk within `per_chunk` bits only.
+                    let first =
+                        (0..c).all(|e| (chunk(q, e) ^ chunk(w, e)).count_ones() > per_chunk);
+                    if first {
+                        hits.push(PdqHit {
+                            distance: d,
+                            id: self.ids[s.slot as usize],
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Approximate heap bytes used (slot tables, stored hashes, id map).
+    pub fn heap_bytes(&self) -> usize {
+        let slots: usize = self.buckets.iter().map(|b| b.capacity()).sum();
+        slots * std::mem::size_of::<Slot>()
+            + self.buckets.capacity() * std::mem::size_of::<Vec<Slot>>()
+            + self.words.capacity() * 32
+            + self.ids.capacity() * 8
+            + self.free.capacity() * 4
+            + self.by_id.capacity() * 13
+            + self.masks.capacity() * 2
+    }
+}

@@ -1,0 +1,146 @@
+//! SHA-256 digests and the exact-digest index.
+//!
+//! A digest is already uniformly random, so the table hashes it by its first 8 bytes with a
+//! pass-through hasher instead of running SipHash over 32 bytes.
+
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::hex::{HexError, parse_hex32, to_hex32};
+use crate::multimap::MultiMap;
+
+/// A SHA-256 digest.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    /// Parses 64 hex digits (either case).
+    pub fn from_hex(s: &str) -> Result<Self, HexError> {
+        parse_hex32(s).map(Self)
+    }
+
+    /// 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        to_hex32(&self.0)
+    }
+
+    fn prefix(&self) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.0[..8]);
+        u64::from_le_bytes(b)
+    }
+}
+
+impl Hash for Sha256Digest {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.prefix());
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256Digest({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl FromStr for Sha256Digest {
+    type Err = HexError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_hex(s)
+    }
+}
+
+impl Serialize for Sha256Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Passes a `write_u64` value through unchanged; other writes are folded in (only
+/// `Sha256Digest` is hashed with it, which writes one u64).
+#[derive(Default, Clone, Copy)]
+pub struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
+
+type PrefixBuild = BuildHasherDefault<PrefixHasher>;
+
+/// Exact SHA-256 index: digest → entry id.
+#[derive(Clone, Debug, Default)]
+pub struct Sha256Index {
+    map: MultiMap<Sha256Digest, PrefixBuild>,
+}
+
+impl Sha256Index {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            map: MultiMap::with_capacity(n),
+        }
+    }
+
+    /// Adds entry `id` (replacing what `id` held before).
+    pub fn insert(&mut self, id: u64, digest: Sha256Digest) {
+        self.map.insert(id, digest);
+    }
+
+    /// Removes entry `id`; returns whether it was present.
+    pub fn remove(&mut self, id: u64) -> bool {
+        self.map.remove(id)
+    }
+
+    /// The (lowest) entry id holding `digest`.
+    #[inline]
+    pub fn get(&self, digest: &Sha256Digest) -> Option<u64> {
+        self.map.get(digest)
+    }
+
+    #[inline]
+    pub fn contains(&self, digest: &Sha256Digest) -> bool {
+        self.get(digest).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate heap bytes used.
+    pub fn heap_bytes(&self) -> usize {
+        self.map.heap_bytes(|_| 0)
+    }
+}

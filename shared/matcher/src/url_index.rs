@@ -1,0 +1,45 @@
+//! Exact index of normalised URLs (matched by scheme-less canonical form).
+
+use std::collections::hash_map::RandomState;
+
+use crate::multimap::MultiMap;
+use crate::url::NormalizedUrl;
+
+#[derive(Clone, Debug, Default)]
+pub struct UrlIndex {
+    map: MultiMap<String, RandomState>,
+}
+
+impl UrlIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds entry `id` (replacing what `id` held before).
+    pub fn insert(&mut self, id: u64, url: &NormalizedUrl) {
+        self.map.insert(id, url.match_key().to_string());
+    }
+
+    /// Removes entry `id`; returns whether it was present.
+    pub fn remove(&mut self, id: u64) -> bool {
+        self.map.remove(id)
+    }
+
+    /// The (lowest) entry id whose URL equals `url` after normalisation.
+    pub fn get(&self, url: &NormalizedUrl) -> Option<u64> {
+        // MultiMap keys are owned Strings; look up without allocating via a borrowed key.
+        self.map.get_str(url.match_key())
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.map.heap_bytes(|k| k.capacity())
+    }
+}

@@ -1,0 +1,263 @@
+//! The JSON API under `/v1/` (described by `/openapi.json`).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use optout_core::Lang;
+use optout_core::model::{Case, CaseKind};
+use optout_core::service::{DeskError, SubmissionInput};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::respond::{json_error, json_invalid, json_unavailable};
+
+/// A direct-upload form for one photo: POST `multipart/form-data` to `url` with every entry of
+/// `fields` first and the file last, in the field named `file_field`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadResponse {
+    /// The key to name in `POST /v1/cases` as `upload_key` once the upload succeeded.
+    pub key: String,
+    pub url: String,
+    /// Always `POST`.
+    pub method: String,
+    pub fields: BTreeMap<String, String>,
+    pub file_field: String,
+    /// The largest accepted file, in bytes.
+    pub max_bytes: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A new request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRequest {
+    pub kind: CaseKindSchema,
+    /// The language of the emails: `en` (default) or `th`.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the country of residence.
+    pub country: String,
+    #[schema(max_length = 100)]
+    pub first_name: String,
+    #[schema(max_length = 100)]
+    pub last_name: String,
+    #[schema(max_length = 254)]
+    pub email: String,
+    /// E.164 (`+66812345678`); required unless the operator made it optional.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Why (face opt-out) or the substantiated explanation (DSA notice).
+    #[schema(min_length = 10, max_length = 5000)]
+    pub reason: String,
+    /// Face opt-out: explicit consent to processing the photo for this purpose (must be true).
+    #[serde(default)]
+    pub consent: bool,
+    /// DSA notice: the good-faith statement (must be true).
+    #[serde(default)]
+    pub good_faith: bool,
+    /// DSA notice: 1 to 20 http(s) links of specific images.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub source_urls: Vec<String>,
+    /// Face opt-out: the `key` of a completed upload (`POST /v1/uploads`).
+    #[serde(default)]
+    pub upload_key: Option<String>,
+}
+
+/// The kind of a request.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKindSchema {
+    FaceOptOut,
+    DsaNotice,
+}
+
+/// A case as its requester sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseResponse {
+    /// The case reference (a ULID).
+    pub id: String,
+    pub kind: CaseKindSchema,
+    /// `received`, `embedding`, `awaiting_review`, `needs_better_photo`, `approved`, `rejected`, `withdrawn`.
+    pub state: String,
+    pub lang: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When a decision is due.
+    pub due_at: DateTime<Utc>,
+    /// The private status link (keep it secret).
+    pub status_url: String,
+    pub status_link_expires_at: DateTime<Utc>,
+    pub can_withdraw: bool,
+}
+
+fn case_response(state: &AppState, case: &Case) -> CaseResponse {
+    let (_, status_url, expires) = state.desk.status_link(case);
+    CaseResponse {
+        id: case.id.to_string(),
+        kind: match case.kind {
+            CaseKind::FaceOptOut => CaseKindSchema::FaceOptOut,
+            CaseKind::DsaNotice => CaseKindSchema::DsaNotice,
+        },
+        state: case.state.as_str().to_owned(),
+        lang: case.lang.code().to_owned(),
+        created_at: case.created_at,
+        updated_at: case.updated_at,
+        due_at: case.due_at,
+        status_url,
+        status_link_expires_at: expires,
+        can_withdraw: case.state.can_withdraw(),
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn desk_error(lang: Lang, e: DeskError) -> Response {
+    match e {
+        DeskError::Invalid(errs) => json_invalid(lang, &errs),
+        DeskError::InvalidLink => json_error(StatusCode::NOT_FOUND, "invalid_link", "Unknown, changed or expired link."),
+        DeskError::WrongState(s) => {
+            json_error(StatusCode::CONFLICT, "wrong_state", &format!("Not possible while the case is {s}."))
+        }
+        DeskError::Unavailable(cause) => json_unavailable(&cause),
+    }
+}
+
+/// Creates a direct-upload form for one photo.
+#[utoipa::path(post, path = "/v1/uploads", tag = "requests",
+    responses(
+        (status = 201, description = "An upload form", body = UploadResponse),
+        (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
+    ))]
+pub async fn create_upload(State(state): State<AppState>) -> Response {
+    match state.desk.new_upload(None).await {
+        Ok(f) => (
+            StatusCode::CREATED,
+            Json(UploadResponse {
+                key: f.key,
+                url: f.url,
+                method: "POST".into(),
+                fields: f.fields,
+                file_field: f.file_field,
+                max_bytes: f.max_bytes,
+                expires_at: f.expires_at,
+            }),
+        )
+            .into_response(),
+        Err(e) => desk_error(Lang::En, e),
+    }
+}
+
+/// Submits a face opt-out or a DSA notice. Send an `Idempotency-Key` header (8-128 visible
+/// characters) to make retries safe: a repeated key returns the first case with status 200.
+#[utoipa::path(post, path = "/v1/cases", tag = "requests",
+    request_body = CaseRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses(
+        (status = 201, description = "Case created; a receipt email was sent", body = CaseResponse),
+        (status = 200, description = "A repeated request: the case it created first", body = CaseResponse),
+        (status = 400, description = "Malformed JSON", body = crate::respond::ApiError),
+        (status = 413, description = "Body too large", body = crate::respond::ApiError),
+        (status = 415, description = "Not application/json", body = crate::respond::ApiError),
+        (status = 422, description = "Invalid fields (each named)", body = crate::respond::ApiError),
+        (status = 503, description = "Unavailable; nothing was saved; retry later", body = crate::respond::ApiError),
+    ))]
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_json(&headers) {
+        return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send application/json.");
+    }
+    let req: CaseRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, "malformed_request", &format!("Malformed JSON: {e}")),
+    };
+    let lang = match req.lang.as_deref() {
+        None => Lang::En,
+        Some(l) => match Lang::parse(l) {
+            Some(l) => l,
+            None => {
+                let mut errs = optout_core::FieldErrors::default();
+                errs.push("lang", optout_core::error::FieldCode::InvalidValue);
+                return json_invalid(Lang::En, &errs);
+            }
+        },
+    };
+    let idempotency_key = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) => Some(k.to_owned()),
+        Some(Err(_)) => {
+            return json_error(StatusCode::BAD_REQUEST, "malformed_request", "The Idempotency-Key header is not visible ASCII.");
+        }
+    };
+    let kind = match req.kind {
+        CaseKindSchema::FaceOptOut => CaseKind::FaceOptOut,
+        CaseKindSchema::DsaNotice => CaseKind::DsaNotice,
+    };
+    let input = SubmissionInput {
+        kind: Some(kind),
+        lang,
+        country: req.country,
+        first_name: req.first_name,
+        last_name: req.last_name,
+        email: req.email,
+        phone: req.phone.unwrap_or_default(),
+        reason: req.reason,
+        consent: req.consent,
+        good_faith: req.good_faith,
+        source_urls: req.source_urls,
+        upload_key: req.upload_key.or_else(|| (kind == CaseKind::FaceOptOut).then(String::new)),
+        idempotency_key,
+    };
+    match state.desk.submit(input).await {
+        Ok(s) => {
+            let status = if s.created { StatusCode::CREATED } else { StatusCode::OK };
+            let mut r = (status, Json(case_response(&state, &s.case))).into_response();
+            if !s.created {
+                r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            }
+            r
+        }
+        Err(e) => desk_error(lang, e),
+    }
+}
+
+/// The status of a case, from the token of its private status link.
+#[utoipa::path(get, path = "/v1/status/{token}", tag = "requests",
+    params(("token" = String, Path, description = "The token of the status link")),
+    responses(
+        (status = 200, description = "The case", body = CaseResponse),
+        (status = 404, description = "Unknown, changed or expired link", body = crate::respond::ApiError),
+        (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
+    ))]
+pub async fn status(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.desk.status(&token).await {
+        Ok(v) => Json(case_response(&state, &v.case)).into_response(),
+        Err(e) => desk_error(Lang::En, e),
+    }
+}
+
+/// Withdraws a request. Withdrawing twice is harmless.
+#[utoipa::path(post, path = "/v1/status/{token}/withdraw", tag = "requests",
+    params(("token" = String, Path, description = "The token of the status link")),
+    responses(
+        (status = 200, description = "The withdrawn case", body = CaseResponse),
+        (status = 404, description = "Unknown, changed or expired link", body = crate::respond::ApiError),
+        (status = 409, description = "The case can no longer be withdrawn", body = crate::respond::ApiError),
+        (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
+    ))]
+pub async fn withdraw(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.desk.withdraw(&token).await {
+        Ok(case) => Json(case_response(&state, &case)).into_response(),
+        Err(e) => desk_error(Lang::En, e),
+    }
+}

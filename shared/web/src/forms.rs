@@ -1,0 +1,231 @@
+//! Handlers of the HTML pages and forms.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use optout_core::Lang;
+use optout_core::error::{FieldCode, FieldErrors};
+use optout_core::i18n::texts;
+use optout_core::model::CaseKind;
+use optout_core::service::{DeskError, SubmissionInput};
+use optout_core::signing::random_token;
+use std::collections::HashMap;
+
+use crate::AppState;
+use crate::lang::{PageLang, cookie};
+use crate::pages::{self, FormValues};
+use crate::respond::{html, html_message, html_unavailable};
+
+/// Adds the language cookie when the language was chosen by the request.
+fn remember(lang: PageLang, mut r: Response) -> Response {
+    if lang.chosen {
+        if let Ok(v) = HeaderValue::from_str(&cookie(lang.lang)) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+pub async fn landing(lang: PageLang) -> Response {
+    remember(lang, html(StatusCode::OK, pages::landing(lang.lang)))
+}
+
+pub async fn not_found(lang: PageLang) -> Response {
+    let t = texts(lang.lang);
+    html_message(StatusCode::NOT_FOUND, lang.lang, t.not_found, t.not_found)
+}
+
+/// The fields of a urlencoded form body; `None` if the body is not a form.
+pub(crate) fn form_fields(headers: &HeaderMap, body: &Bytes) -> Option<HashMap<String, String>> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return None;
+    }
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body).take(200) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    Some(out)
+}
+
+fn checked(f: &HashMap<String, String>, name: &str) -> bool {
+    f.get(name).is_some_and(|v| matches!(v.as_str(), "yes" | "on" | "true" | "1"))
+}
+
+fn values(f: &HashMap<String, String>) -> FormValues {
+    let g = |k: &str| f.get(k).cloned().unwrap_or_default();
+    FormValues {
+        country: g("country"),
+        first_name: g("first_name"),
+        last_name: g("last_name"),
+        email: g("email"),
+        phone: g("phone"),
+        reason: g("reason"),
+        consent: checked(f, "consent"),
+        good_faith: checked(f, "good_faith"),
+        source_urls: g("source_urls"),
+        upload_key: g("upload_key"),
+        form_token: g("form_token"),
+    }
+}
+
+fn input(kind: CaseKind, lang: Lang, v: &FormValues) -> SubmissionInput {
+    SubmissionInput {
+        kind: Some(kind),
+        lang,
+        country: v.country.clone(),
+        first_name: v.first_name.clone(),
+        last_name: v.last_name.clone(),
+        email: v.email.clone(),
+        phone: v.phone.clone(),
+        reason: v.reason.clone(),
+        consent: v.consent,
+        good_faith: v.good_faith,
+        source_urls: v.source_urls.lines().map(str::to_owned).collect(),
+        upload_key: (kind == CaseKind::FaceOptOut).then(|| v.upload_key.clone()),
+        idempotency_key: (!v.form_token.is_empty()).then(|| v.form_token.clone()),
+    }
+}
+
+/// The language of a posted form: its hidden `lang` field, else the request's.
+fn posted_lang(f: &HashMap<String, String>, lang: PageLang) -> Lang {
+    f.get("lang").and_then(|l| Lang::parse(l)).unwrap_or(lang.lang)
+}
+
+fn unsupported_form(lang: Lang) -> Response {
+    let t = texts(lang);
+    html_message(StatusCode::UNSUPPORTED_MEDIA_TYPE, lang, t.site_title, t.server_error)
+}
+
+async fn photo_step(state: &AppState, lang: Lang, errors: &FieldErrors) -> Response {
+    let redirect = format!("{}/opt-out?lang={}", state.desk.settings.public_url, lang.code());
+    match state.desk.new_upload(Some(&redirect)).await {
+        Ok(form) => {
+            let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+            html(status, pages::face_photo_step(lang, &form, errors))
+        }
+        Err(e) => html_unavailable(lang, &e.to_string()),
+    }
+}
+
+/// `GET /opt-out`: the photo step, or (after an upload, `?key=`) the details step.
+pub async fn face_page(State(state): State<AppState>, lang: PageLang, Query(q): Query<HashMap<String, String>>) -> Response {
+    let l = lang.lang;
+    let r = match q.get("key") {
+        None => photo_step(&state, l, &FieldErrors::default()).await,
+        Some(key) => match state.desk.check_upload(key).await {
+            Ok(_) => {
+                let v = FormValues { upload_key: key.clone(), form_token: random_token(), ..Default::default() };
+                html(StatusCode::OK, pages::face_details_step(l, &v, &FieldErrors::default(), state.desk.settings.phone_required))
+            }
+            Err(DeskError::Invalid(errs)) => {
+                // A bad file is of no use to anyone: drop it now.
+                if let Err(e) = state.desk.ports.photos.delete(key).await {
+                    tracing::warn!(error = %e, "could not delete a refused upload");
+                }
+                photo_step(&state, l, &errs).await
+            }
+            Err(e) => html_unavailable(l, &e.to_string()),
+        },
+    };
+    remember(lang, r)
+}
+
+async fn submit_form(state: AppState, lang: PageLang, headers: HeaderMap, body: Bytes, kind: CaseKind) -> Response {
+    let Some(f) = form_fields(&headers, &body) else { return unsupported_form(lang.lang) };
+    let l = posted_lang(&f, lang);
+    let v = values(&f);
+    let phone_required = state.desk.settings.phone_required;
+    match state.desk.submit(input(kind, l, &v)).await {
+        Ok(s) => html(StatusCode::OK, pages::success(l, &s.case, &s.status_url)),
+        Err(DeskError::Invalid(errs)) => {
+            let mut v = v;
+            if v.form_token.is_empty() {
+                v.form_token = random_token();
+            }
+            let page = match kind {
+                CaseKind::FaceOptOut if errs.get("photo").is_some_and(|e| e.code == FieldCode::UploadMissing) => {
+                    return photo_step(&state, l, &errs).await;
+                }
+                CaseKind::FaceOptOut => pages::face_details_step(l, &v, &errs, phone_required),
+                CaseKind::DsaNotice => pages::dsa_form(l, &v, &errs, phone_required),
+            };
+            html(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+        Err(e) => html_unavailable(l, &e.to_string()),
+    }
+}
+
+/// `POST /opt-out`: the details of a face opt-out.
+pub async fn face_submit(State(state): State<AppState>, lang: PageLang, headers: HeaderMap, body: Bytes) -> Response {
+    submit_form(state, lang, headers, body, CaseKind::FaceOptOut).await
+}
+
+/// `GET /dsa`: the DSA notice form.
+pub async fn dsa_page(State(state): State<AppState>, lang: PageLang) -> Response {
+    let v = FormValues { form_token: random_token(), ..Default::default() };
+    let page = pages::dsa_form(lang.lang, &v, &FieldErrors::default(), state.desk.settings.phone_required);
+    remember(lang, html(StatusCode::OK, page))
+}
+
+/// `POST /dsa`: a DSA notice.
+pub async fn dsa_submit(State(state): State<AppState>, lang: PageLang, headers: HeaderMap, body: Bytes) -> Response {
+    submit_form(state, lang, headers, body, CaseKind::DsaNotice).await
+}
+
+fn invalid_link(lang: Lang) -> Response {
+    let t = texts(lang);
+    html_message(StatusCode::NOT_FOUND, lang, t.link_invalid_title, t.link_invalid_body)
+}
+
+/// The language of a status page: chosen now, else the case's.
+fn status_lang(lang: PageLang, case_lang: Lang) -> Lang {
+    if lang.chosen { lang.lang } else { case_lang }
+}
+
+/// `GET /status/{token}`.
+pub async fn status_page(State(state): State<AppState>, lang: PageLang, Path(token): Path<String>) -> Response {
+    let r = match state.desk.status(&token).await {
+        Ok(v) => {
+            let l = status_lang(lang, v.case.lang);
+            html(StatusCode::OK, pages::status(l, &v.case, &token, &FieldErrors::default(), false))
+        }
+        Err(DeskError::InvalidLink) => invalid_link(lang.lang),
+        Err(e) => html_unavailable(lang.lang, &e.to_string()),
+    };
+    remember(lang, r)
+}
+
+/// `POST /status/{token}/withdraw` (needs the `confirm` box).
+pub async fn withdraw(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(f) = form_fields(&headers, &body) else { return unsupported_form(lang.lang) };
+    let l = posted_lang(&f, lang);
+    if !checked(&f, "confirm") {
+        return match state.desk.status(&token).await {
+            Ok(v) => {
+                let mut errs = FieldErrors::default();
+                errs.push("confirm", FieldCode::Required);
+                html(StatusCode::UNPROCESSABLE_ENTITY, pages::status(l, &v.case, &token, &errs, false))
+            }
+            Err(DeskError::InvalidLink) => invalid_link(l),
+            Err(e) => html_unavailable(l, &e.to_string()),
+        };
+    }
+    match state.desk.withdraw(&token).await {
+        Ok(case) => html(StatusCode::OK, pages::status(l, &case, &token, &FieldErrors::default(), true)),
+        Err(DeskError::InvalidLink) => invalid_link(l),
+        Err(DeskError::WrongState(_)) => {
+            let t = texts(l);
+            html_message(StatusCode::CONFLICT, l, t.withdraw_title, t.withdraw_not_possible)
+        }
+        Err(e) => html_unavailable(l, &e.to_string()),
+    }
+    .into_response()
+}

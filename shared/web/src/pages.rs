@@ -1,0 +1,335 @@
+//! The HTML pages (maud escapes every value). Plain HTML forms that work without JavaScript.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use optout_core::countries::COUNTRIES;
+use optout_core::error::FieldErrors;
+use optout_core::i18n::{Lang, Texts, field_error_message, state_label, texts};
+use optout_core::mail::human_date;
+use optout_core::model::{Case, CaseKind};
+use optout_core::ports::UploadForm;
+
+const STYLE: &str = r#"
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans Thai",sans-serif;line-height:1.55;color:#1b1b1b;background:#f6f6f4;margin:0}
+header,main,footer{max-width:44rem;margin:0 auto;padding:0 1rem}
+header{display:flex;justify-content:space-between;align-items:center;padding-top:1rem;padding-bottom:.5rem}
+header a.home{font-weight:700;color:#1b1b1b;text-decoration:none}
+nav.lang a{margin-left:.6rem}
+main{background:#fff;border-radius:8px;padding:1.2rem 1.5rem 1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h1{font-size:1.5rem;margin:.3rem 0 1rem}
+label{display:block;font-weight:600;margin-top:1rem}
+.help{color:#555;font-size:.9rem;margin:.15rem 0}
+input[type=text],input[type=email],input[type=tel],select,textarea{width:100%;box-sizing:border-box;padding:.5rem;font:inherit;border:1px solid #999;border-radius:4px}
+textarea{min-height:7rem}
+.check{display:flex;gap:.6rem;align-items:flex-start;font-weight:400}
+.check input{margin-top:.35rem}
+.error{color:#a4000f;font-weight:600;margin:.2rem 0}
+.invalid input,.invalid select,.invalid textarea{border:2px solid #a4000f}
+.alert{border-left:4px solid #a4000f;background:#fff1f1;padding:.6rem .9rem;margin-bottom:1rem}
+.ok{border-left:4px solid #11703a;background:#effaf2;padding:.6rem .9rem;margin:1rem 0}
+button,.button{display:inline-block;margin-top:1.2rem;background:#1d4ed8;color:#fff;border:0;border-radius:4px;padding:.65rem 1.2rem;font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
+.card{border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}
+.privacy{background:#f3f5fa;border-radius:6px;padding:.8rem 1rem;margin-top:1.2rem;font-size:.92rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{font-weight:600}dd{margin:0}
+.ref{font-family:ui-monospace,monospace;font-size:1.15rem;letter-spacing:.03em}
+footer{color:#666;font-size:.85rem;padding-top:1rem;padding-bottom:2rem}
+"#;
+
+/// The frame of every page. `query` is kept in the language links (so a switch keeps the step).
+pub fn layout(lang: Lang, title: &str, path_and_query: &str, body: Markup) -> Markup {
+    let t = texts(lang);
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (title) " · " (t.site_title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    a.home href={ "/?lang=" (lang.code()) } { (t.site_title) }
+                    nav.lang aria-label=(t.language) {
+                        @for l in Lang::ALL {
+                            @if l == lang { strong lang=(l.code()) { (l.native_name()) } }
+                            @else { a lang=(l.code()) hreflang=(l.code()) href=(with_lang(path_and_query, l)) { (l.native_name()) } }
+                        }
+                    }
+                }
+                main { (body) }
+                footer { (t.site_tagline) }
+            }
+        }
+    }
+}
+
+/// `path_and_query` with its `lang` parameter set to `lang`.
+pub fn with_lang(path_and_query: &str, lang: Lang) -> String {
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k != "lang" && k != "bucket" && k != "etag" {
+            ser.append_pair(&k, &v);
+        }
+    }
+    ser.append_pair("lang", lang.code());
+    format!("{path}?{}", ser.finish())
+}
+
+pub fn landing(lang: Lang) -> Markup {
+    let t = texts(lang);
+    let l = lang.code();
+    layout(
+        lang,
+        t.site_title,
+        "/",
+        html! {
+            h1 { (t.site_title) }
+            p { (t.landing_intro) }
+            section.card {
+                h2 { (t.landing_face_title) }
+                p { (t.landing_face_body) }
+                a.button href={ "/opt-out?lang=" (l) } { (t.landing_face_cta) }
+            }
+            section.card {
+                h2 { (t.landing_dsa_title) }
+                p { (t.landing_dsa_body) }
+                a.button href={ "/dsa?lang=" (l) } { (t.landing_dsa_cta) }
+            }
+            p.help { (t.landing_status_hint) }
+        },
+    )
+}
+
+/// What the requester typed, to show it again after an error.
+#[derive(Debug, Clone, Default)]
+pub struct FormValues {
+    pub country: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub reason: String,
+    pub consent: bool,
+    pub good_faith: bool,
+    pub source_urls: String,
+    pub upload_key: String,
+    pub form_token: String,
+}
+
+fn field_error(lang: Lang, errors: &FieldErrors, field: &str) -> Markup {
+    html! {
+        @if let Some(e) = errors.get(field) {
+            p.error id={ (field) "-error" } { (field_error_message(lang, e)) }
+        }
+    }
+}
+
+fn errors_summary(t: &Texts, errors: &FieldErrors) -> Markup {
+    html! { @if !errors.is_empty() { div.alert role="alert" { (t.errors_intro) } } }
+}
+
+fn text_input(lang: Lang, errors: &FieldErrors, name: &str, label: &str, ty: &str, value: &str, extra: Markup) -> Markup {
+    let invalid = errors.get(name).is_some();
+    html! {
+        div class=[invalid.then_some("invalid")] {
+            label for=(name) { (label) }
+            (extra)
+            (field_error(lang, errors, name))
+            input type=(ty) id=(name) name=(name) value=(value) maxlength="300" aria-invalid=[invalid.then_some("true")];
+        }
+    }
+}
+
+fn personal_fields(lang: Lang, t: &Texts, v: &FormValues, errors: &FieldErrors, phone_required: bool) -> Markup {
+    let country_invalid = errors.get("country").is_some();
+    let names: Vec<(&str, &str)> = {
+        let mut n: Vec<(&str, &str)> =
+            COUNTRIES.iter().map(|(c, en, th)| (*c, if lang == Lang::Th { *th } else { *en })).collect();
+        n.sort_by(|a, b| a.1.cmp(b.1));
+        n
+    };
+    html! {
+        div class=[country_invalid.then_some("invalid")] {
+            label for="country" { (t.country) }
+            (field_error(lang, errors, "country"))
+            select id="country" name="country" {
+                option value="" { (t.choose_country) }
+                @for (code, name) in &names {
+                    option value=(code) selected[v.country.eq_ignore_ascii_case(code)] { (name) }
+                }
+            }
+        }
+        (text_input(lang, errors, "first_name", t.first_name, "text", &v.first_name, html!{}))
+        (text_input(lang, errors, "last_name", t.last_name, "text", &v.last_name, html!{}))
+        (text_input(lang, errors, "email", t.email, "email", &v.email, html!{ p.help { (t.email_help) } }))
+        (text_input(lang, errors, "phone", &if phone_required { t.phone.to_owned() } else { format!("{} ({})", t.phone, t.optional) }, "tel", &v.phone, html!{ p.help { (t.phone_help) } }))
+    }
+}
+
+fn reason_field(lang: Lang, errors: &FieldErrors, label: &str, help: &str, value: &str) -> Markup {
+    let invalid = errors.get("reason").is_some();
+    html! {
+        div class=[invalid.then_some("invalid")] {
+            label for="reason" { (label) }
+            p.help { (help) }
+            (field_error(lang, errors, "reason"))
+            textarea id="reason" name="reason" maxlength="6000" { (value) }
+        }
+    }
+}
+
+fn checkbox(lang: Lang, errors: &FieldErrors, name: &str, text: &str, checked: bool) -> Markup {
+    html! {
+        div class=[errors.get(name).is_some().then_some("invalid")] {
+            (field_error(lang, errors, name))
+            label.check { input type="checkbox" id=(name) name=(name) value="yes" checked[checked]; span { (text) } }
+        }
+    }
+}
+
+/// Step 1 of the face opt-out: the photo, uploaded straight to the photo store.
+pub fn face_photo_step(lang: Lang, form: &UploadForm, errors: &FieldErrors) -> Markup {
+    let t = texts(lang);
+    layout(
+        lang,
+        t.face_form_title,
+        "/opt-out",
+        html! {
+            h1 { (t.face_form_title) }
+            p.help { (t.step_photo) }
+            (errors_summary(t, errors))
+            form method="post" action=(form.url) enctype="multipart/form-data" {
+                @for (k, v) in &form.fields { input type="hidden" name=(k) value=(v); }
+                div class=[errors.get("photo").is_some().then_some("invalid")] {
+                    label for="photo" { (t.photo_label) }
+                    p.help { (t.photo_help) }
+                    (field_error(lang, errors, "photo"))
+                    input type="file" id="photo" name=(form.file_field) accept="image/jpeg,image/png,image/webp" required;
+                }
+                button type="submit" { (t.upload_button) }
+            }
+            div.privacy { strong { (t.privacy_title) } p { (t.privacy_face) } }
+        },
+    )
+}
+
+/// Step 2 of the face opt-out: the details, naming the uploaded photo.
+pub fn face_details_step(lang: Lang, v: &FormValues, errors: &FieldErrors, phone_required: bool) -> Markup {
+    let t = texts(lang);
+    layout(
+        lang,
+        t.face_form_title,
+        &format!("/opt-out?key={}", v.upload_key),
+        html! {
+            h1 { (t.face_form_title) }
+            p.help { (t.step_details) }
+            (errors_summary(t, errors))
+            div.ok { (t.photo_received) " · " a href={ "/opt-out?lang=" (lang.code()) } { (t.photo_change) } }
+            (field_error(lang, errors, "photo"))
+            form method="post" action="/opt-out" {
+                input type="hidden" name="lang" value=(lang.code());
+                input type="hidden" name="upload_key" value=(v.upload_key);
+                input type="hidden" name="form_token" value=(v.form_token);
+                (personal_fields(lang, t, v, errors, phone_required))
+                (reason_field(lang, errors, t.reason_face, t.reason_face_help, &v.reason))
+                (checkbox(lang, errors, "consent", t.consent, v.consent))
+                div.privacy { strong { (t.privacy_title) } p { (t.privacy_face) } }
+                button type="submit" { (t.submit) }
+            }
+        },
+    )
+}
+
+pub fn dsa_form(lang: Lang, v: &FormValues, errors: &FieldErrors, phone_required: bool) -> Markup {
+    let t = texts(lang);
+    let urls_invalid = errors.get("source_urls").is_some();
+    layout(
+        lang,
+        t.dsa_form_title,
+        "/dsa",
+        html! {
+            h1 { (t.dsa_form_title) }
+            (errors_summary(t, errors))
+            form method="post" action="/dsa" {
+                input type="hidden" name="lang" value=(lang.code());
+                input type="hidden" name="form_token" value=(v.form_token);
+                (personal_fields(lang, t, v, errors, phone_required))
+                div class=[urls_invalid.then_some("invalid")] {
+                    label for="source_urls" { (t.urls) }
+                    p.help { (t.urls_help) }
+                    (field_error(lang, errors, "source_urls"))
+                    textarea id="source_urls" name="source_urls" { (v.source_urls) }
+                }
+                (reason_field(lang, errors, t.reason_dsa, t.reason_dsa_help, &v.reason))
+                (checkbox(lang, errors, "good_faith", t.good_faith, v.good_faith))
+                div.privacy { strong { (t.privacy_title) } p { (t.privacy_dsa) } }
+                button type="submit" { (t.submit) }
+            }
+        },
+    )
+}
+
+pub fn success(lang: Lang, case: &Case, status_url: &str) -> Markup {
+    let t = texts(lang);
+    layout(
+        lang,
+        t.success_title,
+        "/",
+        html! {
+            h1 { (t.success_title) }
+            p { (t.success_reference) ": " span.ref id="reference" { (case.id) } }
+            p { (t.success_email) }
+            p { (if case.kind == CaseKind::FaceOptOut { t.next_face } else { t.next_dsa }) }
+            p { a.button id="status-link" href=(status_url) { (t.status_title) } }
+        },
+    )
+}
+
+pub fn status(lang: Lang, case: &Case, token: &str, errors: &FieldErrors, just_withdrawn: bool) -> Markup {
+    let t = texts(lang);
+    layout(
+        lang,
+        t.status_title,
+        &format!("/status/{token}"),
+        html! {
+            h1 { (t.status_title) }
+            @if just_withdrawn { div.ok role="status" { (t.withdrawn_done) } }
+            dl {
+                dt { (t.status_reference) } dd.ref { (case.id) }
+                dt { (t.status_kind) } dd { (if case.kind == CaseKind::FaceOptOut { t.kind_face } else { t.kind_dsa }) }
+                dt { (t.status_state) } dd id="state" data-state=(case.state.as_str()) { (state_label(lang, case.state)) }
+                dt { (t.status_received) } dd { (human_date(lang, case.created_at)) }
+                dt { (t.status_updated) } dd { (human_date(lang, case.updated_at)) }
+                @if !case.state.is_final() { dt { (t.status_due) } dd { (human_date(lang, case.due_at)) } }
+            }
+            @if case.state.can_withdraw() {
+                section.card {
+                    h2 { (t.withdraw_title) }
+                    p { (t.withdraw_body) }
+                    form method="post" action={ "/status/" (token) "/withdraw" } {
+                        input type="hidden" name="lang" value=(lang.code());
+                        (checkbox(lang, errors, "confirm", t.withdraw_confirm, false))
+                        button type="submit" { (t.withdraw_button) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A page with a title and a message (errors, expired links).
+pub fn message(lang: Lang, title: &str, body: &str) -> Markup {
+    let t = texts(lang);
+    layout(
+        lang,
+        title,
+        "/",
+        html! {
+            h1 { (title) }
+            p { (body) }
+            p { a href={ "/?lang=" (lang.code()) } { (t.back_home) } }
+        },
+    )
+}

@@ -1,0 +1,33 @@
+//! The face pipeline as the desk's [`PhotoAnalyzer`] port.
+
+use optout_core::ports::{AnalyzerError, PhotoAnalyzer, PhotoFindings};
+use optout_face::{AnalyzeError, FaceEngine};
+use std::sync::Arc;
+
+/// [`FaceEngine`] behind the [`PhotoAnalyzer`] port.
+#[derive(Clone)]
+pub struct FaceAnalyzer(pub Arc<FaceEngine>);
+
+impl PhotoAnalyzer for FaceAnalyzer {
+    fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError> {
+        match self.0.analyze(bytes) {
+            Ok(a) => Ok(PhotoFindings {
+                verdict: a.verdict.code().to_owned(),
+                embedding: if a.verdict.is_ok() { a.embedding().map(<[f32]>::to_vec) } else { None },
+                sha256: a.sha256.clone(),
+                pdq: a.pdq.clone(),
+                pdq_quality: a.pdq_quality,
+                details: serde_json::json!({
+                    "width": a.width,
+                    "height": a.height,
+                    "chosen_face": a.chosen_face,
+                    "faces": a.faces.iter().map(|f| serde_json::json!({
+                        "box": f.bbox, "score": f.score, "landmarks": f.landmarks, "sharpness": f.sharpness,
+                    })).collect::<Vec<_>>(),
+                }),
+            }),
+            Err(AnalyzeError::Inference(e)) => Err(AnalyzerError::Failed(e)),
+            Err(e) => Err(AnalyzerError::Unreadable(e.to_string())),
+        }
+    }
+}

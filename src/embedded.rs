@@ -1,0 +1,153 @@
+//! The embedded runtime: the HTTP app, the job worker, the relay and the sweeper on the embedded
+//! store, all in one process, everything under one data directory.
+
+use anyhow::Context;
+use optout_core::embedding::EmbedJobs;
+use optout_core::ports::{Clock, JobHandler, PhotoAnalyzer, SystemClock};
+use optout_core::service::{Desk, Ports};
+use optout_embedded::{
+    Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteQueue, Worker, WorkerConfig,
+};
+use optout_web::AppState;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::ServeArgs;
+
+/// Everything the embedded mode runs on.
+#[derive(Clone)]
+pub struct System {
+    pub desk: Desk,
+    pub queue: SqliteQueue,
+    pub photos: FilePhotoStore,
+    pub db: Db,
+    pub data_dir: PathBuf,
+}
+
+impl System {
+    /// Opens (creating if needed) the data directory and wires the ports.
+    pub fn open(args: &ServeArgs, public_url: &str, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let dir = &args.data;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let settings = args.desk.settings(public_url)?;
+        let keys = args.desk.keys(Some(dir))?;
+        let db = Db::open(&dir.join("optout.sqlite3")).context("opening the database")?;
+        let photos = FilePhotoStore::new(&dir.join("photos"), db.clone(), keys.clone(), clock.clone(), public_url)
+            .context("opening the photo directory")?;
+        let mailer = OutboxMailer::new(&dir.join("outbox"), &args.desk.mail_from, clock.clone()).context("outbox")?;
+        let queue = SqliteQueue::new(db.clone(), clock.clone());
+        let ports = Ports {
+            cases: Arc::new(SqliteCaseStore::new(db.clone())),
+            photos: Arc::new(photos.clone()),
+            queue: Arc::new(queue.clone()),
+            mailer: Arc::new(mailer),
+            clock,
+        };
+        Ok(System { desk: Desk::new(ports, keys, settings), queue, photos, db, data_dir: dir.clone() })
+    }
+
+    pub fn app(&self) -> axum::Router {
+        optout_web::router(AppState { desk: self.desk.clone(), uploads: Some(Arc::new(self.photos.clone())) })
+    }
+
+    /// The embedding job handler on this system's stores, with `analyzer` as the face pipeline.
+    pub fn embed_jobs(&self, analyzer: Arc<dyn PhotoAnalyzer>) -> Arc<dyn JobHandler> {
+        Arc::new(EmbedJobs { desk: self.desk.clone(), analyzer, biometrics: Arc::new(self.biometrics()) })
+    }
+
+    pub fn biometrics(&self) -> SqliteBiometrics {
+        SqliteBiometrics::new(self.db.clone())
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+/// Runs the app on `listener` with the background tasks until `shutdown` turns true.
+pub async fn run(
+    system: System,
+    listener: TcpListener,
+    analyzer: Option<Arc<dyn PhotoAnalyzer>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut tasks = Vec::new();
+    if let Some(analyzer) = analyzer {
+        let handler = system.embed_jobs(analyzer);
+        let worker = Worker { queue: system.queue.clone(), handler, config: WorkerConfig::default() };
+        tasks.push(tokio::spawn(worker.run(shutdown.clone())));
+    } else {
+        tracing::warn!("no face pipeline: embedding jobs stay queued");
+    }
+    tasks.push(tokio::spawn(housekeeping(system.clone(), shutdown.clone())));
+    let app = system.app();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await
+        .context("HTTP server")?;
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+/// Every half minute: finish interrupted dispatches and delete abandoned uploads.
+async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = system.desk.relay(100).await {
+            tracing::error!(error = %e, "relay failed");
+        }
+        if let Err(e) = system.photos.sweep_unclaimed(chrono::Duration::days(1)).await {
+            tracing::error!(error = %e, "sweep of unclaimed uploads failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// `optout serve`.
+pub async fn serve(args: ServeArgs, analyzer: Option<Arc<dyn PhotoAnalyzer>>) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let system = System::open(&args, &public_url, Arc::new(SystemClock))?;
+    tracing::info!(url = %public_url, data = %path_str(&args.data), "optout is running: open {public_url}/");
+    println!("optout is running at {public_url}/  (data in {}, emails in {})", path_str(&args.data), path_str(&system.outbox()));
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    run(system, listener, analyzer, rx).await
+}
+
+fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

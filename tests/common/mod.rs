@@ -1,0 +1,250 @@
+//! The test harness of the embedded mode: starts exactly what `optout serve` starts, on a free
+//! port and a fresh data directory, and offers helpers to drive it over HTTP.
+#![allow(dead_code)]
+
+use optout::config::{DeskArgs, ServeArgs};
+use optout::embedded::{System, run};
+use optout_core::ports::{Clock, PhotoAnalyzer, SystemClock};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub struct TestApp {
+    pub url: String,
+    pub system: System,
+    pub dir: PathBuf,
+    shutdown: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn desk_args() -> DeskArgs {
+    DeskArgs {
+        signing_keys: None,
+        mail_from: "optout test <desk@example.org>".into(),
+        contact_email: "privacy@example.org".into(),
+        operator_name: "Example Search".into(),
+        phone_required: true,
+        decision_days: 30,
+        retention_days: 183,
+        status_link_days: 400,
+    }
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        let mut app = Self::start_in(&dir, desk_args(), None, Arc::new(SystemClock)).await;
+        app._tmp = Some(tmp);
+        app
+    }
+
+    pub async fn start_in(dir: &Path, desk: DeskArgs, analyzer: Option<Arc<dyn PhotoAnalyzer>>, clock: Arc<dyn Clock>) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}");
+        let args = ServeArgs { listen: addr, data: dir.to_owned(), public_url: Some(url.clone()), desk };
+        let system = System::open(&args, &url, clock).unwrap();
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(run(system.clone(), listener, analyzer, rx));
+        TestApp { url, system, dir: dir.to_owned(), shutdown: tx, task: Some(task), _tmp: None }
+    }
+
+    /// Stops the server and keeps the data directory (for restart tests).
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        self._tmp.take()
+    }
+
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// The `.eml` files of the outbox, oldest first.
+    pub fn outbox(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.join("outbox"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.into_iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        let db = rusqlite_open(&self.dir);
+        db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+}
+
+pub fn rusqlite_open(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("optout.sqlite3")).unwrap()
+}
+
+/// A JPEG photo of `w`×`h` pixels with some texture.
+pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    use image::ImageEncoder;
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7 % 256) as u8, (y * 3 % 256) as u8, ((x ^ y) % 256) as u8]));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    use image::ImageEncoder;
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30]));
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+/// A small PNG whose header declares `w`×`h` pixels (a decompression bomb).
+pub fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    let mut p = png(64, 64);
+    p[16..20].copy_from_slice(&w.to_be_bytes());
+    p[20..24].copy_from_slice(&h.to_be_bytes());
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in &p[12..29] {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    let crc = !c;
+    p[29..33].copy_from_slice(&crc.to_be_bytes());
+    p
+}
+
+/// The `name="..." value="..."` pairs of the hidden inputs of an HTML page.
+pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input").skip(1) {
+        let tag = &part[..part.find('>').unwrap_or(part.len())];
+        if !tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            tag.find(&key).map(|i| {
+                let rest = &tag[i + key.len()..];
+                unescape(&rest[..rest.find('"').unwrap_or(rest.len())])
+            })
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            out.push((n, v));
+        }
+    }
+    out
+}
+
+/// The `action` of the first form of a page.
+pub fn form_action(html: &str) -> String {
+    let i = html.find("action=\"").expect("a form") + 8;
+    unescape(&html[i..i + html[i..].find('"').unwrap()])
+}
+
+pub fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// Uploads `bytes` through the upload form of the photo step; returns the upload's response.
+pub async fn upload(app: &TestApp, photo_page: &str, bytes: Vec<u8>, content_type: &str) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in hidden_inputs(photo_page) {
+        form = form.text(k, v);
+    }
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("photo.jpg").mime_str(content_type).unwrap();
+    form = form.part("file", part);
+    app.client().post(form_action(photo_page)).multipart(form).send().await.unwrap()
+}
+
+/// Goes through the photo step and returns the details page's hidden fields.
+pub async fn upload_photo(app: &TestApp, lang: &str, bytes: Vec<u8>) -> Vec<(String, String)> {
+    let c = app.client();
+    let page = c.get(format!("{}/opt-out?lang={lang}", app.url)).send().await.unwrap().text().await.unwrap();
+    let r = upload(app, &page, bytes, "image/jpeg").await;
+    assert_eq!(r.status(), 303, "upload refused");
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let details = c.get(&location).send().await.unwrap();
+    assert_eq!(details.status(), 200);
+    hidden_inputs(&details.text().await.unwrap())
+}
+
+/// Valid personal fields of a form.
+pub fn person() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("country", "TH"),
+        ("first_name", "Somchai"),
+        ("last_name", "Jaidee"),
+        ("email", "somchai@example.org"),
+        ("phone", "+66 81 234 5678"),
+        ("reason", "I never agreed to these photos being public."),
+    ]
+}
+
+/// Reads the part of an `.eml` message whose content type is `ct`, decoding quoted-printable/base64.
+pub fn eml_part(eml: &str, ct: &str) -> String {
+    let boundary = eml.split("boundary=\"").nth(1).and_then(|r| r.split('"').next()).expect("multipart");
+    for part in eml.split(&format!("--{boundary}")) {
+        if !part.to_ascii_lowercase().contains(&format!("content-type: {ct}")) {
+            continue;
+        }
+        let (headers, body) = part.split_once("\r\n\r\n").expect("part body");
+        let h = headers.to_ascii_lowercase();
+        if h.contains("base64") {
+            use base64::Engine;
+            let clean: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            return String::from_utf8(base64::engine::general_purpose::STANDARD.decode(clean).unwrap()).unwrap();
+        }
+        if h.contains("quoted-printable") {
+            return quoted_printable(body);
+        }
+        return body.to_owned();
+    }
+    panic!("no {ct} part")
+}
+
+fn quoted_printable(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.replace("=\r\n", "");
+    let bytes = b.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() + 1 && i + 2 <= bytes.len() - 1 {
+            if let Ok(v) = u8::from_str_radix(&b[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The decoded `Subject:` of an `.eml` message.
+pub fn eml_subject(eml: &str) -> String {
+    let line = eml.lines().skip_while(|l| !l.starts_with("Subject:")).take_while(|l| l.starts_with("Subject:") || l.starts_with(' ')).collect::<Vec<_>>().join("");
+    let raw = line.trim_start_matches("Subject:").trim();
+    // RFC 2047 encoded words: =?utf-8?b?...?=
+    let mut out = String::new();
+    for word in raw.split_whitespace() {
+        if let Some(inner) = word.strip_prefix("=?utf-8?b?").or_else(|| word.strip_prefix("=?UTF-8?B?")).and_then(|w| w.strip_suffix("?=")) {
+            use base64::Engine;
+            out.push_str(&String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(inner).unwrap()));
+        } else {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+    }
+    out
+}
