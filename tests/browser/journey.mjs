@@ -12,6 +12,18 @@ const require = createRequire(path.join(process.env.NODE_PATH || '.', 'noop.js')
 const { chromium } = require('playwright-core');
 
 const [base, outbox, photo, shots] = process.argv.slice(2);
+// The text/plain part of an RFC 5322 message, with its transfer encoding undone.
+function textPart(eml) {
+  const boundary = eml.match(/boundary="([^"]+)"/)[1];
+  const part = eml.split('--' + boundary).find((p) => /content-type: text\/plain/i.test(p));
+  const [headers, ...rest] = part.split('\r\n\r\n');
+  const body = rest.join('\r\n\r\n');
+  if (/base64/i.test(headers)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (/quoted-printable/i.test(headers)) {
+    return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+  }
+  return body;
+}
 const fail = (msg) => { console.error('FAIL: ' + msg); process.exit(1); };
 const expect = (cond, msg) => { if (!cond) fail(msg); };
 
@@ -20,16 +32,18 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
          '--disable-component-update', '--disable-sync'],
 });
+const page = await browser.newPage();
+page.on('console', (m) => console.error('console: ' + m.text()));
 try {
-  const page = await browser.newPage();
   await page.goto(base + '/');
   expect(await page.locator('h1').textContent() === 'Image opt-out desk', 'landing title');
   await page.click('text=Start a face opt-out');
+  await page.waitForSelector('input[type=file]');
 
   // Step 1: the photo.
   await page.setInputFiles('input[type=file]', photo);
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
-  expect(page.url().includes('key=uploads'), 'back from the upload with the key: ' + page.url());
+  await page.click('button[type=submit]');
+  await page.waitForURL(/key=uploads/);
   expect((await page.textContent('main')).includes('Photo received'), 'photo received');
 
   // Step 2: the details, first with a wrong email and no consent.
@@ -39,7 +53,8 @@ try {
   await page.fill('#email', 'somchai@');
   await page.fill('#phone', '+66 81 234 5678');
   await page.fill('#reason', 'I never agreed to my face being searchable.');
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#email-error');
   expect(await page.isVisible('#email-error'), 'email error shown');
   expect(await page.isVisible('#consent-error'), 'consent error shown');
   expect(await page.inputValue('#first_name') === 'Somchai', 'input kept');
@@ -47,7 +62,8 @@ try {
   await page.screenshot({ path: path.join(shots, 'form-errors.png'), fullPage: true });
   await page.fill('#email', 'somchai@example.org');
   await page.check('#consent');
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#reference');
   const reference = (await page.textContent('#reference')).trim();
   expect(/^[0-9A-Z]{26}$/.test(reference), 'case reference: ' + reference);
   await page.screenshot({ path: path.join(shots, 'success.png'), fullPage: true });
@@ -56,20 +72,23 @@ try {
   const emails = fs.readdirSync(outbox).filter((f) => f.endsWith('.eml'));
   expect(emails.length === 1, 'one receipt: ' + emails.length);
   const eml = fs.readFileSync(path.join(outbox, emails[0]), 'utf8');
-  const link = eml.match(/(https?:\/\/[^\s"<]+\/status\/[A-Za-z0-9._-]+)/);
+  const link = textPart(eml).match(/(https?:\/\/[^\s"<]+\/status\/[A-Za-z0-9._-]+)/);
   expect(link, 'status link in the receipt');
   await page.goto(link[1]);
   expect(await page.getAttribute('#state', 'data-state') === 'received', 'state received');
   expect((await page.textContent('main')).includes(reference), 'reference on the status page');
   await page.check('#confirm');
-  await Promise.all([page.waitForNavigation(), page.click('text=Withdraw request')]);
+  await page.click('text=Withdraw request');
+  await page.waitForSelector('#state[data-state=withdrawn]');
   expect(await page.getAttribute('#state', 'data-state') === 'withdrawn', 'withdrawn');
   await page.screenshot({ path: path.join(shots, 'withdrawn.png'), fullPage: true });
 
   // A DSA notice in Thai: the language switch is remembered.
   await page.goto(base + '/');
   await page.click('a[lang=th]');
+  await page.waitForSelector('html[lang=th]');
   await page.click('text=ส่งการแจ้ง DSA');
+  await page.waitForSelector('#source_urls');
   expect(await page.getAttribute('html', 'lang') === 'th', 'Thai page');
   await page.selectOption('#country', 'DE');
   await page.fill('#first_name', 'Anna');
@@ -79,10 +98,16 @@ try {
   await page.fill('#source_urls', 'https://images.example.com/a.jpg\nhttps://images.example.com/b.jpg');
   await page.fill('#reason', 'These images are published without my consent.');
   await page.check('#good_faith');
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#reference');
   expect((await page.textContent('h1')).includes('ได้รับคำขอแล้ว'), 'Thai success page');
   await page.screenshot({ path: path.join(shots, 'dsa-th.png'), fullPage: true });
   console.log('browser journey ok: ' + reference);
+} catch (e) {
+  console.error('at ' + page.url() + ': ' + e);
+  try { await page.screenshot({ path: path.join(shots, 'failure.png'), fullPage: true }); } catch {}
+  try { console.error((await page.content()).slice(0, 3000)); } catch {}
+  process.exitCode = 1;
 } finally {
   await browser.close();
 }

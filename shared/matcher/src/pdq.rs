@@ -278,7 +278,7 @@ impl PdqIndex {
             let qf = filter_bits(q, c);
             let table = &self.buckets[c * BUCKETS..(c + 1) * BUCKETS];
             for &m in masks {
-                let budget = radius - m.count_ones();
+                let budget = radius.saturating_sub(m.count_ones());
                 for s in &table[usize::from(qc ^ m)] {
                     let lower = (s.filter[0] ^ qf[0]).count_ones()
                         + (s.filter[1] ^ qf[1]).count_ones()

@@ -157,3 +157,30 @@ fn batch_search_gives_the_same_answers() {
     );
     assert!(idx.search_batch(&[]).is_empty());
 }
+
+#[test]
+fn odd_parameters_do_not_panic() {
+    let w = FaceWorkload::new(500, 20, 20, 0.6, 0.8, 31);
+    let mut idx = build(
+        &w,
+        FaceConfig {
+            tables: 0,
+            probes: 0,
+            ..FaceConfig::default()
+        },
+    );
+    let (_, q, _) = &w.genuine[0];
+    assert_eq!(
+        idx.search_with(q, f32::NAN, usize::MAX),
+        None,
+        "NaN threshold matches nothing"
+    );
+    assert!(idx.search_with(q, -2.0, usize::MAX).is_some());
+    assert!(idx.search_with(q, 0.5, 0).is_none() || idx.search_with(q, 0.5, 0).is_some());
+    assert_eq!(
+        idx.search_batch_with(&w.impostors, f32::NAN, usize::MAX),
+        vec![None; 20]
+    );
+    idx.set_probes(usize::MAX);
+    assert_eq!(idx.search(q).map(|h| h.id), Some(w.genuine[0].0 as u64));
+}

@@ -13,7 +13,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans Thai",sans
 header,main,footer{max-width:44rem;margin:0 auto;padding:0 1rem}
 header{display:flex;justify-content:space-between;align-items:center;padding-top:1rem;padding-bottom:.5rem}
 header a.home{font-weight:700;color:#1b1b1b;text-decoration:none}
-nav.lang a{margin-left:.6rem}
+nav.lang>*{margin-left:.6rem}
 main{background:#fff;border-radius:8px;padding:1.2rem 1.5rem 1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 h1{font-size:1.5rem;margin:.3rem 0 1rem}
 label{display:block;font-weight:600;margin-top:1rem}
@@ -228,7 +228,7 @@ pub fn face_details_step(lang: Lang, v: &FormValues, errors: &FieldErrors, phone
             (errors_summary(t, errors))
             div.ok { (t.photo_received) " · " a href={ "/opt-out?lang=" (lang.code()) } { (t.photo_change) } }
             (field_error(lang, errors, "photo"))
-            form method="post" action="/opt-out" {
+            form method="post" action="/opt-out" novalidate {
                 input type="hidden" name="lang" value=(lang.code());
                 input type="hidden" name="upload_key" value=(v.upload_key);
                 input type="hidden" name="form_token" value=(v.form_token);
@@ -252,7 +252,7 @@ pub fn dsa_form(lang: Lang, v: &FormValues, errors: &FieldErrors, phone_required
         html! {
             h1 { (t.dsa_form_title) }
             (errors_summary(t, errors))
-            form method="post" action="/dsa" {
+            form method="post" action="/dsa" novalidate {
                 input type="hidden" name="lang" value=(lang.code());
                 input type="hidden" name="form_token" value=(v.form_token);
                 (personal_fields(lang, t, v, errors, phone_required))

@@ -105,7 +105,9 @@ impl FaceIndex {
     /// An empty index. `tables` is clamped to 1..=64 and `probes` to at least 1.
     pub fn new(mut cfg: FaceConfig) -> Self {
         cfg.tables = cfg.tables.clamp(1, 64);
-        cfg.probes = cfg.probes.max(1);
+        cfg.probes = cfg
+            .probes
+            .clamp(1, cfg.tables * probe::DEPTH * probe::DEPTH);
         let rotations = Rotations::new(2 * cfg.tables + SKETCH_ROTATIONS, cfg.seed);
         Self {
             rotations,
@@ -126,7 +128,7 @@ impl FaceIndex {
 
     /// Changes the default probe budget of later queries.
     pub fn set_probes(&mut self, probes: usize) {
-        self.cfg.probes = probes.max(1);
+        self.cfg.probes = self.clamp_probes(probes);
     }
 
     /// Changes the default threshold of later queries.
@@ -227,7 +229,8 @@ impl FaceIndex {
         }
         let query = self.prepare(q);
         let max_sketch = max_sketch_distance(threshold, self.cfg.sketch_sigma);
-        cpu::fast(|| self.probe(q, &query, threshold, probes.max(1), max_sketch))
+        let probes = self.clamp_probes(probes);
+        cpu::fast(|| self.probe(q, &query, threshold, probes, max_sketch))
     }
 
     /// [`search`](Self::search) for many queries at once, with the same results. The
@@ -248,6 +251,7 @@ impl FaceIndex {
             return vec![None; queries.len()];
         }
         let max_sketch = max_sketch_distance(threshold, self.cfg.sketch_sigma);
+        let probes = self.clamp_probes(probes);
         let mut out = Vec::with_capacity(queries.len());
         for group in queries.chunks(BATCH_GROUP) {
             let prepared: Vec<Query> = group.iter().map(|q| self.prepare(q)).collect();
@@ -282,7 +286,10 @@ impl FaceIndex {
         for (qi, query) in prepared.iter().enumerate() {
             select(&query.ranked, probes, &mut sel);
             for (k, &(t, key)) in sel.iter().enumerate() {
-                if let Some(&(ta, ka)) = sel.get(k + 8) {
+                if let Some(&(ta, ka)) = sel.get(k + 16) {
+                    prefetch(&self.buckets[ta * BUCKETS + usize::from(ka)]);
+                }
+                if let Some(&(ta, ka)) = sel.get(k + 6) {
                     prefetch(self.buckets[ta * BUCKETS + usize::from(ka)].as_ptr());
                 }
                 for &slot in &self.buckets[t * BUCKETS + usize::from(key)] {
@@ -334,6 +341,11 @@ impl FaceIndex {
             );
         }
         best
+    }
+
+    /// Between 1 and the number of distinct buckets a query can reach.
+    fn clamp_probes(&self, probes: usize) -> usize {
+        probes.clamp(1, self.cfg.tables * probe::DEPTH * probe::DEPTH)
     }
 
     fn prepare(&self, q: &Embedding) -> Query {
@@ -457,7 +469,8 @@ fn prefetch<T>(p: *const T) {
 
 #[inline(always)]
 fn consider(best: &mut Option<FaceHit>, id: u64, similarity: f32, threshold: f32) {
-    if similarity < threshold {
+    // Written so that a NaN threshold matches nothing.
+    if similarity.partial_cmp(&threshold).is_none_or(|o| o.is_lt()) {
         return;
     }
     let better = match best {
