@@ -13,7 +13,11 @@ impl PhotoAnalyzer for FaceAnalyzer {
         match self.0.analyze(bytes) {
             Ok(a) => Ok(PhotoFindings {
                 verdict: a.verdict.code().to_owned(),
-                embedding: if a.verdict.is_ok() { a.embedding().map(<[f32]>::to_vec) } else { None },
+                embedding: if a.verdict.is_ok() {
+                    a.embedding().map(<[f32]>::to_vec)
+                } else {
+                    None
+                },
                 sha256: a.sha256.clone(),
                 pdq: a.pdq.clone(),
                 pdq_quality: a.pdq_quality,

@@ -18,9 +18,13 @@ pub struct EmbedArgs {
 }
 
 pub fn run(args: &EmbedArgs) -> anyhow::Result<()> {
-    let dir = args.model_dir.clone().unwrap_or_else(optout_face::default_model_dir);
+    let dir = args
+        .model_dir
+        .clone()
+        .unwrap_or_else(optout_face::default_model_dir);
     let engine = FaceEngine::load(&dir)?;
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let analysis = engine.analyze(&bytes)?;
     if args.json {
         let out = serde_json::json!({
@@ -46,19 +50,41 @@ fn render(file: &std::path::Path, a: &PhotoAnalysis) -> String {
     let _ = writeln!(s, "pdq:       {} (quality {})", a.pdq, a.pdq_quality);
     let _ = writeln!(s, "faces:     {}", a.faces.len());
     for (i, f) in a.faces.iter().enumerate() {
-        let chosen = if a.chosen_face == Some(i) { "  <- chosen" } else { "" };
+        let chosen = if a.chosen_face == Some(i) {
+            "  <- chosen"
+        } else {
+            ""
+        };
         let b = &f.bbox;
         let _ = writeln!(
             s,
             "  face {i}: box x={:.1} y={:.1} w={:.1} h={:.1}  score {:.4}  sharpness {:.1}{chosen}",
             b.x, b.y, b.width, b.height, f.score, f.sharpness
         );
-        let lm: Vec<String> = f.landmarks.iter().map(|p| format!("({:.1},{:.1})", p[0], p[1])).collect();
-        let _ = writeln!(s, "    landmarks (right eye, left eye, nose, right mouth, left mouth): {}", lm.join(" "));
+        let lm: Vec<String> = f
+            .landmarks
+            .iter()
+            .map(|p| format!("({:.1},{:.1})", p[0], p[1]))
+            .collect();
+        let _ = writeln!(
+            s,
+            "    landmarks (right eye, left eye, nose, right mouth, left mouth): {}",
+            lm.join(" ")
+        );
         let emb: Vec<String> = f.embedding.iter().map(|v| format!("{v:.5}")).collect();
-        let _ = writeln!(s, "    embedding [{}]: {}", f.embedding.len(), emb.join(" "));
+        let _ = writeln!(
+            s,
+            "    embedding [{}]: {}",
+            f.embedding.len(),
+            emb.join(" ")
+        );
     }
-    let _ = writeln!(s, "verdict:   {} ({})", a.verdict.code(), a.verdict.description());
+    let _ = writeln!(
+        s,
+        "verdict:   {} ({})",
+        a.verdict.code(),
+        a.verdict.description()
+    );
     let _ = writeln!(
         s,
         "thresholds: face match if cosine >= {FACE_MATCH_THRESHOLD}; PDQ match if distance <= {PDQ_MATCH_DISTANCE}"

@@ -31,10 +31,18 @@ pub struct DeskArgs {
     #[arg(long, env = "OPTOUT_SIGNING_KEYS", hide_env_values = true)]
     pub signing_keys: Option<String>,
     /// Sender of the emails.
-    #[arg(long, env = "OPTOUT_MAIL_FROM", default_value = "optout <desk@localhost>")]
+    #[arg(
+        long,
+        env = "OPTOUT_MAIL_FROM",
+        default_value = "optout <desk@localhost>"
+    )]
     pub mail_from: String,
     /// Address shown in emails for questions and complaints.
-    #[arg(long, env = "OPTOUT_CONTACT_EMAIL", default_value = "privacy@localhost")]
+    #[arg(
+        long,
+        env = "OPTOUT_CONTACT_EMAIL",
+        default_value = "privacy@localhost"
+    )]
     pub contact_email: String,
     /// Name the desk signs its emails with.
     #[arg(long, env = "OPTOUT_OPERATOR_NAME", default_value = "optout")]
@@ -64,7 +72,8 @@ impl DeskArgs {
                 bail!("{name} must be between 1 and 3650 days");
             }
         }
-        let url = url::Url::parse(public_url).with_context(|| format!("public URL {public_url:?}"))?;
+        let url =
+            url::Url::parse(public_url).with_context(|| format!("public URL {public_url:?}"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             bail!("the public URL must be http(s)://host[:port]");
         }
@@ -84,11 +93,15 @@ impl DeskArgs {
         if let Some(spec) = &self.signing_keys {
             return KeyRing::parse(spec).context("OPTOUT_SIGNING_KEYS");
         }
-        let Some(dir) = data_dir else { bail!("OPTOUT_SIGNING_KEYS is required") };
+        let Some(dir) = data_dir else {
+            bail!("OPTOUT_SIGNING_KEYS is required")
+        };
         let path = dir.join("keys").join("signing.keys");
         if path.exists() {
-            let spec = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            return KeyRing::parse(spec.trim()).with_context(|| format!("{} is corrupt", path.display()));
+            let spec = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return KeyRing::parse(spec.trim())
+                .with_context(|| format!("{} is corrupt", path.display()));
         }
         let ring = KeyRing::generate(&format!("k{}", chrono::Utc::now().format("%Y%m%d")));
         std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
@@ -102,7 +115,11 @@ impl DeskArgs {
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(content.as_bytes())?;
     f.sync_all()?;
     Ok(())

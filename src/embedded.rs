@@ -6,7 +6,8 @@ use optout_core::embedding::EmbedJobs;
 use optout_core::ports::{Clock, JobHandler, PhotoAnalyzer, SystemClock};
 use optout_core::service::{Desk, Ports};
 use optout_embedded::{
-    Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteQueue, Worker, WorkerConfig,
+    Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteQueue, Worker,
+    WorkerConfig,
 };
 use optout_web::AppState;
 use std::path::{Path, PathBuf};
@@ -35,27 +36,47 @@ impl System {
         let settings = args.desk.settings(public_url)?;
         let keys = args.desk.keys(Some(dir))?;
         let db = Db::open(&dir.join("optout.sqlite3")).context("opening the database")?;
-        let photos = FilePhotoStore::new(&dir.join("photos"), db.clone(), keys.clone(), clock.clone(), public_url)
-            .context("opening the photo directory")?;
-        let mailer = OutboxMailer::new(&dir.join("outbox"), &args.desk.mail_from, clock.clone()).context("outbox")?;
+        let photos = FilePhotoStore::new(
+            &dir.join("photos"),
+            db.clone(),
+            keys.clone(),
+            clock.clone(),
+            public_url,
+        )
+        .context("opening the photo directory")?;
+        let mailer = OutboxMailer::new(&dir.join("outbox"), &args.desk.mail_from, clock.clone())
+            .context("outbox")?;
         let queue = SqliteQueue::new(db.clone(), clock.clone());
         let ports = Ports {
             cases: Arc::new(SqliteCaseStore::new(db.clone())),
             photos: Arc::new(photos.clone()),
             queue: Arc::new(queue.clone()),
             mailer: Arc::new(mailer),
+            biometrics: Arc::new(SqliteBiometrics::new(db.clone())),
             clock,
         };
-        Ok(System { desk: Desk::new(ports, keys, settings), queue, photos, db, data_dir: dir.clone() })
+        Ok(System {
+            desk: Desk::new(ports, keys, settings),
+            queue,
+            photos,
+            db,
+            data_dir: dir.clone(),
+        })
     }
 
     pub fn app(&self) -> axum::Router {
-        optout_web::router(AppState { desk: self.desk.clone(), uploads: Some(Arc::new(self.photos.clone())) })
+        optout_web::router(AppState {
+            desk: self.desk.clone(),
+            uploads: Some(Arc::new(self.photos.clone())),
+        })
     }
 
     /// The embedding job handler on this system's stores, with `analyzer` as the face pipeline.
     pub fn embed_jobs(&self, analyzer: Arc<dyn PhotoAnalyzer>) -> Arc<dyn JobHandler> {
-        Arc::new(EmbedJobs { desk: self.desk.clone(), analyzer, biometrics: Arc::new(self.biometrics()) })
+        Arc::new(EmbedJobs {
+            desk: self.desk.clone(),
+            analyzer,
+        })
     }
 
     pub fn biometrics(&self) -> SqliteBiometrics {
@@ -77,7 +98,11 @@ pub async fn run(
     let mut tasks = Vec::new();
     if let Some(analyzer) = analyzer {
         let handler = system.embed_jobs(analyzer);
-        let worker = Worker { queue: system.queue.clone(), handler, config: WorkerConfig::default() };
+        let worker = Worker {
+            queue: system.queue.clone(),
+            handler,
+            config: WorkerConfig::default(),
+        };
         tasks.push(tokio::spawn(worker.run(shutdown.clone())));
     } else {
         tracing::warn!("no face pipeline: embedding jobs stay queued");
@@ -102,7 +127,11 @@ async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = system.desk.relay(100).await {
             tracing::error!(error = %e, "relay failed");
         }
-        if let Err(e) = system.photos.sweep_unclaimed(chrono::Duration::days(1)).await {
+        if let Err(e) = system
+            .photos
+            .sweep_unclaimed(chrono::Duration::days(1))
+            .await
+        {
             tracing::error!(error = %e, "sweep of unclaimed uploads failed");
         }
         tokio::select! {
@@ -113,13 +142,25 @@ async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// `optout serve`.
-pub async fn serve(args: ServeArgs, analyzer: Option<Arc<dyn PhotoAnalyzer>>) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+pub async fn serve(
+    args: ServeArgs,
+    analyzer: Option<Arc<dyn PhotoAnalyzer>>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let system = System::open(&args, &public_url, Arc::new(SystemClock))?;
     tracing::info!(url = %public_url, data = %path_str(&args.data), "optout is running: open {public_url}/");
-    println!("optout is running at {public_url}/  (data in {}, emails in {})", path_str(&args.data), path_str(&system.outbox()));
+    println!(
+        "optout is running at {public_url}/  (data in {}, emails in {})",
+        path_str(&args.data),
+        path_str(&system.outbox())
+    );
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -136,13 +177,14 @@ fn path_str(p: &Path) -> String {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

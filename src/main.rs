@@ -7,7 +7,11 @@ use optout::config::ServeArgs;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "optout", version, about = "Image opt-out desk: run it, embed a photo")]
+#[command(
+    name = "optout",
+    version,
+    about = "Image opt-out desk: run it, embed a photo"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,14 +34,23 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OPTOUT_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPTOUT_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve { args, model_dir } => {
             let dir = model_dir.unwrap_or_else(optout_face::default_model_dir);
             let engine = optout_face::FaceEngine::load(&dir)?;
-            optout::embedded::serve(args, Some(std::sync::Arc::new(optout::analyzer::FaceAnalyzer(engine.into())))).await
+            optout::embedded::serve(
+                args,
+                Some(std::sync::Arc::new(optout::analyzer::FaceAnalyzer(
+                    engine.into(),
+                ))),
+            )
+            .await
         }
         Command::Embed(args) => cmd_embed::run(&args),
     }

@@ -20,15 +20,26 @@ async fn a_failure_inside_the_write_leaves_nothing() {
     let app = TestApp::start().await;
     let db = rusqlite_open(&app.dir);
     // Inject a failure between the case row and its audit event, inside the transaction.
-    db.execute_batch("CREATE TRIGGER inject BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'injected'); END;").unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER inject BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+    )
+    .unwrap();
     let c = app.client();
-    let post = || c.post(format!("{}/v1/cases", app.url)).header("idempotency-key", "atomic-key-01").json(&notice()).send();
+    let post = || {
+        c.post(format!("{}/v1/cases", app.url))
+            .header("idempotency-key", "atomic-key-01")
+            .json(&notice())
+            .send()
+    };
     let r = post().await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "30");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unavailable");
-    assert!(!body.to_string().contains("injected"), "causes are logged, not shown");
+    assert!(
+        !body.to_string().contains("injected"),
+        "causes are logged, not shown"
+    );
     for t in ["cases", "personal", "audit", "idempotency", "jobs"] {
         assert_eq!(app.count(t), 0, "{t} half-written");
     }
@@ -49,17 +60,35 @@ async fn a_failed_receipt_is_sent_by_the_relay_after_a_restart() {
     // Break the outbox: the mail step fails after the case was written.
     std::fs::remove_dir_all(&outbox).unwrap();
     std::fs::write(&outbox, b"not a directory").unwrap();
-    let r = app.client().post(format!("{}/v1/cases", app.url)).json(&notice()).send().await.unwrap();
-    assert_eq!(r.status(), 201, "the case is stored with its job; the receipt follows");
+    let r = app
+        .client()
+        .post(format!("{}/v1/cases", app.url))
+        .json(&notice())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        201,
+        "the case is stored with its job; the receipt follows"
+    );
     assert_eq!(app.count("cases"), 1);
     assert_eq!(app.count("jobs"), 1);
-    let pending: i64 = rusqlite_open(&app.dir).query_row("SELECT undispatched FROM cases", [], |r| r.get(0)).unwrap();
+    let pending: i64 = rusqlite_open(&app.dir)
+        .query_row("SELECT undispatched FROM cases", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(pending, 1);
     let dir = app.dir.clone();
     let tmp = app.stop().await;
     std::fs::remove_file(&outbox).unwrap();
     // At start the relay finishes what was interrupted.
-    let app = TestApp::start_in(&dir, desk_args(), None, std::sync::Arc::new(optout_core::ports::SystemClock)).await;
+    let app = TestApp::start_in(
+        &dir,
+        desk_args(),
+        None,
+        std::sync::Arc::new(optout_core::ports::SystemClock),
+    )
+    .await;
     let mut sent = Vec::new();
     for _ in 0..50 {
         sent = app.outbox();
@@ -70,7 +99,9 @@ async fn a_failed_receipt_is_sent_by_the_relay_after_a_restart() {
     }
     assert_eq!(sent.len(), 1, "the relay sent the receipt");
     assert!(eml_subject(&sent[0]).contains("We received your request"));
-    let pending: i64 = rusqlite_open(&app.dir).query_row("SELECT undispatched FROM cases", [], |r| r.get(0)).unwrap();
+    let pending: i64 = rusqlite_open(&app.dir)
+        .query_row("SELECT undispatched FROM cases", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(pending, 0);
     app.stop().await;
     drop(tmp);

@@ -24,7 +24,12 @@ async fn requester_journey_in_headless_chromium() {
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(root.join("tests/browser/journey.mjs"))
-            .args([url.as_str(), outbox.to_str().unwrap(), photo.to_str().unwrap(), shots.to_str().unwrap()])
+            .args([
+                url.as_str(),
+                outbox.to_str().unwrap(),
+                photo.to_str().unwrap(),
+                shots.to_str().unwrap(),
+            ])
             .env("NODE_PATH", &modules)
             .output()
             .expect("node")
@@ -33,7 +38,10 @@ async fn requester_journey_in_headless_chromium() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser journey failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser journey failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("browser journey ok"));
     assert_eq!(app.count("cases"), 2);
 }

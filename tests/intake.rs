@@ -25,16 +25,49 @@ async fn health_and_openapi() {
     let c = app.client();
     let r = c.get(format!("{}/healthz", app.url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let doc: Value = c.get(format!("{}/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = c
+        .get(format!("{}/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for p in ["/v1/uploads", "/v1/cases", "/v1/status/{token}", "/v1/status/{token}/withdraw"] {
-        assert!(doc["paths"][p].is_object(), "{p} missing from the OpenAPI document");
+    for p in [
+        "/v1/uploads",
+        "/v1/cases",
+        "/v1/status/{token}",
+        "/v1/status/{token}/withdraw",
+    ] {
+        assert!(
+            doc["paths"][p].is_object(),
+            "{p} missing from the OpenAPI document"
+        );
     }
-    let props = doc["components"]["schemas"]["CaseRequest"]["properties"].as_object().unwrap();
-    for f in ["kind", "country", "first_name", "last_name", "email", "phone", "reason", "consent", "good_faith", "source_urls", "upload_key"] {
+    let props = doc["components"]["schemas"]["CaseRequest"]["properties"]
+        .as_object()
+        .unwrap();
+    for f in [
+        "kind",
+        "country",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "reason",
+        "consent",
+        "good_faith",
+        "source_urls",
+        "upload_key",
+    ] {
         assert!(props.contains_key(f), "CaseRequest.{f} undocumented");
     }
-    let r = c.get(format!("{}/no/such/page", app.url)).send().await.unwrap();
+    let r = c
+        .get(format!("{}/no/such/page", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -42,15 +75,35 @@ async fn health_and_openapi() {
 async fn landing_in_english_and_thai_remembers_the_choice() {
     let app = TestApp::start().await;
     let c = app.client();
-    let en = c.get(format!("{}/", app.url)).send().await.unwrap().text().await.unwrap();
+    let en = c
+        .get(format!("{}/", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(en.contains("Remove my face") && en.contains("Digital Services Act"));
     let r = c.get(format!("{}/?lang=th", app.url)).send().await.unwrap();
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("lang=th"));
     assert!(r.text().await.unwrap().contains("ลบใบหน้าของฉัน"));
-    let again = c.get(format!("{}/dsa", app.url)).header("cookie", "lang=th").send().await.unwrap().text().await.unwrap();
+    let again = c
+        .get(format!("{}/dsa", app.url))
+        .header("cookie", "lang=th")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(again.contains("lang=\"th\""));
-    let browser = c.get(format!("{}/", app.url)).header("accept-language", "th-TH,th;q=0.9").send().await.unwrap();
+    let browser = c
+        .get(format!("{}/", app.url))
+        .header("accept-language", "th-TH,th;q=0.9")
+        .send()
+        .await
+        .unwrap();
     assert!(browser.text().await.unwrap().contains("<html lang=\"th\""));
 }
 
@@ -59,12 +112,29 @@ async fn face_opt_out_through_the_html_form_then_status_and_withdrawal() {
     let app = TestApp::start().await;
     let c = app.client();
     let hidden = upload_photo(&app, "en", jpeg(640, 480)).await;
-    let key = hidden.iter().find(|(k, _)| k == "upload_key").unwrap().1.clone();
+    let key = hidden
+        .iter()
+        .find(|(k, _)| k == "upload_key")
+        .unwrap()
+        .1
+        .clone();
     assert!(app.dir.join("photos").join(&key).exists());
-    let r = c.post(format!("{}/opt-out", app.url)).form(&face_form(&hidden, &[("consent", "yes")])).send().await.unwrap();
+    let r = c
+        .post(format!("{}/opt-out", app.url))
+        .form(&face_form(&hidden, &[("consent", "yes")]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
-    let reference = page.split("id=\"reference\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let reference = page
+        .split("id=\"reference\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(reference.len(), 26);
     assert_eq!(app.count("cases"), 1);
     assert_eq!(app.count("jobs"), 1);
@@ -82,7 +152,12 @@ async fn face_opt_out_through_the_html_form_then_status_and_withdrawal() {
         assert!(part.contains(&format!("{}/status/", app.url)));
     }
     assert!(!eml.contains("image/jpeg"), "no image in emails");
-    let status_url = text.lines().find(|l| l.starts_with(&format!("{}/status/", app.url))).unwrap().trim().to_owned();
+    let status_url = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{}/status/", app.url)))
+        .unwrap()
+        .trim()
+        .to_owned();
     let status = c.get(&status_url).send().await.unwrap();
     assert_eq!(status.status(), 200);
     assert_eq!(status.headers()["cache-control"], "no-store");
@@ -90,17 +165,35 @@ async fn face_opt_out_through_the_html_form_then_status_and_withdrawal() {
     assert!(status.contains("data-state=\"received\"") && status.contains(&reference));
     // Withdrawal needs the confirmation box.
     let withdraw_url = format!("{status_url}/withdraw");
-    let r = c.post(&withdraw_url).form(&[("lang", "en")]).send().await.unwrap();
+    let r = c
+        .post(&withdraw_url)
+        .form(&[("lang", "en")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
-    let r = c.post(&withdraw_url).form(&[("lang", "en"), ("confirm", "yes")]).send().await.unwrap();
+    let r = c
+        .post(&withdraw_url)
+        .form(&[("lang", "en"), ("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("data-state=\"withdrawn\""));
-    assert!(!app.dir.join("photos").join(&key).exists(), "the photo of a withdrawn case is deleted");
+    assert!(
+        !app.dir.join("photos").join(&key).exists(),
+        "the photo of a withdrawn case is deleted"
+    );
     let outbox = app.outbox();
     assert_eq!(outbox.len(), 2);
     assert!(eml_subject(&outbox[1]).contains("withdrawn"));
     // Twice is harmless.
-    let r = c.post(&withdraw_url).form(&[("lang", "en"), ("confirm", "yes")]).send().await.unwrap();
+    let r = c
+        .post(&withdraw_url)
+        .form(&[("lang", "en"), ("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(app.outbox().len(), 2);
 }
@@ -111,9 +204,33 @@ async fn the_same_form_posted_twice_makes_one_case() {
     let c = app.client();
     let hidden = upload_photo(&app, "en", jpeg(320, 240)).await;
     let form = face_form(&hidden, &[("consent", "yes")]);
-    let a = c.post(format!("{}/opt-out", app.url)).form(&form).send().await.unwrap().text().await.unwrap();
-    let b = c.post(format!("{}/opt-out", app.url)).form(&form).send().await.unwrap().text().await.unwrap();
-    let reference = |p: &str| p.split("id=\"reference\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let a = c
+        .post(format!("{}/opt-out", app.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let b = c
+        .post(format!("{}/opt-out", app.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let reference = |p: &str| {
+        p.split("id=\"reference\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(reference(&a), reference(&b));
     assert_eq!(app.count("cases"), 1);
     assert_eq!(app.outbox().len(), 1, "one receipt");
@@ -124,7 +241,15 @@ async fn the_same_form_posted_twice_makes_one_case() {
             *v = "another-token-123".into();
         }
     }
-    let c3 = c.post(format!("{}/opt-out", app.url)).form(&other).send().await.unwrap().text().await.unwrap();
+    let c3 = c
+        .post(format!("{}/opt-out", app.url))
+        .form(&other)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(reference(&c3), reference(&a));
     assert_eq!(app.count("cases"), 1);
 }
@@ -149,7 +274,10 @@ async fn dsa_notice_through_the_json_api_is_idempotent_and_thai() {
     let app = TestApp::start().await;
     let c = app.client();
     let post = |body: Value| {
-        c.post(format!("{}/v1/cases", app.url)).header("idempotency-key", "retry-key-0001").json(&body).send()
+        c.post(format!("{}/v1/cases", app.url))
+            .header("idempotency-key", "retry-key-0001")
+            .json(&body)
+            .send()
     };
     let r = post(dsa_json()).await.unwrap();
     assert_eq!(r.status(), 201);
@@ -166,14 +294,37 @@ async fn dsa_notice_through_the_json_api_is_idempotent_and_thai() {
     assert_eq!(outbox.len(), 1);
     assert!(eml_subject(&outbox[0]).contains("เราได้รับคำขอของคุณแล้ว"));
     let text = eml_part(&outbox[0], "text/plain");
-    assert!(text.contains("http://example.org/b.png"), "URLs are normalised: {text}");
+    assert!(
+        text.contains("http://example.org/b.png"),
+        "URLs are normalised: {text}"
+    );
     assert!(text.contains("เยอรมนี"));
     // Status through the API.
-    let token = first["status_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    let s: Value = c.get(format!("{}/v1/status/{token}", app.url)).send().await.unwrap().json().await.unwrap();
+    let token = first["status_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let s: Value = c
+        .get(format!("{}/v1/status/{token}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(s["id"], first["id"]);
     assert_eq!(s["can_withdraw"], true);
-    let w: Value = c.post(format!("{}/v1/status/{token}/withdraw", app.url)).send().await.unwrap().json().await.unwrap();
+    let w: Value = c
+        .post(format!("{}/v1/status/{token}/withdraw", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(w["state"], "withdrawn");
     assert_eq!(w["can_withdraw"], false);
 }
@@ -182,20 +333,43 @@ async fn dsa_notice_through_the_json_api_is_idempotent_and_thai() {
 async fn face_opt_out_through_the_json_api() {
     let app = TestApp::start().await;
     let c = app.client();
-    let form: Value = c.post(format!("{}/v1/uploads", app.url)).send().await.unwrap().json().await.unwrap();
+    let form: Value = c
+        .post(format!("{}/v1/uploads", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut mp = reqwest::multipart::Form::new();
     for (k, v) in form["fields"].as_object().unwrap() {
         mp = mp.text(k.clone(), v.as_str().unwrap().to_owned());
     }
-    mp = mp.part("file", reqwest::multipart::Part::bytes(jpeg(400, 300)).mime_str("image/jpeg").unwrap());
-    let r = c.post(form["url"].as_str().unwrap()).header("accept", "application/json").multipart(mp).send().await.unwrap();
+    mp = mp.part(
+        "file",
+        reqwest::multipart::Part::bytes(jpeg(400, 300))
+            .mime_str("image/jpeg")
+            .unwrap(),
+    );
+    let r = c
+        .post(form["url"].as_str().unwrap())
+        .header("accept", "application/json")
+        .multipart(mp)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let body = json!({
         "kind": "face_opt_out", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
         "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
         "consent": true, "upload_key": form["key"]
     });
-    let r = c.post(format!("{}/v1/cases", app.url)).json(&body).send().await.unwrap();
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let case: Value = r.json().await.unwrap();
     assert_eq!(case["kind"], "face_opt_out");
@@ -204,15 +378,27 @@ async fn face_opt_out_through_the_json_api() {
 
 /// Posts a JSON case and expects 422 naming `field` with `code`; nothing stored, nothing sent.
 async fn expect_invalid(app: &TestApp, body: Value, field: &str, code: &str) {
-    let r = app.client().post(format!("{}/v1/cases", app.url)).json(&body).send().await.unwrap();
+    let r = app
+        .client()
+        .post(format!("{}/v1/cases", app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422, "{field}/{code}: {body}");
     let e: Value = r.json().await.unwrap();
     let fields = e["error"]["fields"].as_array().unwrap();
     assert!(
-        fields.iter().any(|f| f["field"] == field && f["code"] == code),
+        fields
+            .iter()
+            .any(|f| f["field"] == field && f["code"] == code),
         "expected {field}/{code}, got {fields:?}"
     );
-    assert!(fields.iter().all(|f| !f["message"].as_str().unwrap().is_empty()));
+    assert!(
+        fields
+            .iter()
+            .all(|f| !f["message"].as_str().unwrap().is_empty())
+    );
     assert_eq!(app.count("cases"), 0);
     assert_eq!(app.count("jobs"), 0);
     assert!(app.outbox().is_empty());
@@ -228,33 +414,133 @@ async fn every_field_rule_is_enforced() {
     let app = TestApp::start().await;
     let ok = dsa_json();
     let cases: Vec<(Value, &str, &str)> = vec![
-        (with(ok.clone(), "first_name", json!("")), "first_name", "required"),
-        (with(ok.clone(), "last_name", json!("   ")), "last_name", "required"),
-        (with(ok.clone(), "email", json!("")), "email", "required"),
-        (with(ok.clone(), "email", json!("not-an-email")), "email", "invalid_email"),
-        (with(ok.clone(), "email", json!("a@b.com\r\nBcc: victim@example.org")), "email", "invalid_email"),
-        (with(ok.clone(), "phone", json!("0812345678")), "phone", "invalid_phone"),
-        (with(ok.clone(), "phone", json!("")), "phone", "required"),
-        (with(ok.clone(), "country", json!("XX")), "country", "invalid_country"),
-        (with(ok.clone(), "country", json!("")), "country", "required"),
-        (with(ok.clone(), "first_name", json!("x".repeat(101))), "first_name", "too_long"),
-        (with(ok.clone(), "first_name", json!("Anna\r\nBcc: victim@example.org")), "first_name", "invalid_chars"),
-        (with(ok.clone(), "last_name", json!("Schmidt\u{202E}")), "last_name", "invalid_chars"),
-        (with(ok.clone(), "reason", json!("x".repeat(5001))), "reason", "too_long"),
-        (with(ok.clone(), "reason", json!("short")), "reason", "too_short"),
-        (with(ok.clone(), "good_faith", json!(false)), "good_faith", "good_faith_required"),
-        (with(ok.clone(), "source_urls", json!([])), "source_urls", "required"),
-        (with(ok.clone(), "source_urls", json!(["javascript:alert(1)"])), "source_urls", "url_scheme"),
-        (with(ok.clone(), "source_urls", json!(["file:///etc/passwd"])), "source_urls", "url_scheme"),
-        (with(ok.clone(), "source_urls", json!(["https://"])), "source_urls", "invalid_url"),
-        (with(ok.clone(), "source_urls", json!(["not a url"])), "source_urls", "invalid_url"),
-        (with(ok.clone(), "source_urls", json!(["https://a.example/1.jpg", "https://a.example/1.jpg"])), "source_urls", "duplicate_url"),
         (
-            with(ok.clone(), "source_urls", json!((0..21).map(|i| format!("https://a.example/{i}.jpg")).collect::<Vec<_>>())),
+            with(ok.clone(), "first_name", json!("")),
+            "first_name",
+            "required",
+        ),
+        (
+            with(ok.clone(), "last_name", json!("   ")),
+            "last_name",
+            "required",
+        ),
+        (with(ok.clone(), "email", json!("")), "email", "required"),
+        (
+            with(ok.clone(), "email", json!("not-an-email")),
+            "email",
+            "invalid_email",
+        ),
+        (
+            with(
+                ok.clone(),
+                "email",
+                json!("a@b.com\r\nBcc: victim@example.org"),
+            ),
+            "email",
+            "invalid_email",
+        ),
+        (
+            with(ok.clone(), "phone", json!("0812345678")),
+            "phone",
+            "invalid_phone",
+        ),
+        (with(ok.clone(), "phone", json!("")), "phone", "required"),
+        (
+            with(ok.clone(), "country", json!("XX")),
+            "country",
+            "invalid_country",
+        ),
+        (
+            with(ok.clone(), "country", json!("")),
+            "country",
+            "required",
+        ),
+        (
+            with(ok.clone(), "first_name", json!("x".repeat(101))),
+            "first_name",
+            "too_long",
+        ),
+        (
+            with(
+                ok.clone(),
+                "first_name",
+                json!("Anna\r\nBcc: victim@example.org"),
+            ),
+            "first_name",
+            "invalid_chars",
+        ),
+        (
+            with(ok.clone(), "last_name", json!("Schmidt\u{202E}")),
+            "last_name",
+            "invalid_chars",
+        ),
+        (
+            with(ok.clone(), "reason", json!("x".repeat(5001))),
+            "reason",
+            "too_long",
+        ),
+        (
+            with(ok.clone(), "reason", json!("short")),
+            "reason",
+            "too_short",
+        ),
+        (
+            with(ok.clone(), "good_faith", json!(false)),
+            "good_faith",
+            "good_faith_required",
+        ),
+        (
+            with(ok.clone(), "source_urls", json!([])),
+            "source_urls",
+            "required",
+        ),
+        (
+            with(ok.clone(), "source_urls", json!(["javascript:alert(1)"])),
+            "source_urls",
+            "url_scheme",
+        ),
+        (
+            with(ok.clone(), "source_urls", json!(["file:///etc/passwd"])),
+            "source_urls",
+            "url_scheme",
+        ),
+        (
+            with(ok.clone(), "source_urls", json!(["https://"])),
+            "source_urls",
+            "invalid_url",
+        ),
+        (
+            with(ok.clone(), "source_urls", json!(["not a url"])),
+            "source_urls",
+            "invalid_url",
+        ),
+        (
+            with(
+                ok.clone(),
+                "source_urls",
+                json!(["https://a.example/1.jpg", "https://a.example/1.jpg"]),
+            ),
+            "source_urls",
+            "duplicate_url",
+        ),
+        (
+            with(
+                ok.clone(),
+                "source_urls",
+                json!(
+                    (0..21)
+                        .map(|i| format!("https://a.example/{i}.jpg"))
+                        .collect::<Vec<_>>()
+                ),
+            ),
             "source_urls",
             "too_many_urls",
         ),
-        (with(ok.clone(), "lang", json!("fr")), "lang", "invalid_value"),
+        (
+            with(ok.clone(), "lang", json!("fr")),
+            "lang",
+            "invalid_value",
+        ),
     ];
     for (body, field, code) in cases {
         expect_invalid(&app, body, field, code).await;
@@ -264,20 +550,63 @@ async fn every_field_rule_is_enforced() {
         "email": "a@example.org", "phone": "+66812345678", "reason": "Please remove my face."});
     expect_invalid(&app, face.clone(), "consent", "consent_required").await;
     expect_invalid(&app, face.clone(), "photo", "upload_missing").await;
-    expect_invalid(&app, with(face.clone(), "upload_key", json!("uploads/../../etc/passwd")), "photo", "upload_missing").await;
-    expect_invalid(&app, with(face, "upload_key", json!("uploads/AAAAAAAAAAAAAAAAAAAAAA")), "photo", "upload_missing").await;
+    expect_invalid(
+        &app,
+        with(
+            face.clone(),
+            "upload_key",
+            json!("uploads/../../etc/passwd"),
+        ),
+        "photo",
+        "upload_missing",
+    )
+    .await;
+    expect_invalid(
+        &app,
+        with(face, "upload_key", json!("uploads/AAAAAAAAAAAAAAAAAAAAAA")),
+        "photo",
+        "upload_missing",
+    )
+    .await;
     // Malformed requests.
     let c = app.client();
-    let r = c.post(format!("{}/v1/cases", app.url)).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = c.post(format!("{}/v1/cases", app.url)).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
-    let r = c.post(format!("{}/v1/cases", app.url)).json(&with(dsa_json(), "extra", json!(1))).send().await.unwrap();
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&with(dsa_json(), "extra", json!(1)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400, "unknown fields are refused");
-    let r = c.post(format!("{}/v1/cases", app.url)).json(&json!({"kind": "other"})).send().await.unwrap();
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&json!({"kind": "other"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let big = with(dsa_json(), "reason", json!("x".repeat(400_000)));
-    let r = c.post(format!("{}/v1/cases", app.url)).json(&big).send().await.unwrap();
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     assert_eq!(app.count("cases"), 0);
     assert!(app.outbox().is_empty());
@@ -287,25 +616,49 @@ async fn every_field_rule_is_enforced() {
 async fn the_html_form_keeps_the_input_and_explains_each_error() {
     let app = TestApp::start().await;
     let c = app.client();
-    let page = c.get(format!("{}/dsa", app.url)).send().await.unwrap().text().await.unwrap();
+    let page = c
+        .get(format!("{}/dsa", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let mut form = hidden_inputs(&page);
     form.extend([
         ("country".to_owned(), "TH".to_owned()),
-        ("first_name".to_owned(), "<script>alert(1)</script>".to_owned()),
+        (
+            "first_name".to_owned(),
+            "<script>alert(1)</script>".to_owned(),
+        ),
         ("last_name".to_owned(), "Jaidee".to_owned()),
         ("email".to_owned(), "bad@".to_owned()),
         ("phone".to_owned(), "+66812345678".to_owned()),
-        ("reason".to_owned(), "These images show me without my consent.".to_owned()),
-        ("source_urls".to_owned(), "https://a.example/1.jpg\njavascript:alert(1)".to_owned()),
+        (
+            "reason".to_owned(),
+            "These images show me without my consent.".to_owned(),
+        ),
+        (
+            "source_urls".to_owned(),
+            "https://a.example/1.jpg\njavascript:alert(1)".to_owned(),
+        ),
     ]);
-    let r = c.post(format!("{}/dsa", app.url)).form(&form).send().await.unwrap();
+    let r = c
+        .post(format!("{}/dsa", app.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"email-error\"") && html.contains("not a valid email address"));
     assert!(html.contains("id=\"source_urls-error\""));
     assert!(html.contains("id=\"good_faith-error\""));
     assert!(!html.contains("id=\"first_name-error\""));
-    assert!(html.contains("value=\"&lt;script&gt;alert(1)&lt;/script&gt;\""), "input kept and escaped");
+    assert!(
+        html.contains("value=\"&lt;script&gt;alert(1)&lt;/script&gt;\""),
+        "input kept and escaped"
+    );
     assert!(!html.contains("<script>alert(1)"));
     assert!(html.contains("These images show me without my consent."));
     assert_eq!(app.count("cases"), 0);
@@ -318,43 +671,88 @@ async fn the_html_form_keeps_the_input_and_explains_each_error() {
         }
     }
     form.push(("good_faith".into(), "yes".into()));
-    let r = c.post(format!("{}/dsa", app.url)).form(&form).send().await.unwrap();
+    let r = c
+        .post(format!("{}/dsa", app.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let eml = &app.outbox()[0];
     let html = eml_part(eml, "text/html");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>"));
     // A form with a wrong content type gets a readable page.
-    let r = c.post(format!("{}/dsa", app.url)).body("x").header("content-type", "text/plain").send().await.unwrap();
+    let r = c
+        .post(format!("{}/dsa", app.url))
+        .body("x")
+        .header("content-type", "text/plain")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
 
 #[tokio::test]
 async fn bad_photos_are_refused_with_a_precise_message() {
     let app = TestApp::start().await;
     let c = app.client();
-    let photo_page = || async { c.get(format!("{}/opt-out", app.url)).send().await.unwrap().text().await.unwrap() };
+    let photo_page = || async {
+        c.get(format!("{}/opt-out", app.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
     let mut truncated = jpeg(640, 480);
     truncated.truncate(truncated.len() / 2);
     let cases: Vec<(Vec<u8>, &str, &str)> = vec![
-        (b"%PDF-1.4 definitely not an image".to_vec(), "application/pdf", "file type is not supported"),
+        (
+            b"%PDF-1.4 definitely not an image".to_vec(),
+            "application/pdf",
+            "file type is not supported",
+        ),
         (png(200, 200), "image/jpeg", "does not match its type"),
         (truncated, "image/jpeg", "damaged or incomplete"),
         (png_bomb(50_000, 50_000), "image/png", "too large"),
-        (b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(), "image/gif", "file type is not supported"),
+        (
+            b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(),
+            "image/gif",
+            "file type is not supported",
+        ),
     ];
     for (bytes, ct, message) in cases {
         let r = upload(&app, &photo_page().await, bytes, ct).await;
-        assert_eq!(r.status(), 303, "the store takes the bytes; the desk verifies them");
+        assert_eq!(
+            r.status(),
+            303,
+            "the store takes the bytes; the desk verifies them"
+        );
         let location = r.headers()["location"].to_str().unwrap().to_owned();
         let r = c.get(&location).send().await.unwrap();
         assert_eq!(r.status(), 422, "{message}");
         let html = r.text().await.unwrap();
-        assert!(html.contains("id=\"photo-error\"") && html.contains(message), "{message}: {html}");
+        assert!(
+            html.contains("id=\"photo-error\"") && html.contains(message),
+            "{message}: {html}"
+        );
     }
     assert_eq!(app.count("uploads"), 0, "refused uploads are deleted");
     // Over 10 MB: 413 without reading it all.
-    let r = upload(&app, &photo_page().await, vec![0xFF; 10 * 1024 * 1024 + 1], "image/jpeg").await;
+    let r = upload(
+        &app,
+        &photo_page().await,
+        vec![0xFF; 10 * 1024 * 1024 + 1],
+        "image/jpeg",
+    )
+    .await;
     assert_eq!(r.status(), 413);
     assert!(r.text().await.unwrap().contains("larger than 10 MB"));
     // A declared length over the limit is refused before any byte is read.
@@ -370,10 +768,18 @@ async fn bad_photos_are_refused_with_a_precise_message() {
     }
     // Forged or missing signed fields.
     let page = photo_page().await;
-    let forged = page.replace("name=\"key\" value=\"uploads/", "name=\"key\" value=\"uploads/X");
+    let forged = page.replace(
+        "name=\"key\" value=\"uploads/",
+        "name=\"key\" value=\"uploads/X",
+    );
     let r = upload(&app, &forged, jpeg(100, 100), "image/jpeg").await;
     assert_eq!(r.status(), 400);
-    let r = c.post(format!("{}/uploads", app.url)).body("x").send().await.unwrap();
+    let r = c
+        .post(format!("{}/uploads", app.url))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(app.count("uploads"), 0);
     assert_eq!(app.count("cases"), 0);
@@ -384,7 +790,12 @@ async fn bad_photos_are_refused_with_a_precise_message() {
 async fn unknown_or_tampered_status_links_reveal_nothing() {
     let app = TestApp::start().await;
     let c = app.client();
-    let r = c.post(format!("{}/v1/cases", app.url)).json(&dsa_json()).send().await.unwrap();
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&dsa_json())
+        .send()
+        .await
+        .unwrap();
     let case: Value = r.json().await.unwrap();
     let url = case["status_url"].as_str().unwrap().to_owned();
     let token = url.rsplit('/').next().unwrap().to_owned();
@@ -393,12 +804,25 @@ async fn unknown_or_tampered_status_links_reveal_nothing() {
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     for t in [tampered.as_str(), "nonsense", "k1.1.x.y", &"A".repeat(3000)] {
-        let r = c.get(format!("{}/status/{t}", app.url)).send().await.unwrap();
+        let r = c
+            .get(format!("{}/status/{t}", app.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 404);
         assert!(r.text().await.unwrap().contains("This link is not valid"));
-        let r = c.get(format!("{}/v1/status/{t}", app.url)).send().await.unwrap();
+        let r = c
+            .get(format!("{}/v1/status/{t}", app.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 404);
-        let r = c.post(format!("{}/status/{t}/withdraw", app.url)).form(&[("confirm", "yes")]).send().await.unwrap();
+        let r = c
+            .post(format!("{}/status/{t}/withdraw", app.url))
+            .form(&[("confirm", "yes")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 404);
     }
     let r = c.get(&url).send().await.unwrap();
@@ -410,10 +834,28 @@ async fn phone_can_be_optional_by_configuration() {
     let tmp = tempfile::tempdir().unwrap();
     let mut args = desk_args();
     args.phone_required = false;
-    let app = TestApp::start_in(tmp.path(), args, None, std::sync::Arc::new(optout_core::ports::SystemClock)).await;
-    let r = app.client().post(format!("{}/v1/cases", app.url)).json(&with(dsa_json(), "phone", json!(""))).send().await.unwrap();
+    let app = TestApp::start_in(
+        tmp.path(),
+        args,
+        None,
+        std::sync::Arc::new(optout_core::ports::SystemClock),
+    )
+    .await;
+    let r = app
+        .client()
+        .post(format!("{}/v1/cases", app.url))
+        .json(&with(dsa_json(), "phone", json!("")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
-    let r = app.client().post(format!("{}/v1/cases", app.url)).json(&with(dsa_json(), "phone", json!("12"))).send().await.unwrap();
+    let r = app
+        .client()
+        .post(format!("{}/v1/cases", app.url))
+        .json(&with(dsa_json(), "phone", json!("12")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422, "a given phone must still be valid");
     app.stop().await;
 }
@@ -422,12 +864,40 @@ async fn phone_can_be_optional_by_configuration() {
 async fn data_survives_a_restart() {
     let app = TestApp::start().await;
     let c = app.client();
-    let case: Value = c.post(format!("{}/v1/cases", app.url)).json(&dsa_json()).send().await.unwrap().json().await.unwrap();
-    let token = case["status_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let case: Value = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&dsa_json())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = case["status_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let dir = app.dir.clone();
     let tmp = app.stop().await;
-    let app = TestApp::start_in(&dir, desk_args(), None, std::sync::Arc::new(optout_core::ports::SystemClock)).await;
-    let s: Value = app.client().get(format!("{}/v1/status/{token}", app.url)).send().await.unwrap().json().await.unwrap();
+    let app = TestApp::start_in(
+        &dir,
+        desk_args(),
+        None,
+        std::sync::Arc::new(optout_core::ports::SystemClock),
+    )
+    .await;
+    let s: Value = app
+        .client()
+        .get(format!("{}/v1/status/{token}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(s["id"], case["id"]);
     assert_eq!(app.count("jobs"), 1);
     app.stop().await;

@@ -40,15 +40,32 @@ impl TestApp {
         app
     }
 
-    pub async fn start_in(dir: &Path, desk: DeskArgs, analyzer: Option<Arc<dyn PhotoAnalyzer>>, clock: Arc<dyn Clock>) -> TestApp {
+    pub async fn start_in(
+        dir: &Path,
+        desk: DeskArgs,
+        analyzer: Option<Arc<dyn PhotoAnalyzer>>,
+        clock: Arc<dyn Clock>,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
-        let args = ServeArgs { listen: addr, data: dir.to_owned(), public_url: Some(url.clone()), desk };
+        let args = ServeArgs {
+            listen: addr,
+            data: dir.to_owned(),
+            public_url: Some(url.clone()),
+            desk,
+        };
         let system = System::open(&args, &url, clock).unwrap();
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(run(system.clone(), listener, analyzer, rx));
-        TestApp { url, system, dir: dir.to_owned(), shutdown: tx, task: Some(task), _tmp: None }
+        TestApp {
+            url,
+            system,
+            dir: dir.to_owned(),
+            shutdown: tx,
+            task: Some(task),
+            _tmp: None,
+        }
     }
 
     /// Stops the server and keeps the data directory (for restart tests).
@@ -61,21 +78,33 @@ impl TestApp {
     }
 
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     /// The `.eml` files of the outbox, oldest first.
     pub fn outbox(&self) -> Vec<String> {
         let mut files: Vec<_> = std::fs::read_dir(self.dir.join("outbox"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
-        files.into_iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+        files
+            .into_iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
     }
 
     pub fn count(&self, table: &str) -> i64 {
         let db = rusqlite_open(&self.dir);
-        db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+        db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
     }
 }
 
@@ -86,7 +115,13 @@ pub fn rusqlite_open(dir: &Path) -> rusqlite::Connection {
 /// A JPEG photo of `w`×`h` pixels with some texture.
 pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
     use image::ImageEncoder;
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7 % 256) as u8, (y * 3 % 256) as u8, ((x ^ y) % 256) as u8]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (x * 7 % 256) as u8,
+            (y * 3 % 256) as u8,
+            ((x ^ y) % 256) as u8,
+        ])
+    });
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
         .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
@@ -113,7 +148,11 @@ pub fn png_bomb(w: u32, h: u32) -> Vec<u8> {
     for &b in &p[12..29] {
         c ^= b as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     let crc = !c;
@@ -150,24 +189,47 @@ pub fn form_action(html: &str) -> String {
 }
 
 pub fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// Uploads `bytes` through the upload form of the photo step; returns the upload's response.
-pub async fn upload(app: &TestApp, photo_page: &str, bytes: Vec<u8>, content_type: &str) -> reqwest::Response {
+pub async fn upload(
+    app: &TestApp,
+    photo_page: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> reqwest::Response {
     let mut form = reqwest::multipart::Form::new();
     for (k, v) in hidden_inputs(photo_page) {
         form = form.text(k, v);
     }
-    let part = reqwest::multipart::Part::bytes(bytes).file_name("photo.jpg").mime_str(content_type).unwrap();
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name("photo.jpg")
+        .mime_str(content_type)
+        .unwrap();
     form = form.part("file", part);
-    app.client().post(form_action(photo_page)).multipart(form).send().await.unwrap()
+    app.client()
+        .post(form_action(photo_page))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Goes through the photo step and returns the details page's hidden fields.
 pub async fn upload_photo(app: &TestApp, lang: &str, bytes: Vec<u8>) -> Vec<(String, String)> {
     let c = app.client();
-    let page = c.get(format!("{}/opt-out?lang={lang}", app.url)).send().await.unwrap().text().await.unwrap();
+    let page = c
+        .get(format!("{}/opt-out?lang={lang}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let r = upload(app, &page, bytes, "image/jpeg").await;
     assert_eq!(r.status(), 303, "upload refused");
     let location = r.headers()["location"].to_str().unwrap().to_owned();
@@ -190,9 +252,16 @@ pub fn person() -> Vec<(&'static str, &'static str)> {
 
 /// Reads the part of an `.eml` message whose content type is `ct`, decoding quoted-printable/base64.
 pub fn eml_part(eml: &str, ct: &str) -> String {
-    let boundary = eml.split("boundary=\"").nth(1).and_then(|r| r.split('"').next()).expect("multipart");
+    let boundary = eml
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("multipart");
     for part in eml.split(&format!("--{boundary}")) {
-        if !part.to_ascii_lowercase().contains(&format!("content-type: {ct}")) {
+        if !part
+            .to_ascii_lowercase()
+            .contains(&format!("content-type: {ct}"))
+        {
             continue;
         }
         let (headers, body) = part.split_once("\r\n\r\n").expect("part body");
@@ -200,7 +269,12 @@ pub fn eml_part(eml: &str, ct: &str) -> String {
         if h.contains("base64") {
             use base64::Engine;
             let clean: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-            return String::from_utf8(base64::engine::general_purpose::STANDARD.decode(clean).unwrap()).unwrap();
+            return String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(clean)
+                    .unwrap(),
+            )
+            .unwrap();
         }
         if h.contains("quoted-printable") {
             return quoted_printable(body);
@@ -231,14 +305,27 @@ fn quoted_printable(s: &str) -> String {
 
 /// The decoded `Subject:` of an `.eml` message.
 pub fn eml_subject(eml: &str) -> String {
-    let line = eml.lines().skip_while(|l| !l.starts_with("Subject:")).take_while(|l| l.starts_with("Subject:") || l.starts_with(' ')).collect::<Vec<_>>().join("");
+    let line = eml
+        .lines()
+        .skip_while(|l| !l.starts_with("Subject:"))
+        .take_while(|l| l.starts_with("Subject:") || l.starts_with(' '))
+        .collect::<Vec<_>>()
+        .join("");
     let raw = line.trim_start_matches("Subject:").trim();
     // RFC 2047 encoded words: =?utf-8?b?...?=
     let mut out = String::new();
     for word in raw.split_whitespace() {
-        if let Some(inner) = word.strip_prefix("=?utf-8?b?").or_else(|| word.strip_prefix("=?UTF-8?B?")).and_then(|w| w.strip_suffix("?=")) {
+        if let Some(inner) = word
+            .strip_prefix("=?utf-8?b?")
+            .or_else(|| word.strip_prefix("=?UTF-8?B?"))
+            .and_then(|w| w.strip_suffix("?="))
+        {
             use base64::Engine;
-            out.push_str(&String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(inner).unwrap()));
+            out.push_str(&String::from_utf8_lossy(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(inner)
+                    .unwrap(),
+            ));
         } else {
             if !out.is_empty() {
                 out.push(' ');

@@ -5,11 +5,18 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     // JSON lines; Lambda adds the time. Never personal data or secrets (see optout-core).
-    tracing_subscriber::fmt().json().without_time().with_env_filter(EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .json()
+        .without_time()
+        .with_env_filter(EnvFilter::from_default_env())
+        .init();
     let rt = optout_aws::runtime::load().await.map_err(|e| {
         tracing::error!(error = %e, "start-up failed");
         e
     })?;
-    let app = optout_web::router(optout_web::AppState { desk: rt.desk, uploads: None });
+    let app = optout_web::router(optout_web::AppState {
+        desk: rt.desk,
+        uploads: None,
+    });
     lambda_http::run(app).await
 }

@@ -8,7 +8,9 @@ use optout_core::signing::KeyRing;
 use tower::ServiceExt;
 
 fn event(name: &str) -> lambda_http::Request {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
     lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -34,14 +36,21 @@ async fn app() -> axum::Router {
         KeyRing::generate("k1"),
         Settings::local("https://optout.example.org"),
     );
-    optout_web::router(optout_web::AppState { desk, uploads: None })
+    optout_web::router(optout_web::AppState {
+        desk,
+        uploads: None,
+    })
 }
 
 #[tokio::test]
 async fn healthz_event_is_served() {
     let req = event("apigw-http-get-healthz.json");
     assert_eq!(req.uri().path(), "/healthz");
-    let resp = app().await.oneshot(req.map(axum::body::Body::from)).await.unwrap();
+    let resp = app()
+        .await
+        .oneshot(req.map(axum::body::Body::from))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), http::StatusCode::OK);
 }
 
@@ -49,7 +58,11 @@ async fn healthz_event_is_served() {
 async fn form_event_is_served_in_thai() {
     let req = event("apigw-http-get-form.json");
     assert_eq!(req.uri().query(), Some("lang=th"));
-    let resp = app().await.oneshot(req.map(axum::body::Body::from)).await.unwrap();
+    let resp = app()
+        .await
+        .oneshot(req.map(axum::body::Body::from))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), http::StatusCode::OK);
 }
 
@@ -59,7 +72,9 @@ fn submission_event_is_a_json_post_with_an_idempotency_key() {
     assert_eq!(req.method(), http::Method::POST);
     assert_eq!(req.uri().path(), "/v1/cases");
     assert_eq!(req.headers()["idempotency-key"], "evt-sample-0001");
-    let Body::Text(body) = req.body() else { panic!("text body expected") };
+    let Body::Text(body) = req.body() else {
+        panic!("text body expected")
+    };
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(v["kind"], "dsa_notice");
 }

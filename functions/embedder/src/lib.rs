@@ -53,6 +53,8 @@ pub struct NotWired;
 #[async_trait::async_trait]
 impl JobHandler for NotWired {
     async fn handle(&self, _job: &EmbedJob) -> Result<(), JobError> {
-        Err(JobError::Retry("the embedding pipeline is not wired into this build".into()))
+        Err(JobError::Retry(
+            "the embedding pipeline is not wired into this build".into(),
+        ))
     }
 }

@@ -7,7 +7,9 @@ use optout_core::model::EmbedJob;
 use optout_embedder_fn::{JobError, JobHandler, handle_batch};
 
 fn event(name: &str) -> SqsEvent {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -28,7 +30,10 @@ impl JobHandler for Scripted {
 }
 
 fn failed_ids(r: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<&str> {
-    r.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect()
+    r.batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
 }
 
 #[tokio::test]
@@ -47,23 +52,37 @@ async fn partial_batch_failures_are_reported_by_message_id() {
         ]
     );
     let seen = h.0.lock().unwrap();
-    assert_eq!(seen.len(), 4, "every well-formed job is handled, the malformed one is not");
+    assert_eq!(
+        seen.len(),
+        4,
+        "every well-formed job is handled, the malformed one is not"
+    );
 }
 
 #[tokio::test]
 async fn a_clean_batch_reports_no_failure_and_serialises_as_lambda_expects() {
     let mut ev = event("sqs-embed-jobs.json");
-    ev.records.retain(|r| r.body.as_deref().is_some_and(|b| EmbedJob::from_json(b).is_ok_and(|j| j.generation == 1)));
+    ev.records.retain(|r| {
+        r.body
+            .as_deref()
+            .is_some_and(|b| EmbedJob::from_json(b).is_ok_and(|j| j.generation == 1))
+    });
     assert_eq!(ev.records.len(), 2);
     let r = handle_batch(ev, &Scripted::default()).await;
-    assert_eq!(serde_json::to_value(&r).unwrap(), serde_json::json!({ "batchItemFailures": [] }));
+    assert_eq!(
+        serde_json::to_value(&r).unwrap(),
+        serde_json::json!({ "batchItemFailures": [] })
+    );
 }
 
 #[tokio::test]
 async fn failures_serialise_with_item_identifiers() {
     let r = handle_batch(event("sqs-embed-jobs.json"), &Scripted::default()).await;
     let v = serde_json::to_value(&r).unwrap();
-    assert_eq!(v["batchItemFailures"][0]["itemIdentifier"], "2e1424d4-f796-459a-8184-9c92662be6d2");
+    assert_eq!(
+        v["batchItemFailures"][0]["itemIdentifier"],
+        "2e1424d4-f796-459a-8184-9c92662be6d2"
+    );
 }
 
 #[tokio::test]

@@ -19,12 +19,19 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200);
     let t0 = Instant::now();
     let em = Emulators::start()?;
     println!("emulators up in {:?}", t0.elapsed());
     let stack = Stack::create(&em, "figures").await?;
-    let desk = Desk::new(stack.ports(), KeyRing::generate("k1"), Settings::local("https://optout.example.org"));
+    let desk = Desk::new(
+        stack.ports(),
+        KeyRing::generate("k1"),
+        Settings::local("https://optout.example.org"),
+    );
     let mut times = Vec::with_capacity(n);
     for i in 0..n + 10 {
         let input = SubmissionInput {

@@ -99,25 +99,41 @@ impl AwsConfig {
 
     /// Reads the configuration from any lookup (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let opt = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let opt = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let req = |k: &'static str| opt(k).ok_or(ConfigError::Missing(k));
-        let num = |k: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match opt(k) {
+        let num = |k: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match opt(k)
+        {
             None => Ok(default),
             Some(v) => match v.parse::<u64>() {
                 Ok(n) if range.contains(&n) => Ok(n),
-                _ => Err(ConfigError::Invalid(k, format!("expected a number in {range:?}"))),
+                _ => Err(ConfigError::Invalid(
+                    k,
+                    format!("expected a number in {range:?}"),
+                )),
             },
         };
         let secret = |param: &'static str, value: &'static str| {
-            opt(param).map(SecretSource::Parameter).or_else(|| opt(value).map(|v| SecretSource::Value(Secret(v))))
+            opt(param)
+                .map(SecretSource::Parameter)
+                .or_else(|| opt(value).map(|v| SecretSource::Value(Secret(v))))
         };
         let job_queue_url = req("OPTOUT_JOB_QUEUE_URL")?;
         if !job_queue_url.starts_with("http://") && !job_queue_url.starts_with("https://") {
-            return Err(ConfigError::Invalid("OPTOUT_JOB_QUEUE_URL", "expected a queue URL".into()));
+            return Err(ConfigError::Invalid(
+                "OPTOUT_JOB_QUEUE_URL",
+                "expected a queue URL".into(),
+            ));
         }
         let mail_from = req("OPTOUT_MAIL_FROM")?;
         if !mail_from.contains('@') {
-            return Err(ConfigError::Invalid("OPTOUT_MAIL_FROM", "expected an email address".into()));
+            return Err(ConfigError::Invalid(
+                "OPTOUT_MAIL_FROM",
+                "expected an email address".into(),
+            ));
         }
         let default_endpoint = opt("AWS_ENDPOINT_URL");
         let endpoint = |k: &str| opt(k).or_else(|| default_endpoint.clone());
@@ -133,7 +149,11 @@ impl AwsConfig {
             signing_keys: secret("OPTOUT_SIGNING_KEYS_PARAMETER", "OPTOUT_SIGNING_KEYS"),
             indexer_keys: secret("OPTOUT_INDEXER_KEYS_PARAMETER", "OPTOUT_INDEXER_KEYS"),
             max_attempts: num("OPTOUT_AWS_MAX_ATTEMPTS", 3, 1..=10)? as u32,
-            attempt_timeout: Duration::from_millis(num("OPTOUT_AWS_TIMEOUT_MS", 3000, 100..=60_000)?),
+            attempt_timeout: Duration::from_millis(num(
+                "OPTOUT_AWS_TIMEOUT_MS",
+                3000,
+                100..=60_000,
+            )?),
             endpoints: Endpoints {
                 dynamodb: endpoint("AWS_ENDPOINT_URL_DYNAMODB"),
                 s3: endpoint("AWS_ENDPOINT_URL_S3"),
@@ -178,7 +198,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
@@ -186,7 +209,10 @@ mod tests {
         ("OPTOUT_CASES_TABLE", "cases"),
         ("OPTOUT_PERSONAL_TABLE", "personal"),
         ("OPTOUT_PHOTO_BUCKET", "photos"),
-        ("OPTOUT_JOB_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/jobs"),
+        (
+            "OPTOUT_JOB_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/1/jobs",
+        ),
         ("OPTOUT_MAIL_FROM", "desk@example.org"),
     ];
 
@@ -206,7 +232,10 @@ mod tests {
         assert!(matches!(e, ConfigError::Missing("OPTOUT_CASES_TABLE")));
         let mut pairs = BASE.to_vec();
         pairs.push(("OPTOUT_RETENTION_DAYS", "forever"));
-        assert!(matches!(AwsConfig::from_lookup(env(&pairs)), Err(ConfigError::Invalid("OPTOUT_RETENTION_DAYS", _))));
+        assert!(matches!(
+            AwsConfig::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid("OPTOUT_RETENTION_DAYS", _))
+        ));
     }
 
     #[test]
@@ -218,7 +247,10 @@ mod tests {
             ("OPTOUT_SIGNING_KEYS", "k1:secret-value"),
         ]);
         let c = AwsConfig::from_lookup(env(&pairs)).unwrap();
-        assert_eq!(c.endpoints.dynamodb.as_deref(), Some("http://127.0.0.1:8000"));
+        assert_eq!(
+            c.endpoints.dynamodb.as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
         assert_eq!(c.endpoints.s3.as_deref(), Some("http://127.0.0.1:5000"));
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("secret-value"), "{dbg}");

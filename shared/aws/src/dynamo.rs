@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Get, Put, ReturnValuesOnConditionCheckFailure, TransactGetItem,
-    TransactWriteItem,
+    AttributeValue, CancellationReason, Delete, Get, Put, ReturnValuesOnConditionCheckFailure,
+    TransactGetItem, TransactWriteItem,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use optout_core::model::{AuditEvent, Case, CaseId, CaseState, Personal};
@@ -97,7 +97,12 @@ fn is_pending(case: &Case) -> bool {
 
 impl DynamoCaseStore {
     /// `retention`: how long personal data is kept after the later of the last change and the due date.
-    pub fn new(client: Client, cases_table: &str, personal_table: &str, retention: chrono::Duration) -> Self {
+    pub fn new(
+        client: Client,
+        cases_table: &str,
+        personal_table: &str,
+        retention: chrono::Duration,
+    ) -> Self {
         DynamoCaseStore {
             client,
             cases_table: cases_table.to_owned(),
@@ -110,7 +115,8 @@ impl DynamoCaseStore {
     fn case_item(&self, case: &Case) -> Result<Item, StoreError> {
         let mut public = case.clone();
         public.personal = None;
-        let doc = serde_json::to_string(&public).map_err(|e| StoreError::Corrupt(format!("case not serialisable: {e}")))?;
+        let doc = serde_json::to_string(&public)
+            .map_err(|e| StoreError::Corrupt(format!("case not serialisable: {e}")))?;
         let mut item = key(case_pk(case.id), CASE_SK);
         item.insert("doc".into(), s(doc));
         item.insert("version".into(), n(case.version));
@@ -126,7 +132,8 @@ impl DynamoCaseStore {
 
     /// The personal item, expiring `retention` after the later of the last change and the due date.
     fn personal_item(&self, case: &Case, personal: &Personal) -> Result<Item, StoreError> {
-        let doc = serde_json::to_string(personal).map_err(|e| StoreError::Corrupt(format!("personal data not serialisable: {e}")))?;
+        let doc = serde_json::to_string(personal)
+            .map_err(|e| StoreError::Corrupt(format!("personal data not serialisable: {e}")))?;
         let expires = case.updated_at.max(case.due_at) + self.retention;
         Ok(HashMap::from([
             ("case_id".to_owned(), s(case.id.to_string())),
@@ -136,29 +143,45 @@ impl DynamoCaseStore {
     }
 
     fn audit_item(audit: &AuditEvent) -> Result<Item, StoreError> {
-        let doc = serde_json::to_string(audit).map_err(|e| StoreError::Corrupt(format!("audit not serialisable: {e}")))?;
+        let doc = serde_json::to_string(audit)
+            .map_err(|e| StoreError::Corrupt(format!("audit not serialisable: {e}")))?;
         let sk = format!("{AUDIT_PREFIX}{}#{}", ts(audit.at), ulid::Ulid::new());
         let mut item = key(case_pk(audit.case_id), &sk);
         item.insert("doc".into(), s(doc));
         Ok(item)
     }
 
-    fn put_new(&self, table: &str, item: Item, key_attr: &str, return_old: bool) -> Result<TransactWriteItem, StoreError> {
+    fn put_new(
+        &self,
+        table: &str,
+        item: Item,
+        key_attr: &str,
+        return_old: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder()
             .table_name(table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#k)")
             .expression_attribute_names("#k", key_attr);
         if return_old {
-            put = put.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            put = put.return_values_on_condition_check_failure(
+                ReturnValuesOnConditionCheckFailure::AllOld,
+            );
         }
-        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+        Ok(TransactWriteItem::builder()
+            .put(built(put.build())?)
+            .build())
     }
 
     fn personal_write(&self, case: &Case) -> Result<TransactWriteItem, StoreError> {
         Ok(match &case.personal {
             Some(p) => TransactWriteItem::builder()
-                .put(built(Put::builder().table_name(&self.personal_table).set_item(Some(self.personal_item(case, p)?)).build())?)
+                .put(built(
+                    Put::builder()
+                        .table_name(&self.personal_table)
+                        .set_item(Some(self.personal_item(case, p)?))
+                        .build(),
+                )?)
                 .build(),
             None => TransactWriteItem::builder()
                 .delete(built(
@@ -182,12 +205,16 @@ impl DynamoCaseStore {
             .send()
             .await
             .map_err(|e| unavailable("GetItem", e))?;
-        Ok(out.item().and_then(|i| get_s(i, "case_id")).and_then(CaseId::parse))
+        Ok(out
+            .item()
+            .and_then(|i| get_s(i, "case_id"))
+            .and_then(CaseId::parse))
     }
 
     fn parse_case(case_item: &Item, personal_item: Option<&Item>) -> Result<Case, StoreError> {
         let doc = get_s(case_item, "doc").ok_or_else(|| corrupt("case item without doc"))?;
-        let mut case: Case = serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("case doc: {e}")))?;
+        let mut case: Case =
+            serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("case doc: {e}")))?;
         let version: u64 = case_item
             .get("version")
             .and_then(|v| v.as_n().ok())
@@ -197,17 +224,31 @@ impl DynamoCaseStore {
             return Err(corrupt("case version attribute and doc disagree"));
         }
         if let Some(p) = personal_item.and_then(|i| get_s(i, "doc")) {
-            case.personal = Some(serde_json::from_str(p).map_err(|e| StoreError::Corrupt(format!("personal doc: {e}")))?);
+            case.personal = Some(
+                serde_json::from_str(p)
+                    .map_err(|e| StoreError::Corrupt(format!("personal doc: {e}")))?,
+            );
         }
         Ok(case)
     }
 
     /// Ids of the cases in `state`, the earliest due first (the review queue).
-    pub async fn by_state(&self, state: CaseState, limit: usize) -> Result<Vec<CaseId>, StoreError> {
-        self.index_ids(REVIEW_INDEX, "case_state", state.as_str(), limit).await
+    pub async fn by_state(
+        &self,
+        state: CaseState,
+        limit: usize,
+    ) -> Result<Vec<CaseId>, StoreError> {
+        self.index_ids(REVIEW_INDEX, "case_state", state.as_str(), limit)
+            .await
     }
 
-    async fn index_ids(&self, index: &str, attr: &str, value: &str, limit: usize) -> Result<Vec<CaseId>, StoreError> {
+    async fn index_ids(
+        &self,
+        index: &str,
+        attr: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<CaseId>, StoreError> {
         let mut ids = Vec::new();
         let mut start: Option<Item> = None;
         while ids.len() < limit {
@@ -219,7 +260,11 @@ impl DynamoCaseStore {
                 .key_condition_expression("#a = :v")
                 .expression_attribute_names("#a", attr)
                 .expression_attribute_values(":v", s(value))
-                .limit(i32::try_from(limit - ids.len()).unwrap_or(i32::MAX).min(1000))
+                .limit(
+                    i32::try_from(limit - ids.len())
+                        .unwrap_or(i32::MAX)
+                        .min(1000),
+                )
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -243,16 +288,25 @@ impl DynamoCaseStore {
 
 /// The code of the cancellation reason at `i`, if the transaction was cancelled.
 fn reason_code(reasons: &[CancellationReason], i: usize) -> Option<&str> {
-    reasons.get(i).and_then(|r| r.code()).filter(|c| *c != "None")
+    reasons
+        .get(i)
+        .and_then(|r| r.code())
+        .filter(|c| *c != "None")
 }
 
 #[async_trait]
 impl CaseStore for DynamoCaseStore {
     async fn insert_case(&self, new: NewCase<'_>) -> Result<InsertOutcome, StoreError> {
         let case = new.case;
-        let mut items = vec![self.put_new(&self.cases_table, self.case_item(case)?, "pk", false)?];
+        let mut items =
+            vec![self.put_new(&self.cases_table, self.case_item(case)?, "pk", false)?];
         if let Some(p) = &case.personal {
-            items.push(self.put_new(&self.personal_table, self.personal_item(case, p)?, "case_id", false)?);
+            items.push(self.put_new(
+                &self.personal_table,
+                self.personal_item(case, p)?,
+                "case_id",
+                false,
+            )?);
         }
         items.push(self.put_new(&self.cases_table, Self::audit_item(new.audit)?, "pk", false)?);
         // The uniqueness items, each naming the case; their positions in the transaction.
@@ -274,44 +328,75 @@ impl CaseStore for DynamoCaseStore {
 
         // Two racing inserts of the same key can cancel each other (TransactionConflict): try again.
         for attempt in 0..4u32 {
-            let res = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let res = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
             let err = match res {
                 Ok(_) => return Ok(InsertOutcome::Inserted),
                 Err(e) => e,
             };
             let reasons = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => c.cancellation_reasons().to_vec(),
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    c.cancellation_reasons().to_vec()
+                }
                 _ => return Err(unavailable("TransactWriteItems", err)),
             };
             for (i, pk, sk) in &unique {
                 if reason_code(&reasons, *i) == Some("ConditionalCheckFailed") {
-                    let owner = reasons[*i].item().and_then(|it| get_s(it, "case_id")).and_then(CaseId::parse);
+                    let owner = reasons[*i]
+                        .item()
+                        .and_then(|it| get_s(it, "case_id"))
+                        .and_then(CaseId::parse);
                     let owner = match owner {
                         Some(id) => Some(id),
                         None => self.owner_of(pk.clone(), sk).await?,
                     };
-                    return owner.map(InsertOutcome::Duplicate).ok_or_else(|| corrupt("uniqueness item without a case id"));
+                    return owner
+                        .map(InsertOutcome::Duplicate)
+                        .ok_or_else(|| corrupt("uniqueness item without a case id"));
                 }
             }
             if reason_code(&reasons, 0) == Some("ConditionalCheckFailed") {
                 return Err(StoreError::Conflict);
             }
-            if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) && attempt < 3 {
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+                && attempt < 3
+            {
                 tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                 continue;
             }
-            return Err(StoreError::Unavailable(describe("TransactWriteItems", &err)));
+            return Err(StoreError::Unavailable(describe(
+                "TransactWriteItems",
+                &err,
+            )));
         }
-        Err(StoreError::Unavailable("TransactWriteItems: kept conflicting".into()))
+        Err(StoreError::Unavailable(
+            "TransactWriteItems: kept conflicting".into(),
+        ))
     }
 
     async fn get_case(&self, id: CaseId) -> Result<Option<Case>, StoreError> {
         let gets = vec![
             TransactGetItem::builder()
-                .get(built(Get::builder().table_name(&self.cases_table).set_key(Some(key(case_pk(id), CASE_SK))).build())?)
+                .get(built(
+                    Get::builder()
+                        .table_name(&self.cases_table)
+                        .set_key(Some(key(case_pk(id), CASE_SK)))
+                        .build(),
+                )?)
                 .build(),
             TransactGetItem::builder()
-                .get(built(Get::builder().table_name(&self.personal_table).key("case_id", s(id.to_string())).build())?)
+                .get(built(
+                    Get::builder()
+                        .table_name(&self.personal_table)
+                        .key("case_id", s(id.to_string()))
+                        .build(),
+                )?)
                 .build(),
         ];
         let out = self
@@ -342,17 +427,30 @@ impl CaseStore for DynamoCaseStore {
             self.put_new(&self.cases_table, Self::audit_item(audit)?, "pk", false)?,
             self.personal_write(case)?,
         ];
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
                     let reasons = c.cancellation_reasons();
-                    if matches!(reason_code(reasons, 0), Some("ConditionalCheckFailed" | "TransactionConflict"))
-                        || reasons.iter().any(|r| r.code() == Some("TransactionConflict"))
+                    if matches!(
+                        reason_code(reasons, 0),
+                        Some("ConditionalCheckFailed" | "TransactionConflict")
+                    ) || reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
                     {
                         Err(StoreError::Conflict)
                     } else {
-                        Err(StoreError::Unavailable(describe("TransactWriteItems", &err)))
+                        Err(StoreError::Unavailable(describe(
+                            "TransactWriteItems",
+                            &err,
+                        )))
                     }
                 }
                 _ => Err(unavailable("TransactWriteItems", err)),
@@ -378,7 +476,10 @@ impl CaseStore for DynamoCaseStore {
                 .map_err(|e| unavailable("Query", e))?;
             for item in out.items() {
                 let doc = get_s(item, "doc").ok_or_else(|| corrupt("audit item without doc"))?;
-                events.push(serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("audit doc: {e}")))?);
+                events.push(
+                    serde_json::from_str(doc)
+                        .map_err(|e| StoreError::Corrupt(format!("audit doc: {e}")))?,
+                );
             }
             match out.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
@@ -389,7 +490,9 @@ impl CaseStore for DynamoCaseStore {
     }
 
     async fn undispatched(&self, limit: usize) -> Result<Vec<Case>, StoreError> {
-        let ids = self.index_ids(UNDISPATCHED_INDEX, "pending", "1", limit).await?;
+        let ids = self
+            .index_ids(UNDISPATCHED_INDEX, "pending", "1", limit)
+            .await?;
         let mut cases = Vec::with_capacity(ids.len());
         for id in ids {
             // The index is eventually consistent: re-check on the item itself.

@@ -21,9 +21,13 @@ where
             };
             format!("{op}: {kind}")
         }
-        SdkError::ServiceError(_) => {
-            format!("{op}: {} {}", err.code().unwrap_or("unknown error"), err.message().unwrap_or("")).trim_end().to_owned()
-        }
+        SdkError::ServiceError(_) => format!(
+            "{op}: {} {}",
+            err.code().unwrap_or("unknown error"),
+            err.message().unwrap_or("")
+        )
+        .trim_end()
+        .to_owned(),
         _ => format!("{op}: {}", DisplayErrorContext(err)),
     }
 }

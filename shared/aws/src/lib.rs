@@ -69,7 +69,10 @@ impl Clients {
 
 /// The AWS adapters of every port, ready for a [`optout_core::service::Desk`].
 pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
-    let region = sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_else(|| "us-east-1".to_owned());
+    let region = sdk
+        .region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_else(|| "us-east-1".to_owned());
     Ports {
         cases: Arc::new(DynamoCaseStore::new(
             clients.dynamodb.clone(),
@@ -85,7 +88,11 @@ pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
             sdk.credentials_provider(),
         )),
         queue: Arc::new(SqsJobQueue::new(clients.sqs.clone(), &cfg.job_queue_url)),
-        mailer: Arc::new(SesMailer::new(clients.sesv2.clone(), &cfg.mail_from, cfg.ses_configuration_set.as_deref())),
+        mailer: Arc::new(SesMailer::new(
+            clients.sesv2.clone(),
+            &cfg.mail_from,
+            cfg.ses_configuration_set.as_deref(),
+        )),
         clock: Arc::new(SystemClock),
     }
 }

@@ -62,16 +62,25 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec
 
 /// The form fields of a signed upload policy (everything but the file), in the order S3 wants them
 /// before the file.
-pub fn sign_post(policy: &PostPolicy<'_>, creds: &SigningCredentials<'_>) -> BTreeMap<String, String> {
+pub fn sign_post(
+    policy: &PostPolicy<'_>,
+    creds: &SigningCredentials<'_>,
+) -> BTreeMap<String, String> {
     let date = policy.now.format("%Y%m%d").to_string();
     let amz_date = policy.now.format("%Y%m%dT%H%M%SZ").to_string();
-    let credential = format!("{}/{date}/{}/s3/aws4_request", creds.access_key_id, policy.region);
+    let credential = format!(
+        "{}/{date}/{}/s3/aws4_request",
+        creds.access_key_id, policy.region
+    );
 
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
     fields.insert("key".into(), policy.key.to_owned());
     fields.insert("Content-Type".into(), ANY_IMAGE.to_owned());
     fields.insert("tagging".into(), UNCLAIMED_TAGGING.to_owned());
-    fields.insert("x-amz-server-side-encryption".into(), policy.server_side_encryption.to_owned());
+    fields.insert(
+        "x-amz-server-side-encryption".into(),
+        policy.server_side_encryption.to_owned(),
+    );
     if let Some(r) = policy.redirect {
         fields.insert("success_action_redirect".into(), r.to_owned());
     }
@@ -119,8 +128,16 @@ mod tests {
     #[test]
     fn signing_key_matches_the_aws_example() {
         // From AWS's "Examples of how to derive a signing key for Signature Version 4".
-        let k = signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam");
-        assert_eq!(hex::encode(k), "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+        let k = signing_key(
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "20120215",
+            "us-east-1",
+            "iam",
+        );
+        assert_eq!(
+            hex::encode(k),
+            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
+        );
     }
 
     #[test]
@@ -136,9 +153,16 @@ mod tests {
             redirect: Some("https://desk.example/uploaded"),
             server_side_encryption: "AES256",
         };
-        let c = SigningCredentials { access_key_id: "AKID", secret_access_key: "secret", session_token: Some("tok") };
+        let c = SigningCredentials {
+            access_key_id: "AKID",
+            secret_access_key: "secret",
+            session_token: Some("tok"),
+        };
         let f = sign_post(&p, &c);
-        assert_eq!(f["x-amz-credential"], "AKID/20260102/eu-west-1/s3/aws4_request");
+        assert_eq!(
+            f["x-amz-credential"],
+            "AKID/20260102/eu-west-1/s3/aws4_request"
+        );
         assert_eq!(f["x-amz-date"], "20260102T030405Z");
         assert_eq!(f["x-amz-security-token"], "tok");
         let doc: Value = serde_json::from_slice(&B64.decode(&f["policy"]).unwrap()).unwrap();
@@ -147,15 +171,25 @@ mod tests {
         assert!(conds.contains(&json!(["content-length-range", 1, 1000])));
         assert!(conds.contains(&json!(["starts-with", "$Content-Type", "image/"])));
         assert!(conds.contains(&json!({"key": "uploads/abc"})));
-        assert!(conds.contains(&json!({"success_action_redirect": "https://desk.example/uploaded"})));
+        assert!(
+            conds.contains(&json!({"success_action_redirect": "https://desk.example/uploaded"}))
+        );
         assert!(conds.contains(&json!({"x-amz-security-token": "tok"})));
         // The signature is the HMAC of the base64 policy with the day's key.
         let key = signing_key("secret", "20260102", "eu-west-1", "s3");
-        assert_eq!(f["x-amz-signature"], hex::encode(hmac(&key, f["policy"].as_bytes())));
+        assert_eq!(
+            f["x-amz-signature"],
+            hex::encode(hmac(&key, f["policy"].as_bytes()))
+        );
         // Every field sent is covered by a condition.
-        for name in f.keys().filter(|k| !matches!(k.as_str(), "policy" | "x-amz-signature")) {
+        for name in f
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "policy" | "x-amz-signature"))
+        {
             let covered = conds.iter().any(|c| {
-                c.get(name).is_some() || c.as_array().is_some_and(|a| a.get(1) == Some(&json!(format!("${name}"))))
+                c.get(name).is_some()
+                    || c.as_array()
+                        .is_some_and(|a| a.get(1) == Some(&json!(format!("${name}"))))
             });
             assert!(covered, "field {name} not in the policy");
         }

@@ -32,7 +32,10 @@ pub async fn load() -> Result<Runtime, SetupError> {
     let config = AwsConfig::from_env()?;
     let sdk = config.load_sdk_config().await;
     let clients = Clients::new(&sdk, &config);
-    let public_url = config.public_url.clone().ok_or(ConfigError::Missing("OPTOUT_PUBLIC_URL"))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .ok_or(ConfigError::Missing("OPTOUT_PUBLIC_URL"))?;
     let source = config
         .signing_keys
         .as_ref()
@@ -43,5 +46,10 @@ pub async fn load() -> Result<Runtime, SetupError> {
     let mut settings = Settings::local(&public_url);
     settings.retention = config.retention;
     let desk = Desk::new(ports(&sdk, &config, &clients), keys, settings);
-    Ok(Runtime { config, sdk, clients, desk })
+    Ok(Runtime {
+        config,
+        sdk,
+        clients,
+        desk,
+    })
 }

@@ -78,10 +78,9 @@ impl PhotoStore for S3PhotoStore {
         expires_at: DateTime<Utc>,
         redirect: Option<&str>,
     ) -> Result<UploadForm, StoreError> {
-        let provider = self
-            .credentials
-            .as_ref()
-            .ok_or_else(|| StoreError::Unavailable("no AWS credentials to sign upload forms".into()))?;
+        let provider = self.credentials.as_ref().ok_or_else(|| {
+            StoreError::Unavailable("no AWS credentials to sign upload forms".into())
+        })?;
         let creds = provider
             .provide_credentials()
             .await
@@ -112,7 +111,14 @@ impl PhotoStore for S3PhotoStore {
     }
 
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError> {
-        let head = match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        let head = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(h) => h,
             Err(e) if matches!(e.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
                 return Err(PhotoReadError::NotFound);
@@ -150,10 +156,15 @@ impl PhotoStore for S3PhotoStore {
                     bytes.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Err(StoreError::Unavailable(format!("GetObject: body: {e}")).into()),
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!("GetObject: body: {e}")).into());
+                }
             }
         }
-        Ok(StoredPhoto { bytes, declared_type })
+        Ok(StoredPhoto {
+            bytes,
+            declared_type,
+        })
     }
 
     async fn claim(&self, key: &str) -> Result<(), StoreError> {

@@ -5,7 +5,10 @@ use crate::error::unavailable;
 use optout_core::ports::StoreError;
 
 /// Resolves a secret: reads an SSM SecureString parameter (decrypted), or returns the value given.
-pub async fn resolve(ssm: &aws_sdk_ssm::Client, source: &SecretSource) -> Result<Secret, StoreError> {
+pub async fn resolve(
+    ssm: &aws_sdk_ssm::Client,
+    source: &SecretSource,
+) -> Result<Secret, StoreError> {
     match source {
         SecretSource::Value(v) => Ok(v.clone()),
         SecretSource::Parameter(name) => {

@@ -26,13 +26,21 @@ fn content(data: &str) -> Result<Content, MailError> {
 
 /// A tag value SES accepts (ASCII letters, digits, `_` and `-`, at most 256).
 fn tag_value(v: &str) -> String {
-    let t: String = v.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')).take(256).collect();
+    let t: String = v
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .take(256)
+        .collect();
     if t.is_empty() { "mail".to_owned() } else { t }
 }
 
 impl SesMailer {
     pub fn new(client: Client, from: &str, configuration_set: Option<&str>) -> Self {
-        SesMailer { client, from: from.to_owned(), configuration_set: configuration_set.map(str::to_owned) }
+        SesMailer {
+            client,
+            from: from.to_owned(),
+            configuration_set: configuration_set.map(str::to_owned),
+        }
     }
 }
 
@@ -41,7 +49,12 @@ impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let message = Message::builder()
             .subject(content(&mail.subject)?)
-            .body(Body::builder().text(content(&mail.text)?).html(content(&mail.html)?).build())
+            .body(
+                Body::builder()
+                    .text(content(&mail.text)?)
+                    .html(content(&mail.html)?)
+                    .build(),
+            )
             .build();
         let tag = MessageTag::builder()
             .name("kind")

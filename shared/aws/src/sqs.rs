@@ -17,7 +17,10 @@ pub struct SqsJobQueue {
 
 impl SqsJobQueue {
     pub fn new(client: Client, queue_url: &str) -> Self {
-        SqsJobQueue { client, queue_url: queue_url.to_owned() }
+        SqsJobQueue {
+            client,
+            queue_url: queue_url.to_owned(),
+        }
     }
 }
 

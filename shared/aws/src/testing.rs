@@ -66,8 +66,12 @@ impl Emulator {
     }
 
     fn spawn(name: &'static str, mut cmd: Command, port: u16) -> Result<Self, HarnessError> {
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let child = cmd.spawn().map_err(|e| HarnessError::Start(name, e.to_string()))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd
+            .spawn()
+            .map_err(|e| HarnessError::Start(name, e.to_string()))?;
         let pid = child.id();
         // If the test process dies without dropping us (a static, an abort), the watchdog ends the emulator.
         let me = std::process::id();
@@ -80,7 +84,11 @@ impl Emulator {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
-        let mut em = Emulator { name, child: Some(child), port };
+        let mut em = Emulator {
+            name,
+            child: Some(child),
+            port,
+        };
         em.wait_ready(Duration::from_secs(60))?;
         Ok(em)
     }
@@ -91,21 +99,31 @@ impl Emulator {
         while start.elapsed() < timeout {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    return Err(HarnessError::Start(self.name, format!("exited with {status}")));
+                    return Err(HarnessError::Start(
+                        self.name,
+                        format!("exited with {status}"),
+                    ));
                 }
             }
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                if s.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_ok() {
+                if s.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                    .is_ok()
+                {
                     let mut buf = [0u8; 12];
-                    if s.read(&mut buf).is_ok_and(|n| n >= 5 && buf.starts_with(b"HTTP/")) {
+                    if s.read(&mut buf)
+                        .is_ok_and(|n| n >= 5 && buf.starts_with(b"HTTP/"))
+                    {
                         return Ok(());
                     }
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(HarnessError::Start(self.name, format!("not ready after {timeout:?}")))
+        Err(HarnessError::Start(
+            self.name,
+            format!("not ready after {timeout:?}"),
+        ))
     }
 }
 
@@ -117,8 +135,11 @@ impl Drop for Emulator {
 
 /// A free local port (bound and released; the emulator binds it right after).
 pub fn free_port() -> Result<u16, HarnessError> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| HarnessError::Start("port", e.to_string()))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| HarnessError::Start("port", e.to_string()))
+    let l =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| HarnessError::Start("port", e.to_string()))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| HarnessError::Start("port", e.to_string()))
 }
 
 /// Where `scripts/setup-emulators` installed things.
@@ -138,12 +159,16 @@ pub fn start_dynamodb_local() -> Result<Emulator, HarnessError> {
             rd.filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|p| {
-                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("dynamodb_local_"))
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("dynamodb_local_"))
                         && p.join("DynamoDBLocal.jar").is_file()
                 })
                 .max()
         })
-        .ok_or_else(|| HarnessError::NotInstalled(format!("DynamoDB Local (in {})", lib.display())))?;
+        .ok_or_else(|| {
+            HarnessError::NotInstalled(format!("DynamoDB Local (in {})", lib.display()))
+        })?;
     let port = free_port()?;
     let mut cmd = Command::new("java");
     cmd.current_dir(&dir)
@@ -158,7 +183,10 @@ pub fn start_dynamodb_local() -> Result<Emulator, HarnessError> {
 pub fn start_moto() -> Result<Emulator, HarnessError> {
     let bin = emulators_root().join(".venv-emulators/bin/moto_server");
     if !bin.is_file() {
-        return Err(HarnessError::NotInstalled(format!("moto server ({})", bin.display())));
+        return Err(HarnessError::NotInstalled(format!(
+            "moto server ({})",
+            bin.display()
+        )));
     }
     let port = free_port()?;
     let mut cmd = Command::new(bin);
@@ -178,7 +206,9 @@ impl Emulators {
     pub fn start() -> Result<Self, HarnessError> {
         let ddb = std::thread::spawn(start_dynamodb_local);
         let moto = start_moto()?;
-        let dynamodb = ddb.join().map_err(|_| HarnessError::Start("DynamoDB Local", "panicked".into()))??;
+        let dynamodb = ddb
+            .join()
+            .map_err(|_| HarnessError::Start("DynamoDB Local", "panicked".into()))??;
         Ok(Emulators { dynamodb, moto })
     }
 
@@ -194,8 +224,12 @@ impl Emulators {
     /// Everything moto recorded (`GET /moto-api/data.json`); sent mail is under `ses`.
     pub async fn moto_data(&self) -> Result<Value, HarnessError> {
         let url = format!("{}/moto-api/data.json", self.moto.endpoint());
-        let resp = reqwest::get(&url).await.map_err(|e| HarnessError::Start("moto server", e.to_string()))?;
-        resp.json().await.map_err(|e| HarnessError::Start("moto server", e.to_string()))
+        let resp = reqwest::get(&url)
+            .await
+            .map_err(|e| HarnessError::Start("moto server", e.to_string()))?;
+        resp.json()
+            .await
+            .map_err(|e| HarnessError::Start("moto server", e.to_string()))
     }
 }
 
@@ -203,7 +237,12 @@ impl Emulators {
 pub fn unique_prefix(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let tag: String = tag.chars().filter(|c| c.is_ascii_alphanumeric()).take(16).collect::<String>().to_ascii_lowercase();
+    let tag: String = tag
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
     format!("t{}-{n}-{tag}", std::process::id())
 }
 
@@ -249,14 +288,25 @@ fn yaml_to_json(v: &serde_yaml::Value) -> Value {
         Y::Sequence(s) => Value::Array(s.iter().map(yaml_to_json).collect()),
         Y::Mapping(m) => Value::Object(
             m.iter()
-                .map(|(k, v)| (k.as_str().map(str::to_owned).unwrap_or_else(|| format!("{k:?}")), yaml_to_json(v)))
+                .map(|(k, v)| {
+                    (
+                        k.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| format!("{k:?}")),
+                        yaml_to_json(v),
+                    )
+                })
                 .collect(),
         ),
         // Short-form intrinsics (`!Ref X`) become their long form (`{"Ref": "X"}`).
         Y::Tagged(t) => {
             let name = t.tag.to_string();
             let name = name.trim_start_matches('!');
-            let key = if name == "Ref" { "Ref".to_owned() } else { format!("Fn::{name}") };
+            let key = if name == "Ref" {
+                "Ref".to_owned()
+            } else {
+                format!("Fn::{name}")
+            };
             let mut inner = yaml_to_json(&t.value);
             if key == "Fn::GetAtt" {
                 if let Value::String(s) = &inner {
@@ -270,7 +320,8 @@ fn yaml_to_json(v: &serde_yaml::Value) -> Value {
 
 /// The parsed template as JSON (short-form intrinsics expanded).
 pub fn template() -> Result<Value, HarnessError> {
-    let y: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).map_err(|e| HarnessError::Template(e.to_string()))?;
+    let y: serde_yaml::Value =
+        serde_yaml::from_str(TEMPLATE).map_err(|e| HarnessError::Template(e.to_string()))?;
     Ok(yaml_to_json(&y))
 }
 
@@ -317,19 +368,30 @@ impl Resolver<'_> {
                     .ok_or_else(|| HarnessError::Template(format!("unresolved Ref {r}")))
             }
             Value::Object(m) if m.len() == 1 && m.contains_key("Fn::GetAtt") => {
-                let parts: Vec<&str> =
-                    m["Fn::GetAtt"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let parts: Vec<&str> = m["Fn::GetAtt"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 match parts.as_slice() {
                     [r, "Arn"] => self.arns.get(*r).map(|s| json!(s)),
-                    [r, a] => self.attrs.get(&(r.to_string(), a.to_string())).map(|s| json!(s)),
+                    [r, a] => self
+                        .attrs
+                        .get(&(r.to_string(), a.to_string()))
+                        .map(|s| json!(s)),
                     _ => None,
                 }
                 .ok_or_else(|| HarnessError::Template(format!("unresolved GetAtt {parts:?}")))
             }
             Value::Object(m) => Ok(Value::Object(
-                m.iter().map(|(k, v)| Ok((k.clone(), self.resolve(v)?))).collect::<Result<_, HarnessError>>()?,
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.resolve(v)?)))
+                    .collect::<Result<_, HarnessError>>()?,
             )),
-            Value::Array(a) => Ok(Value::Array(a.iter().map(|x| self.resolve(x)).collect::<Result<_, _>>()?)),
+            Value::Array(a) => Ok(Value::Array(
+                a.iter()
+                    .map(|x| self.resolve(x))
+                    .collect::<Result<_, _>>()?,
+            )),
             other => Ok(other.clone()),
         }
     }
@@ -357,7 +419,10 @@ impl Stack {
         let prefix = unique_prefix(tag);
         let t = template()?;
         let params = t["Parameters"].as_object().cloned().unwrap_or_default();
-        let resources = t["Resources"].as_object().cloned().ok_or_else(|| HarnessError::Template("no Resources".into()))?;
+        let resources = t["Resources"]
+            .as_object()
+            .cloned()
+            .ok_or_else(|| HarnessError::Template("no Resources".into()))?;
 
         // The configuration the adapters get: endpoints of the emulators, names filled in below.
         let base: HashMap<&str, String> = HashMap::from([
@@ -371,7 +436,8 @@ impl Stack {
             ("OPTOUT_JOB_QUEUE_URL", "http://-".to_owned()),
             ("OPTOUT_MAIL_FROM", "-@-".to_owned()),
         ]);
-        let boot = AwsConfig::from_lookup(|k| base.get(k).cloned()).map_err(|e| HarnessError::Template(e.to_string()))?;
+        let boot = AwsConfig::from_lookup(|k| base.get(k).cloned())
+            .map_err(|e| HarnessError::Template(e.to_string()))?;
         let sdk = sdk_config(&boot).await;
         let clients = Clients::new(&sdk, &boot);
 
@@ -396,26 +462,41 @@ impl Stack {
                 )));
             };
             let (logical, res) = pending.remove(i);
-            let props = Resolver { params: &params, physical: &physical, arns: &arns, attrs: &attrs }
-                .resolve(&res["Properties"])?;
+            let props = Resolver {
+                params: &params,
+                physical: &physical,
+                arns: &arns,
+                attrs: &attrs,
+            }
+            .resolve(&res["Properties"])?;
             let ty = res["Type"].as_str().unwrap_or_default();
             let fail = |e: String| HarnessError::Create(logical.clone(), e);
             match ty {
                 "AWS::DynamoDB::Table" => {
                     let name = format!("{prefix}-{logical}");
-                    let arn = create_table(&clients.dynamodb, &name, &props).await.map_err(fail)?;
+                    let arn = create_table(&clients.dynamodb, &name, &props)
+                        .await
+                        .map_err(fail)?;
                     physical.insert(logical.clone(), name);
                     arns.insert(logical.clone(), arn);
                 }
                 "AWS::S3::Bucket" => {
                     let name = format!("{prefix}-{logical}").to_ascii_lowercase();
-                    clients.s3.create_bucket().bucket(&name).send().await.map_err(|e| fail(crate::error::describe("CreateBucket", &e)))?;
+                    clients
+                        .s3
+                        .create_bucket()
+                        .bucket(&name)
+                        .send()
+                        .await
+                        .map_err(|e| fail(crate::error::describe("CreateBucket", &e)))?;
                     arns.insert(logical.clone(), format!("arn:aws:s3:::{name}"));
                     physical.insert(logical.clone(), name);
                 }
                 "AWS::SQS::Queue" => {
                     let name = format!("{prefix}-{logical}");
-                    let (url, arn) = create_queue(&clients.sqs, &name, &props).await.map_err(fail)?;
+                    let (url, arn) = create_queue(&clients.sqs, &name, &props)
+                        .await
+                        .map_err(fail)?;
                     attrs.insert((logical.clone(), "QueueName".into()), name);
                     attrs.insert((logical.clone(), "QueueUrl".into()), url.clone());
                     physical.insert(logical.clone(), url);
@@ -435,7 +516,12 @@ impl Stack {
                 "AWS::SES::EmailIdentity" => {
                     let identity = str_of(&props["EmailIdentity"]);
                     // Shared by all tests of the emulator: an existing identity is fine.
-                    let _ = clients.sesv2.create_email_identity().email_identity(&identity).send().await;
+                    let _ = clients
+                        .sesv2
+                        .create_email_identity()
+                        .email_identity(&identity)
+                        .send()
+                        .await;
                     physical.insert(logical.clone(), identity);
                 }
                 _ => {}
@@ -443,9 +529,20 @@ impl Stack {
         }
 
         // The function's environment of the template, with the names created here.
-        let env_tpl = t["Globals"]["Function"]["Environment"]["Variables"].as_object().cloned().unwrap_or_default();
-        let resolver = Resolver { params: &params, physical: &physical, arns: &arns, attrs: &attrs };
-        let mut env: HashMap<String, String> = base.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let env_tpl = t["Globals"]["Function"]["Environment"]["Variables"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let resolver = Resolver {
+            params: &params,
+            physical: &physical,
+            arns: &arns,
+            attrs: &attrs,
+        };
+        let mut env: HashMap<String, String> = base
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         for (k, v) in env_tpl {
             if let Ok(val) = resolver.resolve(&v) {
                 env.insert(k, str_of(&val));
@@ -453,14 +550,25 @@ impl Stack {
         }
         env.remove("OPTOUT_SIGNING_KEYS_PARAMETER");
         env.remove("OPTOUT_INDEXER_KEYS_PARAMETER");
-        let config = AwsConfig::from_lookup(|k| env.get(k).cloned()).map_err(|e| HarnessError::Template(e.to_string()))?;
+        let config = AwsConfig::from_lookup(|k| env.get(k).cloned())
+            .map_err(|e| HarnessError::Template(e.to_string()))?;
         let sdk = sdk_config(&config).await;
         let clients = Clients::new(&sdk, &config);
-        Ok(Stack { prefix, physical, arns, config, sdk, clients })
+        Ok(Stack {
+            prefix,
+            physical,
+            arns,
+            config,
+            sdk,
+            clients,
+        })
     }
 
     pub fn name(&self, logical: &str) -> &str {
-        self.physical.get(logical).map(String::as_str).unwrap_or_default()
+        self.physical
+            .get(logical)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// The adapters of every port on this stack.
@@ -469,10 +577,14 @@ impl Stack {
     }
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, p: &Value) -> Result<String, String> {
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    p: &Value,
+) -> Result<String, String> {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-        ScalarAttributeType, TimeToLiveSpecification,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
     };
     let keys = |v: &Value| -> Result<Vec<KeySchemaElement>, String> {
         v.as_array()
@@ -487,12 +599,20 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, p: &Value) 
             })
             .collect()
     };
-    let mut req = client.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
-    for a in p["AttributeDefinitions"].as_array().ok_or("AttributeDefinitions")? {
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for a in p["AttributeDefinitions"]
+        .as_array()
+        .ok_or("AttributeDefinitions")?
+    {
         req = req.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(str_of(&a["AttributeName"]))
-                .attribute_type(ScalarAttributeType::from(str_of(&a["AttributeType"]).as_str()))
+                .attribute_type(ScalarAttributeType::from(
+                    str_of(&a["AttributeType"]).as_str(),
+                ))
                 .build()
                 .map_err(|e| e.to_string())?,
         );
@@ -501,9 +621,13 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, p: &Value) 
     for g in p["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
         let proj = &g["Projection"];
         let projection = Projection::builder()
-            .projection_type(ProjectionType::from(str_of(&proj["ProjectionType"]).as_str()))
+            .projection_type(ProjectionType::from(
+                str_of(&proj["ProjectionType"]).as_str(),
+            ))
             .set_non_key_attributes(
-                proj["NonKeyAttributes"].as_array().map(|a| a.iter().map(str_of).collect::<Vec<_>>()),
+                proj["NonKeyAttributes"]
+                    .as_array()
+                    .map(|a| a.iter().map(str_of).collect::<Vec<_>>()),
             )
             .build();
         req = req.global_secondary_indexes(
@@ -515,8 +639,15 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, p: &Value) 
                 .map_err(|e| e.to_string())?,
         );
     }
-    let out = req.send().await.map_err(|e| crate::error::describe("CreateTable", &e))?;
-    let arn = out.table_description().and_then(|d| d.table_arn()).unwrap_or_default().to_owned();
+    let out = req
+        .send()
+        .await
+        .map_err(|e| crate::error::describe("CreateTable", &e))?;
+    let arn = out
+        .table_description()
+        .and_then(|d| d.table_arn())
+        .unwrap_or_default()
+        .to_owned();
     let ttl = &p["TimeToLiveSpecification"];
     if ttl["Enabled"] == json!(true) {
         client
@@ -536,14 +667,21 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, p: &Value) 
     Ok(arn)
 }
 
-async fn create_queue(client: &aws_sdk_sqs::Client, name: &str, p: &Value) -> Result<(String, String), String> {
+async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    p: &Value,
+) -> Result<(String, String), String> {
     use aws_sdk_sqs::types::QueueAttributeName as Q;
     let mut req = client.create_queue().queue_name(name);
     for (prop, attr) in [
         ("VisibilityTimeout", Q::VisibilityTimeout),
         ("MessageRetentionPeriod", Q::MessageRetentionPeriod),
         ("DelaySeconds", Q::DelaySeconds),
-        ("ReceiveMessageWaitTimeSeconds", Q::ReceiveMessageWaitTimeSeconds),
+        (
+            "ReceiveMessageWaitTimeSeconds",
+            Q::ReceiveMessageWaitTimeSeconds,
+        ),
         ("MaximumMessageSize", Q::MaximumMessageSize),
         ("SqsManagedSseEnabled", Q::SqsManagedSseEnabled),
     ] {
@@ -559,7 +697,10 @@ async fn create_queue(client: &aws_sdk_sqs::Client, name: &str, p: &Value) -> Re
         });
         req = req.attributes(Q::RedrivePolicy, policy.to_string());
     }
-    let out = req.send().await.map_err(|e| crate::error::describe("CreateQueue", &e))?;
+    let out = req
+        .send()
+        .await
+        .map_err(|e| crate::error::describe("CreateQueue", &e))?;
     let url = out.queue_url().unwrap_or_default().to_owned();
     let attrs = client
         .get_queue_attributes()
@@ -568,6 +709,10 @@ async fn create_queue(client: &aws_sdk_sqs::Client, name: &str, p: &Value) -> Re
         .send()
         .await
         .map_err(|e| crate::error::describe("GetQueueAttributes", &e))?;
-    let arn = attrs.attributes().and_then(|a| a.get(&Q::QueueArn)).cloned().unwrap_or_default();
+    let arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&Q::QueueArn))
+        .cloned()
+        .unwrap_or_default();
     Ok((url, arn))
 }

@@ -15,7 +15,6 @@ use crate::service::Desk;
 pub struct EmbedJobs {
     pub desk: Desk,
     pub analyzer: Arc<dyn PhotoAnalyzer>,
-    pub biometrics: Arc<dyn BiometricStore>,
 }
 
 fn retry(e: StoreError) -> JobError {
@@ -23,18 +22,37 @@ fn retry(e: StoreError) -> JobError {
 }
 
 impl EmbedJobs {
-    async fn transition(&self, case: &Case, to: CaseState, action: &str, detail: Option<String>) -> Result<Case, JobError> {
+    async fn transition(
+        &self,
+        case: &Case,
+        to: CaseState,
+        action: &str,
+        detail: Option<String>,
+    ) -> Result<Case, JobError> {
         let now = self.desk.ports.clock.now();
         let mut next = case.clone();
         next.state = to;
-        next.quality_issue = if to == CaseState::NeedsBetterPhoto { detail.clone() } else { None };
+        next.quality_issue = if to == CaseState::NeedsBetterPhoto {
+            detail.clone()
+        } else {
+            None
+        };
         next.version += 1;
         next.updated_at = now;
-        let audit = AuditEvent { case_id: case.id, at: now, actor: Actor::System, action: action.into(), state: to, detail };
+        let audit = AuditEvent {
+            case_id: case.id,
+            at: now,
+            actor: Actor::System,
+            action: action.into(),
+            state: to,
+            detail,
+        };
         match self.desk.ports.cases.update_case(&next, &audit).await {
             Ok(()) => Ok(next),
             // Someone else moved the case on (a withdrawal, a redelivered job): try again from the top.
-            Err(StoreError::Conflict) => Err(JobError::Retry("the case changed while embedding".into())),
+            Err(StoreError::Conflict) => {
+                Err(JobError::Retry("the case changed while embedding".into()))
+            }
             Err(e) => Err(retry(e)),
         }
     }
@@ -48,32 +66,56 @@ impl EmbedJobs {
 #[async_trait]
 impl JobHandler for EmbedJobs {
     async fn handle(&self, job: &EmbedJob) -> Result<(), JobError> {
-        let Some(case) = self.desk.ports.cases.get_case(job.case_id).await.map_err(retry)? else {
+        let Some(case) = self
+            .desk
+            .ports
+            .cases
+            .get_case(job.case_id)
+            .await
+            .map_err(retry)?
+        else {
             tracing::info!(case = %job.case_id, "embedding job for a case that no longer exists: nothing to do");
             return Ok(());
         };
         let current_generation = case.photo.as_ref().map_or(0, |p| p.generation);
-        if !matches!(case.state, CaseState::Received | CaseState::Embedding) || current_generation != job.generation {
+        if !matches!(case.state, CaseState::Received | CaseState::Embedding)
+            || current_generation != job.generation
+        {
             tracing::info!(case = %case.id, state = %case.state, "stale embedding job: nothing to do");
             return Ok(());
         }
         if case.kind == CaseKind::DsaNotice || case.photo.is_none() {
-            self.transition(&case, CaseState::AwaitingReview, "ready_for_review", None).await?;
+            self.transition(&case, CaseState::AwaitingReview, "ready_for_review", None)
+                .await?;
             return Ok(());
         }
         let case = if case.state == CaseState::Received {
-            self.transition(&case, CaseState::Embedding, "embedding_started", None).await?
+            self.transition(&case, CaseState::Embedding, "embedding_started", None)
+                .await?
         } else {
             case
         };
-        let photo = case.photo.clone().ok_or_else(|| JobError::Permanent("photo vanished".into()))?;
+        let photo = case
+            .photo
+            .clone()
+            .ok_or_else(|| JobError::Permanent("photo vanished".into()))?;
         if let Err(e) = self.desk.ports.photos.claim(&photo.key).await {
             return Err(retry(e));
         }
-        let stored = match self.desk.ports.photos.read(&photo.key, self.desk.settings.photo.max_bytes).await {
+        let stored = match self
+            .desk
+            .ports
+            .photos
+            .read(&photo.key, self.desk.settings.photo.max_bytes)
+            .await
+        {
             Ok(p) => p,
             Err(PhotoReadError::Store(e)) => return Err(retry(e)),
-            Err(e) => return Err(JobError::Permanent(format!("photo of the case cannot be read: {e}"))),
+            Err(e) => {
+                return Err(JobError::Permanent(format!(
+                    "photo of the case cannot be read: {e}"
+                )));
+            }
         };
         let analyzer = self.analyzer.clone();
         let analysis = tokio::task::spawn_blocking(move || analyzer.analyze(&stored.bytes))
@@ -93,15 +135,38 @@ impl JobHandler for EmbedJobs {
         };
         let now = self.desk.ports.clock.now();
         if findings.verdict == "ok" && findings.embedding.is_some() {
-            let b = Biometrics { case_id: case.id, generation: photo.generation, findings, created_at: now };
-            self.biometrics.put_biometrics(&b).await.map_err(retry)?;
-            self.transition(&case, CaseState::AwaitingReview, "embedded", None).await?;
+            let b = Biometrics {
+                case_id: case.id,
+                generation: photo.generation,
+                findings,
+                created_at: now,
+            };
+            self.desk
+                .ports
+                .biometrics
+                .put_biometrics(&b)
+                .await
+                .map_err(retry)?;
+            self.transition(&case, CaseState::AwaitingReview, "embedded", None)
+                .await?;
             tracing::info!(case = %case.id, "photo embedded; awaiting review");
             return Ok(());
         }
         let code = findings.verdict.clone();
-        let next = self.transition(&case, CaseState::NeedsBetterPhoto, "needs_better_photo", Some(code.clone())).await?;
-        if let Some(m) = mail::better_photo(&next, &self.desk.settings, &code, &self.better_photo_url(&next)) {
+        let next = self
+            .transition(
+                &case,
+                CaseState::NeedsBetterPhoto,
+                "needs_better_photo",
+                Some(code.clone()),
+            )
+            .await?;
+        if let Some(m) = mail::better_photo(
+            &next,
+            &self.desk.settings,
+            &code,
+            &self.better_photo_url(&next),
+        ) {
             if let Err(e) = self.desk.ports.mailer.send(&m).await {
                 tracing::warn!(case = %case.id, error = %e, "better-photo email not sent");
             }

@@ -77,11 +77,19 @@ pub struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
     pub fn push(&mut self, field: &str, code: FieldCode) {
-        self.0.push(FieldError { field: field.to_owned(), code, limit: None });
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            code,
+            limit: None,
+        });
     }
 
     pub fn push_limit(&mut self, field: &str, code: FieldCode, limit: u64) {
-        self.0.push(FieldError { field: field.to_owned(), code, limit: Some(limit) });
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            code,
+            limit: Some(limit),
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -98,7 +106,11 @@ impl FieldErrors {
         match r {
             Ok(v) => Some(v),
             Err(FieldCodeWithLimit(code, limit)) => {
-                self.0.push(FieldError { field: field.to_owned(), code, limit });
+                self.0.push(FieldError {
+                    field: field.to_owned(),
+                    code,
+                    limit,
+                });
                 None
             }
         }
@@ -107,7 +119,11 @@ impl FieldErrors {
 
 impl std::fmt::Display for FieldErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.code.as_str())).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.code.as_str()))
+            .collect();
         write!(f, "{}", parts.join(", "))
     }
 }

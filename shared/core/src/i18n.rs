@@ -49,7 +49,11 @@ impl Lang {
             let mut parts = item.split(';');
             let tag = parts.next().unwrap_or("").trim();
             let q = parts
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let primary = tag.split('-').next().unwrap_or("");
             if let Some(lang) = Lang::parse(primary) {
@@ -375,11 +379,15 @@ pub fn state_label(lang: Lang, state: CaseState) -> &'static str {
 /// Why a photo could not be used, as the requester reads it (codes of the face pipeline).
 pub fn quality_message(lang: Lang, code: &str) -> &'static str {
     match (lang, code) {
-        (Lang::En, "no_face") => "We could not find a face in it. Please send a photo in which your face is clearly visible.",
+        (Lang::En, "no_face") => {
+            "We could not find a face in it. Please send a photo in which your face is clearly visible."
+        }
         (Lang::En, "several_faces") => "It shows several people. Please send a photo of only you.",
         (Lang::En, "face_too_small") => "Your face is too small in it. Please send a closer photo.",
         (Lang::En, "too_blurred") => "It is too blurred. Please send a sharper photo.",
-        (Lang::En, _) => "It could not be processed. Please send another photo (JPEG, PNG or WebP).",
+        (Lang::En, _) => {
+            "It could not be processed. Please send another photo (JPEG, PNG or WebP)."
+        }
         (Lang::Th, "no_face") => "เราไม่พบใบหน้าในรูป โปรดส่งรูปที่เห็นใบหน้าของคุณชัดเจน",
         (Lang::Th, "several_faces") => "ในรูปมีหลายคน โปรดส่งรูปที่มีคุณคนเดียว",
         (Lang::Th, "face_too_small") => "ใบหน้าของคุณในรูปเล็กเกินไป โปรดส่งรูปที่ถ่ายใกล้กว่านี้",
@@ -392,51 +400,84 @@ pub fn quality_message(lang: Lang, code: &str) -> &'static str {
 pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
     use FieldCode::*;
     let limit = e.limit.map(|l| l.to_string()).unwrap_or_default();
-    let mb = e.limit.map(|l| (l / (1024 * 1024)).to_string()).unwrap_or_default();
+    let mb = e
+        .limit
+        .map(|l| (l / (1024 * 1024)).to_string())
+        .unwrap_or_default();
     let t = match (lang, e.code) {
         (Lang::En, Required) => "This field is required.",
         (Lang::En, TooLong) => "This is too long: at most {limit} characters.",
         (Lang::En, TooShort) => "Please write a little more: at least {limit} characters.",
-        (Lang::En, InvalidEmail) => "This is not a valid email address (for example name@example.com).",
-        (Lang::En, InvalidPhone) => "Enter the number in international format, starting with + and the country code (for example +66 81 234 5678).",
+        (Lang::En, InvalidEmail) => {
+            "This is not a valid email address (for example name@example.com)."
+        }
+        (Lang::En, InvalidPhone) => {
+            "Enter the number in international format, starting with + and the country code (for example +66 81 234 5678)."
+        }
         (Lang::En, InvalidCountry) => "Choose a country from the list.",
-        (Lang::En, InvalidChars) => "This contains characters that are not allowed (line breaks or invisible control characters).",
-        (Lang::En, ConsentRequired) => "We can only process your photo with your consent. Tick the box to give it.",
-        (Lang::En, GoodFaithRequired) => "A notice must include the good-faith statement. Tick the box to confirm it.",
-        (Lang::En, InvalidUrl) => "One of the links is not a valid web address (it needs http:// or https:// and a host name).",
+        (Lang::En, InvalidChars) => {
+            "This contains characters that are not allowed (line breaks or invisible control characters)."
+        }
+        (Lang::En, ConsentRequired) => {
+            "We can only process your photo with your consent. Tick the box to give it."
+        }
+        (Lang::En, GoodFaithRequired) => {
+            "A notice must include the good-faith statement. Tick the box to confirm it."
+        }
+        (Lang::En, InvalidUrl) => {
+            "One of the links is not a valid web address (it needs http:// or https:// and a host name)."
+        }
         (Lang::En, UrlScheme) => "Links must start with http:// or https://.",
         (Lang::En, TooManyUrls) => "Too many links: at most {limit}.",
         (Lang::En, DuplicateUrl) => "The same link is listed twice.",
-        (Lang::En, UnsupportedType) => "This file type is not supported. Send a JPEG, PNG or WebP image.",
-        (Lang::En, TypeMismatch) => "The file's content does not match its type. Send a real JPEG, PNG or WebP image.",
-        (Lang::En, CorruptImage) => "The image is damaged or incomplete. Please send it again or choose another one.",
+        (Lang::En, UnsupportedType) => {
+            "This file type is not supported. Send a JPEG, PNG or WebP image."
+        }
+        (Lang::En, TypeMismatch) => {
+            "The file's content does not match its type. Send a real JPEG, PNG or WebP image."
+        }
+        (Lang::En, CorruptImage) => {
+            "The image is damaged or incomplete. Please send it again or choose another one."
+        }
         (Lang::En, ImageTooLarge) => "The image is too large: at most {limit} pixels on a side.",
-        (Lang::En, TooManyPixels) => "The image has too many pixels. Please send a smaller version.",
+        (Lang::En, TooManyPixels) => {
+            "The image has too many pixels. Please send a smaller version."
+        }
         (Lang::En, ImageTooSmall) => "The image is too small: at least {limit} pixels on a side.",
         (Lang::En, FileTooLarge) => "The file is too large: at most {mb} MB.",
-        (Lang::En, UploadMissing) => "Please upload a photo first (or again: uploads expire after an hour).",
+        (Lang::En, UploadMissing) => {
+            "Please upload a photo first (or again: uploads expire after an hour)."
+        }
         (Lang::En, InvalidValue) => "This value is not valid.",
         (Lang::Th, Required) => "โปรดกรอกช่องนี้",
         (Lang::Th, TooLong) => "ยาวเกินไป ไม่เกิน {limit} ตัวอักษร",
         (Lang::Th, TooShort) => "โปรดอธิบายเพิ่มเติม อย่างน้อย {limit} ตัวอักษร",
         (Lang::Th, InvalidEmail) => "อีเมลไม่ถูกต้อง (เช่น name@example.com)",
-        (Lang::Th, InvalidPhone) => "โปรดกรอกหมายเลขในรูปแบบสากล ขึ้นต้นด้วย + และรหัสประเทศ (เช่น +66 81 234 5678)",
+        (Lang::Th, InvalidPhone) => {
+            "โปรดกรอกหมายเลขในรูปแบบสากล ขึ้นต้นด้วย + และรหัสประเทศ (เช่น +66 81 234 5678)"
+        }
         (Lang::Th, InvalidCountry) => "โปรดเลือกประเทศจากรายการ",
         (Lang::Th, InvalidChars) => "มีอักขระที่ไม่อนุญาต (การขึ้นบรรทัดใหม่หรืออักขระควบคุมที่มองไม่เห็น)",
-        (Lang::Th, ConsentRequired) => "เราจะประมวลผลรูปถ่ายของคุณได้เมื่อได้รับความยินยอมเท่านั้น โปรดทำเครื่องหมายในช่องเพื่อให้ความยินยอม",
+        (Lang::Th, ConsentRequired) => {
+            "เราจะประมวลผลรูปถ่ายของคุณได้เมื่อได้รับความยินยอมเท่านั้น โปรดทำเครื่องหมายในช่องเพื่อให้ความยินยอม"
+        }
         (Lang::Th, GoodFaithRequired) => "การแจ้งต้องมีคำยืนยันโดยสุจริต โปรดทำเครื่องหมายในช่องเพื่อยืนยัน",
         (Lang::Th, InvalidUrl) => "มีลิงก์ที่ไม่ใช่ที่อยู่เว็บที่ถูกต้อง (ต้องมี http:// หรือ https:// และชื่อโฮสต์)",
         (Lang::Th, UrlScheme) => "ลิงก์ต้องขึ้นต้นด้วย http:// หรือ https://",
         (Lang::Th, TooManyUrls) => "ลิงก์มากเกินไป ไม่เกิน {limit} ลิงก์",
         (Lang::Th, DuplicateUrl) => "มีลิงก์ซ้ำกัน",
         (Lang::Th, UnsupportedType) => "ไม่รองรับไฟล์ประเภทนี้ โปรดส่งรูป JPEG, PNG หรือ WebP",
-        (Lang::Th, TypeMismatch) => "เนื้อหาของไฟล์ไม่ตรงกับประเภทของไฟล์ โปรดส่งรูป JPEG, PNG หรือ WebP จริง",
+        (Lang::Th, TypeMismatch) => {
+            "เนื้อหาของไฟล์ไม่ตรงกับประเภทของไฟล์ โปรดส่งรูป JPEG, PNG หรือ WebP จริง"
+        }
         (Lang::Th, CorruptImage) => "รูปเสียหายหรือไม่สมบูรณ์ โปรดส่งอีกครั้งหรือเลือกรูปอื่น",
         (Lang::Th, ImageTooLarge) => "รูปใหญ่เกินไป ด้านละไม่เกิน {limit} พิกเซล",
         (Lang::Th, TooManyPixels) => "รูปมีจำนวนพิกเซลมากเกินไป โปรดส่งรูปที่เล็กกว่านี้",
         (Lang::Th, ImageTooSmall) => "รูปเล็กเกินไป ด้านละอย่างน้อย {limit} พิกเซล",
         (Lang::Th, FileTooLarge) => "ไฟล์ใหญ่เกินไป ไม่เกิน {mb} MB",
-        (Lang::Th, UploadMissing) => "โปรดอัปโหลดรูปก่อน (หรืออัปโหลดอีกครั้ง เพราะการอัปโหลดหมดอายุภายในหนึ่งชั่วโมง)",
+        (Lang::Th, UploadMissing) => {
+            "โปรดอัปโหลดรูปก่อน (หรืออัปโหลดอีกครั้ง เพราะการอัปโหลดหมดอายุภายในหนึ่งชั่วโมง)"
+        }
         (Lang::Th, InvalidValue) => "ค่านี้ไม่ถูกต้อง",
     };
     fill(t, &[("limit", &limit), ("mb", &mb)])
@@ -448,16 +489,29 @@ mod tests {
 
     #[test]
     fn accept_language() {
-        assert_eq!(Lang::from_accept_language("th-TH,th;q=0.9,en;q=0.8"), Some(Lang::Th));
-        assert_eq!(Lang::from_accept_language("de-DE,en;q=0.5,th;q=0.9"), Some(Lang::Th));
+        assert_eq!(
+            Lang::from_accept_language("th-TH,th;q=0.9,en;q=0.8"),
+            Some(Lang::Th)
+        );
+        assert_eq!(
+            Lang::from_accept_language("de-DE,en;q=0.5,th;q=0.9"),
+            Some(Lang::Th)
+        );
         assert_eq!(Lang::from_accept_language("fr"), None);
         assert_eq!(Lang::from_accept_language(""), None);
     }
 
     #[test]
     fn every_message_is_translated() {
-        let e = FieldError { field: "x".into(), code: FieldCode::TooLong, limit: Some(100) };
-        assert_eq!(field_error_message(Lang::En, &e), "This is too long: at most 100 characters.");
+        let e = FieldError {
+            field: "x".into(),
+            code: FieldCode::TooLong,
+            limit: Some(100),
+        };
+        assert_eq!(
+            field_error_message(Lang::En, &e),
+            "This is too long: at most 100 characters."
+        );
         assert!(field_error_message(Lang::Th, &e).contains("100"));
         for s in CaseState::ALL {
             assert_ne!(state_label(Lang::En, s), state_label(Lang::Th, s));

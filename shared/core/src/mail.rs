@@ -16,11 +16,27 @@ pub fn human_date(lang: Lang, at: DateTime<Utc>) -> String {
         Lang::Th => {
             use chrono::Datelike;
             const MONTHS: [&str; 12] = [
-                "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม",
-                "พฤศจิกายน", "ธันวาคม",
+                "มกราคม",
+                "กุมภาพันธ์",
+                "มีนาคม",
+                "เมษายน",
+                "พฤษภาคม",
+                "มิถุนายน",
+                "กรกฎาคม",
+                "สิงหาคม",
+                "กันยายน",
+                "ตุลาคม",
+                "พฤศจิกายน",
+                "ธันวาคม",
             ];
             let m = MONTHS[at.month0() as usize];
-            format!("{} {} {} {} น. (UTC)", at.day(), m, at.year() + 543, at.format("%H:%M"))
+            format!(
+                "{} {} {} {} น. (UTC)",
+                at.day(),
+                m,
+                at.year() + 543,
+                at.format("%H:%M")
+            )
         }
     }
 }
@@ -38,7 +54,9 @@ fn render(lang: Lang, subject: &str, blocks: &[Block]) -> (String, String) {
     for b in blocks {
         match b {
             Block::Para(p) => text.push_str(&format!("{p}\n\n")),
-            Block::Heading(h) => text.push_str(&format!("{h}\n{}\n", "-".repeat(h.chars().count().min(60)))),
+            Block::Heading(h) => {
+                text.push_str(&format!("{h}\n{}\n", "-".repeat(h.chars().count().min(60))))
+            }
             Block::List(items) => {
                 for i in items {
                     text.push_str(&format!("- {i}\n"));
@@ -69,13 +87,24 @@ fn render(lang: Lang, subject: &str, blocks: &[Block]) -> (String, String) {
 
 fn email(case: &Case, to: &str, tag: &str, subject: String, blocks: Vec<Block>) -> Mail {
     let (text, html) = render(case.lang, &subject, &blocks);
-    Mail { to: to.to_owned(), subject, text, html, lang: case.lang, tag: tag.to_owned(), case_id: case.id }
+    Mail {
+        to: to.to_owned(),
+        subject,
+        text,
+        html,
+        lang: case.lang,
+        tag: tag.to_owned(),
+        case_id: case.id,
+    }
 }
 
 fn greeting(case: &Case) -> Option<(String, String)> {
     let p = case.personal.as_ref()?;
     let t = texts(case.lang);
-    Some((p.email.as_str().to_owned(), fill(t.mail_greeting, &[("name", p.first_name.as_str())])))
+    Some((
+        p.email.as_str().to_owned(),
+        fill(t.mail_greeting, &[("name", p.first_name.as_str())]),
+    ))
 }
 
 fn footer(case: &Case, s: &Settings) -> Vec<Block> {
@@ -87,14 +116,27 @@ fn footer(case: &Case, s: &Settings) -> Vec<Block> {
 }
 
 /// The receipt sent at once when a case is accepted. `None` if the case has no personal data.
-pub fn receipt(case: &Case, s: &Settings, status_url: &str, status_expires: DateTime<Utc>) -> Option<Mail> {
+pub fn receipt(
+    case: &Case,
+    s: &Settings,
+    status_url: &str,
+    status_expires: DateTime<Utc>,
+) -> Option<Mail> {
     let t = texts(case.lang);
     let p = case.personal.as_ref()?;
     let (to, hello) = greeting(case)?;
     let reference = case.id.to_string();
     let lang = case.lang;
     let mut received = vec![
-        format!("{}: {}", t.status_kind, if case.kind == CaseKind::FaceOptOut { t.kind_face } else { t.kind_dsa }),
+        format!(
+            "{}: {}",
+            t.status_kind,
+            if case.kind == CaseKind::FaceOptOut {
+                t.kind_face
+            } else {
+                t.kind_dsa
+            }
+        ),
         format!("{}: {} {}", t.first_name, p.first_name, p.last_name),
         format!("{}: {}", t.email, p.email),
     ];
@@ -102,7 +144,11 @@ pub fn receipt(case: &Case, s: &Settings, status_url: &str, status_expires: Date
         received.push(format!("{}: {}", t.phone, phone));
     }
     received.push(format!("{}: {}", t.country, p.country.name(lang)));
-    let reason_label = if case.kind == CaseKind::FaceOptOut { t.reason_face } else { t.reason_dsa };
+    let reason_label = if case.kind == CaseKind::FaceOptOut {
+        t.reason_face
+    } else {
+        t.reason_dsa
+    };
     received.push(format!("{reason_label}\n{}", p.reason));
     if case.photo.is_some() {
         received.push(t.mail_photo_received.to_owned());
@@ -115,15 +161,28 @@ pub fn receipt(case: &Case, s: &Settings, status_url: &str, status_expires: Date
         Block::Para(hello),
         Block::Para(fill(
             t.mail_receipt_intro,
-            &[("reference", &reference), ("date", &human_date(lang, case.created_at))],
+            &[
+                ("reference", &reference),
+                ("date", &human_date(lang, case.created_at)),
+            ],
         )),
         Block::Heading(t.mail_received_heading.to_owned()),
         Block::List(received),
         Block::Heading(t.mail_next_heading.to_owned()),
-        Block::Para(if case.kind == CaseKind::FaceOptOut { t.next_face } else { t.next_dsa }.to_owned()),
+        Block::Para(
+            if case.kind == CaseKind::FaceOptOut {
+                t.next_face
+            } else {
+                t.next_dsa
+            }
+            .to_owned(),
+        ),
         Block::Para(t.mail_status_link.to_owned()),
         Block::Link(status_url.to_owned()),
-        Block::Para(fill(t.mail_status_link_private, &[("date", &human_date(lang, status_expires))])),
+        Block::Para(fill(
+            t.mail_status_link_private,
+            &[("date", &human_date(lang, status_expires))],
+        )),
     ];
     blocks.extend(footer(case, s));
     Some(email(case, &to, "receipt", subject, blocks))
@@ -137,15 +196,30 @@ pub fn withdrawn(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
     let subject = fill(t.mail_withdrawn_subject, &[("reference", &reference)]);
     let mut blocks = vec![
         Block::Para(hello),
-        Block::Para(fill(t.mail_withdrawn_body, &[("reference", &reference), ("date", &human_date(case.lang, at))])),
-        Block::Para(format!("{}: {}", t.status_state, state_label(case.lang, case.state))),
+        Block::Para(fill(
+            t.mail_withdrawn_body,
+            &[
+                ("reference", &reference),
+                ("date", &human_date(case.lang, at)),
+            ],
+        )),
+        Block::Para(format!(
+            "{}: {}",
+            t.status_state,
+            state_label(case.lang, case.state)
+        )),
     ];
     blocks.extend(footer(case, s));
     Some(email(case, &to, "withdrawn", subject, blocks))
 }
 
 /// The request for a better photo after a failed quality gate, with the link to upload one.
-pub fn better_photo(case: &Case, s: &Settings, quality_code: &str, upload_url: &str) -> Option<Mail> {
+pub fn better_photo(
+    case: &Case,
+    s: &Settings,
+    quality_code: &str,
+    upload_url: &str,
+) -> Option<Mail> {
     let t = texts(case.lang);
     let (to, hello) = greeting(case)?;
     let reference = case.id.to_string();
@@ -167,7 +241,9 @@ mod tests {
 
     #[test]
     fn thai_dates_use_the_buddhist_era() {
-        let at = DateTime::parse_from_rfc3339("2026-11-24T03:19:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-11-24T03:19:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(human_date(Lang::Th, at), "24 พฤศจิกายน 2569 03:19 น. (UTC)");
         assert_eq!(human_date(Lang::En, at), "24 November 2026, 03:19 UTC");
     }

@@ -76,7 +76,10 @@ impl Email {
             return Err(too_long(EMAIL_MAX));
         }
         let invalid = || FieldCodeWithLimit::from(FieldCode::InvalidEmail);
-        if has_forbidden_chars(s) || s.chars().any(|c| c.is_whitespace() || "<>()[]\\,;:\"".contains(c)) {
+        if has_forbidden_chars(s)
+            || s.chars()
+                .any(|c| c.is_whitespace() || "<>()[]\\,;:\"".contains(c))
+        {
             return Err(invalid());
         }
         let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
@@ -94,12 +97,17 @@ impl Email {
                     || l.len() > 63
                     || l.starts_with('-')
                     || l.ends_with('-')
-                    || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+                    || !l
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
             })
         {
             return Err(invalid());
         }
-        if labels.last().is_some_and(|tld| tld.len() < 2 || tld.chars().all(|c| c.is_ascii_digit())) {
+        if labels
+            .last()
+            .is_some_and(|tld| tld.len() < 2 || tld.chars().all(|c| c.is_ascii_digit()))
+        {
             return Err(invalid());
         }
         Ok(Email(format!("{local}@{domain}")))
@@ -163,7 +171,11 @@ impl Country {
             return Err(FieldCode::Required.into());
         }
         let up = s.to_ascii_uppercase();
-        if up.len() == 2 && COUNTRIES.binary_search_by(|(c, _, _)| (*c).cmp(up.as_str())).is_ok() {
+        if up.len() == 2
+            && COUNTRIES
+                .binary_search_by(|(c, _, _)| (*c).cmp(up.as_str()))
+                .is_ok()
+        {
             let b = up.as_bytes();
             Ok(Country([b[0], b[1]]))
         } else {
@@ -202,7 +214,10 @@ impl Reason {
             return Err(too_long(REASON_MAX));
         }
         if n < REASON_MIN {
-            return Err(FieldCodeWithLimit(FieldCode::TooShort, Some(REASON_MIN as u64)));
+            return Err(FieldCodeWithLimit(
+                FieldCode::TooShort,
+                Some(REASON_MIN as u64),
+            ));
         }
         if s.split('\n').any(has_forbidden_chars) {
             return Err(FieldCode::InvalidChars.into());
@@ -235,11 +250,16 @@ impl SourceUrl {
         // WHATWG parsing forgives `http:host` and `https:///host`; a source link must be explicit.
         match s.split_once("://") {
             Some((_, rest)) if !rest.is_empty() && !rest.starts_with('/') => {}
-            Some((scheme, _)) if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") => {
+            Some((scheme, _))
+                if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") =>
+            {
                 return Err(FieldCode::UrlScheme.into());
             }
             Some(_) => return Err(FieldCode::InvalidUrl.into()),
-            None if s.contains(':') && !s.contains('.') || s.starts_with("javascript:") || s.starts_with("data:") => {
+            None if s.contains(':') && !s.contains('.')
+                || s.starts_with("javascript:")
+                || s.starts_with("data:") =>
+            {
                 return Err(FieldCode::UrlScheme.into());
             }
             None => return Err(FieldCode::InvalidUrl.into()),
@@ -406,13 +426,19 @@ impl CaseState {
 
     /// Whether a decision was made or the case ended.
     pub fn is_final(self) -> bool {
-        matches!(self, CaseState::Approved | CaseState::Rejected | CaseState::Withdrawn | CaseState::Erased)
+        matches!(
+            self,
+            CaseState::Approved | CaseState::Rejected | CaseState::Withdrawn | CaseState::Erased
+        )
     }
 
     /// Whether the requester may still withdraw the request. An approved case can be withdrawn too:
     /// its exclusions then stop applying.
     pub fn can_withdraw(self) -> bool {
-        !matches!(self, CaseState::Withdrawn | CaseState::Erased | CaseState::Rejected)
+        !matches!(
+            self,
+            CaseState::Withdrawn | CaseState::Erased | CaseState::Rejected
+        )
     }
 
     /// Whether the transition `self -> to` is allowed.
@@ -562,11 +588,30 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Ann.B+x@Example.COM ").unwrap().as_str(), "Ann.B+x@example.com");
-        assert_eq!(Email::parse("นก@ตัวอย่าง.ไทย").unwrap().as_str(), "นก@ตัวอย่าง.ไทย");
+        assert_eq!(
+            Email::parse(" Ann.B+x@Example.COM ").unwrap().as_str(),
+            "Ann.B+x@example.com"
+        );
+        assert_eq!(
+            Email::parse("นก@ตัวอย่าง.ไทย").unwrap().as_str(),
+            "นก@ตัวอย่าง.ไทย"
+        );
         for bad in [
-            "", "a", "a@b", "a@b.", "@b.com", "a@@b.com", "a b@c.com", "a@b.c", "a@-b.com", "a..b@c.com",
-            "a@b.com\r\nBcc: x@y.com", "a\n@b.com", "<a@b.com>", "a@b.123", ".a@b.com",
+            "",
+            "a",
+            "a@b",
+            "a@b.",
+            "@b.com",
+            "a@@b.com",
+            "a b@c.com",
+            "a@b.c",
+            "a@-b.com",
+            "a..b@c.com",
+            "a@b.com\r\nBcc: x@y.com",
+            "a\n@b.com",
+            "<a@b.com>",
+            "a@b.123",
+            ".a@b.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -576,9 +621,23 @@ mod tests {
 
     #[test]
     fn phones() {
-        assert_eq!(Phone::parse("+66 81 234 5678").unwrap().as_str(), "+66812345678");
-        assert_eq!(Phone::parse("0049 (30) 1234-5678").unwrap().as_str(), "+493012345678");
-        for bad in ["", "0812345678", "+0812345678", "+66 81x", "+123", "+1234567890123456", "+66\n812345678"] {
+        assert_eq!(
+            Phone::parse("+66 81 234 5678").unwrap().as_str(),
+            "+66812345678"
+        );
+        assert_eq!(
+            Phone::parse("0049 (30) 1234-5678").unwrap().as_str(),
+            "+493012345678"
+        );
+        for bad in [
+            "",
+            "0812345678",
+            "+0812345678",
+            "+66 81x",
+            "+123",
+            "+1234567890123456",
+            "+66\n812345678",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(Phone::parse("").unwrap_err().0, FieldCode::Required);
@@ -592,7 +651,10 @@ mod tests {
         for bad in ["", "XX", "THA", "T", "UK", "ไท"] {
             assert!(Country::parse(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0), "country table must be sorted");
+        assert!(
+            COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0),
+            "country table must be sorted"
+        );
         assert_eq!(COUNTRIES.len(), 249);
     }
 
@@ -600,19 +662,51 @@ mod tests {
     fn names_and_reasons() {
         assert_eq!(PersonName::parse("  Somchai ").unwrap().as_str(), "Somchai");
         assert_eq!(PersonName::parse("").unwrap_err().0, FieldCode::Required);
-        assert_eq!(PersonName::parse("a\u{202E}b").unwrap_err().0, FieldCode::InvalidChars);
-        assert_eq!(PersonName::parse("a\r\nBcc: x").unwrap_err().0, FieldCode::InvalidChars);
-        assert_eq!(PersonName::parse(&"x".repeat(101)).unwrap_err(), FieldCodeWithLimit(FieldCode::TooLong, Some(100)));
-        assert_eq!(PersonName::parse(&"ก".repeat(100)).unwrap().as_str().chars().count(), 100);
-        assert!(Reason::parse("line one\r\nline two").unwrap().as_str().contains('\n'));
+        assert_eq!(
+            PersonName::parse("a\u{202E}b").unwrap_err().0,
+            FieldCode::InvalidChars
+        );
+        assert_eq!(
+            PersonName::parse("a\r\nBcc: x").unwrap_err().0,
+            FieldCode::InvalidChars
+        );
+        assert_eq!(
+            PersonName::parse(&"x".repeat(101)).unwrap_err(),
+            FieldCodeWithLimit(FieldCode::TooLong, Some(100))
+        );
+        assert_eq!(
+            PersonName::parse(&"ก".repeat(100))
+                .unwrap()
+                .as_str()
+                .chars()
+                .count(),
+            100
+        );
+        assert!(
+            Reason::parse("line one\r\nline two")
+                .unwrap()
+                .as_str()
+                .contains('\n')
+        );
         assert_eq!(Reason::parse("short").unwrap_err().0, FieldCode::TooShort);
-        assert_eq!(Reason::parse(&"x".repeat(REASON_MAX + 1)).unwrap_err().0, FieldCode::TooLong);
-        assert_eq!(Reason::parse("bell \u{7} character").unwrap_err().0, FieldCode::InvalidChars);
+        assert_eq!(
+            Reason::parse(&"x".repeat(REASON_MAX + 1)).unwrap_err().0,
+            FieldCode::TooLong
+        );
+        assert_eq!(
+            Reason::parse("bell \u{7} character").unwrap_err().0,
+            FieldCode::InvalidChars
+        );
     }
 
     #[test]
     fn urls() {
-        assert_eq!(SourceUrl::parse("HTTPS://Example.COM:443/a.jpg#x").unwrap().as_str(), "https://example.com/a.jpg");
+        assert_eq!(
+            SourceUrl::parse("HTTPS://Example.COM:443/a.jpg#x")
+                .unwrap()
+                .as_str(),
+            "https://example.com/a.jpg"
+        );
         for (bad, code) in [
             ("javascript:alert(1)", FieldCode::UrlScheme),
             ("file:///etc/passwd", FieldCode::UrlScheme),
@@ -650,7 +744,10 @@ mod tests {
         assert_eq!(CaseId::parse(&id.to_string()), Some(id));
         assert_eq!(CaseId::parse("not-an-id"), None);
         assert_eq!(CaseId::parse("../../etc/passwd"), None);
-        let job = EmbedJob { case_id: id, generation: 2 };
+        let job = EmbedJob {
+            case_id: id,
+            generation: 2,
+        };
         assert_eq!(EmbedJob::from_json(&job.to_json()).unwrap(), job);
         assert!(EmbedJob::from_json("{\"case_id\":\"x\"}").is_err());
         assert!(EmbedJob::from_json("").is_err());

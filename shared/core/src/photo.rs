@@ -19,7 +19,12 @@ pub struct PhotoLimits {
 
 impl Default for PhotoLimits {
     fn default() -> Self {
-        PhotoLimits { max_bytes: 10 * 1024 * 1024, max_side: 12_000, max_pixels: 50_000_000, min_side: 64 }
+        PhotoLimits {
+            max_bytes: 10 * 1024 * 1024,
+            max_side: 12_000,
+            max_pixels: 50_000_000,
+            min_side: 64,
+        }
     }
 }
 
@@ -65,7 +70,12 @@ impl PhotoType {
     }
     /// Reads a declared content type (`image/jpeg; charset=...` is read as `image/jpeg`).
     pub fn from_mime(mime: &str) -> Option<Self> {
-        let base = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let base = mime
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match base.as_str() {
             "image/jpeg" | "image/jpg" | "image/pjpeg" => Some(PhotoType::Jpeg),
             "image/png" => Some(PhotoType::Png),
@@ -94,14 +104,24 @@ pub struct VerifiedPhoto {
 
 /// Verifies a photo. `declared` is the content type the client gave, if any: it must be a
 /// supported type and agree with the bytes.
-pub fn verify(bytes: &[u8], declared: Option<&str>, limits: &PhotoLimits) -> Result<VerifiedPhoto, FieldCodeWithLimit> {
+pub fn verify(
+    bytes: &[u8],
+    declared: Option<&str>,
+    limits: &PhotoLimits,
+) -> Result<VerifiedPhoto, FieldCodeWithLimit> {
     if bytes.is_empty() {
         return Err(FieldCode::Required.into());
     }
     if bytes.len() as u64 > limits.max_bytes {
-        return Err(FieldCodeWithLimit(FieldCode::FileTooLarge, Some(limits.max_bytes)));
+        return Err(FieldCodeWithLimit(
+            FieldCode::FileTooLarge,
+            Some(limits.max_bytes),
+        ));
     }
-    let declared_type = match declared.map(str::trim).filter(|d| !d.is_empty() && *d != "application/octet-stream") {
+    let declared_type = match declared
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && *d != "application/octet-stream")
+    {
         Some(d) => Some(PhotoType::from_mime(d).ok_or(FieldCode::UnsupportedType)?),
         None => None,
     };
@@ -117,15 +137,26 @@ pub fn verify(bytes: &[u8], declared: Option<&str>, limits: &PhotoLimits) -> Res
     let mut decoder = reader.into_decoder().map_err(|e| classify(&e))?;
     let (width, height) = decoder.dimensions();
     if width > limits.max_side || height > limits.max_side {
-        return Err(FieldCodeWithLimit(FieldCode::ImageTooLarge, Some(limits.max_side as u64)));
+        return Err(FieldCodeWithLimit(
+            FieldCode::ImageTooLarge,
+            Some(limits.max_side as u64),
+        ));
     }
     if width as u64 * height as u64 > limits.max_pixels {
-        return Err(FieldCodeWithLimit(FieldCode::TooManyPixels, Some(limits.max_pixels)));
+        return Err(FieldCodeWithLimit(
+            FieldCode::TooManyPixels,
+            Some(limits.max_pixels),
+        ));
     }
     if width < limits.min_side || height < limits.min_side {
-        return Err(FieldCodeWithLimit(FieldCode::ImageTooSmall, Some(limits.min_side as u64)));
+        return Err(FieldCodeWithLimit(
+            FieldCode::ImageTooSmall,
+            Some(limits.min_side as u64),
+        ));
     }
-    decoder.set_limits(limits.image_limits()).map_err(|e| classify(&e))?;
+    decoder
+        .set_limits(limits.image_limits())
+        .map_err(|e| classify(&e))?;
     // Decode it all: a truncated or corrupt file fails here, not in the embedding worker.
     let mut buf = vec![0u8; decoder.total_bytes() as usize];
     decoder.read_image(&mut buf).map_err(|e| classify(&e))?;
@@ -189,7 +220,9 @@ mod tests {
     use image::{ImageEncoder, RgbImage};
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        });
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
             .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
@@ -222,7 +255,11 @@ mod tests {
         for &b in data {
             c ^= b as u32;
             for _ in 0..8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
         }
         !c
@@ -234,7 +271,10 @@ mod tests {
         let v = verify(&jpeg(320, 240), Some("image/jpeg"), &l).unwrap();
         assert_eq!((v.kind, v.width, v.height), (PhotoType::Jpeg, 320, 240));
         assert_eq!(v.sha256.len(), 64);
-        assert_eq!(verify(&png(100, 80), None, &l).unwrap().kind, PhotoType::Png);
+        assert_eq!(
+            verify(&png(100, 80), None, &l).unwrap().kind,
+            PhotoType::Png
+        );
     }
 
     #[test]
@@ -242,27 +282,62 @@ mod tests {
         let l = PhotoLimits::default();
         let j = jpeg(320, 240);
         assert_eq!(verify(b"", None, &l).unwrap_err().0, FieldCode::Required);
-        assert_eq!(verify(b"hello world, not an image", None, &l).unwrap_err().0, FieldCode::UnsupportedType);
-        assert_eq!(verify(&j, Some("image/png"), &l).unwrap_err().0, FieldCode::TypeMismatch);
-        assert_eq!(verify(&j, Some("image/gif"), &l).unwrap_err().0, FieldCode::UnsupportedType);
-        assert_eq!(verify(&j, Some("text/html"), &l).unwrap_err().0, FieldCode::UnsupportedType);
-        assert_eq!(verify(&j[..j.len() / 2], None, &l).unwrap_err().0, FieldCode::CorruptImage);
+        assert_eq!(
+            verify(b"hello world, not an image", None, &l)
+                .unwrap_err()
+                .0,
+            FieldCode::UnsupportedType
+        );
+        assert_eq!(
+            verify(&j, Some("image/png"), &l).unwrap_err().0,
+            FieldCode::TypeMismatch
+        );
+        assert_eq!(
+            verify(&j, Some("image/gif"), &l).unwrap_err().0,
+            FieldCode::UnsupportedType
+        );
+        assert_eq!(
+            verify(&j, Some("text/html"), &l).unwrap_err().0,
+            FieldCode::UnsupportedType
+        );
+        assert_eq!(
+            verify(&j[..j.len() / 2], None, &l).unwrap_err().0,
+            FieldCode::CorruptImage
+        );
         let mut corrupt = png(100, 80);
         let n = corrupt.len();
         corrupt[n - 20..n - 12].copy_from_slice(b"garbage!");
-        assert_eq!(verify(&corrupt, None, &l).unwrap_err().0, FieldCode::CorruptImage);
-        assert_eq!(verify(&png(20, 20), None, &l).unwrap_err().0, FieldCode::ImageTooSmall);
+        assert_eq!(
+            verify(&corrupt, None, &l).unwrap_err().0,
+            FieldCode::CorruptImage
+        );
+        assert_eq!(
+            verify(&png(20, 20), None, &l).unwrap_err().0,
+            FieldCode::ImageTooSmall
+        );
         let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
-        assert_eq!(verify(gif, None, &l).unwrap_err().0, FieldCode::UnsupportedType);
-        let small = PhotoLimits { max_bytes: 1000, ..l };
-        assert_eq!(verify(&j, None, &small).unwrap_err().0, FieldCode::FileTooLarge);
+        assert_eq!(
+            verify(gif, None, &l).unwrap_err().0,
+            FieldCode::UnsupportedType
+        );
+        let small = PhotoLimits {
+            max_bytes: 1000,
+            ..l
+        };
+        assert_eq!(
+            verify(&j, None, &small).unwrap_err().0,
+            FieldCode::FileTooLarge
+        );
     }
 
     #[test]
     fn refuses_decompression_bombs_without_allocating() {
         let l = PhotoLimits::default();
         let err = verify(&png_bomb(50_000, 50_000), Some("image/png"), &l).unwrap_err();
-        assert!(matches!(err.0, FieldCode::ImageTooLarge | FieldCode::TooManyPixels), "{err:?}");
+        assert!(
+            matches!(err.0, FieldCode::ImageTooLarge | FieldCode::TooManyPixels),
+            "{err:?}"
+        );
         let err = verify(&png_bomb(10_000, 10_000), Some("image/png"), &l).unwrap_err();
         assert_eq!(err.0, FieldCode::TooManyPixels);
     }

@@ -208,7 +208,12 @@ pub trait UploadSink: Send + Sync {
     /// Checks the signed fields of an upload form.
     fn check(&self, fields: &BTreeMap<String, String>) -> Result<UploadTicket, UploadRefused>;
     /// Stores the photo of a checked form.
-    async fn store(&self, ticket: &UploadTicket, content_type: Option<&str>, bytes: Vec<u8>) -> Result<(), StoreError>;
+    async fn store(
+        &self,
+        ticket: &UploadTicket,
+        content_type: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<(), StoreError>;
 }
 
 /// What the face pipeline found in one photo, as the desk needs it.

@@ -20,6 +20,7 @@ pub struct Ports {
     pub photos: Arc<dyn PhotoStore>,
     pub queue: Arc<dyn JobQueue>,
     pub mailer: Arc<dyn Mailer>,
+    pub biometrics: Arc<dyn BiometricStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -95,8 +96,12 @@ pub const UPLOAD_PREFIX: &str = "uploads/";
 
 /// Checks that `key` is a key this desk hands out (`uploads/` and 22 base64url characters).
 pub fn valid_upload_key(key: &str) -> bool {
-    key.strip_prefix(UPLOAD_PREFIX)
-        .is_some_and(|id| id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    key.strip_prefix(UPLOAD_PREFIX).is_some_and(|id| {
+        id.len() == 22
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// An idempotency key: 8..=128 visible ASCII characters.
@@ -113,7 +118,11 @@ struct Parsed {
 
 impl Desk {
     pub fn new(ports: Ports, keys: KeyRing, settings: Settings) -> Self {
-        Desk { ports, keys, settings: Arc::new(settings) }
+        Desk {
+            ports,
+            keys,
+            settings: Arc::new(settings),
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -124,7 +133,11 @@ impl Desk {
     pub async fn new_upload(&self, redirect: Option<&str>) -> Result<UploadForm, DeskError> {
         let key = format!("{UPLOAD_PREFIX}{}", random_token());
         let expires = self.now() + self.settings.upload_ttl;
-        Ok(self.ports.photos.upload_form(&key, self.settings.photo.max_bytes, expires, redirect).await?)
+        Ok(self
+            .ports
+            .photos
+            .upload_form(&key, self.settings.photo.max_bytes, expires, redirect)
+            .await?)
     }
 
     /// Reads and verifies an uploaded photo; errors are reported on the field `photo`.
@@ -142,7 +155,10 @@ impl Desk {
             Ok(p) => p,
             Err(PhotoReadError::NotFound) => return Err(invalid(FieldCode::UploadMissing.into())),
             Err(PhotoReadError::TooLarge { max }) => {
-                return Err(invalid(FieldCodeWithLimit(FieldCode::FileTooLarge, Some(max))));
+                return Err(invalid(FieldCodeWithLimit(
+                    FieldCode::FileTooLarge,
+                    Some(max),
+                )));
             }
             Err(PhotoReadError::Store(e)) => return Err(e.into()),
         };
@@ -181,7 +197,12 @@ impl Desk {
                 if !input.good_faith {
                     errs.push("good_faith", FieldCode::GoodFaithRequired);
                 }
-                let urls: Vec<&str> = input.source_urls.iter().map(|u| u.trim()).filter(|u| !u.is_empty()).collect();
+                let urls: Vec<&str> = input
+                    .source_urls
+                    .iter()
+                    .map(|u| u.trim())
+                    .filter(|u| !u.is_empty())
+                    .collect();
                 if urls.is_empty() {
                     errs.push("source_urls", FieldCode::Required);
                 } else if urls.len() > URLS_MAX {
@@ -210,15 +231,26 @@ impl Desk {
             }
         }
         match (kind, country, first_name, last_name, email, phone, reason) {
-            (Some(kind), Some(country), Some(first_name), Some(last_name), Some(email), Some(phone), Some(reason))
-                if errs.is_empty() =>
-            {
-                Ok(Parsed {
-                    kind,
-                    personal: Personal { first_name, last_name, email, phone, country, reason },
-                    source_urls,
-                })
-            }
+            (
+                Some(kind),
+                Some(country),
+                Some(first_name),
+                Some(last_name),
+                Some(email),
+                Some(phone),
+                Some(reason),
+            ) if errs.is_empty() => Ok(Parsed {
+                kind,
+                personal: Personal {
+                    first_name,
+                    last_name,
+                    email,
+                    phone,
+                    country,
+                    reason,
+                },
+                source_urls,
+            }),
             _ => Err(errs),
         }
     }
@@ -229,7 +261,9 @@ impl Desk {
     pub async fn submit(&self, input: SubmissionInput) -> Result<Submitted, DeskError> {
         let parsed = self.parse(&input);
         let photo = match (input.kind, input.upload_key.as_deref()) {
-            (Some(CaseKind::FaceOptOut), Some(key)) => Some(self.check_upload(key).await.map(|v| (key.to_owned(), v))),
+            (Some(CaseKind::FaceOptOut), Some(key)) => {
+                Some(self.check_upload(key).await.map(|v| (key.to_owned(), v)))
+            }
             (Some(CaseKind::FaceOptOut), None) => {
                 let mut e = FieldErrors::default();
                 e.push("photo", FieldCode::UploadMissing);
@@ -284,20 +318,26 @@ impl Desk {
             state: CaseState::Received,
             detail: None,
         };
-        let job = EmbedJob { case_id: id, generation: case.photo.as_ref().map_or(0, |p| p.generation) };
-        let new = NewCase { case: &case, audit: &audit, idempotency_key: input.idempotency_key.as_deref(), job: Some(&job) };
+        let job = EmbedJob {
+            case_id: id,
+            generation: case.photo.as_ref().map_or(0, |p| p.generation),
+        };
+        let new = NewCase {
+            case: &case,
+            audit: &audit,
+            idempotency_key: input.idempotency_key.as_deref(),
+            job: Some(&job),
+        };
         let (case, created) = match self.ports.cases.insert_case(new).await? {
             InsertOutcome::Inserted => {
                 tracing::info!(case = %case.id, kind = case.kind.as_str(), "case received");
                 (case, true)
             }
             InsertOutcome::Duplicate(existing) => {
-                let case = self
-                    .ports
-                    .cases
-                    .get_case(existing)
-                    .await?
-                    .ok_or_else(|| DeskError::Unavailable("duplicate of a missing case".into()))?;
+                let case =
+                    self.ports.cases.get_case(existing).await?.ok_or_else(|| {
+                        DeskError::Unavailable("duplicate of a missing case".into())
+                    })?;
                 tracing::info!(case = %case.id, "repeated submission");
                 (case, false)
             }
@@ -312,7 +352,11 @@ impl Desk {
         }
         let case = self.dispatch(case).await;
         let status_url = self.status_url(&case);
-        Ok(Submitted { case, status_url, created })
+        Ok(Submitted {
+            case,
+            status_url,
+            created,
+        })
     }
 
     /// Hands the case's job to the queue and sends its receipt, if not done yet, and records it.
@@ -320,7 +364,10 @@ impl Desk {
     pub async fn dispatch(&self, mut case: Case) -> Case {
         let mut done = Vec::new();
         if !case.job_dispatched && case.state == CaseState::Received {
-            let job = EmbedJob { case_id: case.id, generation: case.photo.as_ref().map_or(0, |p| p.generation) };
+            let job = EmbedJob {
+                case_id: case.id,
+                generation: case.photo.as_ref().map_or(0, |p| p.generation),
+            };
             match self.ports.queue.enqueue(&job).await {
                 Ok(()) => {
                     case.job_dispatched = true;
@@ -391,14 +438,25 @@ impl Desk {
 
     /// The case behind a status token. Unknown, tampered and expired tokens are all `InvalidLink`.
     pub async fn status(&self, token: &str) -> Result<StatusView, DeskError> {
-        let (subject, link_expires) =
-            self.keys.verify(scope::STATUS, token, self.now()).map_err(|_| DeskError::InvalidLink)?;
+        let (subject, link_expires) = self
+            .keys
+            .verify(scope::STATUS, token, self.now())
+            .map_err(|_| DeskError::InvalidLink)?;
         let id = CaseId::parse(&subject).ok_or(DeskError::InvalidLink)?;
-        let case = self.ports.cases.get_case(id).await?.ok_or(DeskError::InvalidLink)?;
+        let case = self
+            .ports
+            .cases
+            .get_case(id)
+            .await?
+            .ok_or(DeskError::InvalidLink)?;
         if case.state == CaseState::Erased {
             return Err(DeskError::InvalidLink);
         }
-        Ok(StatusView { case, token: token.to_owned(), link_expires })
+        Ok(StatusView {
+            case,
+            token: token.to_owned(),
+            link_expires,
+        })
     }
 
     /// Withdraws the request behind a status token: the case becomes `withdrawn`, its photo is
@@ -434,6 +492,9 @@ impl Desk {
                             tracing::warn!(case = %case.id, error = %e, "photo of a withdrawn case not deleted yet");
                         }
                     }
+                    if let Err(e) = self.ports.biometrics.delete_biometrics(case.id).await {
+                        tracing::warn!(case = %case.id, error = %e, "biometrics of a withdrawn case not deleted yet");
+                    }
                     if let Some(m) = mail::withdrawn(&next, &self.settings, now) {
                         if let Err(e) = self.ports.mailer.send(&m).await {
                             tracing::warn!(case = %case.id, error = %e, "withdrawal confirmation not sent");
@@ -445,7 +506,71 @@ impl Desk {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(DeskError::Unavailable("the case kept changing; try again".into()))
+        Err(DeskError::Unavailable(
+            "the case kept changing; try again".into(),
+        ))
+    }
+}
+
+impl Desk {
+    /// Replaces the photo of a case that needs a better one (from its status link): the new photo
+    /// is verified, the case goes back to `received` with a new photo generation, the old photo is
+    /// deleted and the embedding job of the new one is enqueued.
+    pub async fn replace_photo(&self, token: &str, upload_key: &str) -> Result<Case, DeskError> {
+        for _ in 0..3 {
+            let case = self.status(token).await?.case;
+            if case.photo.as_ref().is_some_and(|p| p.key == upload_key) {
+                return Ok(case); // the same form posted twice
+            }
+            if case.state != CaseState::NeedsBetterPhoto {
+                return Err(DeskError::WrongState(case.state));
+            }
+            let v = self.check_upload(upload_key).await?;
+            let now = self.now();
+            let old = case.photo.clone();
+            let mut next = case.clone();
+            next.photo = Some(PhotoRef {
+                key: upload_key.to_owned(),
+                content_type: v.kind.mime().to_owned(),
+                bytes: v.bytes,
+                width: v.width,
+                height: v.height,
+                sha256: v.sha256,
+                generation: old.as_ref().map_or(1, |p| p.generation + 1),
+            });
+            next.state = CaseState::Received;
+            next.quality_issue = None;
+            next.job_dispatched = false;
+            next.version += 1;
+            next.updated_at = now;
+            let audit = AuditEvent {
+                case_id: case.id,
+                at: now,
+                actor: Actor::Requester,
+                action: "photo_replaced".into(),
+                state: CaseState::Received,
+                detail: None,
+            };
+            match self.ports.cases.update_case(&next, &audit).await {
+                Ok(()) => {
+                    if let Err(e) = self.ports.photos.claim(upload_key).await {
+                        tracing::warn!(case = %case.id, error = %e, "could not claim the new photo yet");
+                    }
+                    if let Some(old) = old {
+                        if let Err(e) = self.ports.photos.delete(&old.key).await {
+                            tracing::warn!(case = %case.id, error = %e, "old photo not deleted yet");
+                        }
+                    }
+                    tracing::info!(case = %case.id, "better photo received");
+                    return Ok(self.dispatch(next).await);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DeskError::Unavailable(
+            "the case kept changing; try again".into(),
+        ))
     }
 }
 

@@ -67,9 +67,19 @@ impl KeyRing {
     /// Parses `ID:SECRET[,ID:SECRET...]` (secrets base64url or standard base64); the first key signs.
     pub fn parse(spec: &str) -> Result<Self, KeyError> {
         let mut keys: Vec<SigningKey> = Vec::new();
-        for (i, part) in spec.split(',').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+        for (i, part) in spec
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .enumerate()
+        {
             let (id, secret) = part.split_once(':').ok_or(KeyError::Malformed(i + 1))?;
-            if id.is_empty() || id.len() > 16 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if id.is_empty()
+                || id.len() > 16
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(KeyError::BadId(id.to_owned()));
             }
             let secret = B64
@@ -82,7 +92,10 @@ impl KeyRing {
             if keys.iter().any(|k| k.id == id) {
                 return Err(KeyError::Duplicate(id.to_owned()));
             }
-            keys.push(SigningKey { id: id.to_owned(), secret });
+            keys.push(SigningKey {
+                id: id.to_owned(),
+                secret,
+            });
         }
         if keys.is_empty() {
             return Err(KeyError::Empty);
@@ -94,12 +107,21 @@ impl KeyRing {
     pub fn generate(id: &str) -> Self {
         let mut secret = vec![0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
-        KeyRing { keys: vec![SigningKey { id: id.to_owned(), secret }] }
+        KeyRing {
+            keys: vec![SigningKey {
+                id: id.to_owned(),
+                secret,
+            }],
+        }
     }
 
     /// The ring in the form [`KeyRing::parse`] reads (for persisting generated keys; it holds secrets).
     pub fn to_spec(&self) -> String {
-        self.keys.iter().map(|k| format!("{}:{}", k.id, B64.encode(&k.secret))).collect::<Vec<_>>().join(",")
+        self.keys
+            .iter()
+            .map(|k| format!("{}:{}", k.id, B64.encode(&k.secret)))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn key_ids(&self) -> Vec<&str> {
@@ -121,26 +143,47 @@ impl KeyRing {
         let key = &self.keys[0];
         let exp = expires.timestamp();
         let tag = Self::mac(key, scope, exp, subject).finalize().into_bytes();
-        format!("{}.{}.{}.{}", key.id, exp, B64.encode(subject), B64.encode(tag))
+        format!(
+            "{}.{}.{}.{}",
+            key.id,
+            exp,
+            B64.encode(subject),
+            B64.encode(tag)
+        )
     }
 
     /// Checks a token for `scope` at `now` and returns its subject and expiry.
-    pub fn verify(&self, scope: &str, token: &str, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), TokenError> {
+    pub fn verify(
+        &self,
+        scope: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), TokenError> {
         if token.len() > 2048 {
             return Err(TokenError::Malformed);
         }
         let mut parts = token.split('.');
-        let (Some(kid), Some(exp), Some(subject), Some(tag), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(kid), Some(exp), Some(subject), Some(tag), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(TokenError::Malformed);
         };
         let exp: i64 = exp.parse().map_err(|_| TokenError::Malformed)?;
         let subject = B64.decode(subject).map_err(|_| TokenError::Malformed)?;
         let subject = String::from_utf8(subject).map_err(|_| TokenError::Malformed)?;
         let tag = B64.decode(tag).map_err(|_| TokenError::Malformed)?;
-        let key = self.keys.iter().find(|k| k.id == kid).ok_or(TokenError::UnknownKey)?;
-        Self::mac(key, scope, exp, &subject).verify_slice(&tag).map_err(|_| TokenError::BadSignature)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id == kid)
+            .ok_or(TokenError::UnknownKey)?;
+        Self::mac(key, scope, exp, &subject)
+            .verify_slice(&tag)
+            .map_err(|_| TokenError::BadSignature)?;
         let expires = DateTime::from_timestamp(exp, 0).ok_or(TokenError::Malformed)?;
         if now >= expires {
             return Err(TokenError::Expired);
@@ -172,7 +215,10 @@ mod tests {
     use chrono::Duration;
 
     fn ring(spec_ids: &[&str]) -> KeyRing {
-        let spec: Vec<String> = spec_ids.iter().map(|id| KeyRing::generate(id).to_spec()).collect();
+        let spec: Vec<String> = spec_ids
+            .iter()
+            .map(|id| KeyRing::generate(id).to_spec())
+            .collect();
         KeyRing::parse(&spec.join(",")).unwrap()
     }
 
@@ -182,19 +228,49 @@ mod tests {
         let r = ring(&["k1"]);
         let t = r.sign(scope::STATUS, "01JCASE", now + Duration::hours(1));
         assert_eq!(r.verify(scope::STATUS, &t, now).unwrap().0, "01JCASE");
-        assert_eq!(r.verify(scope::ADMIN, &t, now), Err(TokenError::BadSignature));
-        assert_eq!(r.verify(scope::STATUS, &t, now + Duration::hours(2)), Err(TokenError::Expired));
+        assert_eq!(
+            r.verify(scope::ADMIN, &t, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            r.verify(scope::STATUS, &t, now + Duration::hours(2)),
+            Err(TokenError::Expired)
+        );
         let parts: Vec<&str> = t.split('.').collect();
-        let other_subject = format!("{}.{}.{}.{}", parts[0], parts[1], B64.encode("01JOTHER"), parts[3]);
-        assert_eq!(r.verify(scope::STATUS, &other_subject, now), Err(TokenError::BadSignature));
-        let later = format!("{}.{}.{}.{}", parts[0], parts[1].parse::<i64>().unwrap() + 3600, parts[2], parts[3]);
-        assert_eq!(r.verify(scope::STATUS, &later, now), Err(TokenError::BadSignature));
+        let other_subject = format!(
+            "{}.{}.{}.{}",
+            parts[0],
+            parts[1],
+            B64.encode("01JOTHER"),
+            parts[3]
+        );
+        assert_eq!(
+            r.verify(scope::STATUS, &other_subject, now),
+            Err(TokenError::BadSignature)
+        );
+        let later = format!(
+            "{}.{}.{}.{}",
+            parts[0],
+            parts[1].parse::<i64>().unwrap() + 3600,
+            parts[2],
+            parts[3]
+        );
+        assert_eq!(
+            r.verify(scope::STATUS, &later, now),
+            Err(TokenError::BadSignature)
+        );
         let unknown = format!("zz.{}.{}.{}", parts[1], parts[2], parts[3]);
-        assert_eq!(r.verify(scope::STATUS, &unknown, now), Err(TokenError::UnknownKey));
+        assert_eq!(
+            r.verify(scope::STATUS, &unknown, now),
+            Err(TokenError::UnknownKey)
+        );
         for bad in ["", "a.b.c", "a.b.c.d.e", "k1.x.y.z", &"x".repeat(5000)] {
             assert!(r.verify(scope::STATUS, bad, now).is_err());
         }
-        assert_eq!(ring(&["k1"]).verify(scope::STATUS, &t, now), Err(TokenError::BadSignature));
+        assert_eq!(
+            ring(&["k1"]).verify(scope::STATUS, &t, now),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]
@@ -202,7 +278,12 @@ mod tests {
         let now = Utc::now();
         let old = ring(&["old"]);
         let t = old.sign(scope::STATUS, "s", now + Duration::hours(1));
-        let rotated = KeyRing::parse(&format!("{},{}", KeyRing::generate("new").to_spec(), old.to_spec())).unwrap();
+        let rotated = KeyRing::parse(&format!(
+            "{},{}",
+            KeyRing::generate("new").to_spec(),
+            old.to_spec()
+        ))
+        .unwrap();
         assert_eq!(rotated.verify(scope::STATUS, &t, now).unwrap().0, "s");
         assert!(rotated.sign(scope::STATUS, "s", now).starts_with("new."));
     }
@@ -210,11 +291,23 @@ mod tests {
     #[test]
     fn key_specs() {
         assert!(matches!(KeyRing::parse(""), Err(KeyError::Empty)));
-        assert!(matches!(KeyRing::parse("k1:c2hvcnQ"), Err(KeyError::Short(_))));
-        assert!(matches!(KeyRing::parse("nocolon"), Err(KeyError::Malformed(1))));
-        assert!(matches!(KeyRing::parse("bad id:xx"), Err(KeyError::BadId(_))));
+        assert!(matches!(
+            KeyRing::parse("k1:c2hvcnQ"),
+            Err(KeyError::Short(_))
+        ));
+        assert!(matches!(
+            KeyRing::parse("nocolon"),
+            Err(KeyError::Malformed(1))
+        ));
+        assert!(matches!(
+            KeyRing::parse("bad id:xx"),
+            Err(KeyError::BadId(_))
+        ));
         let g = KeyRing::generate("a").to_spec();
-        assert!(matches!(KeyRing::parse(&format!("{g},{g}")), Err(KeyError::Duplicate(_))));
+        assert!(matches!(
+            KeyRing::parse(&format!("{g},{g}")),
+            Err(KeyError::Duplicate(_))
+        ));
         assert!(!format!("{:?}", KeyRing::parse(&g).unwrap()).contains(&g[2..]));
     }
 }

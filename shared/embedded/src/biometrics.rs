@@ -41,18 +41,27 @@ impl BiometricStore for SqliteBiometrics {
         let data: Option<String> = self
             .db
             .call(move |conn| {
-                conn.query_row("SELECT data FROM biometrics WHERE case_id = ?1", [case_id.to_string()], |r| r.get(0))
-                    .optional()
-                    .map_err(unavailable)
+                conn.query_row(
+                    "SELECT data FROM biometrics WHERE case_id = ?1",
+                    [case_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)
             })
             .await?;
-        data.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+        data.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
     }
 
     async fn delete_biometrics(&self, case_id: CaseId) -> Result<(), StoreError> {
         self.db
             .call(move |conn| {
-                conn.execute("DELETE FROM biometrics WHERE case_id = ?1", [case_id.to_string()]).map_err(unavailable)?;
+                conn.execute(
+                    "DELETE FROM biometrics WHERE case_id = ?1",
+                    [case_id.to_string()],
+                )
+                .map_err(unavailable)?;
                 Ok(())
             })
             .await

@@ -20,8 +20,14 @@ impl OutboxMailer {
     /// `from` is an address, optionally with a name (`optout <desk@example.org>`).
     pub fn new(dir: &Path, from: &str, clock: Arc<dyn Clock>) -> Result<Self, MailError> {
         std::fs::create_dir_all(dir).map_err(|e| MailError::Unavailable(format!("outbox: {e}")))?;
-        let from = from.parse().map_err(|e| MailError::Refused(format!("sender address: {e}")))?;
-        Ok(OutboxMailer { dir: dir.to_owned(), from, clock })
+        let from = from
+            .parse()
+            .map_err(|e| MailError::Refused(format!("sender address: {e}")))?;
+        Ok(OutboxMailer {
+            dir: dir.to_owned(),
+            from,
+            clock,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -30,8 +36,15 @@ impl OutboxMailer {
 }
 
 /// Builds the RFC 5322 message of a mail.
-pub fn build_message(from: &Mailbox, mail: &Mail, date: chrono::DateTime<chrono::Utc>) -> Result<Vec<u8>, MailError> {
-    let to: Mailbox = mail.to.parse().map_err(|e| MailError::Refused(format!("recipient: {e}")))?;
+pub fn build_message(
+    from: &Mailbox,
+    mail: &Mail,
+    date: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<u8>, MailError> {
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|e| MailError::Refused(format!("recipient: {e}")))?;
     let msg = Message::builder()
         .from(from.clone())
         .to(to)
@@ -51,7 +64,12 @@ impl Mailer for OutboxMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let now = self.clock.now();
         let bytes = build_message(&self.from, mail, now)?;
-        let name = format!("{}-{}-{}.eml", now.format("%Y%m%dT%H%M%S%.6fZ"), mail.case_id, mail.tag);
+        let name = format!(
+            "{}-{}-{}.eml",
+            now.format("%Y%m%dT%H%M%S%.6fZ"),
+            mail.case_id,
+            mail.tag
+        );
         let path = self.dir.join(&name);
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let unavailable = |e: std::io::Error| MailError::Unavailable(format!("outbox: {e}"));

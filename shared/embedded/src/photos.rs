@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::ports::{
-    Clock, PhotoReadError, PhotoStore, StoreError, StoredPhoto, UploadForm, UploadRefused, UploadSink, UploadTicket,
+    Clock, PhotoReadError, PhotoStore, StoreError, StoredPhoto, UploadForm, UploadRefused,
+    UploadSink, UploadTicket,
 };
 use optout_core::service::valid_upload_key;
 use optout_core::signing::{KeyRing, TokenError, scope};
@@ -31,7 +32,13 @@ fn io(e: std::io::Error) -> StoreError {
 }
 
 impl FilePhotoStore {
-    pub fn new(dir: &Path, db: Db, keys: KeyRing, clock: Arc<dyn Clock>, public_url: &str) -> Result<Self, StoreError> {
+    pub fn new(
+        dir: &Path,
+        db: Db,
+        keys: KeyRing,
+        clock: Arc<dyn Clock>,
+        public_url: &str,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir.join("uploads")).map_err(io)?;
         Ok(FilePhotoStore {
             dir: dir.to_owned(),
@@ -80,7 +87,11 @@ impl PhotoStore for FilePhotoStore {
         expires_at: DateTime<Utc>,
         redirect: Option<&str>,
     ) -> Result<UploadForm, StoreError> {
-        let policy = self.keys.sign(scope::UPLOAD, &Self::subject(key, max_bytes, redirect), expires_at);
+        let policy = self.keys.sign(
+            scope::UPLOAD,
+            &Self::subject(key, max_bytes, redirect),
+            expires_at,
+        );
         let mut fields = BTreeMap::new();
         fields.insert("key".to_owned(), key.to_owned());
         fields.insert("policy".to_owned(), policy);
@@ -100,18 +111,29 @@ impl PhotoStore for FilePhotoStore {
         let meta: Option<(Option<String>, i64)> = self
             .db
             .call(move |conn| {
-                conn.query_row("SELECT content_type, bytes FROM uploads WHERE key = ?1", [k], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-                    .map_err(unavailable)
+                conn.query_row(
+                    "SELECT content_type, bytes FROM uploads WHERE key = ?1",
+                    [k],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)
             })
             .await?;
-        let Some((declared_type, size)) = meta else { return Err(PhotoReadError::NotFound) };
+        let Some((declared_type, size)) = meta else {
+            return Err(PhotoReadError::NotFound);
+        };
         if size as u64 > max_bytes {
             return Err(PhotoReadError::TooLarge { max: max_bytes });
         }
         match tokio::fs::read(&path).await {
-            Ok(bytes) if bytes.len() as u64 > max_bytes => Err(PhotoReadError::TooLarge { max: max_bytes }),
-            Ok(bytes) => Ok(StoredPhoto { bytes, declared_type }),
+            Ok(bytes) if bytes.len() as u64 > max_bytes => {
+                Err(PhotoReadError::TooLarge { max: max_bytes })
+            }
+            Ok(bytes) => Ok(StoredPhoto {
+                bytes,
+                declared_type,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PhotoReadError::NotFound),
             Err(e) => Err(io(e).into()),
         }
@@ -121,14 +143,17 @@ impl PhotoStore for FilePhotoStore {
         let k = key.to_owned();
         self.db
             .call(move |conn| {
-                conn.execute("UPDATE uploads SET claimed = 1 WHERE key = ?1", [k]).map_err(unavailable)?;
+                conn.execute("UPDATE uploads SET claimed = 1 WHERE key = ?1", [k])
+                    .map_err(unavailable)?;
                 Ok(())
             })
             .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let Some(path) = self.path(key) else { return Ok(()) };
+        let Some(path) = self.path(key) else {
+            return Ok(());
+        };
         match tokio::fs::remove_file(&path).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -137,7 +162,8 @@ impl PhotoStore for FilePhotoStore {
         let k = key.to_owned();
         self.db
             .call(move |conn| {
-                conn.execute("DELETE FROM uploads WHERE key = ?1", [k]).map_err(unavailable)?;
+                conn.execute("DELETE FROM uploads WHERE key = ?1", [k])
+                    .map_err(unavailable)?;
                 Ok(())
             })
             .await
@@ -150,12 +176,17 @@ impl UploadSink for FilePhotoStore {
         let (Some(key), Some(policy)) = (fields.get("key"), fields.get("policy")) else {
             return Err(UploadRefused::Invalid);
         };
-        let (subject, _) = self.keys.verify(scope::UPLOAD, policy, self.clock.now()).map_err(|e| match e {
-            TokenError::Expired => UploadRefused::Expired,
-            _ => UploadRefused::Invalid,
-        })?;
+        let (subject, _) = self
+            .keys
+            .verify(scope::UPLOAD, policy, self.clock.now())
+            .map_err(|e| match e {
+                TokenError::Expired => UploadRefused::Expired,
+                _ => UploadRefused::Invalid,
+            })?;
         let mut parts = subject.splitn(3, '\n');
-        let (Some(signed_key), Some(max), Some(redirect)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(signed_key), Some(max), Some(redirect)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
             return Err(UploadRefused::Invalid);
         };
         if signed_key != key || !valid_upload_key(key) {
@@ -169,19 +200,30 @@ impl UploadSink for FilePhotoStore {
         })
     }
 
-    async fn store(&self, ticket: &UploadTicket, content_type: Option<&str>, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let path = self.path(&ticket.key).ok_or_else(|| StoreError::Corrupt("upload key".into()))?;
+    async fn store(
+        &self,
+        ticket: &UploadTicket,
+        content_type: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let path = self
+            .path(&ticket.key)
+            .ok_or_else(|| StoreError::Corrupt("upload key".into()))?;
         if bytes.len() as u64 > ticket.max_bytes {
-            return Err(StoreError::Corrupt("upload larger than its form allows".into()));
+            return Err(StoreError::Corrupt(
+                "upload larger than its form allows".into(),
+            ));
         }
         // A second upload to the same form replaces the first, unless a case already claimed it.
         let k = ticket.key.clone();
         let claimed: Option<i64> = self
             .db
             .call(move |conn| {
-                conn.query_row("SELECT claimed FROM uploads WHERE key = ?1", [k], |r| r.get(0))
-                    .optional()
-                    .map_err(unavailable)
+                conn.query_row("SELECT claimed FROM uploads WHERE key = ?1", [k], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(unavailable)
             })
             .await?;
         if claimed == Some(1) {

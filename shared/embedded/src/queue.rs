@@ -12,7 +12,11 @@ use std::time::Duration;
 use crate::db::{Db, unavailable};
 
 /// Inserts a job unless one with the same id exists (enqueuing is idempotent).
-pub(crate) fn insert_job(tx: &Transaction<'_>, job: &EmbedJob, now_ms: i64) -> Result<(), StoreError> {
+pub(crate) fn insert_job(
+    tx: &Transaction<'_>,
+    job: &EmbedJob,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT OR IGNORE INTO jobs (id, body, state, attempts, available_at, updated_at) VALUES (?1, ?2, 'queued', 0, ?3, ?3)",
         params![job.id(), job.to_json(), now_ms],
@@ -94,7 +98,13 @@ impl SqliteQueue {
             .await
     }
 
-    async fn finish(&self, id: &str, state: &str, error: Option<String>, retry_at_ms: Option<i64>) -> Result<(), StoreError> {
+    async fn finish(
+        &self,
+        id: &str,
+        state: &str,
+        error: Option<String>,
+        retry_at_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
         let id = id.to_owned();
         let state = state.to_owned();
         let now = self.clock.now().timestamp_millis();
@@ -182,15 +192,20 @@ impl Worker {
                 Ok(Step::Done(id))
             }
             Err(JobError::Retry(why)) if attempts < self.config.max_attempts => {
-                let delay = self.config.backoff.as_millis() as i64 * (1i64 << (attempts - 1).min(10));
+                let delay =
+                    self.config.backoff.as_millis() as i64 * (1i64 << (attempts - 1).min(10));
                 let at = self.queue.clock.now().timestamp_millis() + delay;
                 tracing::warn!(job = %id, attempts, reason = %why, "job failed, will retry");
-                self.queue.finish(&id, "queued", Some(why), Some(at)).await?;
+                self.queue
+                    .finish(&id, "queued", Some(why), Some(at))
+                    .await?;
                 Ok(Step::Retry(id))
             }
             Err(e) => {
                 tracing::error!(job = %id, attempts, reason = %e, "job failed for good");
-                self.queue.finish(&id, "failed", Some(e.to_string()), None).await?;
+                self.queue
+                    .finish(&id, "failed", Some(e.to_string()), None)
+                    .await?;
                 Ok(Step::Failed(id))
             }
         }

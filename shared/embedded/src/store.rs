@@ -54,7 +54,9 @@ fn load(conn: &rusqlite::Connection, id: &str) -> Result<Option<Case>, StoreErro
         )
         .optional()
         .map_err(unavailable)?;
-    let Some((data, personal)) = row else { return Ok(None) };
+    let Some((data, personal)) = row else {
+        return Ok(None);
+    };
     let mut case: Case = serde_json::from_str(&data).map_err(corrupt)?;
     case.personal = match personal {
         Some(p) => Some(serde_json::from_str::<Personal>(&p).map_err(corrupt)?),
@@ -186,8 +188,12 @@ impl CaseStore for SqliteCaseStore {
     async fn audit_trail(&self, id: CaseId) -> Result<Vec<AuditEvent>, StoreError> {
         self.db
             .call(move |conn| {
-                let mut st = conn.prepare("SELECT data FROM audit WHERE case_id = ?1 ORDER BY seq").map_err(unavailable)?;
-                let rows = st.query_map([id.to_string()], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+                let mut st = conn
+                    .prepare("SELECT data FROM audit WHERE case_id = ?1 ORDER BY seq")
+                    .map_err(unavailable)?;
+                let rows = st
+                    .query_map([id.to_string()], |r| r.get::<_, String>(0))
+                    .map_err(unavailable)?;
                 let mut out = Vec::new();
                 for r in rows {
                     out.push(serde_json::from_str(&r.map_err(unavailable)?).map_err(corrupt)?);
@@ -204,7 +210,9 @@ impl CaseStore for SqliteCaseStore {
                     let mut st = conn
                         .prepare("SELECT id FROM cases WHERE undispatched = 1 ORDER BY id LIMIT ?1")
                         .map_err(unavailable)?;
-                    let rows = st.query_map([limit as i64], |r| r.get(0)).map_err(unavailable)?;
+                    let rows = st
+                        .query_map([limit as i64], |r| r.get(0))
+                        .map_err(unavailable)?;
                     rows.collect::<Result<_, _>>().map_err(unavailable)?
                 };
                 let mut out = Vec::new();

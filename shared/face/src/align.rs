@@ -24,7 +24,10 @@ pub struct Similarity {
 
 impl Similarity {
     pub fn apply(&self, p: [f64; 2]) -> [f64; 2] {
-        [self.a * p[0] - self.b * p[1] + self.tx, self.b * p[0] + self.a * p[1] + self.ty]
+        [
+            self.a * p[0] - self.b * p[1] + self.tx,
+            self.b * p[0] + self.a * p[1] + self.ty,
+        ]
     }
 
     /// The inverse map (None if the transform is degenerate).
@@ -53,7 +56,9 @@ pub fn estimate(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Similarity> {
     }
     let n = src.len() as f64;
     let mean = |p: &[[f32; 2]]| {
-        let (sx, sy) = p.iter().fold((0.0, 0.0), |(x, y), q| (x + f64::from(q[0]), y + f64::from(q[1])));
+        let (sx, sy) = p.iter().fold((0.0, 0.0), |(x, y), q| {
+            (x + f64::from(q[0]), y + f64::from(q[1]))
+        });
         (sx / n, sy / n)
     };
     let (msx, msy) = mean(src);
@@ -70,8 +75,16 @@ pub fn estimate(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Similarity> {
         return None;
     }
     let (a, b) = (num_a / den, num_b / den);
-    let m = Similarity { a, b, tx: mdx - (a * msx - b * msy), ty: mdy - (b * msx + a * msy) };
-    [m.a, m.b, m.tx, m.ty].iter().all(|v| v.is_finite()).then_some(m)
+    let m = Similarity {
+        a,
+        b,
+        tx: mdx - (a * msx - b * msy),
+        ty: mdy - (b * msx + a * msy),
+    };
+    [m.a, m.b, m.tx, m.ty]
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(m)
 }
 
 /// Warp `img` by `m` into a `size` x `size` RGB buffer (row-major, 3 bytes a pixel).
@@ -126,7 +139,12 @@ mod tests {
 
     #[test]
     fn recovers_a_known_similarity() {
-        let truth = Similarity { a: 0.8 * 0.3f64.cos(), b: 0.8 * 0.3f64.sin(), tx: 12.0, ty: -7.5 };
+        let truth = Similarity {
+            a: 0.8 * 0.3f64.cos(),
+            b: 0.8 * 0.3f64.sin(),
+            tx: 12.0,
+            ty: -7.5,
+        };
         let src: Vec<[f32; 2]> = TEMPLATE.to_vec();
         let dst: Vec<[f32; 2]> = src
             .iter()
@@ -136,7 +154,10 @@ mod tests {
             })
             .collect();
         let m = estimate(&src, &dst).unwrap();
-        for (got, want) in [m.a, m.b, m.tx, m.ty].iter().zip([truth.a, truth.b, truth.tx, truth.ty]) {
+        for (got, want) in [m.a, m.b, m.tx, m.ty]
+            .iter()
+            .zip([truth.a, truth.b, truth.tx, truth.ty])
+        {
             assert!((got - want).abs() < 1e-4, "{m:?} vs {truth:?}");
         }
         assert!((m.scale() - 0.8).abs() < 1e-5);
@@ -145,8 +166,15 @@ mod tests {
     #[test]
     fn identity_on_the_template_and_inverse_round_trip() {
         let m = estimate(&TEMPLATE, &TEMPLATE).unwrap();
-        assert!((m.a - 1.0).abs() < 1e-9 && m.b.abs() < 1e-9 && m.tx.abs() < 1e-6 && m.ty.abs() < 1e-6);
-        let t = Similarity { a: 2.0, b: -1.0, tx: 3.0, ty: 4.0 };
+        assert!(
+            (m.a - 1.0).abs() < 1e-9 && m.b.abs() < 1e-9 && m.tx.abs() < 1e-6 && m.ty.abs() < 1e-6
+        );
+        let t = Similarity {
+            a: 2.0,
+            b: -1.0,
+            tx: 3.0,
+            ty: 4.0,
+        };
         let p = t.inverse().unwrap().apply(t.apply([5.0, -6.0]));
         assert!((p[0] - 5.0).abs() < 1e-9 && (p[1] + 6.0).abs() < 1e-9);
     }
@@ -166,20 +194,39 @@ mod tests {
         assert!(estimate(&same, &TEMPLATE).is_none());
         assert!(estimate(&[[f32::NAN, 0.0]; 5], &TEMPLATE).is_none());
         assert!(estimate(&[], &[]).is_none());
-        assert!(Similarity { a: 0.0, b: 0.0, tx: 1.0, ty: 1.0 }.inverse().is_none());
+        assert!(
+            Similarity {
+                a: 0.0,
+                b: 0.0,
+                tx: 1.0,
+                ty: 1.0
+            }
+            .inverse()
+            .is_none()
+        );
     }
 
     #[test]
     fn warp_translates_and_zero_fills() {
         let img = RgbImage::from_fn(8, 8, |x, y| image::Rgb([(x * 10) as u8, (y * 10) as u8, 7]));
         // u = x - 2, v = y - 1: output (0,0) samples source (2,1)
-        let m = Similarity { a: 1.0, b: 0.0, tx: -2.0, ty: -1.0 };
+        let m = Similarity {
+            a: 1.0,
+            b: 0.0,
+            tx: -2.0,
+            ty: -1.0,
+        };
         let out = warp(&img, &m, 8).unwrap();
         assert_eq!(&out[0..3], &[20, 10, 7]);
         // output (7,7) samples (9,8): outside -> zero
         assert_eq!(&out[(7 * 8 + 7) * 3..(7 * 8 + 7) * 3 + 3], &[0, 0, 0]);
         // half-pixel shift blends two pixels
-        let m = Similarity { a: 1.0, b: 0.0, tx: -0.5, ty: 0.0 };
+        let m = Similarity {
+            a: 1.0,
+            b: 0.0,
+            tx: -0.5,
+            ty: 0.0,
+        };
         let out = warp(&img, &m, 8).unwrap();
         assert_eq!(out[0], 5);
     }

@@ -38,7 +38,12 @@ fn limits() -> image::Limits {
 
 fn check_size(width: u32, height: u32) -> Result<(), AnalyzeError> {
     if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(AnalyzeError::TooLarge { width, height, max_side: MAX_SIDE, max_pixels: MAX_PIXELS });
+        return Err(AnalyzeError::TooLarge {
+            width,
+            height,
+            max_side: MAX_SIDE,
+            max_pixels: MAX_PIXELS,
+        });
     }
     if width < 16 || height < 16 {
         return Err(AnalyzeError::TooSmall { width, height });
@@ -47,7 +52,13 @@ fn check_size(width: u32, height: u32) -> Result<(), AnalyzeError> {
 }
 
 fn swaps_axes(o: Orientation) -> bool {
-    matches!(o, Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH)
+    matches!(
+        o,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
 }
 
 fn orient(img: RgbImage, o: Orientation) -> RgbImage {
@@ -86,7 +97,12 @@ pub fn decode_full(bytes: &[u8]) -> Result<Decoded, AnalyzeError> {
     };
     let image = orient(img, orientation);
     let (full_width, full_height) = image.dimensions();
-    Ok(Decoded { image, full_width, full_height, scale: 1.0 })
+    Ok(Decoded {
+        image,
+        full_width,
+        full_height,
+        scale: 1.0,
+    })
 }
 
 /// Decode, reduced in the DCT domain (JPEG only) so that the longer side stays at least
@@ -97,7 +113,8 @@ pub fn decode_reduced(bytes: &[u8], min_long_side: u32) -> Result<Decoded, Analy
     }
     let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     dec.set_max_decoding_buffer_size(MAX_ALLOC as usize);
-    dec.read_info().map_err(|e| AnalyzeError::Decode(e.to_string()))?;
+    dec.read_info()
+        .map_err(|e| AnalyzeError::Decode(e.to_string()))?;
     let Some(info) = dec.info() else {
         return Err(AnalyzeError::Decode("no JPEG header".into()));
     };
@@ -108,9 +125,16 @@ pub fn decode_reduced(bytes: &[u8], min_long_side: u32) -> Result<Decoded, Analy
         return decode_full(bytes);
     }
     // ask for the smallest size whose longer side is >= min_long_side
-    let req = |v: u32| ((u64::from(v) * u64::from(min_long_side)).div_ceil(u64::from(long))).clamp(1, 65_535) as u16;
-    let (sw, sh) = dec.scale(req(w), req(h)).map_err(|e| AnalyzeError::Decode(e.to_string()))?;
-    let pixels = dec.decode().map_err(|e| AnalyzeError::Decode(e.to_string()))?;
+    let req = |v: u32| {
+        ((u64::from(v) * u64::from(min_long_side)).div_ceil(u64::from(long))).clamp(1, 65_535)
+            as u16
+    };
+    let (sw, sh) = dec
+        .scale(req(w), req(h))
+        .map_err(|e| AnalyzeError::Decode(e.to_string()))?;
+    let pixels = dec
+        .decode()
+        .map_err(|e| AnalyzeError::Decode(e.to_string()))?;
     let Some(info) = dec.info() else {
         return Err(AnalyzeError::Decode("no JPEG header".into()));
     };
@@ -122,10 +146,13 @@ pub fn decode_reduced(bytes: &[u8], min_long_side: u32) -> Result<Decoded, Analy
             p.truncate(3 * n);
             p
         }
-        jpeg_decoder::PixelFormat::L8 if pixels.len() >= n => pixels[..n].iter().flat_map(|&v| [v, v, v]).collect(),
-        jpeg_decoder::PixelFormat::L16 if pixels.len() >= 2 * n => {
-            pixels[..2 * n].chunks_exact(2).flat_map(|c| [c[0], c[0], c[0]]).collect()
+        jpeg_decoder::PixelFormat::L8 if pixels.len() >= n => {
+            pixels[..n].iter().flat_map(|&v| [v, v, v]).collect()
         }
+        jpeg_decoder::PixelFormat::L16 if pixels.len() >= 2 * n => pixels[..2 * n]
+            .chunks_exact(2)
+            .flat_map(|c| [c[0], c[0], c[0]])
+            .collect(),
         jpeg_decoder::PixelFormat::CMYK32 if pixels.len() >= 4 * n => pixels[..4 * n]
             .chunks_exact(4)
             .flat_map(|c| {
@@ -138,12 +165,23 @@ pub fn decode_reduced(bytes: &[u8], min_long_side: u32) -> Result<Decoded, Analy
     let Some(img) = RgbImage::from_raw(sw, sh, rgb) else {
         return Err(AnalyzeError::Decode("unexpected JPEG output size".into()));
     };
-    let orientation =
-        dec.exif_data().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
-    let (full_width, full_height) = if swaps_axes(orientation) { (h, w) } else { (w, h) };
+    let orientation = dec
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let (full_width, full_height) = if swaps_axes(orientation) {
+        (h, w)
+    } else {
+        (w, h)
+    };
     let image = orient(img, orientation);
     let scale = image.width() as f32 / full_width as f32;
-    Ok(Decoded { image, full_width, full_height, scale })
+    Ok(Decoded {
+        image,
+        full_width,
+        full_height,
+        scale,
+    })
 }
 
 fn map_image_error(e: image::ImageError) -> AnalyzeError {
@@ -164,22 +202,32 @@ mod tests {
     use super::*;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        });
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).unwrap();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
         out
     }
 
     #[test]
     fn rejects_junk_empty_and_truncated() {
         assert!(matches!(decode_full(&[]), Err(AnalyzeError::Empty)));
-        assert!(matches!(decode_full(b"hello world, not an image"), Err(AnalyzeError::UnsupportedFormat)));
+        assert!(matches!(
+            decode_full(b"hello world, not an image"),
+            Err(AnalyzeError::UnsupportedFormat)
+        ));
         let j = jpeg(300, 200);
         for cut in [3, 20, 200, j.len() / 2] {
             let _ = decode_full(&j[..cut]);
             let _ = decode_reduced(&j[..cut], 64);
         }
-        assert!(matches!(decode_full(b"GIF89a......"), Err(AnalyzeError::UnsupportedFormat)));
+        assert!(matches!(
+            decode_full(b"GIF89a......"),
+            Err(AnalyzeError::UnsupportedFormat)
+        ));
     }
 
     #[test]
@@ -195,7 +243,10 @@ mod tests {
 
     #[test]
     fn too_small_and_too_large_headers() {
-        assert!(matches!(decode_full(&jpeg(8, 8)), Err(AnalyzeError::TooSmall { .. })));
+        assert!(matches!(
+            decode_full(&jpeg(8, 8)),
+            Err(AnalyzeError::TooSmall { .. })
+        ));
         // a PNG header claiming 20000 x 10 pixels
         let mut png = Vec::new();
         image::codecs::png::PngEncoder::new(&mut png)

@@ -79,7 +79,12 @@ pub struct Level<'a> {
 /// Decode YuNet outputs for an input of `side` x `side` into detections in the coordinates of the
 /// image before letterboxing (divided by `scale`). Malformed levels (wrong sizes) are skipped;
 /// non-finite values never produce a detection.
-pub fn decode(levels: &[Level<'_>], side: usize, scale: f32, score_threshold: f32) -> Vec<Detection> {
+pub fn decode(
+    levels: &[Level<'_>],
+    side: usize,
+    scale: f32,
+    score_threshold: f32,
+) -> Vec<Detection> {
     let mut out = Vec::new();
     if scale <= 0.0 || !scale.is_finite() {
         return out;
@@ -107,14 +112,23 @@ pub fn decode(levels: &[Level<'_>], side: usize, scale: f32, score_threshold: f3
             let w = b[2].min(20.0).exp() * k;
             let h = b[3].min(20.0).exp() * k;
             let mut d = Detection {
-                bbox: [(cx - w / 2.0) / scale, (cy - h / 2.0) / scale, (cx + w / 2.0) / scale, (cy + h / 2.0) / scale],
+                bbox: [
+                    (cx - w / 2.0) / scale,
+                    (cy - h / 2.0) / scale,
+                    (cx + w / 2.0) / scale,
+                    (cy + h / 2.0) / scale,
+                ],
                 score,
                 landmarks: [[0.0; 2]; 5],
             };
             for (j, lm) in d.landmarks.iter_mut().enumerate() {
                 *lm = [(c + p[2 * j]) * k / scale, (r + p[2 * j + 1]) * k / scale];
             }
-            if d.bbox.iter().chain(d.landmarks.iter().flatten()).all(|v| v.is_finite()) {
+            if d.bbox
+                .iter()
+                .chain(d.landmarks.iter().flatten())
+                .all(|v| v.is_finite())
+            {
                 out.push(d);
             }
         }
@@ -149,7 +163,11 @@ mod tests {
     use super::*;
 
     fn det(bbox: [f32; 4], score: f32) -> Detection {
-        Detection { bbox, score, landmarks: [[0.0; 2]; 5] }
+        Detection {
+            bbox,
+            score,
+            landmarks: [[0.0; 2]; 5],
+        }
     }
 
     #[test]
@@ -167,13 +185,24 @@ mod tests {
             kps[30 + 2 * j] = 0.1 * j as f32;
             kps[30 + 2 * j + 1] = -0.1 * j as f32;
         }
-        let levels = [Level { stride: 32, cls: &cls, obj: &obj, bbox: &bbox, kps: &kps }];
+        let levels = [Level {
+            stride: 32,
+            cls: &cls,
+            obj: &obj,
+            bbox: &bbox,
+            kps: &kps,
+        }];
         let d = decode(&levels, side, 0.5, 0.6);
         assert_eq!(d.len(), 1);
         let d = d[0];
         assert!((d.score - 0.9).abs() < 1e-6);
         // cx = (1 + .5) * 32 = 48, cy = (1 + .25) * 32 = 40, w = 32, h = 64; then / 0.5
-        let want = [(48.0 - 16.0) * 2.0, (40.0 - 32.0) * 2.0, (48.0 + 16.0) * 2.0, (40.0 + 32.0) * 2.0];
+        let want = [
+            (48.0 - 16.0) * 2.0,
+            (40.0 - 32.0) * 2.0,
+            (48.0 + 16.0) * 2.0,
+            (40.0 + 32.0) * 2.0,
+        ];
         for (a, b) in d.bbox.iter().zip(want) {
             assert!((a - b).abs() < 1e-3, "{:?} vs {want:?}", d.bbox);
         }
@@ -187,10 +216,22 @@ mod tests {
         let obj = vec![0.5, 1.0, f32::NAN, 0.3];
         let bbox = vec![0.0; 16];
         let kps = vec![0.0; 40];
-        let levels = [Level { stride: 32, cls: &cls, obj: &obj, bbox: &bbox, kps: &kps }];
+        let levels = [Level {
+            stride: 32,
+            cls: &cls,
+            obj: &obj,
+            bbox: &bbox,
+            kps: &kps,
+        }];
         // sqrt(.25)=.5, NaN, NaN, sqrt(1*.3)=.548: all below .6
         assert!(decode(&levels, 64, 1.0, 0.6).is_empty());
-        let short = [Level { stride: 32, cls: &cls[..2], obj: &obj, bbox: &bbox, kps: &kps }];
+        let short = [Level {
+            stride: 32,
+            cls: &cls[..2],
+            obj: &obj,
+            bbox: &bbox,
+            kps: &kps,
+        }];
         assert!(decode(&short, 64, 1.0, 0.0).is_empty());
         assert!(decode(&levels, 64, 0.0, 0.0).is_empty());
     }

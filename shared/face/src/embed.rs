@@ -9,7 +9,9 @@ use crate::models::{EMBEDDING_LEN, Plan, SFACE_SIDE};
 pub(crate) fn embed(plan: &Plan, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> {
     let plane = SFACE_SIDE * SFACE_SIDE;
     if face.len() != 3 * plane {
-        return Err(AnalyzeError::Inference("aligned face has the wrong size".into()));
+        return Err(AnalyzeError::Inference(
+            "aligned face has the wrong size".into(),
+        ));
     }
     let mut data = vec![0f32; 3 * plane];
     for (i, p) in face.chunks_exact(3).enumerate() {
@@ -19,7 +21,9 @@ pub(crate) fn embed(plan: &Plan, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> 
     }
     let input = Tensor::from_shape(&[1, 3, SFACE_SIDE, SFACE_SIDE], &data)
         .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
-    let out = plan.run(tvec!(input.into())).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+    let out = plan
+        .run(tvec!(input.into()))
+        .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
     let v = out
         .first()
         .and_then(|t| crate::models::f32s(t).ok())
@@ -30,7 +34,11 @@ pub(crate) fn embed(plan: &Plan, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> 
 
 /// `v / |v|` (None if the norm is zero or not finite).
 pub fn l2_normalize(v: &[f32]) -> Option<Vec<f32>> {
-    let n = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>().sqrt();
+    let n = v
+        .iter()
+        .map(|x| f64::from(*x) * f64::from(*x))
+        .sum::<f64>()
+        .sqrt();
     if !(n > 1e-12) || !n.is_finite() {
         return None;
     }
@@ -50,7 +58,11 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         nb += y * y;
     }
     let d = (na * nb).sqrt();
-    if d > 0.0 && d.is_finite() { (dot / d) as f32 } else { 0.0 }
+    if d > 0.0 && d.is_finite() {
+        (dot / d) as f32
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]

@@ -82,7 +82,9 @@ pub struct PhotoAnalysis {
 impl PhotoAnalysis {
     /// The chosen face's embedding.
     pub fn embedding(&self) -> Option<&[f32]> {
-        self.chosen_face.and_then(|i| self.faces.get(i)).map(|f| f.embedding.as_slice())
+        self.chosen_face
+            .and_then(|i| self.faces.get(i))
+            .map(|f| f.embedding.as_slice())
     }
 }
 
@@ -107,7 +109,9 @@ pub struct FaceEngine {
 
 impl std::fmt::Debug for FaceEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FaceEngine").field("detect_side", &self.detect_side).finish_non_exhaustive()
+        f.debug_struct("FaceEngine")
+            .field("detect_side", &self.detect_side)
+            .finish_non_exhaustive()
     }
 }
 
@@ -127,7 +131,10 @@ impl FaceEngine {
         if !models::DETECT_SIDES.contains(&side) {
             return Err(ModelError::Corrupt {
                 path: model_dir.join(models::yunet_nnef(side)),
-                reason: format!("detector size {side} is not prepared (use one of {:?})", models::DETECT_SIDES),
+                reason: format!(
+                    "detector size {side} is not prepared (use one of {:?})",
+                    models::DETECT_SIDES
+                ),
             });
         }
         let t = Instant::now();
@@ -135,7 +142,11 @@ impl FaceEngine {
         let yunet = models::load_yunet(&nnef, model_dir, side)?;
         let sface = models::load_sface(&nnef, model_dir)?;
         tracing::debug!(elapsed_ms = ms(t), detect_side = side, "face models loaded");
-        Ok(FaceEngine { yunet, sface, detect_side: side })
+        Ok(FaceEngine {
+            yunet,
+            sface,
+            detect_side: side,
+        })
     }
 
     /// The detector input side in use.
@@ -149,7 +160,10 @@ impl FaceEngine {
     }
 
     /// Analyse one photo and report how long each stage took.
-    pub fn analyze_timed(&self, bytes: &[u8]) -> Result<(PhotoAnalysis, StageTimings), AnalyzeError> {
+    pub fn analyze_timed(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(PhotoAnalysis, StageTimings), AnalyzeError> {
         let mut tm = StageTimings::default();
         let t = Instant::now();
         let sha256 = hex::encode(Sha256::digest(bytes));
@@ -197,7 +211,12 @@ impl FaceEngine {
             let full_res = d.scaled(1.0 / decoded.scale);
             let b = full_res.bbox;
             faces.push(FaceRecord {
-                bbox: FaceBox { x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1] },
+                bbox: FaceBox {
+                    x: b[0],
+                    y: b[1],
+                    width: b[2] - b[0],
+                    height: b[3] - b[1],
+                },
                 score: d.score,
                 landmarks: full_res.landmarks,
                 sharpness,
@@ -205,7 +224,11 @@ impl FaceEngine {
             });
         }
         let verdict = verdict(&faces, chosen);
-        tracing::debug!(faces = faces.len(), verdict = verdict.code(), "photo analysed");
+        tracing::debug!(
+            faces = faces.len(),
+            verdict = verdict.code(),
+            "photo analysed"
+        );
         let analysis = PhotoAnalysis {
             width: decoded.full_width,
             height: decoded.full_height,
@@ -222,8 +245,11 @@ impl FaceEngine {
     /// Bench helper: run the detector once on a letterboxed input (`3 * side * side` floats).
     pub fn bench_detector(&self, input: &[f32]) -> Result<(), AnalyzeError> {
         let side = self.detect_side;
-        let t = Tensor::from_shape(&[1, 3, side, side], input).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
-        self.yunet.run(tvec!(t.into())).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        let t = Tensor::from_shape(&[1, 3, side, side], input)
+            .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        self.yunet
+            .run(tvec!(t.into()))
+            .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
         Ok(())
     }
 
@@ -232,22 +258,32 @@ impl FaceEngine {
         embed::embed(&self.sface, face)
     }
 
-    fn detect(&self, img: &image::RgbImage, tm: &mut StageTimings) -> Result<Vec<Detection>, AnalyzeError> {
+    fn detect(
+        &self,
+        img: &image::RgbImage,
+        tm: &mut StageTimings,
+    ) -> Result<Vec<Detection>, AnalyzeError> {
         let side = self.detect_side;
         let t = Instant::now();
         let (data, scale) = detect::letterbox(img, side);
-        let input = Tensor::from_shape(&[1, 3, side, side], &data).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        let input = Tensor::from_shape(&[1, 3, side, side], &data)
+            .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
         drop(data);
         tm.letterbox = ms(t);
         let t = Instant::now();
-        let out = self.yunet.run(tvec!(input.into())).map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+        let out = self
+            .yunet
+            .run(tvec!(input.into()))
+            .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
         let slices: Vec<&[f32]> = out
             .iter()
             .map(|o| models::f32s(o))
             .collect::<TractResult<_>>()
             .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
         if slices.len() != 12 {
-            return Err(AnalyzeError::Inference("detector returned an unexpected output".into()));
+            return Err(AnalyzeError::Inference(
+                "detector returned an unexpected output".into(),
+            ));
         }
         let levels: Vec<Level<'_>> = (0..3)
             .map(|i| Level {
@@ -282,7 +318,9 @@ pub fn verdict(faces: &[FaceRecord], chosen: Option<usize>) -> QualityVerdict {
     let similar = faces
         .iter()
         .enumerate()
-        .filter(|(i, f)| Some(*i) != chosen && f.bbox.width * f.bbox.height >= quality::SIMILAR_SIZE_RATIO * area)
+        .filter(|(i, f)| {
+            Some(*i) != chosen && f.bbox.width * f.bbox.height >= quality::SIMILAR_SIZE_RATIO * area
+        })
         .count();
     if similar > 0 {
         QualityVerdict::SeveralFaces
@@ -301,7 +339,12 @@ mod tests {
 
     fn face(w: f32, sharpness: f32) -> FaceRecord {
         FaceRecord {
-            bbox: FaceBox { x: 0.0, y: 0.0, width: w, height: w * 1.2 },
+            bbox: FaceBox {
+                x: 0.0,
+                y: 0.0,
+                width: w,
+                height: w * 1.2,
+            },
             score: 0.9,
             landmarks: [[0.0; 2]; 5],
             sharpness,
@@ -313,10 +356,22 @@ mod tests {
     fn verdicts() {
         assert_eq!(verdict(&[], None), QualityVerdict::NoFace);
         assert_eq!(verdict(&[face(200.0, 100.0)], Some(0)), QualityVerdict::Ok);
-        assert_eq!(verdict(&[face(200.0, 100.0), face(190.0, 100.0)], Some(0)), QualityVerdict::SeveralFaces);
-        assert_eq!(verdict(&[face(200.0, 100.0), face(60.0, 100.0)], Some(0)), QualityVerdict::Ok);
-        assert_eq!(verdict(&[face(40.0, 100.0)], Some(0)), QualityVerdict::FaceTooSmall);
-        assert_eq!(verdict(&[face(200.0, 5.0)], Some(0)), QualityVerdict::TooBlurred);
+        assert_eq!(
+            verdict(&[face(200.0, 100.0), face(190.0, 100.0)], Some(0)),
+            QualityVerdict::SeveralFaces
+        );
+        assert_eq!(
+            verdict(&[face(200.0, 100.0), face(60.0, 100.0)], Some(0)),
+            QualityVerdict::Ok
+        );
+        assert_eq!(
+            verdict(&[face(40.0, 100.0)], Some(0)),
+            QualityVerdict::FaceTooSmall
+        );
+        assert_eq!(
+            verdict(&[face(200.0, 5.0)], Some(0)),
+            QualityVerdict::TooBlurred
+        );
     }
 
     #[test]

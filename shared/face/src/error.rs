@@ -26,8 +26,15 @@ pub enum AnalyzeError {
     #[error("the file is not a JPEG, PNG or WebP image")]
     UnsupportedFormat,
     /// The image is larger than the limits allow.
-    #[error("the image is too large ({width}x{height}; at most {max_side} pixels a side and {max_pixels} pixels)")]
-    TooLarge { width: u32, height: u32, max_side: u32, max_pixels: u64 },
+    #[error(
+        "the image is too large ({width}x{height}; at most {max_side} pixels a side and {max_pixels} pixels)"
+    )]
+    TooLarge {
+        width: u32,
+        height: u32,
+        max_side: u32,
+        max_pixels: u64,
+    },
     /// The image is too small to hold a face.
     #[error("the image is too small ({width}x{height})")]
     TooSmall { width: u32, height: u32 },

@@ -37,13 +37,23 @@ pub fn fold_model(model: &mut ModelProto) -> Result<FoldStats> {
 }
 
 fn fold_graph(g: &mut GraphProto) -> Result<FoldStats> {
-    let mut stats = FoldStats { initializers_before: g.initializer.len(), ..FoldStats::default() };
-    let mut consts: HashMap<String, TensorProto> =
-        g.initializer.drain(..).map(|t| (t.name.clone(), t)).collect();
+    let mut stats = FoldStats {
+        initializers_before: g.initializer.len(),
+        ..FoldStats::default()
+    };
+    let mut consts: HashMap<String, TensorProto> = g
+        .initializer
+        .drain(..)
+        .map(|t| (t.name.clone(), t))
+        .collect();
     let nodes = std::mem::take(&mut g.node);
     let mut keep: Vec<NodeProto> = Vec::with_capacity(nodes.len());
     for n in nodes {
-        let all_const = n.input.iter().filter(|i| !i.is_empty()).all(|i| consts.contains_key(i));
+        let all_const = n
+            .input
+            .iter()
+            .filter(|i| !i.is_empty())
+            .all(|i| consts.contains_key(i));
         if n.op_type == "DequantizeLinear" && all_const && n.output.len() == 1 {
             let y = dequantize_node(&n, &consts).with_context(|| format!("folding {}", n.name))?;
             consts.insert(n.output[0].clone(), y);
@@ -64,7 +74,10 @@ fn fold_graph(g: &mut GraphProto) -> Result<FoldStats> {
         .flat_map(|n| n.input.iter().map(String::as_str))
         .chain(g.output.iter().map(|o| o.name.as_str()))
         .collect();
-    let mut names: Vec<&String> = consts.keys().filter(|k| used.contains(k.as_str())).collect();
+    let mut names: Vec<&String> = consts
+        .keys()
+        .filter(|k| used.contains(k.as_str()))
+        .collect();
     names.sort();
     let mut inits = Vec::with_capacity(names.len());
     for name in names {
@@ -74,7 +87,8 @@ fn fold_graph(g: &mut GraphProto) -> Result<FoldStats> {
     }
     let init_names: HashSet<String> = inits.iter().map(|t| t.name.clone()).collect();
     let before = g.input.len();
-    g.input.retain(|i| !init_names.contains(&i.name) && used.contains(i.name.as_str()));
+    g.input
+        .retain(|i| !init_names.contains(&i.name) && used.contains(i.name.as_str()));
     stats.graph_inputs_dropped = before - g.input.len();
     g.initializer = inits;
     stats.initializers_after = g.initializer.len();
@@ -86,7 +100,11 @@ fn fold_graph(g: &mut GraphProto) -> Result<FoldStats> {
 }
 
 fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
-    n.attribute.iter().find(|a| a.name == name).map(|a| a.i).unwrap_or(default)
+    n.attribute
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.i)
+        .unwrap_or(default)
 }
 
 fn numel(dims: &[i64]) -> Result<usize> {
@@ -106,30 +124,60 @@ fn int_values(t: &TensorProto) -> Result<Vec<i32>> {
         match t.data_type {
             INT8 => r.iter().map(|&b| i32::from(b as i8)).collect(),
             UINT8 => r.iter().map(|&b| i32::from(b)).collect(),
-            INT16 => r.chunks_exact(2).map(|c| i32::from(i16::from_le_bytes([c[0], c[1]]))).collect(),
-            UINT16 => r.chunks_exact(2).map(|c| i32::from(u16::from_le_bytes([c[0], c[1]]))).collect(),
-            INT32 => r.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            INT16 => r
+                .chunks_exact(2)
+                .map(|c| i32::from(i16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+            UINT16 => r
+                .chunks_exact(2)
+                .map(|c| i32::from(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+            INT32 => r
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
             other => bail!("quantized data type {other} not supported"),
         }
     };
-    ensure!(v.len() == n, "tensor {} holds {} values, dims say {n}", t.name, v.len());
+    ensure!(
+        v.len() == n,
+        "tensor {} holds {} values, dims say {n}",
+        t.name,
+        v.len()
+    );
     Ok(v)
 }
 
 fn float_values(t: &TensorProto) -> Result<Vec<f32>> {
-    ensure!(t.data_type == FLOAT, "scale of type {} is not float32", t.data_type);
+    ensure!(
+        t.data_type == FLOAT,
+        "scale of type {} is not float32",
+        t.data_type
+    );
     let n = numel(&t.dims)?;
     let v: Vec<f32> = if t.raw_data.is_empty() {
         t.float_data.clone()
     } else {
-        t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        t.raw_data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
     };
-    ensure!(v.len() == n, "tensor {} holds {} values, dims say {n}", t.name, v.len());
+    ensure!(
+        v.len() == n,
+        "tensor {} holds {} values, dims say {n}",
+        t.name,
+        v.len()
+    );
     Ok(v)
 }
 
 fn int64_values(t: &TensorProto) -> Result<Vec<i64>> {
-    ensure!(t.data_type == INT64, "shape tensor of type {} is not int64", t.data_type);
+    ensure!(
+        t.data_type == INT64,
+        "shape tensor of type {} is not int64",
+        t.data_type
+    );
     if t.raw_data.is_empty() {
         return Ok(t.int64_data.clone());
     }
@@ -184,16 +232,28 @@ pub fn dequantize(
         // per-tensor (also "blocked" with a single block)
         return Ok(x.iter().map(|&v| (v - zp[0]) as f32 * scale[0]).collect());
     }
-    ensure!((0..rank).contains(&axis), "axis {axis} out of range for rank {rank}");
+    ensure!(
+        (0..rank).contains(&axis),
+        "axis {axis} out of range for rank {rank}"
+    );
     let a = axis as usize;
     let n_axis = usize::try_from(dims[a])?;
     let inner = numel(&dims[a + 1..])?;
     if block > 0 {
-        ensure!(scale_dims.len() == dims.len(), "blocked scale rank differs from input rank");
+        ensure!(
+            scale_dims.len() == dims.len(),
+            "blocked scale rank differs from input rank"
+        );
         let block = block as usize;
         let n_blocks = n_axis.div_ceil(block);
-        ensure!(scale_dims[a] as usize == n_blocks, "blocked scale has the wrong number of blocks");
-        ensure!(scale.len() * n_axis == x.len() * n_blocks, "blocked scale has the wrong size");
+        ensure!(
+            scale_dims[a] as usize == n_blocks,
+            "blocked scale has the wrong number of blocks"
+        );
+        ensure!(
+            scale.len() * n_axis == x.len() * n_blocks,
+            "blocked scale has the wrong size"
+        );
         Ok(x.iter()
             .enumerate()
             .map(|(i, &v)| {
@@ -204,7 +264,10 @@ pub fn dequantize(
             })
             .collect())
     } else {
-        ensure!(scale.len() == n_axis, "per-axis scale length differs from the axis");
+        ensure!(
+            scale.len() == n_axis,
+            "per-axis scale length differs from the axis"
+        );
         Ok(x.iter()
             .enumerate()
             .map(|(i, &v)| {
@@ -223,14 +286,26 @@ fn reshape_node(n: &NodeProto, consts: &HashMap<String, TensorProto>) -> Result<
     let mut dims: Vec<i64> = shape
         .iter()
         .enumerate()
-        .map(|(i, &d)| if d == 0 && !allow_zero { x.dims.get(i).copied().unwrap_or(0) } else { d })
+        .map(|(i, &d)| {
+            if d == 0 && !allow_zero {
+                x.dims.get(i).copied().unwrap_or(0)
+            } else {
+                d
+            }
+        })
         .collect();
     if let Some(p) = dims.iter().position(|&d| d == -1) {
         let known: i64 = dims.iter().filter(|&&d| d != -1).product();
-        ensure!(known > 0 && total % known == 0, "cannot infer -1 in reshape");
+        ensure!(
+            known > 0 && total % known == 0,
+            "cannot infer -1 in reshape"
+        );
         dims[p] = total / known;
     }
-    ensure!(numel(&dims)? as i64 == total, "reshape changes the element count");
+    ensure!(
+        numel(&dims)? as i64 == total,
+        "reshape changes the element count"
+    );
     let mut y = x.clone();
     y.dims = dims;
     y.name = n.output[0].clone();
@@ -246,7 +321,10 @@ mod tests {
         // x: [2, 4], axis 1
         let x = [1, 2, 3, 4, -1, -2, -3, -4];
         let d = [2, 4];
-        assert_eq!(dequantize(&x, &d, &[0.5], &[], &[1], 1, 0).unwrap()[..2], [0.0, 0.5]);
+        assert_eq!(
+            dequantize(&x, &d, &[0.5], &[], &[1], 1, 0).unwrap()[..2],
+            [0.0, 0.5]
+        );
         let y = dequantize(&x, &d, &[1.0, 2.0, 3.0, 4.0], &[4], &[0, 0, 0, 1], 1, 0).unwrap();
         assert_eq!(y, vec![1.0, 4.0, 9.0, 12.0, -1.0, -4.0, -9.0, -20.0]);
         // blocked along axis 1, block 2: scale [2, 2]

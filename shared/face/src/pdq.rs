@@ -40,7 +40,10 @@ impl PdqHash {
 
 /// Number of differing bits.
 pub fn hamming(a: &PdqHash, b: &PdqHash) -> u32 {
-    a.0.iter().zip(&b.0).map(|(x, y)| (x ^ y).count_ones()).sum()
+    a.0.iter()
+        .zip(&b.0)
+        .map(|(x, y)| (x ^ y).count_ones())
+        .sum()
 }
 
 /// Hamming distance of two hex hashes (None if either is not 64 hex digits).
@@ -138,7 +141,10 @@ fn box_along_cols(input: &[f32], output: &mut [f32], rows: usize, cols: usize, w
     let add = |sum: &mut [f32], src: &[f32]| sum.iter_mut().zip(src).for_each(|(s, v)| *s += v);
     let sub = |sum: &mut [f32], src: &[f32]| sum.iter_mut().zip(src).for_each(|(s, v)| *s -= v);
     let mut emit = |sum: &[f32], count: f32, oi: usize| {
-        output[oi * cols..(oi + 1) * cols].iter_mut().zip(sum).for_each(|(o, s)| *o = s / count);
+        output[oi * cols..(oi + 1) * cols]
+            .iter_mut()
+            .zip(sum)
+            .for_each(|(o, s)| *o = s / count);
     };
     for _ in 0..half - 1 {
         add(&mut sum, row(ri));
@@ -204,7 +210,9 @@ fn dct_matrix() -> [[f32; DOWNSAMPLE]; DCT_SIDE] {
     let scale = (2.0f64 / DOWNSAMPLE as f64).sqrt();
     for (i, row) in d.iter_mut().enumerate() {
         for (j, v) in row.iter_mut().enumerate() {
-            let arg = std::f64::consts::PI / 2.0 / DOWNSAMPLE as f64 * (i as f64 + 1.0) * (2.0 * j as f64 + 1.0);
+            let arg = std::f64::consts::PI / 2.0 / DOWNSAMPLE as f64
+                * (i as f64 + 1.0)
+                * (2.0 * j as f64 + 1.0);
             *v = (scale * arg.cos()) as f32;
         }
     }
@@ -308,7 +316,8 @@ mod tests {
     fn gradient_image_has_high_quality_and_is_stable_under_scaling() {
         let make = |w: u32, h: u32| {
             RgbImage::from_fn(w, h, |x, y| {
-                let v = (x as f32 / w as f32 * 200.0 + ((y as f32 / h as f32) * 9.0).sin() * 40.0) as u8;
+                let v = (x as f32 / w as f32 * 200.0 + ((y as f32 / h as f32) * 9.0).sin() * 40.0)
+                    as u8;
                 image::Rgb([v, v / 2, 255 - v])
             })
         };

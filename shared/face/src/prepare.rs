@@ -22,7 +22,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 fn read_checked(path: &Path, want_sha256: &str) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let got = sha256_hex(&bytes);
-    ensure!(got == want_sha256, "{}: sha256 {got} differs from the pinned {want_sha256}", path.display());
+    ensure!(
+        got == want_sha256,
+        "{}: sha256 {got} differs from the pinned {want_sha256}",
+        path.display()
+    );
     Ok(bytes)
 }
 
@@ -37,7 +41,10 @@ fn fold_file(src: &[u8], what: &str) -> Result<ModelProto> {
         stats.initializers_after,
         stats.graph_inputs_dropped
     );
-    ensure!(stats.dequantize_folded > 0, "{what}: nothing to fold (unexpected model)");
+    ensure!(
+        stats.dequantize_folded > 0,
+        "{what}: nothing to fold (unexpected model)"
+    );
     Ok(proto)
 }
 
@@ -55,9 +62,9 @@ fn order_outputs(model: &mut TypedModel, names: &[&str]) -> Result<()> {
     let outs = model.output_outlets()?.to_vec();
     let mut ordered = Vec::with_capacity(names.len());
     for name in names {
-        let found = outs.iter().find(|o| {
-            model.outlet_label(**o) == Some(*name) || model.node(o.node).name == *name
-        });
+        let found = outs
+            .iter()
+            .find(|o| model.outlet_label(**o) == Some(*name) || model.node(o.node).name == *name);
         match found {
             Some(o) => ordered.push(*o),
             None => bail!("output {name} not found in the detector"),
@@ -69,7 +76,8 @@ fn order_outputs(model: &mut TypedModel, names: &[&str]) -> Result<()> {
 
 fn write_nnef(model: &TypedModel, path: &Path) -> Result<()> {
     let tmp = path.with_extension("tar.tmp");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     models::nnef_framework().write_to_tar(model, std::io::BufWriter::new(file))?;
     std::fs::rename(&tmp, path)?;
     Ok(())
@@ -78,10 +86,14 @@ fn write_nnef(model: &TypedModel, path: &Path) -> Result<()> {
 /// Deterministic pseudo-random input in 0..255 (no RNG dependency needed).
 fn test_input(shape: &[usize], seed: u64) -> Result<Tensor> {
     let n: usize = shape.iter().product();
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let v: Vec<f32> = (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 33) % 256) as f32
         })
         .collect();
@@ -106,8 +118,14 @@ fn max_abs_diff(a: &TVec<TValue>, b: &TVec<TValue>) -> Result<f32> {
 pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(out_dir)?;
     let _ = std::fs::remove_file(out_dir.join(models::MANIFEST));
-    let yunet_src = read_checked(&src_dir.join(models::YUNET_SOURCE), models::YUNET_SOURCE_SHA256)?;
-    let sface_src = read_checked(&src_dir.join(models::SFACE_SOURCE), models::SFACE_SOURCE_SHA256)?;
+    let yunet_src = read_checked(
+        &src_dir.join(models::YUNET_SOURCE),
+        models::YUNET_SOURCE_SHA256,
+    )?;
+    let sface_src = read_checked(
+        &src_dir.join(models::SFACE_SOURCE),
+        models::SFACE_SOURCE_SHA256,
+    )?;
 
     let yunet = fold_file(&yunet_src, "YuNet")?;
     let sface = fold_file(&sface_src, "SFace")?;
@@ -115,7 +133,10 @@ pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
     for (proto, name) in [(&yunet, models::YUNET_ONNX), (&sface, models::SFACE_ONNX)] {
         let bytes = proto.encode_to_vec();
         std::fs::write(out_dir.join(name), &bytes)?;
-        files.insert(name.into(), serde_json::json!({"bytes": bytes.len(), "sha256": sha256_hex(&bytes)}));
+        files.insert(
+            name.into(),
+            serde_json::json!({"bytes": bytes.len(), "sha256": sha256_hex(&bytes)}),
+        );
     }
 
     let nnef = models::nnef_framework();
@@ -127,23 +148,44 @@ pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
         jobs.push((m, models::yunet_nnef(side), input));
     }
     let input = vec![1, 3, SFACE_SIDE, SFACE_SIDE];
-    jobs.push((typed_from_proto(&sface, &input)?, models::SFACE_NNEF.to_string(), input));
+    jobs.push((
+        typed_from_proto(&sface, &input)?,
+        models::SFACE_NNEF.to_string(),
+        input,
+    ));
 
     for (i, (model, name, input)) in jobs.into_iter().enumerate() {
         let path = out_dir.join(&name);
         write_nnef(&model, &path)?;
         // reload and compare with the ONNX-built model on the same input
         let x = test_input(&input, i as u64 + 1)?;
-        let want = model.clone().into_optimized()?.into_runnable()?.run(tvec!(x.clone().into()))?;
-        let reloaded = nnef.model_for_path(&path)?.into_optimized()?.into_runnable()?;
+        let want = model
+            .clone()
+            .into_optimized()?
+            .into_runnable()?
+            .run(tvec!(x.clone().into()))?;
+        let reloaded = nnef
+            .model_for_path(&path)?
+            .into_optimized()?
+            .into_runnable()?;
         let got = reloaded.run(tvec!(x.into()))?;
         let diff = max_abs_diff(&want, &got)?;
-        ensure!(diff < 1e-3, "{name}: reloaded NNEF differs from ONNX by {diff}");
+        ensure!(
+            diff < 1e-3,
+            "{name}: reloaded NNEF differs from ONNX by {diff}"
+        );
         if name == models::SFACE_NNEF {
-            ensure!(got[0].shape() == [1, EMBEDDING_LEN], "SFace output shape {:?}", got[0].shape());
+            ensure!(
+                got[0].shape() == [1, EMBEDDING_LEN],
+                "SFace output shape {:?}",
+                got[0].shape()
+            );
         }
         let size = std::fs::metadata(&path)?.len();
-        println!("wrote {} ({size} B); reloaded output max |diff| vs ONNX {diff:.2e}", path.display());
+        println!(
+            "wrote {} ({size} B); reloaded output max |diff| vs ONNX {diff:.2e}",
+            path.display()
+        );
         files.insert(name, serde_json::json!({"bytes": size}));
     }
 
@@ -156,6 +198,9 @@ pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
         "files": files,
         "tract": "0.23",
     });
-    std::fs::write(out_dir.join(models::MANIFEST), serde_json::to_vec_pretty(&manifest)?)?;
+    std::fs::write(
+        out_dir.join(models::MANIFEST),
+        serde_json::to_vec_pretty(&manifest)?,
+    )?;
     Ok(())
 }

@@ -40,10 +40,18 @@ impl QualityVerdict {
     pub fn description(self) -> &'static str {
         match self {
             QualityVerdict::Ok => "The photo shows one clear face.",
-            QualityVerdict::NoFace => "We could not find a face in this photo. Please send a photo where your face is clearly visible.",
-            QualityVerdict::SeveralFaces => "This photo shows several faces of similar size. Please send a photo of only you.",
-            QualityVerdict::FaceTooSmall => "The face in this photo is too small. Please send a closer photo of your face.",
-            QualityVerdict::TooBlurred => "The face in this photo is too blurred. Please send a sharper photo.",
+            QualityVerdict::NoFace => {
+                "We could not find a face in this photo. Please send a photo where your face is clearly visible."
+            }
+            QualityVerdict::SeveralFaces => {
+                "This photo shows several faces of similar size. Please send a photo of only you."
+            }
+            QualityVerdict::FaceTooSmall => {
+                "The face in this photo is too small. Please send a closer photo of your face."
+            }
+            QualityVerdict::TooBlurred => {
+                "The face in this photo is too blurred. Please send a sharper photo."
+            }
         }
     }
 
@@ -73,7 +81,10 @@ pub fn sharpness(rgb: &[u8], side: usize) -> f32 {
     for y in lo.max(1)..hi.min(side - 1) {
         for x in lo.max(1)..hi.min(side - 1) {
             let c = grey[y * side + x];
-            let l = grey[y * side + x - 1] + grey[y * side + x + 1] + grey[(y - 1) * side + x] + grey[(y + 1) * side + x]
+            let l = grey[y * side + x - 1]
+                + grey[y * side + x + 1]
+                + grey[(y - 1) * side + x]
+                + grey[(y + 1) * side + x]
                 - 4.0 * c;
             sum += f64::from(l);
             sum2 += f64::from(l) * f64::from(l);
@@ -100,7 +111,10 @@ mod tests {
             QualityVerdict::FaceTooSmall,
             QualityVerdict::TooBlurred,
         ] {
-            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{}\"", v.code()));
+            assert_eq!(
+                serde_json::to_string(&v).unwrap(),
+                format!("\"{}\"", v.code())
+            );
             assert!(!v.description().is_empty());
         }
     }
@@ -108,10 +122,12 @@ mod tests {
     #[test]
     fn flat_is_not_sharp_and_checkerboard_is() {
         assert_eq!(sharpness(&vec![100u8; 112 * 112 * 3], 112), 0.0);
-        let checker: Vec<u8> = (0..112 * 112).flat_map(|i| {
-            let v = if (i % 112 + i / 112) % 2 == 0 { 0 } else { 255 };
-            [v, v, v]
-        }).collect();
+        let checker: Vec<u8> = (0..112 * 112)
+            .flat_map(|i| {
+                let v = if (i % 112 + i / 112) % 2 == 0 { 0 } else { 255 };
+                [v, v, v]
+            })
+            .collect();
         assert!(sharpness(&checker, 112) > 1000.0);
         assert_eq!(sharpness(&[1, 2, 3], 1), 0.0);
     }

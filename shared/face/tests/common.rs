@@ -21,20 +21,31 @@ pub fn model_dir() -> PathBuf {
 pub fn photo(name: &str) -> Vec<u8> {
     let path = root().join(".cache/fixtures").join(name);
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("test photo {} is missing ({e}): run scripts/setup-models first", path.display())
+        panic!(
+            "test photo {} is missing ({e}): run scripts/setup-models first",
+            path.display()
+        )
     })
 }
 
 pub fn engine() -> &'static FaceEngine {
     static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        FaceEngine::load(&model_dir()).unwrap_or_else(|e| panic!("cannot load the face models: {e}"))
+        FaceEngine::load(&model_dir())
+            .unwrap_or_else(|e| panic!("cannot load the face models: {e}"))
     })
 }
 
-pub const PORTRAITS: [&str; 6] =
-    ["person_a_1", "person_a_2", "person_b_1", "person_b_2", "impostor_1", "impostor_2"];
-pub const SAME_PERSON: [(&str, &str); 2] = [("person_a_1", "person_a_2"), ("person_b_1", "person_b_2")];
+pub const PORTRAITS: [&str; 6] = [
+    "person_a_1",
+    "person_a_2",
+    "person_b_1",
+    "person_b_2",
+    "impostor_1",
+    "impostor_2",
+];
+pub const SAME_PERSON: [(&str, &str); 2] =
+    [("person_a_1", "person_a_2"), ("person_b_1", "person_b_2")];
 
 pub fn jpeg(img: &image::RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();

@@ -12,7 +12,13 @@ fn one_face_on_each_portrait() {
         let a = engine().analyze(&photo(&format!("{name}.jpg"))).unwrap();
         assert_eq!(a.faces.len(), 1, "{name}: {} faces", a.faces.len());
         assert_eq!(a.chosen_face, Some(0));
-        assert_eq!(a.verdict, QualityVerdict::Ok, "{name}: {:?} (sharpness {})", a.verdict, a.faces[0].sharpness);
+        assert_eq!(
+            a.verdict,
+            QualityVerdict::Ok,
+            "{name}: {:?} (sharpness {})",
+            a.verdict,
+            a.faces[0].sharpness
+        );
         let f = &a.faces[0];
         assert_eq!(f.embedding.len(), 128);
         let norm: f32 = f.embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -20,7 +26,10 @@ fn one_face_on_each_portrait() {
         assert!(f.score > 0.8, "{name}: score {}", f.score);
         // landmarks inside the box, eyes above the mouth
         for p in f.landmarks {
-            assert!(p[0] >= f.bbox.x - 5.0 && p[0] <= f.bbox.x + f.bbox.width + 5.0, "{name}: {p:?}");
+            assert!(
+                p[0] >= f.bbox.x - 5.0 && p[0] <= f.bbox.x + f.bbox.width + 5.0,
+                "{name}: {p:?}"
+            );
         }
         assert!(f.landmarks[0][1] < f.landmarks[3][1]);
         assert_eq!(a.sha256.len(), 64);
@@ -37,7 +46,9 @@ fn several_faces_on_the_group_photo() {
 
 #[test]
 fn no_face_on_a_gradient() {
-    let img = image::RgbImage::from_fn(800, 600, |x, y| image::Rgb([(x / 4) as u8, (y / 3) as u8, 128]));
+    let img = image::RgbImage::from_fn(800, 600, |x, y| {
+        image::Rgb([(x / 4) as u8, (y / 3) as u8, 128])
+    });
     let a = engine().analyze(&jpeg(&img, 90)).unwrap();
     assert!(a.faces.is_empty());
     assert_eq!(a.chosen_face, None);
@@ -45,7 +56,12 @@ fn no_face_on_a_gradient() {
 }
 
 fn embedding(name: &str) -> Vec<f32> {
-    engine().analyze(&photo(&format!("{name}.jpg"))).unwrap().embedding().expect("a face").to_vec()
+    engine()
+        .analyze(&photo(&format!("{name}.jpg")))
+        .unwrap()
+        .embedding()
+        .expect("a face")
+        .to_vec()
 }
 
 #[test]
@@ -55,9 +71,15 @@ fn threshold_separates_same_and_different_people() {
         for (b, eb) in &embs[i + 1..] {
             let c = cosine(ea, eb);
             if SAME_PERSON.contains(&(*a, *b)) {
-                assert!(c >= FACE_MATCH_THRESHOLD, "{a} ~ {b}: {c} below {FACE_MATCH_THRESHOLD}");
+                assert!(
+                    c >= FACE_MATCH_THRESHOLD,
+                    "{a} ~ {b}: {c} below {FACE_MATCH_THRESHOLD}"
+                );
             } else {
-                assert!(c < FACE_MATCH_THRESHOLD, "{a} ~ {b}: {c} not below {FACE_MATCH_THRESHOLD}");
+                assert!(
+                    c < FACE_MATCH_THRESHOLD,
+                    "{a} ~ {b}: {c} not below {FACE_MATCH_THRESHOLD}"
+                );
             }
         }
     }
@@ -66,7 +88,10 @@ fn threshold_separates_same_and_different_people() {
     for (i, a) in group.faces.iter().enumerate() {
         for b in &group.faces[i + 1..] {
             let c = cosine(&a.embedding, &b.embedding);
-            assert!(c < FACE_MATCH_THRESHOLD, "two people of the group photo at {c}");
+            assert!(
+                c < FACE_MATCH_THRESHOLD,
+                "two people of the group photo at {c}"
+            );
         }
         for (n, e) in &embs {
             let c = cosine(&a.embedding, e);
@@ -77,7 +102,9 @@ fn threshold_separates_same_and_different_people() {
 
 #[test]
 fn exif_rotated_copy_gives_the_same_embedding() {
-    let upright = image::load_from_memory(&photo("person_b_2.jpg")).unwrap().into_rgb8();
+    let upright = image::load_from_memory(&photo("person_b_2.jpg"))
+        .unwrap()
+        .into_rgb8();
     let upright_jpeg = jpeg(&upright, 95);
     // stored rotated 90 degrees clockwise; EXIF orientation 8 tells viewers to turn it back
     let stored = imageops::rotate90(&upright);
@@ -90,7 +117,10 @@ fn exif_rotated_copy_gives_the_same_embedding() {
     assert!(c > 0.97, "cosine upright vs EXIF-rotated {c}");
     // the same without the EXIF tag: the face is sideways and is not found the same way
     let (fa, fb) = (&a.faces[0].bbox, &b.faces[0].bbox);
-    assert!((fa.x - fb.x).abs() < 6.0 && (fa.y - fb.y).abs() < 6.0, "{fa:?} vs {fb:?}");
+    assert!(
+        (fa.x - fb.x).abs() < 6.0 && (fa.y - fb.y).abs() < 6.0,
+        "{fa:?} vs {fb:?}"
+    );
     // and PDQ is taken on the upright pixels
     assert!(pdq::hamming_hex(&a.pdq, &b.pdq).unwrap() <= 16);
 }
@@ -99,7 +129,12 @@ fn exif_rotated_copy_gives_the_same_embedding() {
 fn pdq_survives_resize_and_reencode_but_not_a_different_photo() {
     let bytes = photo("person_a_2.jpg");
     let img = image::load_from_memory(&bytes).unwrap().into_rgb8();
-    let small = imageops::resize(&img, img.width() / 2, img.height() / 2, FilterType::Triangle);
+    let small = imageops::resize(
+        &img,
+        img.width() / 2,
+        img.height() / 2,
+        FilterType::Triangle,
+    );
     let copy = jpeg(&small, 70);
     let a = engine().analyze(&bytes).unwrap();
     let b = engine().analyze(&copy).unwrap();
@@ -108,27 +143,60 @@ fn pdq_survives_resize_and_reencode_but_not_a_different_photo() {
     assert_ne!(a.sha256, b.sha256);
     let other = engine().analyze(&photo("impostor_2.jpg")).unwrap();
     let far = pdq::hamming_hex(&a.pdq, &other.pdq).unwrap();
-    assert!(far > 2 * PDQ_MATCH_DISTANCE, "unrelated photo at distance {far}");
+    assert!(
+        far > 2 * PDQ_MATCH_DISTANCE,
+        "unrelated photo at distance {far}"
+    );
 }
 
 /// PDQ hashes of the fixtures computed with Facebook's reference implementation
 /// (PyPI `pdqhash` 0.2.8, full resolution, luma 0.299/0.587/0.114; see README).
 const PDQ_REFERENCE: [(&str, &str, u8); 6] = [
-    ("person_a_1", "4c625f6d60b16882cfbf23968cc2c77d32391cc09f7d980c2d82e3ff319f4c62", 100),
-    ("person_a_2", "3487266e31c8e6d799d26389cedd0a68472d99982d63db2db4d078b7f33c0cc2", 100),
-    ("person_b_1", "b66ca22db394489669f3b798b6dcf6d81a699e6c49254c3470642da3373c958d", 100),
-    ("person_b_2", "e339a589de91e4decb89865897495e391a6c0a433d724925e12773eeaa974e16", 100),
-    ("impostor_1", "c47b262d9e5cc76339a61cd6cf27239664da6221871c86c97875781c3a2977d3", 100),
-    ("impostor_2", "e0cc9b683634c9dec9a3ecd771c80e07a65839c98e5793386ce1717318b93657", 100),
+    (
+        "person_a_1",
+        "4c625f6d60b16882cfbf23968cc2c77d32391cc09f7d980c2d82e3ff319f4c62",
+        100,
+    ),
+    (
+        "person_a_2",
+        "3487266e31c8e6d799d26389cedd0a68472d99982d63db2db4d078b7f33c0cc2",
+        100,
+    ),
+    (
+        "person_b_1",
+        "b66ca22db394489669f3b798b6dcf6d81a699e6c49254c3470642da3373c958d",
+        100,
+    ),
+    (
+        "person_b_2",
+        "e339a589de91e4decb89865897495e391a6c0a433d724925e12773eeaa974e16",
+        100,
+    ),
+    (
+        "impostor_1",
+        "c47b262d9e5cc76339a61cd6cf27239664da6221871c86c97875781c3a2977d3",
+        100,
+    ),
+    (
+        "impostor_2",
+        "e0cc9b683634c9dec9a3ecd771c80e07a65839c98e5793386ce1717318b93657",
+        100,
+    ),
 ];
 
 #[test]
 fn pdq_agrees_with_the_reference_implementation() {
     for (name, want, want_q) in PDQ_REFERENCE {
-        let img = image::load_from_memory(&photo(&format!("{name}.jpg"))).unwrap().into_rgb8();
+        let img = image::load_from_memory(&photo(&format!("{name}.jpg")))
+            .unwrap()
+            .into_rgb8();
         let (h, q) = pdq::pdq_rgb(&img);
         let d = pdq::hamming_hex(&h.to_hex(), want).unwrap();
-        assert!(d <= 16, "{name}: {} is {d} bits from the reference {want}", h.to_hex());
+        assert!(
+            d <= 16,
+            "{name}: {} is {d} bits from the reference {want}",
+            h.to_hex()
+        );
         assert!(q.abs_diff(want_q) <= 5, "{name}: quality {q} vs {want_q}");
         // the engine hashes the same pixels
         let a = engine().analyze(&photo(&format!("{name}.jpg"))).unwrap();
@@ -138,17 +206,31 @@ fn pdq_agrees_with_the_reference_implementation() {
 
 #[test]
 fn blurred_face_is_reported() {
-    let img = image::load_from_memory(&photo("person_b_1.jpg")).unwrap().into_rgb8();
+    let img = image::load_from_memory(&photo("person_b_1.jpg"))
+        .unwrap()
+        .into_rgb8();
     let blurred = imageops::blur(&img, 6.0);
     let a = engine().analyze(&jpeg(&blurred, 90)).unwrap();
     assert!(!a.faces.is_empty());
-    assert_eq!(a.verdict, QualityVerdict::TooBlurred, "sharpness {}", a.faces[0].sharpness);
+    assert_eq!(
+        a.verdict,
+        QualityVerdict::TooBlurred,
+        "sharpness {}",
+        a.faces[0].sharpness
+    );
 }
 
 #[test]
 fn small_face_is_reported() {
-    let img = image::load_from_memory(&photo("person_b_1.jpg")).unwrap().into_rgb8();
-    let tiny = imageops::resize(&img, img.width() / 10, img.height() / 10, FilterType::Triangle);
+    let img = image::load_from_memory(&photo("person_b_1.jpg"))
+        .unwrap()
+        .into_rgb8();
+    let tiny = imageops::resize(
+        &img,
+        img.width() / 10,
+        img.height() / 10,
+        FilterType::Triangle,
+    );
     let mut canvas = image::RgbImage::from_pixel(640, 480, image::Rgb([200, 200, 200]));
     imageops::replace(&mut canvas, &tiny, 300, 200);
     let a = engine().analyze(&jpeg(&canvas, 95)).unwrap();
@@ -174,7 +256,10 @@ fn hostile_inputs_give_errors_not_panics() {
     assert!(engine().analyze(b"%PDF-1.7 not an image").is_err());
     // a JPEG header claiming 65000 x 65000
     let mut huge = good.clone();
-    if let Some(p) = huge.windows(2).position(|w| w == [0xFF, 0xC0] || w == [0xFF, 0xC2]) {
+    if let Some(p) = huge
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0] || w == [0xFF, 0xC2])
+    {
         huge[p + 5..p + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
         assert!(engine().analyze(&huge).is_err());
     }

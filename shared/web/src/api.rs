@@ -126,10 +126,16 @@ fn is_json(headers: &HeaderMap) -> bool {
 fn desk_error(lang: Lang, e: DeskError) -> Response {
     match e {
         DeskError::Invalid(errs) => json_invalid(lang, &errs),
-        DeskError::InvalidLink => json_error(StatusCode::NOT_FOUND, "invalid_link", "Unknown, changed or expired link."),
-        DeskError::WrongState(s) => {
-            json_error(StatusCode::CONFLICT, "wrong_state", &format!("Not possible while the case is {s}."))
-        }
+        DeskError::InvalidLink => json_error(
+            StatusCode::NOT_FOUND,
+            "invalid_link",
+            "Unknown, changed or expired link.",
+        ),
+        DeskError::WrongState(s) => json_error(
+            StatusCode::CONFLICT,
+            "wrong_state",
+            &format!("Not possible while the case is {s}."),
+        ),
         DeskError::Unavailable(cause) => json_unavailable(&cause),
     }
 }
@@ -175,11 +181,21 @@ pub async fn create_upload(State(state): State<AppState>) -> Response {
     ))]
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if !is_json(&headers) {
-        return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send application/json.");
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send application/json.",
+        );
     }
     let req: CaseRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, "malformed_request", &format!("Malformed JSON: {e}")),
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                &format!("Malformed JSON: {e}"),
+            );
+        }
     };
     let lang = match req.lang.as_deref() {
         None => Lang::En,
@@ -196,7 +212,11 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
         None => None,
         Some(Ok(k)) => Some(k.to_owned()),
         Some(Err(_)) => {
-            return json_error(StatusCode::BAD_REQUEST, "malformed_request", "The Idempotency-Key header is not visible ASCII.");
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                "The Idempotency-Key header is not visible ASCII.",
+            );
         }
     };
     let kind = match req.kind {
@@ -215,15 +235,22 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
         consent: req.consent,
         good_faith: req.good_faith,
         source_urls: req.source_urls,
-        upload_key: req.upload_key.or_else(|| (kind == CaseKind::FaceOptOut).then(String::new)),
+        upload_key: req
+            .upload_key
+            .or_else(|| (kind == CaseKind::FaceOptOut).then(String::new)),
         idempotency_key,
     };
     match state.desk.submit(input).await {
         Ok(s) => {
-            let status = if s.created { StatusCode::CREATED } else { StatusCode::OK };
+            let status = if s.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             let mut r = (status, Json(case_response(&state, &s.case))).into_response();
             if !s.created {
-                r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+                r.headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
             }
             r
         }
@@ -257,6 +284,56 @@ pub async fn status(State(state): State<AppState>, Path(token): Path<String>) ->
     ))]
 pub async fn withdraw(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match state.desk.withdraw(&token).await {
+        Ok(case) => Json(case_response(&state, &case)).into_response(),
+        Err(e) => desk_error(Lang::En, e),
+    }
+}
+
+/// A better photo for a case that needs one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoRequest {
+    /// The `key` of a completed upload (`POST /v1/uploads`).
+    pub upload_key: String,
+}
+
+/// Replaces the photo of a case in state `needs_better_photo`; the case goes back to `received`.
+#[utoipa::path(post, path = "/v1/status/{token}/photo", tag = "requests",
+    params(("token" = String, Path, description = "The token of the status link")),
+    request_body = PhotoRequest,
+    responses(
+        (status = 200, description = "The case, received again with its new photo", body = CaseResponse),
+        (status = 400, description = "Malformed JSON", body = crate::respond::ApiError),
+        (status = 404, description = "Unknown, changed or expired link", body = crate::respond::ApiError),
+        (status = 409, description = "The case does not need a new photo", body = crate::respond::ApiError),
+        (status = 415, description = "Not application/json", body = crate::respond::ApiError),
+        (status = 422, description = "The photo is not usable", body = crate::respond::ApiError),
+        (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
+    ))]
+pub async fn replace_photo(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !is_json(&headers) {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send application/json.",
+        );
+    }
+    let req: PhotoRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                &format!("Malformed JSON: {e}"),
+            );
+        }
+    };
+    match state.desk.replace_photo(&token, &req.upload_key).await {
         Ok(case) => Json(case_response(&state, &case)).into_response(),
         Err(e) => desk_error(Lang::En, e),
     }

@@ -38,8 +38,17 @@ pub async fn not_found(lang: PageLang) -> Response {
 
 /// The fields of a urlencoded form body; `None` if the body is not a form.
 pub(crate) fn form_fields(headers: &HeaderMap, body: &Bytes) -> Option<HashMap<String, String>> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
         return None;
     }
     let mut out = HashMap::new();
@@ -50,7 +59,8 @@ pub(crate) fn form_fields(headers: &HeaderMap, body: &Bytes) -> Option<HashMap<S
 }
 
 fn checked(f: &HashMap<String, String>, name: &str) -> bool {
-    f.get(name).is_some_and(|v| matches!(v.as_str(), "yes" | "on" | "true" | "1"))
+    f.get(name)
+        .is_some_and(|v| matches!(v.as_str(), "yes" | "on" | "true" | "1"))
 }
 
 fn values(f: &HashMap<String, String>) -> FormValues {
@@ -90,19 +100,34 @@ fn input(kind: CaseKind, lang: Lang, v: &FormValues) -> SubmissionInput {
 
 /// The language of a posted form: its hidden `lang` field, else the request's.
 fn posted_lang(f: &HashMap<String, String>, lang: PageLang) -> Lang {
-    f.get("lang").and_then(|l| Lang::parse(l)).unwrap_or(lang.lang)
+    f.get("lang")
+        .and_then(|l| Lang::parse(l))
+        .unwrap_or(lang.lang)
 }
 
 fn unsupported_form(lang: Lang) -> Response {
     let t = texts(lang);
-    html_message(StatusCode::UNSUPPORTED_MEDIA_TYPE, lang, t.site_title, t.server_error)
+    html_message(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        lang,
+        t.site_title,
+        t.server_error,
+    )
 }
 
 async fn photo_step(state: &AppState, lang: Lang, errors: &FieldErrors) -> Response {
-    let redirect = format!("{}/opt-out?lang={}", state.desk.settings.public_url, lang.code());
+    let redirect = format!(
+        "{}/opt-out?lang={}",
+        state.desk.settings.public_url,
+        lang.code()
+    );
     match state.desk.new_upload(Some(&redirect)).await {
         Ok(form) => {
-            let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let status = if errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             html(status, pages::face_photo_step(lang, &form, errors))
         }
         Err(e) => html_unavailable(lang, &e.to_string()),
@@ -110,14 +135,30 @@ async fn photo_step(state: &AppState, lang: Lang, errors: &FieldErrors) -> Respo
 }
 
 /// `GET /opt-out`: the photo step, or (after an upload, `?key=`) the details step.
-pub async fn face_page(State(state): State<AppState>, lang: PageLang, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn face_page(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let l = lang.lang;
     let r = match q.get("key") {
         None => photo_step(&state, l, &FieldErrors::default()).await,
         Some(key) => match state.desk.check_upload(key).await {
             Ok(_) => {
-                let v = FormValues { upload_key: key.clone(), form_token: random_token(), ..Default::default() };
-                html(StatusCode::OK, pages::face_details_step(l, &v, &FieldErrors::default(), state.desk.settings.phone_required))
+                let v = FormValues {
+                    upload_key: key.clone(),
+                    form_token: random_token(),
+                    ..Default::default()
+                };
+                html(
+                    StatusCode::OK,
+                    pages::face_details_step(
+                        l,
+                        &v,
+                        &FieldErrors::default(),
+                        state.desk.settings.phone_required,
+                    ),
+                )
             }
             Err(DeskError::Invalid(errs)) => {
                 // A bad file is of no use to anyone: drop it now.
@@ -132,8 +173,16 @@ pub async fn face_page(State(state): State<AppState>, lang: PageLang, Query(q): 
     remember(lang, r)
 }
 
-async fn submit_form(state: AppState, lang: PageLang, headers: HeaderMap, body: Bytes, kind: CaseKind) -> Response {
-    let Some(f) = form_fields(&headers, &body) else { return unsupported_form(lang.lang) };
+async fn submit_form(
+    state: AppState,
+    lang: PageLang,
+    headers: HeaderMap,
+    body: Bytes,
+    kind: CaseKind,
+) -> Response {
+    let Some(f) = form_fields(&headers, &body) else {
+        return unsupported_form(lang.lang);
+    };
     let l = posted_lang(&f, lang);
     let v = values(&f);
     let phone_required = state.desk.settings.phone_required;
@@ -145,7 +194,11 @@ async fn submit_form(state: AppState, lang: PageLang, headers: HeaderMap, body: 
                 v.form_token = random_token();
             }
             let page = match kind {
-                CaseKind::FaceOptOut if errs.get("photo").is_some_and(|e| e.code == FieldCode::UploadMissing) => {
+                CaseKind::FaceOptOut
+                    if errs
+                        .get("photo")
+                        .is_some_and(|e| e.code == FieldCode::UploadMissing) =>
+                {
                     return photo_step(&state, l, &errs).await;
                 }
                 CaseKind::FaceOptOut => pages::face_details_step(l, &v, &errs, phone_required),
@@ -158,25 +211,48 @@ async fn submit_form(state: AppState, lang: PageLang, headers: HeaderMap, body: 
 }
 
 /// `POST /opt-out`: the details of a face opt-out.
-pub async fn face_submit(State(state): State<AppState>, lang: PageLang, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn face_submit(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     submit_form(state, lang, headers, body, CaseKind::FaceOptOut).await
 }
 
 /// `GET /dsa`: the DSA notice form.
 pub async fn dsa_page(State(state): State<AppState>, lang: PageLang) -> Response {
-    let v = FormValues { form_token: random_token(), ..Default::default() };
-    let page = pages::dsa_form(lang.lang, &v, &FieldErrors::default(), state.desk.settings.phone_required);
+    let v = FormValues {
+        form_token: random_token(),
+        ..Default::default()
+    };
+    let page = pages::dsa_form(
+        lang.lang,
+        &v,
+        &FieldErrors::default(),
+        state.desk.settings.phone_required,
+    );
     remember(lang, html(StatusCode::OK, page))
 }
 
 /// `POST /dsa`: a DSA notice.
-pub async fn dsa_submit(State(state): State<AppState>, lang: PageLang, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn dsa_submit(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     submit_form(state, lang, headers, body, CaseKind::DsaNotice).await
 }
 
 fn invalid_link(lang: Lang) -> Response {
     let t = texts(lang);
-    html_message(StatusCode::NOT_FOUND, lang, t.link_invalid_title, t.link_invalid_body)
+    html_message(
+        StatusCode::NOT_FOUND,
+        lang,
+        t.link_invalid_title,
+        t.link_invalid_body,
+    )
 }
 
 /// The language of a status page: chosen now, else the case's.
@@ -185,11 +261,18 @@ fn status_lang(lang: PageLang, case_lang: Lang) -> Lang {
 }
 
 /// `GET /status/{token}`.
-pub async fn status_page(State(state): State<AppState>, lang: PageLang, Path(token): Path<String>) -> Response {
+pub async fn status_page(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(token): Path<String>,
+) -> Response {
     let r = match state.desk.status(&token).await {
         Ok(v) => {
             let l = status_lang(lang, v.case.lang);
-            html(StatusCode::OK, pages::status(l, &v.case, &token, &FieldErrors::default(), false))
+            html(
+                StatusCode::OK,
+                pages::status(l, &v.case, &token, &FieldErrors::default(), false),
+            )
         }
         Err(DeskError::InvalidLink) => invalid_link(lang.lang),
         Err(e) => html_unavailable(lang.lang, &e.to_string()),
@@ -205,27 +288,128 @@ pub async fn withdraw(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(f) = form_fields(&headers, &body) else { return unsupported_form(lang.lang) };
+    let Some(f) = form_fields(&headers, &body) else {
+        return unsupported_form(lang.lang);
+    };
     let l = posted_lang(&f, lang);
     if !checked(&f, "confirm") {
         return match state.desk.status(&token).await {
             Ok(v) => {
                 let mut errs = FieldErrors::default();
                 errs.push("confirm", FieldCode::Required);
-                html(StatusCode::UNPROCESSABLE_ENTITY, pages::status(l, &v.case, &token, &errs, false))
+                html(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    pages::status(l, &v.case, &token, &errs, false),
+                )
             }
             Err(DeskError::InvalidLink) => invalid_link(l),
             Err(e) => html_unavailable(l, &e.to_string()),
         };
     }
     match state.desk.withdraw(&token).await {
-        Ok(case) => html(StatusCode::OK, pages::status(l, &case, &token, &FieldErrors::default(), true)),
+        Ok(case) => html(
+            StatusCode::OK,
+            pages::status(l, &case, &token, &FieldErrors::default(), true),
+        ),
         Err(DeskError::InvalidLink) => invalid_link(l),
         Err(DeskError::WrongState(_)) => {
             let t = texts(l);
-            html_message(StatusCode::CONFLICT, l, t.withdraw_title, t.withdraw_not_possible)
+            html_message(
+                StatusCode::CONFLICT,
+                l,
+                t.withdraw_title,
+                t.withdraw_not_possible,
+            )
         }
         Err(e) => html_unavailable(l, &e.to_string()),
     }
     .into_response()
+}
+
+/// `GET /status/{token}/photo`: the upload of a better photo, or (after it, `?key=`) its confirmation.
+pub async fn better_photo_page(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(token): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let view = match state.desk.status(&token).await {
+        Ok(v) => v,
+        Err(DeskError::InvalidLink) => return invalid_link(lang.lang),
+        Err(e) => return html_unavailable(lang.lang, &e.to_string()),
+    };
+    let l = status_lang(lang, view.case.lang);
+    if view.case.state != optout_core::model::CaseState::NeedsBetterPhoto {
+        return axum::response::Redirect::to(&format!("/status/{token}")).into_response();
+    }
+    let mut errors = FieldErrors::default();
+    if let Some(key) = q.get("key") {
+        match state.desk.check_upload(key).await {
+            Ok(_) => {
+                return remember(
+                    lang,
+                    html(StatusCode::OK, pages::better_photo_confirm(l, &token, key)),
+                );
+            }
+            Err(DeskError::Invalid(errs)) => {
+                if let Err(e) = state.desk.ports.photos.delete(key).await {
+                    tracing::warn!(error = %e, "could not delete a refused upload");
+                }
+                errors = errs;
+            }
+            Err(e) => return html_unavailable(l, &e.to_string()),
+        }
+    }
+    let redirect = format!(
+        "{}/status/{token}/photo?lang={}",
+        state.desk.settings.public_url,
+        l.code()
+    );
+    match state.desk.new_upload(Some(&redirect)).await {
+        Ok(form) => {
+            let status = if errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            remember(
+                lang,
+                html(
+                    status,
+                    pages::better_photo_step(l, &view.case, &token, &form, &errors),
+                ),
+            )
+        }
+        Err(e) => html_unavailable(l, &e.to_string()),
+    }
+}
+
+/// `POST /status/{token}/photo`: attaches the uploaded better photo.
+pub async fn better_photo_submit(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(f) = form_fields(&headers, &body) else {
+        return unsupported_form(lang.lang);
+    };
+    let l = posted_lang(&f, lang);
+    let key = f.get("upload_key").cloned().unwrap_or_default();
+    match state.desk.replace_photo(&token, &key).await {
+        Ok(case) => html(
+            StatusCode::OK,
+            pages::status(l, &case, &token, &FieldErrors::default(), false),
+        ),
+        Err(DeskError::InvalidLink) => invalid_link(l),
+        Err(DeskError::Invalid(_)) => {
+            axum::response::Redirect::to(&format!("/status/{token}/photo?lang={}", l.code()))
+                .into_response()
+        }
+        Err(DeskError::WrongState(_)) => {
+            axum::response::Redirect::to(&format!("/status/{token}")).into_response()
+        }
+        Err(e) => html_unavailable(l, &e.to_string()),
+    }
 }

@@ -23,7 +23,9 @@ fn from_cookie(headers: &HeaderMap) -> Option<Lang> {
 }
 
 pub fn from_query(query: Option<&str>) -> Option<Lang> {
-    url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).find(|(k, _)| k == "lang").and_then(|(_, v)| Lang::parse(&v))
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| Lang::parse(&v))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PageLang {
@@ -42,11 +44,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PageLang {
                     .and_then(Lang::from_accept_language)
             })
             .unwrap_or_default();
-        Ok(PageLang { lang, chosen: false })
+        Ok(PageLang {
+            lang,
+            chosen: false,
+        })
     }
 }
 
 /// The `Set-Cookie` value that remembers a chosen language for a year.
 pub fn cookie(lang: Lang) -> String {
-    format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax; Secure; HttpOnly", lang.code())
+    format!(
+        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax; Secure; HttpOnly",
+        lang.code()
+    )
 }

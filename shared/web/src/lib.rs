@@ -43,14 +43,21 @@ pub fn router(state: AppState) -> Router {
         .route("/dsa", get(forms::dsa_page).post(forms::dsa_submit))
         .route("/status/{token}", get(forms::status_page))
         .route("/status/{token}/withdraw", post(forms::withdraw))
+        .route(
+            "/status/{token}/photo",
+            get(forms::better_photo_page).post(forms::better_photo_submit),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/openapi.json", get(openapi::serve))
         .route("/v1/uploads", post(api::create_upload))
         .route("/v1/cases", post(api::submit))
         .route("/v1/status/{token}", get(api::status))
         .route("/v1/status/{token}/withdraw", post(api::withdraw))
+        .route("/v1/status/{token}/photo", post(api::replace_photo))
         .layer(DefaultBodyLimit::max(FORM_BODY_MAX));
-    let upload = Router::new().route("/uploads", post(uploads::receive)).layer(DefaultBodyLimit::max(upload_max));
+    let upload = Router::new()
+        .route("/uploads", post(uploads::receive))
+        .layer(DefaultBodyLimit::max(upload_max));
     html_and_api
         .merge(upload)
         .fallback(forms::not_found)

@@ -11,12 +11,13 @@ use crate::respond;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "optout API", description = "Face opt-out and DSA notice requests: upload, submit, follow, withdraw."),
-    paths(api::create_upload, api::submit, api::status, api::withdraw),
+    paths(api::create_upload, api::submit, api::status, api::withdraw, api::replace_photo),
     components(schemas(
         api::UploadResponse,
         api::CaseRequest,
         api::CaseKindSchema,
         api::CaseResponse,
+        api::PhotoRequest,
         respond::ApiError,
         respond::ApiErrorBody,
         respond::ApiFieldError

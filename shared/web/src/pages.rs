@@ -3,9 +3,9 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use optout_core::countries::COUNTRIES;
 use optout_core::error::FieldErrors;
-use optout_core::i18n::{Lang, Texts, field_error_message, state_label, texts};
+use optout_core::i18n::{Lang, Texts, field_error_message, quality_message, state_label, texts};
 use optout_core::mail::human_date;
-use optout_core::model::{Case, CaseKind};
+use optout_core::model::{Case, CaseKind, CaseState};
 use optout_core::ports::UploadForm;
 
 const STYLE: &str = r#"
@@ -66,7 +66,9 @@ pub fn layout(lang: Lang, title: &str, path_and_query: &str, body: Markup) -> Ma
 
 /// `path_and_query` with its `lang` parameter set to `lang`.
 pub fn with_lang(path_and_query: &str, lang: Lang) -> String {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if k != "lang" && k != "bucket" && k != "etag" {
@@ -130,7 +132,15 @@ fn errors_summary(t: &Texts, errors: &FieldErrors) -> Markup {
     html! { @if !errors.is_empty() { div.alert role="alert" { (t.errors_intro) } } }
 }
 
-fn text_input(lang: Lang, errors: &FieldErrors, name: &str, label: &str, ty: &str, value: &str, extra: Markup) -> Markup {
+fn text_input(
+    lang: Lang,
+    errors: &FieldErrors,
+    name: &str,
+    label: &str,
+    ty: &str,
+    value: &str,
+    extra: Markup,
+) -> Markup {
     let invalid = errors.get(name).is_some();
     html! {
         div class=[invalid.then_some("invalid")] {
@@ -142,11 +152,19 @@ fn text_input(lang: Lang, errors: &FieldErrors, name: &str, label: &str, ty: &st
     }
 }
 
-fn personal_fields(lang: Lang, t: &Texts, v: &FormValues, errors: &FieldErrors, phone_required: bool) -> Markup {
+fn personal_fields(
+    lang: Lang,
+    t: &Texts,
+    v: &FormValues,
+    errors: &FieldErrors,
+    phone_required: bool,
+) -> Markup {
     let country_invalid = errors.get("country").is_some();
     let names: Vec<(&str, &str)> = {
-        let mut n: Vec<(&str, &str)> =
-            COUNTRIES.iter().map(|(c, en, th)| (*c, if lang == Lang::Th { *th } else { *en })).collect();
+        let mut n: Vec<(&str, &str)> = COUNTRIES
+            .iter()
+            .map(|(c, en, th)| (*c, if lang == Lang::Th { *th } else { *en }))
+            .collect();
         n.sort_by(|a, b| a.1.cmp(b.1));
         n
     };
@@ -216,7 +234,12 @@ pub fn face_photo_step(lang: Lang, form: &UploadForm, errors: &FieldErrors) -> M
 }
 
 /// Step 2 of the face opt-out: the details, naming the uploaded photo.
-pub fn face_details_step(lang: Lang, v: &FormValues, errors: &FieldErrors, phone_required: bool) -> Markup {
+pub fn face_details_step(
+    lang: Lang,
+    v: &FormValues,
+    errors: &FieldErrors,
+    phone_required: bool,
+) -> Markup {
     let t = texts(lang);
     layout(
         lang,
@@ -287,7 +310,13 @@ pub fn success(lang: Lang, case: &Case, status_url: &str) -> Markup {
     )
 }
 
-pub fn status(lang: Lang, case: &Case, token: &str, errors: &FieldErrors, just_withdrawn: bool) -> Markup {
+pub fn status(
+    lang: Lang,
+    case: &Case,
+    token: &str,
+    errors: &FieldErrors,
+    just_withdrawn: bool,
+) -> Markup {
     let t = texts(lang);
     layout(
         lang,
@@ -304,6 +333,12 @@ pub fn status(lang: Lang, case: &Case, token: &str, errors: &FieldErrors, just_w
                 dt { (t.status_updated) } dd { (human_date(lang, case.updated_at)) }
                 @if !case.state.is_final() { dt { (t.status_due) } dd { (human_date(lang, case.due_at)) } }
             }
+            @if case.state == CaseState::NeedsBetterPhoto {
+                div.alert role="status" {
+                    p { (quality_message(lang, case.quality_issue.as_deref().unwrap_or(""))) }
+                    a.button id="better-photo" href={ "/status/" (token) "/photo?lang=" (lang.code()) } { (t.better_photo_title) }
+                }
+            }
             @if case.state.can_withdraw() {
                 section.card {
                     h2 { (t.withdraw_title) }
@@ -314,6 +349,57 @@ pub fn status(lang: Lang, case: &Case, token: &str, errors: &FieldErrors, just_w
                         button type="submit" { (t.withdraw_button) }
                     }
                 }
+            }
+        },
+    )
+}
+
+/// The upload of a better photo for a case (from its status link).
+pub fn better_photo_step(
+    lang: Lang,
+    case: &Case,
+    token: &str,
+    form: &UploadForm,
+    errors: &FieldErrors,
+) -> Markup {
+    let t = texts(lang);
+    layout(
+        lang,
+        t.better_photo_title,
+        &format!("/status/{token}/photo"),
+        html! {
+            h1 { (t.better_photo_title) }
+            p { (t.better_photo_body) }
+            p.help { (quality_message(lang, case.quality_issue.as_deref().unwrap_or(""))) }
+            (errors_summary(t, errors))
+            form method="post" action=(form.url) enctype="multipart/form-data" {
+                @for (k, v) in &form.fields { input type="hidden" name=(k) value=(v); }
+                div class=[errors.get("photo").is_some().then_some("invalid")] {
+                    label for="photo" { (t.photo_label) }
+                    p.help { (t.photo_help) }
+                    (field_error(lang, errors, "photo"))
+                    input type="file" id="photo" name=(form.file_field) accept="image/jpeg,image/png,image/webp" required;
+                }
+                button type="submit" { (t.upload_button) }
+            }
+        },
+    )
+}
+
+/// The confirmation that attaches an uploaded better photo to its case.
+pub fn better_photo_confirm(lang: Lang, token: &str, key: &str) -> Markup {
+    let t = texts(lang);
+    layout(
+        lang,
+        t.better_photo_title,
+        &format!("/status/{token}/photo?key={key}"),
+        html! {
+            h1 { (t.better_photo_title) }
+            div.ok { (t.photo_received) }
+            form method="post" action={ "/status/" (token) "/photo" } {
+                input type="hidden" name="lang" value=(lang.code());
+                input type="hidden" name="upload_key" value=(key);
+                button type="submit" { (t.submit) }
             }
         },
     )

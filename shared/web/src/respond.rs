@@ -19,14 +19,18 @@ pub const RETRY_AFTER_SECS: &str = "30";
 
 pub fn html(status: StatusCode, page: Markup) -> Response {
     let mut r = (status, Html(page.into_string())).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 pub fn html_message(status: StatusCode, lang: Lang, title: &str, body: &str) -> Response {
     let mut r = html(status, pages::message(lang, title, body));
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
     }
     r
 }
@@ -34,7 +38,12 @@ pub fn html_message(status: StatusCode, lang: Lang, title: &str, body: &str) -> 
 pub fn html_unavailable(lang: Lang, cause: &str) -> Response {
     tracing::error!(cause, "request failed: service unavailable");
     let t = texts(lang);
-    html_message(StatusCode::SERVICE_UNAVAILABLE, lang, t.site_title, t.unavailable)
+    html_message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        lang,
+        t.site_title,
+        t.unavailable,
+    )
 }
 
 /// One invalid field of an API request.
@@ -65,12 +74,22 @@ pub struct ApiErrorBody {
 }
 
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = ApiError { error: ApiErrorBody { code: code.into(), message: message.into(), fields: vec![] } };
+    let body = ApiError {
+        error: ApiErrorBody {
+            code: code.into(),
+            message: message.into(),
+            fields: vec![],
+        },
+    };
     let mut r = (status, Json(body)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
     }
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -78,15 +97,27 @@ pub fn json_invalid(lang: Lang, errors: &FieldErrors) -> Response {
     let fields = errors
         .0
         .iter()
-        .map(|e| ApiFieldError { field: e.field.clone(), code: e.code.as_str().into(), message: field_error_message(lang, e) })
+        .map(|e| ApiFieldError {
+            field: e.field.clone(),
+            code: e.code.as_str().into(),
+            message: field_error_message(lang, e),
+        })
         .collect();
     let body = ApiError {
-        error: ApiErrorBody { code: "validation_failed".into(), message: "Some fields are invalid.".into(), fields },
+        error: ApiErrorBody {
+            code: "validation_failed".into(),
+            message: "Some fields are invalid.".into(),
+            fields,
+        },
     };
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
 pub fn json_unavailable(cause: &str) -> Response {
     tracing::error!(cause, "request failed: service unavailable");
-    json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is unavailable; nothing was saved. Retry later.")
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "The service is unavailable; nothing was saved. Retry later.",
+    )
 }

@@ -19,7 +19,10 @@ pub const MULTIPART_OVERHEAD: usize = 64 * 1024;
 const TEXT_FIELD_MAX: usize = 4096;
 
 fn wants_json(headers: &HeaderMap) -> bool {
-    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"))
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"))
 }
 
 enum Refusal {
@@ -35,13 +38,39 @@ fn respond(json: bool, lang: Lang, r: Refusal) -> Response {
     match (json, r) {
         (_, Refusal::Unavailable(cause)) if json => json_unavailable(&cause),
         (_, Refusal::Unavailable(cause)) => crate::respond::html_unavailable(lang, &cause),
-        (true, Refusal::TooLarge) => json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The file is larger than the upload form allows."),
-        (true, Refusal::Expired) => json_error(StatusCode::FORBIDDEN, "upload_expired", "The upload form has expired."),
-        (true, Refusal::Invalid(why)) => json_error(StatusCode::BAD_REQUEST, "malformed_request", why),
-        (true, Refusal::NoFile) => json_error(StatusCode::BAD_REQUEST, "malformed_request", "No file was sent."),
-        (false, Refusal::TooLarge) => html_message(StatusCode::PAYLOAD_TOO_LARGE, lang, t.photo_label, t.too_large),
-        (false, Refusal::Expired) => html_message(StatusCode::FORBIDDEN, lang, t.photo_label, t.upload_expired),
-        (false, Refusal::Invalid(_)) => html_message(StatusCode::BAD_REQUEST, lang, t.photo_label, t.upload_expired),
+        (true, Refusal::TooLarge) => json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The file is larger than the upload form allows.",
+        ),
+        (true, Refusal::Expired) => json_error(
+            StatusCode::FORBIDDEN,
+            "upload_expired",
+            "The upload form has expired.",
+        ),
+        (true, Refusal::Invalid(why)) => {
+            json_error(StatusCode::BAD_REQUEST, "malformed_request", why)
+        }
+        (true, Refusal::NoFile) => json_error(
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+            "No file was sent.",
+        ),
+        (false, Refusal::TooLarge) => html_message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            lang,
+            t.photo_label,
+            t.too_large,
+        ),
+        (false, Refusal::Expired) => {
+            html_message(StatusCode::FORBIDDEN, lang, t.photo_label, t.upload_expired)
+        }
+        (false, Refusal::Invalid(_)) => html_message(
+            StatusCode::BAD_REQUEST,
+            lang,
+            t.photo_label,
+            t.upload_expired,
+        ),
         (false, Refusal::NoFile) => html_message(
             StatusCode::BAD_REQUEST,
             lang,
@@ -62,7 +91,11 @@ pub async fn receive(State(state): State<AppState>, lang: PageLang, req: Request
     let json = wants_json(req.headers());
     let lang = lang.lang;
     let Some(sink) = state.uploads.clone() else {
-        return json_error(StatusCode::NOT_FOUND, "not_found", "Uploads go straight to the photo store in this deployment.");
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Uploads go straight to the photo store in this deployment.",
+        );
     };
     let limit = state.desk.settings.photo.max_bytes as usize + MULTIPART_OVERHEAD;
     let declared_len = req
@@ -83,7 +116,9 @@ pub async fn receive(State(state): State<AppState>, lang: PageLang, req: Request
         let mut field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return respond(json, lang, Refusal::TooLarge),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return respond(json, lang, Refusal::TooLarge);
+            }
             Err(_) => return respond(json, lang, Refusal::Invalid("Malformed multipart body.")),
         };
         let name = field.name().unwrap_or("").to_owned();
@@ -91,7 +126,11 @@ pub async fn receive(State(state): State<AppState>, lang: PageLang, req: Request
             let Some(t) = ticket.take().or_else(|| sink.check(&fields).ok()) else {
                 return match sink.check(&fields) {
                     Err(UploadRefused::Expired) => respond(json, lang, Refusal::Expired),
-                    _ => respond(json, lang, Refusal::Invalid("The signed fields must come before the file.")),
+                    _ => respond(
+                        json,
+                        lang,
+                        Refusal::Invalid("The signed fields must come before the file."),
+                    ),
                 };
             };
             let content_type = field.content_type().map(str::to_owned);
@@ -105,8 +144,12 @@ pub async fn receive(State(state): State<AppState>, lang: PageLang, req: Request
                         bytes.extend_from_slice(&c);
                     }
                     Ok(None) => break,
-                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return respond(json, lang, Refusal::TooLarge),
-                    Err(_) => return respond(json, lang, Refusal::Invalid("Malformed multipart body.")),
+                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        return respond(json, lang, Refusal::TooLarge);
+                    }
+                    Err(_) => {
+                        return respond(json, lang, Refusal::Invalid("Malformed multipart body."));
+                    }
                 }
             }
             if bytes.is_empty() {
@@ -116,22 +159,36 @@ pub async fn receive(State(state): State<AppState>, lang: PageLang, req: Request
                 Ok(()) => match &t.redirect {
                     Some(r) => {
                         let sep = if r.contains('?') { '&' } else { '?' };
-                        let target = format!("{r}{sep}key={}", url::form_urlencoded::byte_serialize(t.key.as_bytes()).collect::<String>());
+                        let target = format!(
+                            "{r}{sep}key={}",
+                            url::form_urlencoded::byte_serialize(t.key.as_bytes())
+                                .collect::<String>()
+                        );
                         Redirect::to(&target).into_response()
                     }
                     None => StatusCode::NO_CONTENT.into_response(),
                 },
-                Err(StoreError::Conflict) => respond(json, lang, Refusal::Invalid("This upload was already used.")),
+                Err(StoreError::Conflict) => respond(
+                    json,
+                    lang,
+                    Refusal::Invalid("This upload was already used."),
+                ),
                 Err(e) => respond(json, lang, Refusal::Unavailable(e.to_string())),
             };
         }
         let mut value = Vec::new();
         loop {
             match field.chunk().await {
-                Ok(Some(c)) if value.len() + c.len() <= TEXT_FIELD_MAX => value.extend_from_slice(&c),
-                Ok(Some(_)) => return respond(json, lang, Refusal::Invalid("A form field is too long.")),
+                Ok(Some(c)) if value.len() + c.len() <= TEXT_FIELD_MAX => {
+                    value.extend_from_slice(&c)
+                }
+                Ok(Some(_)) => {
+                    return respond(json, lang, Refusal::Invalid("A form field is too long."));
+                }
                 Ok(None) => break,
-                Err(_) => return respond(json, lang, Refusal::Invalid("Malformed multipart body.")),
+                Err(_) => {
+                    return respond(json, lang, Refusal::Invalid("Malformed multipart body."));
+                }
             }
         }
         let value = String::from_utf8_lossy(&value).into_owned();
@@ -140,7 +197,13 @@ pub async fn receive(State(state): State<AppState>, lang: PageLang, req: Request
             match sink.check(&fields) {
                 Ok(t) => ticket = Some(t),
                 Err(UploadRefused::Expired) => return respond(json, lang, Refusal::Expired),
-                Err(UploadRefused::Invalid) => return respond(json, lang, Refusal::Invalid("The upload form is not valid.")),
+                Err(UploadRefused::Invalid) => {
+                    return respond(
+                        json,
+                        lang,
+                        Refusal::Invalid("The upload form is not valid."),
+                    );
+                }
             }
         }
         if fields.len() > 20 {

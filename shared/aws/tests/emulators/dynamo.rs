@@ -8,7 +8,12 @@ use optout_core::ports::*;
 use crate::fixtures::*;
 
 fn store(s: &optout_aws::testing::Stack) -> DynamoCaseStore {
-    DynamoCaseStore::new(s.clients.dynamodb.clone(), &s.config.cases_table, &s.config.personal_table, s.config.retention)
+    DynamoCaseStore::new(
+        s.clients.dynamodb.clone(),
+        &s.config.cases_table,
+        &s.config.personal_table,
+        s.config.retention,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -17,7 +22,15 @@ async fn insert_and_get_round_trip() {
     let db = store(&s);
     let c = case();
     let a = audit(&c, "submitted");
-    let out = db.insert_case(NewCase { case: &c, audit: &a, idempotency_key: Some("key-12345678"), job: None }).await.unwrap();
+    let out = db
+        .insert_case(NewCase {
+            case: &c,
+            audit: &a,
+            idempotency_key: Some("key-12345678"),
+            job: None,
+        })
+        .await
+        .unwrap();
     assert_eq!(out, InsertOutcome::Inserted);
     assert_eq!(db.get_case(c.id).await.unwrap(), Some(c.clone()));
     assert_eq!(db.audit_trail(c.id).await.unwrap(), vec![a]);
@@ -29,23 +42,39 @@ async fn insert_and_get_round_trip() {
         .dynamodb
         .get_item()
         .table_name(&s.config.cases_table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("CASE#{}", c.id)))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("CASE".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("CASE#{}", c.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CASE".into()),
+        )
         .send()
         .await
         .unwrap();
     let doc = item.item().unwrap()["doc"].as_s().unwrap();
-    assert!(!doc.contains("somchai") && !doc.contains("Somchai"), "personal data in the case item");
+    assert!(
+        !doc.contains("somchai") && !doc.contains("Somchai"),
+        "personal data in the case item"
+    );
     let p = s
         .clients
         .dynamodb
         .get_item()
         .table_name(&s.config.personal_table)
-        .key("case_id", aws_sdk_dynamodb::types::AttributeValue::S(c.id.to_string()))
+        .key(
+            "case_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(c.id.to_string()),
+        )
         .send()
         .await
         .unwrap();
-    let expires: i64 = p.item().unwrap()["expires_at"].as_n().unwrap().parse().unwrap();
+    let expires: i64 = p.item().unwrap()["expires_at"]
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(expires, (c.due_at + s.config.retention).timestamp());
 }
 
@@ -55,30 +84,56 @@ async fn duplicate_idempotency_key_and_photo() {
     let db = store(&s);
     let first = case();
     let a = audit(&first, "submitted");
-    db.insert_case(NewCase { case: &first, audit: &a, idempotency_key: Some("same-key-1"), job: None }).await.unwrap();
+    db.insert_case(NewCase {
+        case: &first,
+        audit: &a,
+        idempotency_key: Some("same-key-1"),
+        job: None,
+    })
+    .await
+    .unwrap();
 
     // Same idempotency key, other photo.
     let second = case();
     let out = db
-        .insert_case(NewCase { case: &second, audit: &audit(&second, "submitted"), idempotency_key: Some("same-key-1"), job: None })
+        .insert_case(NewCase {
+            case: &second,
+            audit: &audit(&second, "submitted"),
+            idempotency_key: Some("same-key-1"),
+            job: None,
+        })
         .await
         .unwrap();
     assert_eq!(out, InsertOutcome::Duplicate(first.id));
-    assert_eq!(db.get_case(second.id).await.unwrap(), None, "nothing of the duplicate was written");
+    assert_eq!(
+        db.get_case(second.id).await.unwrap(),
+        None,
+        "nothing of the duplicate was written"
+    );
     assert!(db.audit_trail(second.id).await.unwrap().is_empty());
 
     // Other key, same photo.
     let mut third = case();
     third.photo = first.photo.clone();
     let out = db
-        .insert_case(NewCase { case: &third, audit: &audit(&third, "submitted"), idempotency_key: Some("other-key-2"), job: None })
+        .insert_case(NewCase {
+            case: &third,
+            audit: &audit(&third, "submitted"),
+            idempotency_key: Some("other-key-2"),
+            job: None,
+        })
         .await
         .unwrap();
     assert_eq!(out, InsertOutcome::Duplicate(first.id));
     // The key of the refused insert was not taken either.
     let fourth = case();
     let out = db
-        .insert_case(NewCase { case: &fourth, audit: &audit(&fourth, "submitted"), idempotency_key: Some("other-key-2"), job: None })
+        .insert_case(NewCase {
+            case: &fourth,
+            audit: &audit(&fourth, "submitted"),
+            idempotency_key: Some("other-key-2"),
+            job: None,
+        })
         .await
         .unwrap();
     assert_eq!(out, InsertOutcome::Inserted);
@@ -89,7 +144,14 @@ async fn concurrent_updates_from_one_version_exactly_one_wins() {
     let s = stack("conflict").await;
     let db = Arc::new(store(&s));
     let c = case();
-    db.insert_case(NewCase { case: &c, audit: &audit(&c, "submitted"), idempotency_key: None, job: None }).await.unwrap();
+    db.insert_case(NewCase {
+        case: &c,
+        audit: &audit(&c, "submitted"),
+        idempotency_key: None,
+        job: None,
+    })
+    .await
+    .unwrap();
     for round in 0..3u64 {
         let current = db.get_case(c.id).await.unwrap().unwrap();
         assert_eq!(current.version, 1 + round);
@@ -119,7 +181,10 @@ async fn concurrent_updates_from_one_version_exactly_one_wins() {
     // A stale write after the fact conflicts too.
     let mut stale = c.clone();
     stale.version = 2;
-    assert!(matches!(db.update_case(&stale, &audit(&stale, "stale")).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        db.update_case(&stale, &audit(&stale, "stale")).await,
+        Err(StoreError::Conflict)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -132,9 +197,22 @@ async fn undispatched_and_review_queue() {
     b.job_dispatched = true;
     b.receipt_sent = true;
     for c in [&a, &b] {
-        db.insert_case(NewCase { case: c, audit: &audit(c, "submitted"), idempotency_key: None, job: None }).await.unwrap();
+        db.insert_case(NewCase {
+            case: c,
+            audit: &audit(c, "submitted"),
+            idempotency_key: None,
+            job: None,
+        })
+        .await
+        .unwrap();
     }
-    let pending: Vec<CaseId> = db.undispatched(10).await.unwrap().iter().map(|c| c.id).collect();
+    let pending: Vec<CaseId> = db
+        .undispatched(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(pending, vec![a.id]);
     let full = db.undispatched(10).await.unwrap().remove(0);
     assert!(full.personal.is_some(), "the relay needs the address");
@@ -145,15 +223,26 @@ async fn undispatched_and_review_queue() {
     done.receipt_sent = true;
     done.state = CaseState::AwaitingReview;
     done.due_at = now + Duration::days(2);
-    db.update_case(&done, &audit(&done, "job_enqueued,receipt_sent")).await.unwrap();
+    db.update_case(&done, &audit(&done, "job_enqueued,receipt_sent"))
+        .await
+        .unwrap();
     assert!(db.undispatched(10).await.unwrap().is_empty());
 
     let mut later = b.clone();
     later.version = 2;
     later.state = CaseState::AwaitingReview;
-    db.update_case(&later, &audit(&later, "state:awaiting_review")).await.unwrap();
-    assert_eq!(db.by_state(CaseState::AwaitingReview, 10).await.unwrap(), vec![a.id, b.id], "earliest due first");
-    assert_eq!(db.by_state(CaseState::AwaitingReview, 1).await.unwrap(), vec![a.id]);
+    db.update_case(&later, &audit(&later, "state:awaiting_review"))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.by_state(CaseState::AwaitingReview, 10).await.unwrap(),
+        vec![a.id, b.id],
+        "earliest due first"
+    );
+    assert_eq!(
+        db.by_state(CaseState::AwaitingReview, 1).await.unwrap(),
+        vec![a.id]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -161,7 +250,14 @@ async fn erasing_personal_data_deletes_its_item() {
     let s = stack("erase").await;
     let db = store(&s);
     let c = case();
-    db.insert_case(NewCase { case: &c, audit: &audit(&c, "submitted"), idempotency_key: None, job: None }).await.unwrap();
+    db.insert_case(NewCase {
+        case: &c,
+        audit: &audit(&c, "submitted"),
+        idempotency_key: None,
+        job: None,
+    })
+    .await
+    .unwrap();
     let mut e = c.clone();
     e.version = 2;
     e.state = CaseState::Withdrawn;
@@ -173,7 +269,10 @@ async fn erasing_personal_data_deletes_its_item() {
         .dynamodb
         .get_item()
         .table_name(&s.config.personal_table)
-        .key("case_id", aws_sdk_dynamodb::types::AttributeValue::S(c.id.to_string()))
+        .key(
+            "case_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(c.id.to_string()),
+        )
         .send()
         .await
         .unwrap();

@@ -18,14 +18,37 @@ async fn stopped_emulators_give_unavailable_quickly() {
 
     let start = Instant::now();
     let c = case();
-    assert!(matches!(ports.cases.get_case(c.id).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        ports.cases.get_case(c.id).await,
+        Err(StoreError::Unavailable(_))
+    ));
     let a = audit(&c, "submitted");
-    let r = ports.cases.insert_case(NewCase { case: &c, audit: &a, idempotency_key: None, job: None }).await;
+    let r = ports
+        .cases
+        .insert_case(NewCase {
+            case: &c,
+            audit: &a,
+            idempotency_key: None,
+            job: None,
+        })
+        .await;
     assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
-    let job = EmbedJob { case_id: c.id, generation: 1 };
-    assert!(matches!(ports.queue.enqueue(&job).await, Err(StoreError::Unavailable(_))));
-    assert!(matches!(ports.photos.read(&upload_key(), 1000).await, Err(PhotoReadError::Store(StoreError::Unavailable(_)))));
-    assert!(matches!(ports.photos.claim(&upload_key()).await, Err(StoreError::Unavailable(_))));
+    let job = EmbedJob {
+        case_id: c.id,
+        generation: 1,
+    };
+    assert!(matches!(
+        ports.queue.enqueue(&job).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        ports.photos.read(&upload_key(), 1000).await,
+        Err(PhotoReadError::Store(StoreError::Unavailable(_)))
+    ));
+    assert!(matches!(
+        ports.photos.claim(&upload_key()).await,
+        Err(StoreError::Unavailable(_))
+    ));
     let mail = Mail {
         to: "a@example.org".into(),
         subject: "s".into(),
@@ -35,6 +58,13 @@ async fn stopped_emulators_give_unavailable_quickly() {
         tag: "receipt".into(),
         case_id: CaseId::new(Utc::now()),
     };
-    assert!(matches!(ports.mailer.send(&mail).await, Err(MailError::Unavailable(_))));
-    assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+    assert!(matches!(
+        ports.mailer.send(&mail).await,
+        Err(MailError::Unavailable(_))
+    ));
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
 }

@@ -5,7 +5,9 @@ use optout_core::model::*;
 use optout_core::signing::random_token;
 
 pub async fn stack(tag: &str) -> Stack {
-    Stack::create(Emulators::shared(), tag).await.expect("stack from the template")
+    Stack::create(Emulators::shared(), tag)
+        .await
+        .expect("stack from the template")
 }
 
 pub fn upload_key() -> String {
@@ -69,7 +71,8 @@ pub fn audit(case: &Case, action: &str) -> AuditEvent {
 
 /// A small valid PNG.
 pub fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 128]));
+    let img =
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 128]));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()

@@ -8,7 +8,10 @@ use crate::fixtures::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn enqueue_and_receive() {
     let s = stack("enqueue").await;
-    let job = EmbedJob { case_id: CaseId::new(Utc::now()), generation: 1 };
+    let job = EmbedJob {
+        case_id: CaseId::new(Utc::now()),
+        generation: 1,
+    };
     s.ports().queue.enqueue(&job).await.unwrap();
     let out = s
         .clients
@@ -20,7 +23,11 @@ async fn enqueue_and_receive() {
         .send()
         .await
         .unwrap();
-    let bodies: Vec<EmbedJob> = out.messages().iter().map(|m| EmbedJob::from_json(m.body().unwrap()).unwrap()).collect();
+    let bodies: Vec<EmbedJob> = out
+        .messages()
+        .iter()
+        .map(|m| EmbedJob::from_json(m.body().unwrap()).unwrap())
+        .collect();
     assert_eq!(bodies, vec![job]);
 }
 
@@ -28,7 +35,10 @@ async fn enqueue_and_receive() {
 async fn repeatedly_failed_job_moves_to_the_dead_letter_queue() {
     let s = stack("dlq").await;
     let sqs = &s.clients.sqs;
-    let job = EmbedJob { case_id: CaseId::new(Utc::now()), generation: 1 };
+    let job = EmbedJob {
+        case_id: CaseId::new(Utc::now()),
+        generation: 1,
+    };
     s.ports().queue.enqueue(&job).await.unwrap();
     // The template's redrive policy: maxReceiveCount 5. Receive without deleting (a failing handler).
     let mut receives = 0;
@@ -48,9 +58,18 @@ async fn repeatedly_failed_job_moves_to_the_dead_letter_queue() {
     }
     assert_eq!(receives, 5);
     let dlq = s.name("EmbedDeadLetterQueue");
-    let out = sqs.receive_message().queue_url(dlq).wait_time_seconds(1).send().await.unwrap();
+    let out = sqs
+        .receive_message()
+        .queue_url(dlq)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.messages().len(), 1);
-    assert_eq!(EmbedJob::from_json(out.messages()[0].body().unwrap()).unwrap(), job);
+    assert_eq!(
+        EmbedJob::from_json(out.messages()[0].body().unwrap()).unwrap(),
+        job
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -68,8 +87,15 @@ async fn mail_is_sent_through_ses() {
         case_id: CaseId::new(Utc::now()),
     };
     s.ports().mailer.send(&mail).await.unwrap();
-    let data = optout_aws::testing::Emulators::shared().moto_data().await.unwrap();
+    let data = optout_aws::testing::Emulators::shared()
+        .moto_data()
+        .await
+        .unwrap();
     let text = data["ses"].to_string();
-    assert!(text.contains(&to), "recipient not found in {}", &text[..text.len().min(2000)]);
+    assert!(
+        text.contains(&to),
+        "recipient not found in {}",
+        &text[..text.len().min(2000)]
+    );
     assert!(text.contains(&subject), "subject not found");
 }

@@ -28,10 +28,18 @@ fn root() -> PathBuf {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
 }
 
-fn time_ms<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, Vec<f64>)> {
+fn time_ms<T>(
+    runs: usize,
+    warmup: usize,
+    mut f: impl FnMut() -> Result<T>,
+) -> Result<(f64, Vec<f64>)> {
     for _ in 0..warmup {
         f()?;
     }
@@ -50,7 +58,14 @@ fn cpu_counters() -> (f64, f64) {
     let busy = std::fs::read_to_string("/proc/stat")
         .ok()
         .and_then(|s| {
-            let v: Vec<f64> = s.lines().next()?.split_whitespace().skip(1).take(8).filter_map(|x| x.parse().ok()).collect();
+            let v: Vec<f64> = s
+                .lines()
+                .next()?
+                .split_whitespace()
+                .skip(1)
+                .take(8)
+                .filter_map(|x| x.parse().ok())
+                .collect();
             (v.len() == 8).then(|| (v.iter().sum::<f64>() - v[3] - v[4]) / tck)
         })
         .unwrap_or(0.0);
@@ -67,7 +82,12 @@ fn cpu_counters() -> (f64, f64) {
 
 fn status_kb(key: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// `ImageOps.fit(img, (w, h), LANCZOS, centering=(0.5, 0.2))` then JPEG q90.
@@ -75,10 +95,16 @@ fn make_bench_photo(src: &Path, dst: &Path, w: u32, h: u32) -> Result<()> {
     if dst.is_file() {
         return Ok(());
     }
-    let img = image::open(src).with_context(|| format!("{}: run scripts/setup-models", src.display()))?.into_rgb8();
+    let img = image::open(src)
+        .with_context(|| format!("{}: run scripts/setup-models", src.display()))?
+        .into_rgb8();
     let (iw, ih) = (img.width() as f64, img.height() as f64);
     let target = f64::from(w) / f64::from(h);
-    let (cw, ch) = if iw / ih > target { (ih * target, ih) } else { (iw, iw / target) };
+    let (cw, ch) = if iw / ih > target {
+        (ih * target, ih)
+    } else {
+        (iw, iw / target)
+    };
     let x = ((iw - cw) * 0.5).round() as u32;
     let y = ((ih - ch) * 0.2).round() as u32;
     let crop = imageops::crop_imm(&img, x, y, cw.round() as u32, ch.round() as u32).to_image();
@@ -99,7 +125,13 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args> {
-    let mut a = Args { cmd: "bench".into(), file: None, runs: 21, model_dir: optout_face::default_model_dir(), json: None };
+    let mut a = Args {
+        cmd: "bench".into(),
+        file: None,
+        runs: 21,
+        model_dir: optout_face::default_model_dir(),
+        json: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -144,27 +176,53 @@ fn calibrate(a: &Args) -> Result<()> {
     let engine = FaceEngine::load(&a.model_dir)?;
     let fx = root().join(".cache/fixtures");
     let mut faces: Vec<(String, Vec<f32>)> = Vec::new();
-    for n in ["person_a_1", "person_a_2", "person_b_1", "person_b_2", "impostor_1", "impostor_2"] {
+    for n in [
+        "person_a_1",
+        "person_a_2",
+        "person_b_1",
+        "person_b_2",
+        "impostor_1",
+        "impostor_2",
+    ] {
         let r = engine.analyze(&std::fs::read(fx.join(format!("{n}.jpg")))?)?;
         let f = &r.faces[r.chosen_face.context("no face")?];
-        println!("{n}: {} face(s), score {:.3}, box {:.0}x{:.0}, sharpness {:.0}, verdict {}", r.faces.len(), f.score, f.bbox.width, f.bbox.height, f.sharpness, r.verdict);
+        println!(
+            "{n}: {} face(s), score {:.3}, box {:.0}x{:.0}, sharpness {:.0}, verdict {}",
+            r.faces.len(),
+            f.score,
+            f.bbox.width,
+            f.bbox.height,
+            f.sharpness,
+            r.verdict
+        );
         faces.push((n.to_string(), f.embedding.clone()));
     }
     let g = engine.analyze(&std::fs::read(fx.join("t1.jpg"))?)?;
     println!("t1: {} faces, verdict {}", g.faces.len(), g.verdict);
     for (i, f) in g.faces.iter().enumerate() {
-        println!("  t1#{i}: score {:.3} box {:.0}x{:.0} sharpness {:.0}", f.score, f.bbox.width, f.bbox.height, f.sharpness);
+        println!(
+            "  t1#{i}: score {:.3} box {:.0}x{:.0} sharpness {:.0}",
+            f.score, f.bbox.width, f.bbox.height, f.sharpness
+        );
         faces.push((format!("t1#{i}"), f.embedding.clone()));
     }
     let same = |x: &str, y: &str| {
-        let p = |s: &str| s.rsplit_once('_').map(|(a, _)| a.to_string()).unwrap_or_default();
+        let p = |s: &str| {
+            s.rsplit_once('_')
+                .map(|(a, _)| a.to_string())
+                .unwrap_or_default()
+        };
         x.starts_with("person") && p(x) == p(y)
     };
     let (mut s, mut d) = (Vec::new(), Vec::new());
     for i in 0..faces.len() {
         for j in i + 1..faces.len() {
             let c = cosine(&faces[i].1, &faces[j].1);
-            let tag = if same(&faces[i].0, &faces[j].0) { "SAME" } else { "diff" };
+            let tag = if same(&faces[i].0, &faces[j].0) {
+                "SAME"
+            } else {
+                "diff"
+            };
             println!("{tag} {:>11} ~ {:<11} {c:.4}", faces[i].0, faces[j].0);
             if tag == "SAME" { s.push(c) } else { d.push(c) }
         }
@@ -174,7 +232,11 @@ fn calibrate(a: &Args) -> Result<()> {
         "same-person min {:.4}; different-person max {:.4}, top5 {:?}, n={}; threshold in force {FACE_MATCH_THRESHOLD}",
         s.iter().copied().fold(f32::INFINITY, f32::min),
         d.last().copied().unwrap_or(0.0),
-        d.iter().rev().take(5).map(|v| (v * 1e4).round() / 1e4).collect::<Vec<_>>(),
+        d.iter()
+            .rev()
+            .take(5)
+            .map(|v| (v * 1e4).round() / 1e4)
+            .collect::<Vec<_>>(),
         d.len()
     );
     Ok(())
@@ -200,12 +262,17 @@ fn bench(a: &Args) -> Result<()> {
     let engine = FaceEngine::load(dir)?;
     let first_load = t.elapsed().as_secs_f64() * 1e3;
     drop(engine);
-    let (nnef_ms, _) = time_ms(runs, 1, || FaceEngine::load(dir).map_err(anyhow::Error::from))?;
+    let (nnef_ms, _) = time_ms(runs, 1, || {
+        FaceEngine::load(dir).map_err(anyhow::Error::from)
+    })?;
     let (onnx_ms, _) = time_ms(runs.min(11), 1, || {
         models::load_onnx_for_bench(&dir.join(models::YUNET_ONNX), &[1, 3, 640, 640])?;
         models::load_onnx_for_bench(&dir.join(models::SFACE_ONNX), &[1, 3, 112, 112])
     })?;
-    println!("load both models: prepared NNEF {nnef_ms:.1} ms (first in process {first_load:.1}); folded ONNX {onnx_ms:.1} ms; ratio ONNX/NNEF {:.1}x", onnx_ms / nnef_ms);
+    println!(
+        "load both models: prepared NNEF {nnef_ms:.1} ms (first in process {first_load:.1}); folded ONNX {onnx_ms:.1} ms; ratio ONNX/NNEF {:.1}x",
+        onnx_ms / nnef_ms
+    );
     out.insert("load_nnef_ms".into(), nnef_ms.into());
     out.insert("load_nnef_first_ms".into(), first_load.into());
     out.insert("load_onnx_ms".into(), onnx_ms.into());
@@ -239,10 +306,17 @@ fn bench(a: &Args) -> Result<()> {
                 Ok(r)
             })?;
             let cpu_ratio = (cpu_counters().1 - own_a) / wall_a.elapsed().as_secs_f64();
-            let med = |f: fn(&optout_face::StageTimings) -> f64| median(stages.iter().map(f).collect());
+            let med =
+                |f: fn(&optout_face::StageTimings) -> f64| median(stages.iter().map(f).collect());
             println!(
                 "end to end {label} det{side}: {m:.1} ms (decode+orient {:.1}, sha256 {:.1}, pdq {:.1}, letterbox {:.1}, yunet+nms {:.1}, align {:.1}, sface {:.1}); process CPU/wall {cpu_ratio:.2}",
-                med(|s| s.decode), med(|s| s.sha256), med(|s| s.pdq), med(|s| s.letterbox), med(|s| s.detect), med(|s| s.align), med(|s| s.embed)
+                med(|s| s.decode),
+                med(|s| s.sha256),
+                med(|s| s.pdq),
+                med(|s| s.letterbox),
+                med(|s| s.detect),
+                med(|s| s.align),
+                med(|s| s.embed)
             );
             out.insert(format!("e2e_{label}_det{side}_ms"), m.into());
             let r = e.analyze(bytes)?;
@@ -267,7 +341,10 @@ fn bench(a: &Args) -> Result<()> {
         })?;
         let img = decode::decode_full(&std::fs::read(path)?)?.image;
         let (hash_only, _) = time_ms(runs, 2, || Ok(pdq::pdq_rgb(&img)))?;
-        println!("PDQ {label}: read+decode+hash {full:.1} ms ({:.0} hashes/s), hash only {hash_only:.1} ms", 1000.0 / full);
+        println!(
+            "PDQ {label}: read+decode+hash {full:.1} ms ({:.0} hashes/s), hash only {hash_only:.1} ms",
+            1000.0 / full
+        );
         out.insert(format!("pdq_{label}_full_ms"), full.into());
         out.insert(format!("pdq_{label}_hash_ms"), hash_only.into());
     }
@@ -280,7 +357,12 @@ fn bench(a: &Args) -> Result<()> {
 
     // ---- peak RSS in a fresh process
     let exe = std::env::current_exe()?;
-    let o = std::process::Command::new(exe).arg("rss").arg(&p4000).arg("--model-dir").arg(dir).output()?;
+    let o = std::process::Command::new(exe)
+        .arg("rss")
+        .arg(&p4000)
+        .arg("--model-dir")
+        .arg(dir)
+        .output()?;
     let line = String::from_utf8_lossy(&o.stdout).trim().to_string();
     println!("memory, fresh process, one 4000x3000 photo: {line}");
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
