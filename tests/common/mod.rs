@@ -290,12 +290,14 @@ fn quoted_printable(s: &str) -> String {
     let bytes = b.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() + 1 && i + 2 <= bytes.len() - 1 {
-            if let Ok(v) = u8::from_str_radix(&b[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'='
+            && i + 2 < bytes.len() + 1
+            && i + 2 < bytes.len()
+            && let Ok(v) = u8::from_str_radix(&b[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

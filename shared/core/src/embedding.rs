@@ -161,15 +161,11 @@ impl JobHandler for EmbedJobs {
                 Some(code.clone()),
             )
             .await?;
-        if let Some(m) = mail::better_photo(
-            &next,
-            &self.desk.settings,
-            &code,
-            &self.better_photo_url(&next),
-        ) {
-            if let Err(e) = self.desk.ports.mailer.send(&m).await {
-                tracing::warn!(case = %case.id, error = %e, "better-photo email not sent");
-            }
+        let url = self.better_photo_url(&next);
+        if let Some(m) = mail::better_photo(&next, &self.desk.settings, &code, &url)
+            && let Err(e) = self.desk.ports.mailer.send(&m).await
+        {
+            tracing::warn!(case = %case.id, error = %e, "better-photo email not sent");
         }
         tracing::info!(case = %case.id, verdict = %code, "photo unusable; asked for a better one");
         Ok(())

@@ -188,11 +188,10 @@ impl Desk {
         let reason = errs.take("reason", Reason::parse(&input.reason));
         let mut source_urls = Vec::new();
         match kind {
-            Some(CaseKind::FaceOptOut) => {
-                if !input.consent {
-                    errs.push("consent", FieldCode::ConsentRequired);
-                }
+            Some(CaseKind::FaceOptOut) if !input.consent => {
+                errs.push("consent", FieldCode::ConsentRequired);
             }
+            Some(CaseKind::FaceOptOut) => {}
             Some(CaseKind::DsaNotice) => {
                 if !input.good_faith {
                     errs.push("good_faith", FieldCode::GoodFaithRequired);
@@ -225,10 +224,10 @@ impl Desk {
             }
             None => {}
         }
-        if let Some(k) = input.idempotency_key.as_deref() {
-            if !valid_idempotency_key(k) {
-                errs.push("idempotency_key", FieldCode::InvalidValue);
-            }
+        if let Some(k) = input.idempotency_key.as_deref()
+            && !valid_idempotency_key(k)
+        {
+            errs.push("idempotency_key", FieldCode::InvalidValue);
         }
         match (kind, country, first_name, last_name, email, phone, reason) {
             (
@@ -342,13 +341,12 @@ impl Desk {
                 (case, false)
             }
         };
-        if created {
-            if let Some(p) = &case.photo {
-                if let Err(e) = self.ports.photos.claim(&p.key).await {
-                    // The embedding job claims it again.
-                    tracing::warn!(case = %case.id, error = %e, "could not claim the photo yet");
-                }
-            }
+        if created
+            && let Some(p) = &case.photo
+            && let Err(e) = self.ports.photos.claim(&p.key).await
+        {
+            // The embedding job claims it again.
+            tracing::warn!(case = %case.id, error = %e, "could not claim the photo yet");
         }
         let case = self.dispatch(case).await;
         let status_url = self.status_url(&case);
@@ -487,18 +485,18 @@ impl Desk {
             match self.ports.cases.update_case(&next, &audit).await {
                 Ok(()) => {
                     tracing::info!(case = %case.id, "case withdrawn");
-                    if let Some(p) = &next.photo {
-                        if let Err(e) = self.ports.photos.delete(&p.key).await {
-                            tracing::warn!(case = %case.id, error = %e, "photo of a withdrawn case not deleted yet");
-                        }
+                    if let Some(p) = &next.photo
+                        && let Err(e) = self.ports.photos.delete(&p.key).await
+                    {
+                        tracing::warn!(case = %case.id, error = %e, "photo of a withdrawn case not deleted yet");
                     }
                     if let Err(e) = self.ports.biometrics.delete_biometrics(case.id).await {
                         tracing::warn!(case = %case.id, error = %e, "biometrics of a withdrawn case not deleted yet");
                     }
-                    if let Some(m) = mail::withdrawn(&next, &self.settings, now) {
-                        if let Err(e) = self.ports.mailer.send(&m).await {
-                            tracing::warn!(case = %case.id, error = %e, "withdrawal confirmation not sent");
-                        }
+                    if let Some(m) = mail::withdrawn(&next, &self.settings, now)
+                        && let Err(e) = self.ports.mailer.send(&m).await
+                    {
+                        tracing::warn!(case = %case.id, error = %e, "withdrawal confirmation not sent");
                     }
                     return Ok(next);
                 }
@@ -556,10 +554,10 @@ impl Desk {
                     if let Err(e) = self.ports.photos.claim(upload_key).await {
                         tracing::warn!(case = %case.id, error = %e, "could not claim the new photo yet");
                     }
-                    if let Some(old) = old {
-                        if let Err(e) = self.ports.photos.delete(&old.key).await {
-                            tracing::warn!(case = %case.id, error = %e, "old photo not deleted yet");
-                        }
+                    if let Some(old) = old
+                        && let Err(e) = self.ports.photos.delete(&old.key).await
+                    {
+                        tracing::warn!(case = %case.id, error = %e, "old photo not deleted yet");
                     }
                     tracing::info!(case = %case.id, "better photo received");
                     return Ok(self.dispatch(next).await);

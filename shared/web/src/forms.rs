@@ -19,10 +19,10 @@ use crate::respond::{html, html_message, html_unavailable};
 
 /// Adds the language cookie when the language was chosen by the request.
 fn remember(lang: PageLang, mut r: Response) -> Response {
-    if lang.chosen {
-        if let Ok(v) = HeaderValue::from_str(&cookie(lang.lang)) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
+    if lang.chosen
+        && let Ok(v) = HeaderValue::from_str(&cookie(lang.lang))
+    {
+        r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
 }
