@@ -903,3 +903,34 @@ async fn data_survives_a_restart() {
     app.stop().await;
     drop(tmp);
 }
+
+#[tokio::test]
+async fn status_links_expire() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let app = TestApp::start_in(
+        tmp.path(),
+        desk_args(),
+        None,
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await;
+    let c = app.client();
+    let case: Value = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&dsa_json())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = case["status_url"].as_str().unwrap().to_owned();
+    clock.advance(chrono::Duration::days(399));
+    assert_eq!(c.get(&url).send().await.unwrap().status(), 200);
+    clock.advance(chrono::Duration::days(2));
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("expired"));
+    app.stop().await;
+}

@@ -337,3 +337,22 @@ pub fn eml_subject(eml: &str) -> String {
     }
     out
 }
+
+/// A clock that tests move forward by hand.
+#[derive(Clone)]
+pub struct TestClock(pub Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>);
+
+impl TestClock {
+    pub fn new() -> Self {
+        TestClock(Arc::new(std::sync::Mutex::new(chrono::Utc::now())))
+    }
+    pub fn advance(&self, d: chrono::Duration) {
+        *self.0.lock().unwrap() += d;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}

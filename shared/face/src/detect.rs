@@ -1,7 +1,6 @@
 //! Face detection with YuNet: letterbox, decoding of the 12 outputs, non-maximum suppression.
 
 use image::RgbImage;
-use image::imageops::{self, FilterType};
 use serde::{Deserialize, Serialize};
 
 /// Minimum detection score (sqrt(cls * obj)).
@@ -41,30 +40,89 @@ impl Detection {
 }
 
 /// The detector input: an NCHW BGR float image `side` x `side`, the picture resized to fit at the
-/// top-left corner (aspect kept), the rest zero. Returns the data and the scale applied.
+/// top-left corner (aspect kept, antialiased triangle filter like Pillow's BILINEAR), the rest zero.
+/// Returns the data and the scale applied.
 pub fn letterbox(img: &RgbImage, side: usize) -> (Vec<f32>, f32) {
-    let (w, h) = (img.width().max(1) as f32, img.height().max(1) as f32);
-    let s = (side as f32 / w).min(side as f32 / h);
-    let nw = ((w * s + 0.5).floor() as u32).clamp(1, side as u32);
-    let nh = ((h * s + 0.5).floor() as u32).clamp(1, side as u32);
-    let resized;
-    let src = if (nw, nh) == img.dimensions() {
-        img
-    } else {
-        resized = imageops::resize(img, nw, nh, FilterType::Triangle);
-        &resized
-    };
+    let (w, h) = (img.width().max(1) as usize, img.height().max(1) as usize);
+    let s = (side as f32 / w as f32).min(side as f32 / h as f32);
+    let nw = ((w as f32 * s + 0.5).floor() as usize).clamp(1, side);
+    let nh = ((h as f32 * s + 0.5).floor() as usize).clamp(1, side);
     let plane = side * side;
     let mut data = vec![0f32; 3 * plane];
-    for (y, row) in src.as_raw().chunks_exact(nw as usize * 3).enumerate() {
+    if img.width() == 0 || img.height() == 0 {
+        return (data, s);
+    }
+    let xw = resample_weights(w, nw);
+    let yw = resample_weights(h, nh);
+    // horizontal pass: rows of the source -> nw columns, 3 channels interleaved, f32
+    let raw = img.as_raw();
+    let mut tmp = vec![0f32; h * nw * 3];
+    for y in 0..h {
+        let src = &raw[y * w * 3..(y + 1) * w * 3];
+        let dst = &mut tmp[y * nw * 3..(y + 1) * nw * 3];
+        for (x, (start, ws)) in xw.iter().enumerate() {
+            let (mut r, mut g, mut b) = (0f32, 0f32, 0f32);
+            for (k, wt) in ws.iter().enumerate() {
+                let p = (start + k) * 3;
+                r += f32::from(src[p]) * wt;
+                g += f32::from(src[p + 1]) * wt;
+                b += f32::from(src[p + 2]) * wt;
+            }
+            dst[x * 3] = r;
+            dst[x * 3 + 1] = g;
+            dst[x * 3 + 2] = b;
+        }
+    }
+    // vertical pass into the BGR planes
+    let mut acc = vec![0f32; nw * 3];
+    for (y, (start, ws)) in yw.iter().enumerate() {
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        for (k, wt) in ws.iter().enumerate() {
+            let row = &tmp[(start + k) * nw * 3..(start + k + 1) * nw * 3];
+            acc.iter_mut().zip(row).for_each(|(a, v)| *a += v * wt);
+        }
         let base = y * side;
-        for (x, p) in row.chunks_exact(3).enumerate() {
-            data[base + x] = f32::from(p[2]);
-            data[plane + base + x] = f32::from(p[1]);
-            data[2 * plane + base + x] = f32::from(p[0]);
+        for x in 0..nw {
+            // round and clamp like an 8-bit resize would
+            let px = |c: usize| (acc[x * 3 + c] + 0.5).floor().clamp(0.0, 255.0);
+            data[base + x] = px(2);
+            data[plane + base + x] = px(1);
+            data[2 * plane + base + x] = px(0);
         }
     }
     (data, s)
+}
+
+/// Triangle-filter weights for resampling `n_in` samples to `n_out` (antialiased when shrinking,
+/// as Pillow does): for each output sample, the first input index and the normalised weights.
+fn resample_weights(n_in: usize, n_out: usize) -> Vec<(usize, Vec<f32>)> {
+    let scale = n_in as f64 / n_out as f64;
+    let filter_scale = scale.max(1.0);
+    let support = filter_scale; // triangle support 1.0, widened when shrinking
+    (0..n_out)
+        .map(|i| {
+            let center = (i as f64 + 0.5) * scale;
+            let lo = ((center - support).floor().max(0.0)) as usize;
+            let hi = ((center + support).ceil() as usize).min(n_in);
+            let lo = lo.min(hi.saturating_sub(1));
+            let mut ws: Vec<f64> = (lo..hi)
+                .map(|j| {
+                    let d = (j as f64 + 0.5 - center) / filter_scale;
+                    (1.0 - d.abs()).max(0.0)
+                })
+                .collect();
+            let total: f64 = ws.iter().sum();
+            if total > 0.0 {
+                ws.iter_mut().for_each(|v| *v /= total);
+            } else {
+                ws = vec![0.0; hi - lo];
+                if let Some(first) = ws.first_mut() {
+                    *first = 1.0;
+                }
+            }
+            (lo, ws.into_iter().map(|v| v as f32).collect())
+        })
+        .collect()
 }
 
 /// Raw outputs of one stride level: cls [n], obj [n], bbox [n*4], kps [n*10].
@@ -266,7 +324,20 @@ mod tests {
         assert_eq!(x.len(), 3 * 64 * 64);
         assert_eq!((x[0], x[64 * 64], x[2 * 64 * 64]), (30.0, 20.0, 10.0));
         assert_eq!(x[40 * 64], 0.0); // below the picture: padding
-        let (_, s) = letterbox(&RgbImage::new(128, 32), 64);
+        let (x, s) = letterbox(&RgbImage::from_pixel(128, 32, image::Rgb([200, 100, 50])), 64);
         assert_eq!(s, 0.5);
+        // a flat picture stays flat after resampling
+        assert_eq!((x[0], x[15 * 64 + 63], x[64 * 64 + 5]), (50.0, 50.0, 100.0));
+        assert_eq!(x[16 * 64], 0.0);
+    }
+
+    #[test]
+    fn resample_weights_sum_to_one_and_stay_in_range() {
+        for (a, b) in [(1000, 640), (640, 640), (10, 640), (4000, 320), (1, 1), (3, 1)] {
+            for (start, ws) in resample_weights(a, b) {
+                assert!(start + ws.len() <= a);
+                assert!((ws.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+            }
+        }
     }
 }

@@ -35,21 +35,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn time_ms<T>(
-    runs: usize,
-    warmup: usize,
-    mut f: impl FnMut() -> Result<T>,
-) -> Result<(f64, Vec<f64>)> {
+/// Median wall time and median on-CPU time of the calling thread, ms.
+fn time_ms<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64)> {
     for _ in 0..warmup {
         f()?;
     }
-    let mut v = Vec::with_capacity(runs);
+    let (mut v, mut c) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for _ in 0..runs {
-        let t = Instant::now();
+        let (t, c0) = (Instant::now(), thread_cpu_ms());
         std::hint::black_box(f()?);
         v.push(t.elapsed().as_secs_f64() * 1e3);
+        c.push(thread_cpu_ms() - c0);
     }
-    Ok((median(v.clone()), v))
+    Ok((median(v), median(c)))
 }
 
 /// Busy CPU seconds of the whole machine, and of this process (from /proc).
@@ -78,6 +76,47 @@ fn cpu_counters() -> (f64, f64) {
         })
         .unwrap_or(0.0);
     (busy, own)
+}
+
+/// On-CPU time of the calling thread, ms (from /proc/thread-self/schedstat, ns resolution).
+fn thread_cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|ns| ns / 1e6)
+        .unwrap_or(0.0)
+}
+
+fn loadprofile(a: &Args) -> Result<()> {
+    use tract_onnx::prelude::*;
+    for round in 0..3 {
+        let mut line = format!("round {round}:");
+        let mut step = |name: &str, t: Instant, c: f64| {
+            line += &format!(" {name} {:.1}/{:.1}", t.elapsed().as_secs_f64() * 1e3, thread_cpu_ms() - c);
+        };
+        let (t, c) = (Instant::now(), thread_cpu_ms());
+        let nnef = models::nnef_framework();
+        step("framework", t, c);
+        for (name, file) in [("yunet", models::yunet_nnef(640)), ("sface", models::SFACE_NNEF.to_string())] {
+            let (t, c) = (Instant::now(), thread_cpu_ms());
+            let bytes = std::fs::read(a.model_dir.join(&file))?;
+            step(&format!("{name}:read"), t, c);
+            let (t, c) = (Instant::now(), thread_cpu_ms());
+            let mut m = nnef.model_for_read(&mut std::io::Cursor::new(bytes))?;
+            step(&format!("{name}:parse"), t, c);
+            let (t, c) = (Instant::now(), thread_cpu_ms());
+            m.declutter()?;
+            step(&format!("{name}:declutter"), t, c);
+            let (t, c) = (Instant::now(), thread_cpu_ms());
+            m.optimize()?;
+            step(&format!("{name}:optimize"), t, c);
+            let (t, c) = (Instant::now(), thread_cpu_ms());
+            let _p = m.into_runnable()?;
+            step(&format!("{name}:runnable"), t, c);
+        }
+        println!("{line}  (wall/cpu ms)");
+    }
+    Ok(())
 }
 
 fn status_kb(key: &str) -> Option<u64> {
@@ -138,7 +177,7 @@ fn parse_args() -> Result<Args> {
             "--runs" => a.runs = it.next().context("--runs N")?.parse()?,
             "--model-dir" => a.model_dir = it.next().context("--model-dir DIR")?.into(),
             "--json" => a.json = Some(it.next().context("--json FILE")?.into()),
-            "calibrate" | "rss" | "bench" => a.cmd = x,
+            "calibrate" | "rss" | "bench" | "loadprofile" => a.cmd = x,
             other if a.cmd == "rss" && a.file.is_none() => a.file = Some(other.into()),
             other => bail!("unknown argument {other}"),
         }
@@ -151,6 +190,7 @@ fn main() -> Result<()> {
     match a.cmd.as_str() {
         "rss" => rss(&a),
         "calibrate" => calibrate(&a),
+        "loadprofile" => loadprofile(&a),
         _ => bench(&a),
     }
 }
