@@ -934,3 +934,90 @@ async fn status_links_expire() {
     assert!(r.text().await.unwrap().contains("expired"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_matches_what_the_server_accepts_and_returns() {
+    let app = TestApp::start().await;
+    let c = app.client();
+    // Requests: what the server accepts matches the request schema, and what it refuses as
+    // malformed does not.
+    assert!(matches_schema(&app, "CaseRequest", &dsa_json()).await);
+    assert!(!matches_schema(&app, "CaseRequest", &with(dsa_json(), "extra", json!(1))).await);
+    assert!(!matches_schema(&app, "CaseRequest", &json!({"kind": "other"})).await);
+    // Responses of every kind match their documented schemas.
+    let r = c
+        .post(format!("{}/v1/uploads", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_schema(&app, "UploadResponse", &r.json().await.unwrap()).await;
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&dsa_json())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let case: Value = r.json().await.unwrap();
+    assert_schema(&app, "CaseResponse", &case).await;
+    let token = case["status_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let s: Value = c
+        .get(format!("{}/v1/status/{token}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_schema(&app, "CaseResponse", &s).await;
+    let errors: Vec<reqwest::Response> = vec![
+        c.post(format!("{}/v1/cases", app.url))
+            .json(&with(dsa_json(), "email", json!("x")))
+            .send()
+            .await
+            .unwrap(),
+        c.post(format!("{}/v1/cases", app.url))
+            .header("content-type", "application/json")
+            .body("{")
+            .send()
+            .await
+            .unwrap(),
+        c.post(format!("{}/v1/cases", app.url))
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+        c.get(format!("{}/v1/status/nope", app.url))
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for r in errors {
+        assert!(r.status().is_client_error());
+        assert_schema(&app, "ApiError", &r.json().await.unwrap()).await;
+    }
+    let w: Value = c
+        .post(format!("{}/v1/status/{token}/withdraw", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_schema(&app, "CaseResponse", &w).await;
+    let r = c
+        .post(format!("{}/v1/status/{token}/photo", app.url))
+        .json(&json!({"upload_key": "uploads/x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_schema(&app, "ApiError", &r.json().await.unwrap()).await;
+}

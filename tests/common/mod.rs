@@ -356,3 +356,42 @@ impl Clock for TestClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// Checks `value` against the schema `name` of the OpenAPI document the server serves.
+pub async fn assert_schema(app: &TestApp, name: &str, value: &serde_json::Value) {
+    let doc: serde_json::Value = app
+        .client()
+        .get(format!("{}/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    if let Err(e) = jsonschema::draft202012::validate(&schema, value) {
+        panic!("{value} does not match the documented schema {name}: {e}");
+    }
+}
+
+/// Whether `value` matches the schema `name` (for requests the server must refuse).
+pub async fn matches_schema(app: &TestApp, name: &str, value: &serde_json::Value) -> bool {
+    let doc: serde_json::Value = app
+        .client()
+        .get(format!("{}/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schema = serde_json::json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    jsonschema::draft202012::is_valid(&schema, value)
+}
