@@ -83,9 +83,12 @@ impl Timer {
     fn start() -> Self {
         Self(Instant::now(), cpu_s())
     }
-    /// (wall seconds, cpu seconds)
+    /// (wall seconds, cpu seconds); cpu falls back to wall when the run was too short
+    /// for the kernel's accounting to see it.
     fn stop(&self) -> (f64, f64) {
-        (self.0.elapsed().as_secs_f64(), cpu_s() - self.1)
+        let wall = self.0.elapsed().as_secs_f64();
+        let cpu = cpu_s() - self.1;
+        (wall, if cpu > 0.0 { cpu } else { wall })
     }
 }
 

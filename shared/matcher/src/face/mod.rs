@@ -280,7 +280,8 @@ impl FaceIndex {
         out: &mut Vec<Option<FaceHit>>,
     ) {
         let n_parts = self.vecs.len().div_ceil(PART_SLOTS).max(1);
-        let per_part = (group.len() * probes * (self.len() / BUCKETS + 1)) / n_parts + 16;
+        let expected = group.len() * probes * (self.len() / BUCKETS + 1) / n_parts;
+        let per_part = expected.min(1 << 16) + 16;
         let mut parts: Vec<Vec<u64>> = (0..n_parts).map(|_| Vec::with_capacity(per_part)).collect();
         let mut sel = Vec::with_capacity(probes);
         for (qi, query) in prepared.iter().enumerate() {
