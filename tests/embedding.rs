@@ -64,36 +64,6 @@ async fn submit_face(app: &TestApp, photo: Vec<u8>) -> Value {
     r.json().await.unwrap()
 }
 
-async fn upload_api(app: &TestApp, photo: Vec<u8>) -> String {
-    let c = app.client();
-    let form: Value = c
-        .post(format!("{}/v1/uploads", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut mp = reqwest::multipart::Form::new();
-    for (k, v) in form["fields"].as_object().unwrap() {
-        mp = mp.text(k.clone(), v.as_str().unwrap().to_owned());
-    }
-    mp = mp.part(
-        "file",
-        reqwest::multipart::Part::bytes(photo)
-            .mime_str("image/jpeg")
-            .unwrap(),
-    );
-    let r = c
-        .post(form["url"].as_str().unwrap())
-        .multipart(mp)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    form["key"].as_str().unwrap().to_owned()
-}
-
 fn token(case: &Value) -> String {
     case["status_url"]
         .as_str()

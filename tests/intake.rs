@@ -333,36 +333,11 @@ async fn dsa_notice_through_the_json_api_is_idempotent_and_thai() {
 async fn face_opt_out_through_the_json_api() {
     let app = TestApp::start().await;
     let c = app.client();
-    let form: Value = c
-        .post(format!("{}/v1/uploads", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut mp = reqwest::multipart::Form::new();
-    for (k, v) in form["fields"].as_object().unwrap() {
-        mp = mp.text(k.clone(), v.as_str().unwrap().to_owned());
-    }
-    mp = mp.part(
-        "file",
-        reqwest::multipart::Part::bytes(jpeg(400, 300))
-            .mime_str("image/jpeg")
-            .unwrap(),
-    );
-    let r = c
-        .post(form["url"].as_str().unwrap())
-        .header("accept", "application/json")
-        .multipart(mp)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    let key = upload_api(&app, jpeg(400, 300)).await;
     let body = json!({
         "kind": "face_opt_out", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
         "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
-        "consent": true, "upload_key": form["key"]
+        "consent": true, "upload_key": key
     });
     let r = c
         .post(format!("{}/v1/cases", app.url))

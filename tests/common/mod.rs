@@ -357,8 +357,8 @@ impl Clock for TestClock {
     }
 }
 
-/// Checks `value` against the schema `name` of the OpenAPI document the server serves.
-pub async fn assert_schema(app: &TestApp, name: &str, value: &serde_json::Value) {
+/// The schema `name` of the OpenAPI document the server serves, as a standalone JSON Schema.
+async fn served_schema(app: &TestApp, name: &str) -> serde_json::Value {
     let doc: serde_json::Value = app
         .client()
         .get(format!("{}/openapi.json", app.url))
@@ -368,30 +368,53 @@ pub async fn assert_schema(app: &TestApp, name: &str, value: &serde_json::Value)
         .json()
         .await
         .unwrap();
-    let schema = serde_json::json!({
+    serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": format!("#/components/schemas/{name}"),
         "components": doc["components"],
-    });
-    if let Err(e) = jsonschema::draft202012::validate(&schema, value) {
+    })
+}
+
+/// Checks `value` against the schema `name` of the OpenAPI document the server serves.
+pub async fn assert_schema(app: &TestApp, name: &str, value: &serde_json::Value) {
+    if let Err(e) = jsonschema::draft202012::validate(&served_schema(app, name).await, value) {
         panic!("{value} does not match the documented schema {name}: {e}");
     }
 }
 
 /// Whether `value` matches the schema `name` (for requests the server must refuse).
 pub async fn matches_schema(app: &TestApp, name: &str, value: &serde_json::Value) -> bool {
-    let doc: serde_json::Value = app
-        .client()
-        .get(format!("{}/openapi.json", app.url))
+    jsonschema::draft202012::is_valid(&served_schema(app, name).await, value)
+}
+
+/// Uploads a photo through `POST /v1/uploads` and the upload form it returns; returns its key.
+pub async fn upload_api(app: &TestApp, photo: Vec<u8>) -> String {
+    let c = app.client();
+    let form: serde_json::Value = c
+        .post(format!("{}/v1/uploads", app.url))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let schema = serde_json::json!({
-        "$ref": format!("#/components/schemas/{name}"),
-        "components": doc["components"],
-    });
-    jsonschema::draft202012::is_valid(&schema, value)
+    let mut mp = reqwest::multipart::Form::new();
+    for (k, v) in form["fields"].as_object().unwrap() {
+        mp = mp.text(k.clone(), v.as_str().unwrap().to_owned());
+    }
+    mp = mp.part(
+        "file",
+        reqwest::multipart::Part::bytes(photo)
+            .mime_str("image/jpeg")
+            .unwrap(),
+    );
+    let r = c
+        .post(form["url"].as_str().unwrap())
+        .header("accept", "application/json")
+        .multipart(mp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    form["key"].as_str().unwrap().to_owned()
 }
