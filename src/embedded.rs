@@ -6,8 +6,8 @@ use optout_core::embedding::EmbedJobs;
 use optout_core::ports::{Clock, JobHandler, PhotoAnalyzer, SystemClock};
 use optout_core::service::{Desk, Ports};
 use optout_embedded::{
-    Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteQueue, Worker,
-    WorkerConfig,
+    Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteExclusions,
+    SqliteQueue, Worker, WorkerConfig,
 };
 use optout_web::AppState;
 use std::path::{Path, PathBuf};
@@ -53,6 +53,7 @@ impl System {
             queue: Arc::new(queue.clone()),
             mailer: Arc::new(mailer),
             biometrics: Arc::new(SqliteBiometrics::new(db.clone())),
+            exclusions: Arc::new(SqliteExclusions::new(db.clone())),
             clock,
         };
         Ok(System {
@@ -121,7 +122,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Every half minute: finish interrupted dispatches and delete abandoned uploads.
+/// Every half minute: finish interrupted dispatches and decision effects, delete abandoned
+/// uploads and erase personal data whose retention period ended.
 async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
     loop {
         if let Err(e) = system.desk.relay(100).await {
@@ -133,6 +135,10 @@ async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
             .await
         {
             tracing::error!(error = %e, "sweep of unclaimed uploads failed");
+        }
+        let now = system.desk.ports.clock.now();
+        if let Err(e) = system.desk.sweep_retention(now).await {
+            tracing::error!(error = %e, "retention sweep failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[command(
     name = "optout",
     version,
-    about = "Image opt-out desk: run it, embed a photo"
+    about = "Image opt-out desk: run it, embed a photo, mint admin links"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,6 +29,8 @@ enum Command {
     },
     /// Run the face pipeline on one image and print what it found.
     Embed(cmd_embed::EmbedArgs),
+    /// Mint a signed, expiring admin link for a reviewer.
+    AdminUrl(optout::admin_url::AdminUrlArgs),
 }
 
 #[tokio::main]
@@ -46,12 +48,13 @@ async fn main() -> anyhow::Result<()> {
             let engine = optout_face::FaceEngine::load(&dir)?;
             optout::embedded::serve(
                 args,
-                Some(std::sync::Arc::new(optout::analyzer::FaceAnalyzer(
+                Some(std::sync::Arc::new(optout_face::FaceAnalyzer(
                     engine.into(),
                 ))),
             )
             .await
         }
         Command::Embed(args) => cmd_embed::run(&args),
+        Command::AdminUrl(args) => optout::admin_url::run(&args),
     }
 }

@@ -5,10 +5,10 @@
 mod common;
 
 use common::*;
-use optout::analyzer::FaceAnalyzer;
 use optout_core::embedding::EmbedJobs;
 use optout_core::model::{CaseId, EmbedJob};
 use optout_core::ports::{BiometricStore, JobHandler, PhotoAnalyzer, SystemClock};
+use optout_face::FaceAnalyzer;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

@@ -10,6 +10,8 @@ pub use optout_core::ports::{JobError, JobHandler};
 /// Handles every message of `event` in turn and reports those that failed: a malformed body, a
 /// retryable failure and a permanent failure alike (a permanent one reaches the dead-letter
 /// queue, where an operator sees it with its reason in the logs).
+// Built from `Default` so that the `catch-all-fields` feature of aws_lambda_events can't break it.
+#[allow(clippy::field_reassign_with_default)]
 pub async fn handle_batch(event: SqsEvent, handler: &dyn JobHandler) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {

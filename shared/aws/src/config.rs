@@ -48,6 +48,7 @@ pub struct Endpoints {
 /// Environment variables (read by [`AwsConfig::from_env`]):
 /// - `OPTOUT_CASES_TABLE` (required): the DynamoDB table of cases, audit events, idempotency keys and photo keys;
 /// - `OPTOUT_PERSONAL_TABLE` (required): the DynamoDB table of personal data (TTL attribute `expires_at`);
+/// - `OPTOUT_BIOMETRICS_TABLE` (required): the DynamoDB table of biometric data (embeddings, hashes);
 /// - `OPTOUT_PHOTO_BUCKET` (required): the private S3 bucket of photos;
 /// - `OPTOUT_JOB_QUEUE_URL` (required): the SQS queue of embedding jobs;
 /// - `OPTOUT_MAIL_FROM` (required): the sender address (of a verified SES identity);
@@ -69,6 +70,7 @@ pub struct Endpoints {
 pub struct AwsConfig {
     pub cases_table: String,
     pub personal_table: String,
+    pub biometrics_table: String,
     pub photo_bucket: String,
     pub job_queue_url: String,
     pub mail_from: String,
@@ -140,6 +142,7 @@ impl AwsConfig {
         Ok(AwsConfig {
             cases_table: req("OPTOUT_CASES_TABLE")?,
             personal_table: req("OPTOUT_PERSONAL_TABLE")?,
+            biometrics_table: req("OPTOUT_BIOMETRICS_TABLE")?,
             photo_bucket: req("OPTOUT_PHOTO_BUCKET")?,
             job_queue_url,
             mail_from,
@@ -205,9 +208,10 @@ mod tests {
         move |k| m.get(k).cloned()
     }
 
-    const BASE: [(&str, &str); 5] = [
+    const BASE: [(&str, &str); 6] = [
         ("OPTOUT_CASES_TABLE", "cases"),
         ("OPTOUT_PERSONAL_TABLE", "personal"),
+        ("OPTOUT_BIOMETRICS_TABLE", "biometrics"),
         ("OPTOUT_PHOTO_BUCKET", "photos"),
         (
             "OPTOUT_JOB_QUEUE_URL",

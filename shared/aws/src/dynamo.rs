@@ -25,7 +25,10 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use optout_core::model::{AuditEvent, Case, CaseId, CaseState, Personal};
-use optout_core::ports::{CaseStore, InsertOutcome, NewCase, StoreError};
+use optout_core::ports::{
+    BiometricStore, Biometrics, CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase,
+    QueueCursor, StoreError,
+};
 use sha2::{Digest, Sha256};
 
 use crate::error::{describe, unavailable};
@@ -92,7 +95,9 @@ fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
 
 /// Whether the relay still has something to do for the case (what [`optout_core::service::Desk::dispatch`] would do).
 fn is_pending(case: &Case) -> bool {
-    (!case.job_dispatched && case.state == CaseState::Received) || !case.receipt_sent
+    (!case.job_dispatched && case.state == CaseState::Received)
+        || !case.receipt_sent
+        || !case.pending.is_empty()
 }
 
 impl DynamoCaseStore {
@@ -242,6 +247,43 @@ impl DynamoCaseStore {
             .await
     }
 
+    /// Every (sort key, case id) of one partition of an index.
+    async fn index_entries(
+        &self,
+        index: &str,
+        attr: &str,
+        value: &str,
+    ) -> Result<Vec<(String, CaseId)>, StoreError> {
+        let mut out_keys = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.cases_table)
+                .index_name(index)
+                .key_condition_expression("#a = :v")
+                .expression_attribute_names("#a", attr)
+                .expression_attribute_values(":v", s(value))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            for item in out.items() {
+                let id = get_s(item, "pk")
+                    .and_then(|pk| pk.strip_prefix("CASE#"))
+                    .and_then(CaseId::parse)
+                    .ok_or_else(|| corrupt("index entry without a case id"))?;
+                out_keys.push((get_s(item, "due_at").unwrap_or_default().to_owned(), id));
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out_keys)
+    }
+
     async fn index_ids(
         &self,
         index: &str,
@@ -284,6 +326,16 @@ impl DynamoCaseStore {
         ids.truncate(limit);
         Ok(ids)
     }
+}
+
+fn matches_filter(case: &Case, f: &CaseFilter) -> bool {
+    (f.states.is_empty() || f.states.contains(&case.state))
+        && f.kind.is_none_or(|k| k == case.kind)
+        && f.country
+            .is_none_or(|c| case.personal.as_ref().is_some_and(|p| p.country == c))
+        && f.complaint
+            .is_none_or(|open| case.complaint.is_some() == open)
+        && f.updated_before.is_none_or(|t| case.updated_at < t)
 }
 
 /// The code of the cancellation reason at `i`, if the transaction was cancelled.
@@ -489,6 +541,47 @@ impl CaseStore for DynamoCaseStore {
         Ok(events)
     }
 
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        limit: usize,
+        after: Option<&QueueCursor>,
+    ) -> Result<CasePage, StoreError> {
+        // The review-queue index gives (state, due date, id) of every case; the other conditions
+        // are checked on the cases themselves. Fine for a review desk's volumes.
+        let states: Vec<CaseState> = if filter.states.is_empty() {
+            CaseState::ALL.to_vec()
+        } else {
+            filter.states.clone()
+        };
+        let mut keys: Vec<(String, CaseId)> = Vec::new();
+        for st in states {
+            keys.extend(
+                self.index_entries(REVIEW_INDEX, "case_state", st.as_str())
+                    .await?,
+            );
+        }
+        keys.sort();
+        let mut cases = Vec::new();
+        let mut next = None;
+        for (_, id) in keys {
+            let Some(case) = self.get_case(id).await? else {
+                continue;
+            };
+            if after.is_some_and(|a| (case.due_at, case.id) <= (a.due_at, a.id))
+                || !matches_filter(&case, filter)
+            {
+                continue;
+            }
+            if cases.len() == limit {
+                next = cases.last().map(QueueCursor::of);
+                break;
+            }
+            cases.push(case);
+        }
+        Ok(CasePage { cases, next })
+    }
+
     async fn undispatched(&self, limit: usize) -> Result<Vec<Case>, StoreError> {
         let ids = self
             .index_ids(UNDISPATCHED_INDEX, "pending", "1", limit)
@@ -496,12 +589,74 @@ impl CaseStore for DynamoCaseStore {
         let mut cases = Vec::with_capacity(ids.len());
         for id in ids {
             // The index is eventually consistent: re-check on the item itself.
-            if let Some(case) = self.get_case(id).await? {
-                if is_pending(&case) {
-                    cases.push(case);
-                }
+            if let Some(case) = self.get_case(id).await?
+                && is_pending(&case)
+            {
+                cases.push(case);
             }
         }
         Ok(cases)
+    }
+}
+
+/// Biometric data (embedding, hashes, findings) in its own table, apart from personal data.
+#[derive(Debug, Clone)]
+pub struct DynamoBiometricStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoBiometricStore {
+    pub fn new(client: Client, table: &str) -> Self {
+        DynamoBiometricStore {
+            client,
+            table: table.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl BiometricStore for DynamoBiometricStore {
+    async fn put_biometrics(&self, b: &Biometrics) -> Result<(), StoreError> {
+        let doc = serde_json::to_string(b)
+            .map_err(|e| StoreError::Corrupt(format!("biometrics not serialisable: {e}")))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("case_id", s(b.case_id.to_string()))
+            .item("doc", s(doc))
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn get_biometrics(&self, case_id: CaseId) -> Result<Option<Biometrics>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("case_id", s(case_id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        match out.item().and_then(|i| get_s(i, "doc")) {
+            None => Ok(None),
+            Some(doc) => serde_json::from_str(doc)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("biometrics doc: {e}"))),
+        }
+    }
+
+    async fn delete_biometrics(&self, case_id: CaseId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("case_id", s(case_id.to_string()))
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem", e))?;
+        Ok(())
     }
 }

@@ -19,15 +19,18 @@ pub mod ses;
 pub mod sqs;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod unwired;
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use optout_core::ports::SystemClock;
+
 use optout_core::service::Ports;
+pub use unwired::ExclusionsNotWired;
 
 pub use config::{AwsConfig, ConfigError, Endpoints, Secret, SecretSource};
-pub use dynamo::DynamoCaseStore;
+pub use dynamo::{DynamoBiometricStore, DynamoCaseStore};
 pub use s3::S3PhotoStore;
 pub use ses::SesMailer;
 pub use sqs::SqsJobQueue;
@@ -93,6 +96,11 @@ pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
             &cfg.mail_from,
             cfg.ses_configuration_set.as_deref(),
         )),
+        biometrics: Arc::new(DynamoBiometricStore::new(
+            clients.dynamodb.clone(),
+            &cfg.biometrics_table,
+        )),
+        exclusions: Arc::new(ExclusionsNotWired),
         clock: Arc::new(SystemClock),
     }
 }

@@ -97,13 +97,13 @@ impl Emulator {
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), HarnessError> {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    return Err(HarnessError::Start(
-                        self.name,
-                        format!("exited with {status}"),
-                    ));
-                }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                return Err(HarnessError::Start(
+                    self.name,
+                    format!("exited with {status}"),
+                ));
             }
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
@@ -308,10 +308,10 @@ fn yaml_to_json(v: &serde_yaml::Value) -> Value {
                 format!("Fn::{name}")
             };
             let mut inner = yaml_to_json(&t.value);
-            if key == "Fn::GetAtt" {
-                if let Value::String(s) = &inner {
-                    inner = Value::Array(s.splitn(2, '.').map(|p| json!(p)).collect());
-                }
+            if key == "Fn::GetAtt"
+                && let Value::String(s) = &inner
+            {
+                inner = Value::Array(s.splitn(2, '.').map(|p| json!(p)).collect());
             }
             json!({ key: inner })
         }
@@ -329,15 +329,15 @@ pub fn template() -> Result<Value, HarnessError> {
 fn references(v: &Value, resources: &serde_json::Map<String, Value>, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
-            if let Some(Value::String(r)) = m.get("Ref") {
-                if resources.contains_key(r) {
-                    out.push(r.clone());
-                }
+            if let Some(Value::String(r)) = m.get("Ref")
+                && resources.contains_key(r)
+            {
+                out.push(r.clone());
             }
-            if let Some(Value::Array(a)) = m.get("Fn::GetAtt") {
-                if let Some(Value::String(r)) = a.first() {
-                    out.push(r.clone());
-                }
+            if let Some(Value::Array(a)) = m.get("Fn::GetAtt")
+                && let Some(Value::String(r)) = a.first()
+            {
+                out.push(r.clone());
             }
             m.values().for_each(|x| references(x, resources, out));
         }
@@ -432,6 +432,7 @@ impl Stack {
             ("OPTOUT_AWS_TIMEOUT_MS", "5000".to_owned()),
             ("OPTOUT_CASES_TABLE", "-".to_owned()),
             ("OPTOUT_PERSONAL_TABLE", "-".to_owned()),
+            ("OPTOUT_BIOMETRICS_TABLE", "-".to_owned()),
             ("OPTOUT_PHOTO_BUCKET", "-".to_owned()),
             ("OPTOUT_JOB_QUEUE_URL", "http://-".to_owned()),
             ("OPTOUT_MAIL_FROM", "-@-".to_owned()),

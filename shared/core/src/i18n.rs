@@ -164,6 +164,36 @@ pub struct Texts {
     pub mail_not_you: &'static str,
     pub better_photo_title: &'static str,
     pub better_photo_body: &'static str,
+    pub complaint_title: &'static str,
+    pub complaint_body: &'static str,
+    pub complaint_label: &'static str,
+    pub complaint_button: &'static str,
+    pub complaint_done: &'static str,
+    pub complaint_closed: &'static str,
+    pub complaint_open: &'static str,
+    pub status_decision: &'static str,
+    pub mail_decision_subject: &'static str,
+    pub mail_decision_intro: &'static str,
+    pub mail_decision_complaint: &'static str,
+    pub sor_heading: &'static str,
+    pub sor_action: &'static str,
+    pub sor_facts: &'static str,
+    pub sor_automated: &'static str,
+    pub sor_ground: &'static str,
+    pub sor_redress: &'static str,
+    pub sor_note: &'static str,
+    pub action_face_approved: &'static str,
+    pub action_dsa_approved: &'static str,
+    pub action_rejected: &'static str,
+    pub action_better_photo: &'static str,
+    pub facts_face: &'static str,
+    pub facts_dsa: &'static str,
+    pub automated_face: &'static str,
+    pub automated_dsa: &'static str,
+    pub ground_face_approved: &'static str,
+    pub ground_dsa_approved: &'static str,
+    pub redress: &'static str,
+    pub mail_complaint_link: &'static str,
 }
 
 pub const EN: Texts = Texts {
@@ -254,6 +284,36 @@ pub const EN: Texts = Texts {
     mail_not_you: "If you did not send this request, you can ignore this email or write to {contact}.",
     better_photo_title: "Upload a better photo",
     better_photo_body: "We could not use your last photo. Please upload a new one for the same request.",
+    complaint_title: "Contest this decision",
+    complaint_body: "If you disagree with our decision, tell us why. Another member of our team, who did not take the first decision, will review your request again. You can do this within six months of the decision.",
+    complaint_label: "Why do you disagree with the decision?",
+    complaint_button: "Send complaint",
+    complaint_done: "We received your complaint. Another member of our team will review your request and send you the outcome by email.",
+    complaint_closed: "A complaint is no longer possible for this request: there is no decision to contest, the six-month period has ended, or a complaint was already made.",
+    complaint_open: "Your complaint is being reviewed.",
+    status_decision: "Decision",
+    mail_decision_subject: "Decision on your request ({reference})",
+    mail_decision_intro: "We decided on your request {reference} on {date}. A person on our team took this decision.",
+    mail_decision_complaint: "This decision answers your complaint and was taken by a different person than the first decision.",
+    sor_heading: "Statement of reasons",
+    sor_action: "Decision and its scope",
+    sor_facts: "Facts relied on",
+    sor_automated: "Automated means",
+    sor_ground: "Ground",
+    sor_redress: "How to contest this decision",
+    sor_note: "Note from the reviewer",
+    action_face_approved: "Approved. The face signature and the hashes of your photo were added to our exclusion list: our search engine will no longer show or index images that match your face. This applies to our whole index, until you withdraw the request. Your photo itself was deleted.",
+    action_dsa_approved: "Approved. The {count} image links of your notice were added to our exclusion list: our search engine will no longer show or index them. Other images are not affected.",
+    action_rejected: "Rejected. Nothing was added to our exclusion list. Any photo you sent was deleted.",
+    action_better_photo: "We need a better photo before we can decide. Nothing was added to our exclusion list yet.",
+    facts_face: "Your request of {date}, the reason you gave, and the photo you sent, which a reviewer compared with the face our system detected in it.",
+    facts_dsa: "Your notice of {date}, its explanation and the {count} links you gave, examined by a reviewer.",
+    automated_face: "Yes, in part: a face detection and matching system computed the face signature of your photo and compared it with existing exclusions. The decision itself was taken by a person; no decision was taken by automated means alone.",
+    automated_dsa: "No automated means were used to assess your notice; a person on our team decided it.",
+    ground_face_approved: "Your right to erasure and to object to the processing of your personal data (Articles 17 and 21 GDPR; sections 32 and 33 of Thailand's Personal Data Protection Act B.E. 2562) and our image opt-out policy.",
+    ground_dsa_approved: "Article 16 of the EU Digital Services Act (notice and action) and our terms of service: the images were found to be illegal content or incompatible with our terms.",
+    redress: "You can contest this decision: (1) free of charge with our internal complaint form, within six months of the decision; (2) before a certified out-of-court dispute settlement body (Article 21 of the Digital Services Act); (3) before the courts. You may also lodge a complaint with your data protection authority.",
+    mail_complaint_link: "Our complaint form for this request:",
 };
 
 pub const TH: Texts = Texts {
@@ -344,6 +404,36 @@ pub const TH: Texts = Texts {
     mail_not_you: "หากคุณไม่ได้ส่งคำขอนี้ คุณสามารถเพิกเฉยต่ออีเมลนี้ หรือติดต่อ {contact}",
     better_photo_title: "อัปโหลดรูปถ่ายที่ดีกว่า",
     better_photo_body: "เราไม่สามารถใช้รูปถ่ายล่าสุดของคุณได้ โปรดอัปโหลดรูปใหม่สำหรับคำขอเดิม",
+    complaint_title: "โต้แย้งผลการตัดสินนี้",
+    complaint_body: "หากคุณไม่เห็นด้วยกับผลการตัดสิน โปรดแจ้งเหตุผล เจ้าหน้าที่อีกคนหนึ่งซึ่งไม่ได้เป็นผู้ตัดสินครั้งแรกจะพิจารณาคำขอของคุณอีกครั้ง คุณทำได้ภายในหกเดือนนับจากวันตัดสิน",
+    complaint_label: "เหตุใดคุณจึงไม่เห็นด้วยกับผลการตัดสิน",
+    complaint_button: "ส่งคำโต้แย้ง",
+    complaint_done: "เราได้รับคำโต้แย้งของคุณแล้ว เจ้าหน้าที่อีกคนหนึ่งจะพิจารณาคำขอของคุณและแจ้งผลทางอีเมล",
+    complaint_closed: "ไม่สามารถโต้แย้งคำขอนี้ได้แล้ว เนื่องจากยังไม่มีผลการตัดสิน พ้นระยะเวลาหกเดือนแล้ว หรือมีการโต้แย้งไปแล้ว",
+    complaint_open: "คำโต้แย้งของคุณอยู่ระหว่างการพิจารณา",
+    status_decision: "ผลการตัดสิน",
+    mail_decision_subject: "ผลการตัดสินคำขอของคุณ ({reference})",
+    mail_decision_intro: "เราได้ตัดสินคำขอ {reference} ของคุณเมื่อ {date} โดยเจ้าหน้าที่ของเราเป็นผู้ตัดสิน",
+    mail_decision_complaint: "ผลการตัดสินนี้เป็นการพิจารณาคำโต้แย้งของคุณ โดยผู้ตัดสินเป็นคนละคนกับผู้ตัดสินครั้งแรก",
+    sor_heading: "คำชี้แจงเหตุผล",
+    sor_action: "ผลการตัดสินและขอบเขต",
+    sor_facts: "ข้อเท็จจริงที่ใช้พิจารณา",
+    sor_automated: "การใช้ระบบอัตโนมัติ",
+    sor_ground: "หลักเกณฑ์ทางกฎหมายและนโยบาย",
+    sor_redress: "วิธีโต้แย้งผลการตัดสินนี้",
+    sor_note: "หมายเหตุจากผู้พิจารณา",
+    action_face_approved: "อนุมัติ ลายเซ็นใบหน้าและค่าแฮชของรูปถ่ายของคุณถูกเพิ่มในรายการยกเว้นของเรา ระบบค้นหาของเราจะไม่แสดงและไม่จัดทำดัชนีรูปภาพที่ตรงกับใบหน้าของคุณอีก มีผลกับดัชนีทั้งหมดของเราจนกว่าคุณจะถอนคำขอ รูปถ่ายของคุณถูกลบแล้ว",
+    action_dsa_approved: "อนุมัติ ลิงก์รูปภาพ {count} รายการในการแจ้งของคุณถูกเพิ่มในรายการยกเว้นของเรา ระบบค้นหาของเราจะไม่แสดงและไม่จัดทำดัชนีลิงก์เหล่านั้นอีก รูปภาพอื่นไม่ได้รับผลกระทบ",
+    action_rejected: "ปฏิเสธ ไม่มีการเพิ่มรายการใดในรายการยกเว้นของเรา รูปถ่ายที่คุณส่งมา (ถ้ามี) ถูกลบแล้ว",
+    action_better_photo: "เราต้องการรูปถ่ายที่ดีกว่านี้ก่อนจึงจะตัดสินได้ ยังไม่มีการเพิ่มรายการใดในรายการยกเว้น",
+    facts_face: "คำขอของคุณเมื่อ {date} เหตุผลที่คุณให้ไว้ และรูปถ่ายที่คุณส่ง ซึ่งผู้พิจารณาได้ตรวจสอบเทียบกับใบหน้าที่ระบบตรวจพบในรูป",
+    facts_dsa: "การแจ้งของคุณเมื่อ {date} คำอธิบาย และลิงก์ {count} รายการที่คุณให้ไว้ ซึ่งผู้พิจารณาได้ตรวจสอบแล้ว",
+    automated_face: "ใช่ บางส่วน ระบบตรวจจับและเปรียบเทียบใบหน้าได้คำนวณลายเซ็นใบหน้าจากรูปถ่ายของคุณและเปรียบเทียบกับรายการยกเว้นที่มีอยู่ แต่การตัดสินกระทำโดยเจ้าหน้าที่ ไม่มีการตัดสินโดยระบบอัตโนมัติเพียงอย่างเดียว",
+    automated_dsa: "ไม่มีการใช้ระบบอัตโนมัติในการพิจารณาการแจ้งของคุณ เจ้าหน้าที่ของเราเป็นผู้ตัดสิน",
+    ground_face_approved: "สิทธิในการขอให้ลบและสิทธิในการคัดค้านการประมวลผลข้อมูลส่วนบุคคลของคุณ (มาตรา 17 และ 21 ของ GDPR; มาตรา 32 และ 33 แห่งพระราชบัญญัติคุ้มครองข้อมูลส่วนบุคคล พ.ศ. 2562) และนโยบายการขอลบรูปภาพของเรา",
+    ground_dsa_approved: "มาตรา 16 ของกฎหมายบริการดิจิทัลของสหภาพยุโรป (การแจ้งและการดำเนินการ) และข้อกำหนดการให้บริการของเรา โดยพบว่ารูปภาพเป็นเนื้อหาที่ผิดกฎหมายหรือขัดต่อข้อกำหนดของเรา",
+    redress: "คุณสามารถโต้แย้งผลการตัดสินนี้ได้โดย (1) ใช้แบบฟอร์มโต้แย้งภายในของเราโดยไม่เสียค่าใช้จ่าย ภายในหกเดือนนับจากวันตัดสิน (2) ยื่นต่อองค์กรระงับข้อพิพาทนอกศาลที่ได้รับการรับรอง (มาตรา 21 ของกฎหมายบริการดิจิทัลของสหภาพยุโรป) (3) ฟ้องต่อศาล นอกจากนี้คุณยังสามารถร้องเรียนต่อหน่วยงานคุ้มครองข้อมูลส่วนบุคคลได้",
+    mail_complaint_link: "แบบฟอร์มโต้แย้งสำหรับคำขอนี้:",
 };
 
 pub fn texts(lang: Lang) -> &'static Texts {
@@ -373,6 +463,72 @@ pub fn state_label(lang: Lang, state: CaseState) -> &'static str {
         (Lang::Th, Rejected) => "ปฏิเสธ",
         (Lang::Th, Withdrawn) => "ถอนแล้ว",
         (Lang::Th, Erased) => "ปิดแล้ว",
+    }
+}
+
+/// A rejection reason as the requester reads it: a short label and its ground.
+pub fn reject_reason_text(
+    lang: Lang,
+    r: crate::model::RejectReason,
+) -> (&'static str, &'static str) {
+    use crate::model::RejectReason::*;
+    match (lang, r) {
+        (Lang::En, NotTheRequester) => (
+            "The photo could not be confirmed to show you",
+            "We only act on face opt-outs by the person shown (Article 12(6) GDPR allows us to ask for confirmation of identity), and the photo you sent could not be confirmed to show you.",
+        ),
+        (Lang::En, NoPersonalData) => (
+            "No identifiable person",
+            "The images concerned do not show an identifiable person, so they hold no personal data of yours that the right to erasure could cover (Article 4(1) GDPR).",
+        ),
+        (Lang::En, NotSubstantiated) => (
+            "The notice is not substantiated",
+            "A notice must explain clearly why the content is illegal (Article 16(2) of the Digital Services Act); yours did not allow us to establish this without a detailed legal examination.",
+        ),
+        (Lang::En, NotIllegal) => (
+            "Not illegal and not against our terms",
+            "After examination, the content was found to be neither illegal nor incompatible with our terms of service (Article 16 of the Digital Services Act).",
+        ),
+        (Lang::En, OverridingInterest) => (
+            "Overriding legitimate grounds",
+            "The processing is necessary for exercising the right of freedom of expression and information, or there are overriding legitimate grounds (Article 17(3) and 21(1) GDPR).",
+        ),
+        (Lang::En, Duplicate) => (
+            "Already covered",
+            "The same images or face are already covered by an earlier decision; nothing more needed to be done.",
+        ),
+        (Lang::En, Other) => (
+            "Other reason",
+            "See the note of the reviewer below; our image opt-out policy applies.",
+        ),
+        (Lang::Th, NotTheRequester) => (
+            "ไม่สามารถยืนยันได้ว่ารูปถ่ายเป็นของคุณ",
+            "เราดำเนินการตามคำขอลบใบหน้าเฉพาะจากบุคคลในรูปเท่านั้น (มาตรา 12(6) ของ GDPR อนุญาตให้เราขอยืนยันตัวตน) และไม่สามารถยืนยันได้ว่ารูปถ่ายที่คุณส่งเป็นของคุณ",
+        ),
+        (Lang::Th, NoPersonalData) => (
+            "ไม่มีบุคคลที่ระบุตัวตนได้",
+            "รูปภาพที่เกี่ยวข้องไม่แสดงบุคคลที่ระบุตัวตนได้ จึงไม่มีข้อมูลส่วนบุคคลของคุณที่อยู่ในขอบเขตของสิทธิในการขอให้ลบ (มาตรา 4(1) ของ GDPR)",
+        ),
+        (Lang::Th, NotSubstantiated) => (
+            "การแจ้งไม่มีเหตุผลสนับสนุนเพียงพอ",
+            "การแจ้งต้องอธิบายให้ชัดเจนว่าเหตุใดเนื้อหาจึงผิดกฎหมาย (มาตรา 16(2) ของกฎหมายบริการดิจิทัลของสหภาพยุโรป) แต่การแจ้งของคุณไม่เพียงพอให้เราพิจารณาได้โดยไม่ต้องตรวจสอบทางกฎหมายอย่างละเอียด",
+        ),
+        (Lang::Th, NotIllegal) => (
+            "ไม่ผิดกฎหมายและไม่ขัดต่อข้อกำหนด",
+            "จากการตรวจสอบ เนื้อหาดังกล่าวไม่ผิดกฎหมายและไม่ขัดต่อข้อกำหนดการให้บริการของเรา (มาตรา 16 ของกฎหมายบริการดิจิทัลของสหภาพยุโรป)",
+        ),
+        (Lang::Th, OverridingInterest) => (
+            "มีเหตุอันชอบธรรมที่สำคัญกว่า",
+            "การประมวลผลจำเป็นเพื่อการใช้เสรีภาพในการแสดงความคิดเห็นและการรับรู้ข้อมูล หรือมีเหตุอันชอบธรรมที่สำคัญกว่า (มาตรา 17(3) และ 21(1) ของ GDPR)",
+        ),
+        (Lang::Th, Duplicate) => (
+            "ดำเนินการไปแล้ว",
+            "รูปภาพหรือใบหน้าเดียวกันได้รับการยกเว้นตามผลการตัดสินก่อนหน้าแล้ว จึงไม่ต้องดำเนินการเพิ่มเติม",
+        ),
+        (Lang::Th, Other) => (
+            "เหตุผลอื่น",
+            "โปรดดูหมายเหตุจากผู้พิจารณาด้านล่าง ทั้งนี้เป็นไปตามนโยบายการขอลบรูปภาพของเรา",
+        ),
     }
 }
 

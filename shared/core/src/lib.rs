@@ -15,6 +15,7 @@ pub mod mail;
 pub mod model;
 pub mod photo;
 pub mod ports;
+pub mod review;
 pub mod service;
 pub mod settings;
 pub mod signing;

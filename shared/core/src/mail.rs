@@ -235,6 +235,50 @@ pub fn better_photo(
     Some(email(case, &to, "better_photo", subject, blocks))
 }
 
+/// The decision email: what was decided, the statement of reasons and how to contest it (with the
+/// complaint form's link). `None` if the case has no personal data or no decision.
+pub fn decision(case: &Case, s: &Settings, complaint_url: &str) -> Option<Mail> {
+    let t = texts(case.lang);
+    let d = case.decision.as_ref()?;
+    let (to, hello) = greeting(case)?;
+    let reference = case.id.to_string();
+    let subject = fill(t.mail_decision_subject, &[("reference", &reference)]);
+    let st = &d.statement;
+    let mut blocks = vec![
+        Block::Para(hello),
+        Block::Para(fill(
+            t.mail_decision_intro,
+            &[
+                ("reference", &reference),
+                ("date", &human_date(case.lang, d.at)),
+            ],
+        )),
+    ];
+    if d.on_complaint {
+        blocks.push(Block::Para(t.mail_decision_complaint.to_owned()));
+    }
+    blocks.extend([
+        Block::Heading(t.sor_heading.to_owned()),
+        Block::List(vec![
+            format!("{}: {}", t.sor_action, st.action),
+            format!("{}: {}", t.sor_facts, st.facts),
+            format!("{}: {}", t.sor_automated, st.automated),
+            format!("{}: {}", t.sor_ground, st.ground),
+        ]),
+    ]);
+    if let Some(note) = &d.note {
+        blocks.push(Block::Para(format!("{}: {note}", t.sor_note)));
+    }
+    blocks.extend([
+        Block::Heading(t.sor_redress.to_owned()),
+        Block::Para(st.redress.clone()),
+        Block::Para(t.mail_complaint_link.to_owned()),
+        Block::Link(complaint_url.to_owned()),
+    ]);
+    blocks.extend(footer(case, s));
+    Some(email(case, &to, "decision", subject, blocks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

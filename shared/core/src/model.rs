@@ -521,6 +521,206 @@ pub struct Case {
     /// Why the photo could not be used, when the state is `needs_better_photo` (a quality code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality_issue: Option<String>,
+    /// The last decision of a reviewer, with its statement of reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// The requester's complaint against a decision (it re-opens the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaint: Option<Complaint>,
+    /// Side effects of the last transition still to be done (an outbox: the relay finishes them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Effect>,
+}
+
+/// A side effect recorded with a transition and done after it (idempotently, retried by the relay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Write the exclusion entries of an approved case.
+    WriteExclusions,
+    /// Mark the case's exclusion entries withdrawn.
+    WithdrawExclusions,
+    /// Delete the raw photo (a decision was made).
+    DeletePhoto,
+    /// Delete the biometric data (the case was erased).
+    DeleteBiometrics,
+    /// Send the decision email with the statement of reasons.
+    DecisionMail,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::WriteExclusions => "exclusions_written",
+            Effect::WithdrawExclusions => "exclusions_withdrawn",
+            Effect::DeletePhoto => "photo_deleted",
+            Effect::DeleteBiometrics => "biometrics_deleted",
+            Effect::DecisionMail => "decision_sent",
+        }
+    }
+}
+
+/// The name of a reviewer: 1..=64 letters, digits, `.`, `-`, `_` or `@`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ReviewerName(String);
+
+impl ReviewerName {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@'));
+        ok.then(|| ReviewerName(raw.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ReviewerName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        ReviewerName::parse(&s).ok_or_else(|| "invalid reviewer name".to_owned())
+    }
+}
+impl From<ReviewerName> for String {
+    fn from(r: ReviewerName) -> String {
+        r.0
+    }
+}
+impl fmt::Display for ReviewerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a reviewer decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Approved,
+    Rejected,
+    BetterPhoto,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Approved => "approved",
+            Outcome::Rejected => "rejected",
+            Outcome::BetterPhoto => "better_photo",
+        }
+    }
+}
+
+/// The fixed reasons of a rejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The photo does not show the requester, or who sent it cannot be established.
+    NotTheRequester,
+    /// The images concerned show no identifiable person.
+    NoPersonalData,
+    /// A DSA notice that does not explain why the content is illegal.
+    NotSubstantiated,
+    /// The content is neither illegal nor contrary to our terms.
+    NotIllegal,
+    /// Overriding legitimate grounds or the public interest (e.g. news reporting).
+    OverridingInterest,
+    /// Already covered by an earlier decision.
+    Duplicate,
+    /// Another reason, explained in the note.
+    Other,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 7] = [
+        RejectReason::NotTheRequester,
+        RejectReason::NoPersonalData,
+        RejectReason::NotSubstantiated,
+        RejectReason::NotIllegal,
+        RejectReason::OverridingInterest,
+        RejectReason::Duplicate,
+        RejectReason::Other,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::NotTheRequester => "not_the_requester",
+            RejectReason::NoPersonalData => "no_personal_data",
+            RejectReason::NotSubstantiated => "not_substantiated",
+            RejectReason::NotIllegal => "not_illegal",
+            RejectReason::OverridingInterest => "overriding_interest",
+            RejectReason::Duplicate => "duplicate",
+            RejectReason::Other => "other",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        RejectReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The quality codes a reviewer can give when asking for a better photo.
+pub const BETTER_PHOTO_CODES: [&str; 5] = [
+    "no_face",
+    "several_faces",
+    "face_too_small",
+    "too_blurred",
+    "unreadable",
+];
+
+/// The statement of reasons of a decision, in the case's language (Art. 17 DSA; GDPR Art. 12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    /// What is done and its scope.
+    pub action: String,
+    /// The facts and circumstances relied on.
+    pub facts: String,
+    /// Whether automated means were used, and how.
+    pub automated: String,
+    /// The legal or policy ground.
+    pub ground: String,
+    /// The ways to contest the decision.
+    pub redress: String,
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub reviewer: ReviewerName,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject_reason: Option<RejectReason>,
+    /// The reviewer's free text (erased with the personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub statement: Statement,
+    /// Whether this decision answered a complaint.
+    #[serde(default)]
+    pub on_complaint: bool,
+}
+
+/// A complaint against a decision (internal complaint handling, Art. 20 DSA).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Complaint {
+    pub at: DateTime<Utc>,
+    /// The requester's text (erased with the personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Reason>,
+    /// The reviewer of the contested decision: someone else must decide the complaint.
+    pub first_reviewer: ReviewerName,
+    pub contested: Outcome,
+    /// When a reviewer decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl Case {
+    /// Whether the case waits for the decision of a complaint.
+    pub fn open_complaint(&self) -> Option<&Complaint> {
+        self.complaint.as_ref().filter(|c| c.resolved_at.is_none())
+    }
 }
 
 /// Who did something.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::model::{AuditEvent, Case, CaseId, EmbedJob};
+use crate::model::{AuditEvent, Case, CaseId, CaseKind, CaseState, Country, EmbedJob};
 
 /// An infrastructure failure. Client mistakes are never reported through this type.
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +58,146 @@ pub trait CaseStore: Send + Sync {
 
     async fn audit_trail(&self, id: CaseId) -> Result<Vec<AuditEvent>, StoreError>;
 
-    /// Cases whose job was not handed to the queue or whose receipt was not sent (for the relay).
+    /// Cases whose job was not handed to the queue, whose receipt was not sent or whose
+    /// `pending` effects are not all done (for the relay).
     async fn undispatched(&self, limit: usize) -> Result<Vec<Case>, StoreError>;
+
+    /// Cases matching `filter`, most urgent first (earliest `due_at`, then id), at most `limit`,
+    /// starting after `after` (keyset paging). `next` is set when more may follow.
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        limit: usize,
+        after: Option<&QueueCursor>,
+    ) -> Result<CasePage, StoreError>;
+}
+
+/// Which cases [`CaseStore::list_cases`] returns. Every set condition must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    /// Any of these states (empty: every state).
+    pub states: Vec<CaseState>,
+    pub kind: Option<CaseKind>,
+    /// The requester's country as given at submission.
+    pub country: Option<Country>,
+    /// Only cases with an open complaint (`Some(true)`) or without one (`Some(false)`).
+    pub complaint: Option<bool>,
+    /// Only cases last changed strictly before this instant.
+    pub updated_before: Option<DateTime<Utc>>,
+}
+
+/// The position of a case in the queue order (`due_at`, id); opaque to clients as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCursor {
+    pub due_at: DateTime<Utc>,
+    pub id: CaseId,
+}
+
+impl QueueCursor {
+    pub fn of(case: &Case) -> Self {
+        QueueCursor {
+            due_at: case.due_at,
+            id: case.id,
+        }
+    }
+    /// `NANOS-ID` (what `?after=` carries): exact, so keyset paging neither skips nor repeats.
+    pub fn encode(&self) -> String {
+        match self.due_at.timestamp_nanos_opt() {
+            Some(n) => format!("{n}-{}", self.id),
+            None => format!("{}-{}", i64::MAX, self.id),
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        let (t, id) = s.split_once('-')?;
+        if t.is_empty() || t.len() > 20 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(QueueCursor {
+            due_at: DateTime::from_timestamp_nanos(t.parse().ok()?),
+            id: CaseId::parse(id)?,
+        })
+    }
+}
+
+/// One page of [`CaseStore::list_cases`].
+#[derive(Debug, Clone)]
+pub struct CasePage {
+    pub cases: Vec<Case>,
+    pub next: Option<QueueCursor>,
+}
+
+/// What an exclusion entry matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum ExclusionValue {
+    /// An L2-normalised face embedding.
+    Face(Vec<f32>),
+    /// SHA-256 of an image's bytes (64 lower-case hex digits).
+    Sha256(String),
+    /// PDQ perceptual hash (64 hex digits).
+    Pdq(String),
+    /// A normalised source URL.
+    Url(String),
+}
+
+impl ExclusionValue {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExclusionValue::Face(_) => "face",
+            ExclusionValue::Sha256(_) => "sha256",
+            ExclusionValue::Pdq(_) => "pdq",
+            ExclusionValue::Url(_) => "url",
+        }
+    }
+}
+
+/// Whether an entry applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    Active,
+    /// Never matches again.
+    Withdrawn,
+}
+
+/// One entry of the exclusion table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExclusionEntry {
+    pub id: u64,
+    /// Its place in the change feed: strictly increasing over every addition and withdrawal
+    /// (a withdrawal gives the entry a new, higher position).
+    pub position: u64,
+    pub case_id: CaseId,
+    pub value: ExclusionValue,
+    pub state: EntryState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The exclusion table the indexer checks.
+#[async_trait]
+pub trait ExclusionStore: Send + Sync {
+    /// Adds active entries of a case. Idempotent: a value the case already has as an active
+    /// entry is not added again. Returns the case's active entries afterwards.
+    async fn add_entries(
+        &self,
+        case_id: CaseId,
+        values: &[ExclusionValue],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<ExclusionEntry>, StoreError>;
+
+    /// Every entry (active or withdrawn) of a case, by id.
+    async fn case_entries(&self, case_id: CaseId) -> Result<Vec<ExclusionEntry>, StoreError>;
+
+    /// Entries whose position is greater than `after`, by position, at most `limit` (each in its
+    /// current state: an incremental sync applies them in order).
+    async fn changes(&self, after: u64, limit: usize) -> Result<Vec<ExclusionEntry>, StoreError>;
+
+    /// Every active entry.
+    async fn active(&self) -> Result<Vec<ExclusionEntry>, StoreError>;
+
+    /// Marks every active entry of a case withdrawn (each gets a new position). Returns how many.
+    async fn withdraw_case(&self, case_id: CaseId, at: DateTime<Utc>) -> Result<usize, StoreError>;
 }
 
 /// A form that uploads one photo straight into the photo store (an S3 presigned POST in AWS; a

@@ -21,6 +21,8 @@ pub struct Ports {
     pub queue: Arc<dyn JobQueue>,
     pub mailer: Arc<dyn Mailer>,
     pub biometrics: Arc<dyn BiometricStore>,
+    /// The exclusion table (entries written when a case is approved).
+    pub exclusions: Arc<dyn ExclusionStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -308,6 +310,9 @@ impl Desk {
             job_dispatched: false,
             receipt_sent: false,
             quality_issue: None,
+            decision: None,
+            complaint: None,
+            pending: Vec::new(),
         };
         let audit = AuditEvent {
             case_id: id,
@@ -386,6 +391,9 @@ impl Desk {
                 },
                 None => case.receipt_sent = true,
             }
+        }
+        if !case.pending.is_empty() {
+            self.run_effects(&mut case, &mut done).await;
         }
         if done.is_empty() {
             return case;
@@ -472,6 +480,10 @@ impl Desk {
             let now = self.now();
             let mut next = case.clone();
             next.state = CaseState::Withdrawn;
+            // Entries of an approval (or of an earlier one, before a complaint) stop applying.
+            if !next.pending.contains(&Effect::WithdrawExclusions) {
+                next.pending.push(Effect::WithdrawExclusions);
+            }
             next.version += 1;
             next.updated_at = now;
             let audit = AuditEvent {
@@ -498,7 +510,7 @@ impl Desk {
                     {
                         tracing::warn!(case = %case.id, error = %e, "withdrawal confirmation not sent");
                     }
-                    return Ok(next);
+                    return Ok(self.dispatch(next).await);
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),

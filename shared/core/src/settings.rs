@@ -21,6 +21,8 @@ pub struct Settings {
     pub decision_due: Duration,
     /// How long personal data is kept after a decision (the complaint window by default).
     pub retention: Duration,
+    /// How long after a decision the requester may contest it (six months).
+    pub complaint_window: Duration,
     /// Where complaints and questions about decisions go, shown in emails.
     pub contact_email: String,
     /// The name the desk signs with.
@@ -38,6 +40,7 @@ impl Settings {
             upload_ttl: Duration::hours(1),
             decision_due: Duration::days(30),
             retention: Duration::days(183),
+            complaint_window: Duration::days(183),
             contact_email: "privacy@localhost".to_owned(),
             operator_name: "optout".to_owned(),
         }

@@ -192,6 +192,27 @@ impl KeyRing {
     }
 }
 
+impl KeyRing {
+    /// A MAC of `data` for `scope` with the signing key (base64url), e.g. a CSRF token bound to a
+    /// session token.
+    pub fn tag(&self, scope: &str, data: &str) -> String {
+        let key = &self.keys[0];
+        B64.encode(Self::mac(key, scope, 0, data).finalize().into_bytes())
+    }
+
+    /// Checks a [`KeyRing::tag`] against every key in force, in constant time.
+    pub fn check_tag(&self, scope: &str, data: &str, tag: &str) -> bool {
+        let Ok(tag) = B64.decode(tag) else {
+            return false;
+        };
+        let mut ok = false;
+        for key in &self.keys {
+            ok |= Self::mac(key, scope, 0, data).verify_slice(&tag).is_ok();
+        }
+        ok
+    }
+}
+
 /// Scopes of the tokens the system mints.
 pub mod scope {
     /// The requester's private status link of one case.
@@ -200,6 +221,117 @@ pub mod scope {
     pub const UPLOAD: &str = "upload";
     /// A reviewer's admin link.
     pub const ADMIN: &str = "admin";
+    /// The session cookie a reviewer gets for an admin link.
+    pub const ADMIN_SESSION: &str = "admin-session";
+    /// The CSRF token of an admin session (a tag of the session token).
+    pub const CSRF: &str = "admin-csrf";
+}
+
+/// Admin links: a subject `ROLE:REVIEWER` signed for [`scope::ADMIN`].
+pub mod admin {
+    use super::{KeyRing, TokenError, scope};
+    use crate::model::ReviewerName;
+    use chrono::{DateTime, Duration, Utc};
+
+    /// The only role so far: deciding cases.
+    pub const ROLE_REVIEW: &str = "review";
+    /// The longest an admin link may live.
+    pub const MAX_TTL_DAYS: i64 = 30;
+
+    /// A verified admin link or session.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AdminGrant {
+        pub reviewer: ReviewerName,
+        pub role: String,
+        pub expires: DateTime<Utc>,
+    }
+
+    fn subject(reviewer: &ReviewerName) -> String {
+        format!("{ROLE_REVIEW}:{reviewer}")
+    }
+
+    fn parse_subject(s: &str, expires: DateTime<Utc>) -> Result<AdminGrant, TokenError> {
+        let (role, name) = s.split_once(':').ok_or(TokenError::Malformed)?;
+        if role != ROLE_REVIEW {
+            return Err(TokenError::Malformed);
+        }
+        Ok(AdminGrant {
+            reviewer: ReviewerName::parse(name).ok_or(TokenError::Malformed)?,
+            role: role.to_owned(),
+            expires,
+        })
+    }
+
+    /// The admin link of `reviewer`, valid for `ttl` from `now`: `{public_url}/admin/login?token=...`.
+    pub fn link(
+        keys: &KeyRing,
+        public_url: &str,
+        reviewer: &ReviewerName,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> (String, DateTime<Utc>) {
+        let expires = now + ttl;
+        let token = keys.sign(scope::ADMIN, &subject(reviewer), expires);
+        (
+            format!(
+                "{}/admin/login?token={token}",
+                public_url.trim_end_matches('/')
+            ),
+            expires,
+        )
+    }
+
+    /// Checks an admin link's token.
+    pub fn verify_link(
+        keys: &KeyRing,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AdminGrant, TokenError> {
+        let (s, exp) = keys.verify(scope::ADMIN, token, now)?;
+        parse_subject(&s, exp)
+    }
+
+    /// The session token of a grant (same subject and expiry, another scope).
+    pub fn session_token(keys: &KeyRing, grant: &AdminGrant) -> String {
+        keys.sign(
+            scope::ADMIN_SESSION,
+            &subject(&grant.reviewer),
+            grant.expires,
+        )
+    }
+
+    pub fn verify_session(
+        keys: &KeyRing,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AdminGrant, TokenError> {
+        let (s, exp) = keys.verify(scope::ADMIN_SESSION, token, now)?;
+        parse_subject(&s, exp)
+    }
+
+    /// The CSRF token of a session.
+    pub fn csrf(keys: &KeyRing, session: &str) -> String {
+        keys.tag(scope::CSRF, session)
+    }
+
+    pub fn check_csrf(keys: &KeyRing, session: &str, csrf: &str) -> bool {
+        csrf.len() <= 128 && keys.check_tag(scope::CSRF, session, csrf)
+    }
+
+    /// Parses a duration such as `30m`, `8h`, `7d` or `3600s` (1 minute to 30 days).
+    pub fn parse_ttl(s: &str) -> Option<Duration> {
+        let s = s.trim();
+        let unit = s.chars().last()?;
+        let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
+        let d = match unit {
+            's' => Duration::seconds(n),
+            'm' => Duration::minutes(n),
+            'h' => Duration::hours(n),
+            'd' => Duration::days(n),
+            _ => return None,
+        };
+        (d >= Duration::minutes(1) && d <= Duration::days(MAX_TTL_DAYS)).then_some(d)
+    }
 }
 
 /// A random, URL-safe token of 128 bits (form tokens, upload ids).

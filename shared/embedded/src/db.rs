@@ -52,6 +52,18 @@ CREATE TABLE IF NOT EXISTS biometrics (
     generation INTEGER NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS exclusions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    position INTEGER NOT NULL UNIQUE,
+    case_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exclusions_case ON exclusions(case_id, state);
+CREATE INDEX IF NOT EXISTS exclusions_active ON exclusions(state) WHERE state = 'active';
 CREATE TABLE IF NOT EXISTS uploads (
     key TEXT PRIMARY KEY,
     content_type TEXT,

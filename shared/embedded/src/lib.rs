@@ -8,6 +8,7 @@
 
 pub mod biometrics;
 pub mod db;
+pub mod exclusions;
 pub mod outbox;
 pub mod photos;
 pub mod queue;
@@ -15,6 +16,7 @@ pub mod store;
 
 pub use biometrics::SqliteBiometrics;
 pub use db::Db;
+pub use exclusions::SqliteExclusions;
 pub use outbox::OutboxMailer;
 pub use photos::FilePhotoStore;
 pub use queue::{SqliteQueue, Worker, WorkerConfig};

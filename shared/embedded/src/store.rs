@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use optout_core::model::{AuditEvent, Case, CaseId, CaseState, Personal};
-use optout_core::ports::{CaseStore, InsertOutcome, NewCase, StoreError};
+use optout_core::ports::{
+    CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase, QueueCursor, StoreError,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::db::{Db, unavailable};
@@ -42,7 +44,9 @@ fn insert_audit(tx: &Transaction<'_>, a: &AuditEvent) -> Result<(), StoreError> 
 }
 
 fn undispatched(c: &Case) -> bool {
-    (!c.job_dispatched && c.state == CaseState::Received) || !c.receipt_sent
+    (!c.job_dispatched && c.state == CaseState::Received)
+        || !c.receipt_sent
+        || !c.pending.is_empty()
 }
 
 fn load(conn: &rusqlite::Connection, id: &str) -> Result<Option<Case>, StoreError> {
@@ -199,6 +203,77 @@ impl CaseStore for SqliteCaseStore {
                     out.push(serde_json::from_str(&r.map_err(unavailable)?).map_err(corrupt)?);
                 }
                 Ok(out)
+            })
+            .await
+    }
+
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        limit: usize,
+        after: Option<&QueueCursor>,
+    ) -> Result<CasePage, StoreError> {
+        use rusqlite::types::Value;
+        let mut sql = String::from("SELECT id FROM cases WHERE 1 = 1");
+        let mut args: Vec<Value> = Vec::new();
+        if !filter.states.is_empty() {
+            sql.push_str(" AND state IN (");
+            for (i, st) in filter.states.iter().enumerate() {
+                sql.push_str(if i == 0 { "?" } else { ", ?" });
+                args.push(Value::Text(st.as_str().to_owned()));
+            }
+            sql.push(')');
+        }
+        if let Some(k) = filter.kind {
+            sql.push_str(" AND kind = ?");
+            args.push(Value::Text(k.as_str().to_owned()));
+        }
+        if let Some(c) = filter.country {
+            sql.push_str(" AND country = ?");
+            args.push(Value::Text(c.code().to_owned()));
+        }
+        match filter.complaint {
+            Some(true) => sql.push_str(
+                " AND json_extract(data, '$.complaint') IS NOT NULL AND json_extract(data, '$.complaint.resolved_at') IS NULL",
+            ),
+            Some(false) => sql.push_str(
+                " AND (json_extract(data, '$.complaint') IS NULL OR json_extract(data, '$.complaint.resolved_at') IS NOT NULL)",
+            ),
+            None => {}
+        }
+        if let Some(t) = filter.updated_before {
+            sql.push_str(" AND updated_at < ?");
+            args.push(Value::Text(t.to_rfc3339()));
+        }
+        if let Some(c) = after {
+            let due = c.due_at.to_rfc3339();
+            sql.push_str(" AND (due_at > ? OR (due_at = ? AND id > ?))");
+            args.push(Value::Text(due.clone()));
+            args.push(Value::Text(due));
+            args.push(Value::Text(c.id.to_string()));
+        }
+        sql.push_str(" ORDER BY due_at, id LIMIT ?");
+        args.push(Value::Integer(limit as i64 + 1));
+        self.db
+            .call(move |conn| {
+                let ids: Vec<String> = {
+                    let mut st = conn.prepare(&sql).map_err(unavailable)?;
+                    let rows = st
+                        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))
+                        .map_err(unavailable)?;
+                    rows.collect::<Result<_, _>>().map_err(unavailable)?
+                };
+                let more = ids.len() > limit;
+                let mut cases = Vec::new();
+                for id in ids.iter().take(limit) {
+                    cases.extend(load(conn, id)?);
+                }
+                let next = if more {
+                    cases.last().map(QueueCursor::of)
+                } else {
+                    None
+                };
+                Ok(CasePage { cases, next })
             })
             .await
     }

@@ -33,7 +33,7 @@ impl Similarity {
     /// The inverse map (None if the transform is degenerate).
     pub fn inverse(&self) -> Option<Similarity> {
         let n = self.a * self.a + self.b * self.b;
-        if !(n > 1e-12) || !n.is_finite() {
+        if n.is_nan() || n <= 1e-12 || !n.is_finite() {
             return None;
         }
         let (a, b) = (self.a / n, -self.b / n);
@@ -71,7 +71,7 @@ pub fn estimate(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Similarity> {
         num_b += x * v - y * u;
         den += x * x + y * y;
     }
-    if !(den > 1e-9) || !den.is_finite() {
+    if den.is_nan() || den <= 1e-9 || !den.is_finite() {
         return None;
     }
     let (a, b) = (num_a / den, num_b / den);

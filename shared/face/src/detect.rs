@@ -159,7 +159,7 @@ pub fn decode(
         let k = l.stride as f32;
         for i in 0..n {
             let score = (l.cls[i].clamp(0.0, 1.0) * l.obj[i].clamp(0.0, 1.0)).sqrt();
-            if !(score >= score_threshold) {
+            if score.is_nan() || score < score_threshold {
                 continue;
             }
             let (r, c) = ((i / cols) as f32, (i % cols) as f32);
@@ -309,7 +309,8 @@ mod tests {
             det([0.0, 0.0, 10.0, 10.0], 0.7),
             det([1.0, 1.0, 11.0, 11.0], 0.9),
             det([50.0, 50.0, 60.0, 60.0], 0.8),
-            det([5.0, 0.0, 15.0, 10.0], 0.65), // IoU with the first two <= .3 -> kept
+            det([8.0, 0.0, 18.0, 10.0], 0.65), // IoU 0.16 with the best one -> kept
+            det([5.0, 0.0, 15.0, 10.0], 0.6),  // IoU 0.37 with the best one -> dropped
         ];
         let kept = nms(dets, 0.3);
         let scores: Vec<f32> = kept.iter().map(|d| d.score).collect();
@@ -324,7 +325,10 @@ mod tests {
         assert_eq!(x.len(), 3 * 64 * 64);
         assert_eq!((x[0], x[64 * 64], x[2 * 64 * 64]), (30.0, 20.0, 10.0));
         assert_eq!(x[40 * 64], 0.0); // below the picture: padding
-        let (x, s) = letterbox(&RgbImage::from_pixel(128, 32, image::Rgb([200, 100, 50])), 64);
+        let (x, s) = letterbox(
+            &RgbImage::from_pixel(128, 32, image::Rgb([200, 100, 50])),
+            64,
+        );
         assert_eq!(s, 0.5);
         // a flat picture stays flat after resampling
         assert_eq!((x[0], x[15 * 64 + 63], x[64 * 64 + 5]), (50.0, 50.0, 100.0));
@@ -333,7 +337,14 @@ mod tests {
 
     #[test]
     fn resample_weights_sum_to_one_and_stay_in_range() {
-        for (a, b) in [(1000, 640), (640, 640), (10, 640), (4000, 320), (1, 1), (3, 1)] {
+        for (a, b) in [
+            (1000, 640),
+            (640, 640),
+            (10, 640),
+            (4000, 320),
+            (1, 1),
+            (3, 1),
+        ] {
             for (start, ws) in resample_weights(a, b) {
                 assert!(start + ws.len() <= a);
                 assert!((ws.iter().sum::<f32>() - 1.0).abs() < 1e-4);

@@ -39,7 +39,7 @@ pub fn l2_normalize(v: &[f32]) -> Option<Vec<f32>> {
         .map(|x| f64::from(*x) * f64::from(*x))
         .sum::<f64>()
         .sqrt();
-    if !(n > 1e-12) || !n.is_finite() {
+    if n.is_nan() || n <= 1e-12 || !n.is_finite() {
         return None;
     }
     Some(v.iter().map(|x| (f64::from(*x) / n) as f32).collect())

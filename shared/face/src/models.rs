@@ -97,12 +97,14 @@ pub(crate) fn load_nnef(
     outputs: &[Vec<usize>],
 ) -> Result<Plan, ModelError> {
     check_exists(path)?;
-    let model = nnef
+    let mut model = nnef
         .model_for_path(path)
         .map_err(|e| corrupt(path, format!("{e:#}")))?;
     check_shapes(&model, path, input, outputs)?;
-    let model = model
-        .into_optimized()
+    // the file holds a decluttered model already (see prepare.rs): only the CPU-specific
+    // optimisation pass is left to do here
+    model
+        .optimize()
         .map_err(|e| corrupt(path, format!("{e:#}")))?;
     model
         .into_runnable()
@@ -198,7 +200,8 @@ pub fn load_onnx_for_bench(path: &Path, input: &[usize]) -> anyhow::Result<()> {
 
 /// Load a prepared NNEF file (bench helper: same work as the engine does per model).
 pub fn load_nnef_for_bench(nnef: &Nnef, path: &Path) -> anyhow::Result<()> {
-    let model = nnef.model_for_path(path)?.into_optimized()?;
+    let mut model = nnef.model_for_path(path)?;
+    model.optimize()?;
     let _plan = model.into_runnable()?;
     Ok(())
 }

@@ -82,7 +82,7 @@ pub fn pdq_luma(luma: &mut [f32], rows: usize, cols: usize) -> (PdqHash, u8) {
 
 /// Jarosz filter window for reducing `old` samples to 64.
 fn window_size(old: usize) -> usize {
-    (old + 2 * DOWNSAMPLE - 1) / (2 * DOWNSAMPLE)
+    old.div_ceil(2 * DOWNSAMPLE)
 }
 
 /// 1-D box filter with a window that shrinks at the edges (the reference's four phases).
@@ -316,8 +316,8 @@ mod tests {
     fn gradient_image_has_high_quality_and_is_stable_under_scaling() {
         let make = |w: u32, h: u32| {
             RgbImage::from_fn(w, h, |x, y| {
-                let v = (x as f32 / w as f32 * 200.0 + ((y as f32 / h as f32) * 9.0).sin() * 40.0)
-                    as u8;
+                let (u, v) = (x as f32 / w as f32 * 64.0, y as f32 / h as f32 * 48.0);
+                let v = (128.0 + 100.0 * (u / 2.0).sin() * (v / 1.5).cos()) as u8;
                 image::Rgb([v, v / 2, 255 - v])
             })
         };

@@ -271,7 +271,14 @@ pub async fn status_page(
             let l = status_lang(lang, v.case.lang);
             html(
                 StatusCode::OK,
-                pages::status(l, &v.case, &token, &FieldErrors::default(), false),
+                pages::status(
+                    l,
+                    &v.case,
+                    &token,
+                    &FieldErrors::default(),
+                    false,
+                    state.desk.complaint_open(&v.case),
+                ),
             )
         }
         Err(DeskError::InvalidLink) => invalid_link(lang.lang),
@@ -299,7 +306,14 @@ pub async fn withdraw(
                 errs.push("confirm", FieldCode::Required);
                 html(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    pages::status(l, &v.case, &token, &errs, false),
+                    pages::status(
+                        l,
+                        &v.case,
+                        &token,
+                        &errs,
+                        false,
+                        state.desk.complaint_open(&v.case),
+                    ),
                 )
             }
             Err(DeskError::InvalidLink) => invalid_link(l),
@@ -309,7 +323,7 @@ pub async fn withdraw(
     match state.desk.withdraw(&token).await {
         Ok(case) => html(
             StatusCode::OK,
-            pages::status(l, &case, &token, &FieldErrors::default(), true),
+            pages::status(l, &case, &token, &FieldErrors::default(), true, false),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
         Err(DeskError::WrongState(_)) => {
@@ -400,7 +414,7 @@ pub async fn better_photo_submit(
     match state.desk.replace_photo(&token, &key).await {
         Ok(case) => html(
             StatusCode::OK,
-            pages::status(l, &case, &token, &FieldErrors::default(), false),
+            pages::status(l, &case, &token, &FieldErrors::default(), false, false),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
         Err(DeskError::Invalid(_)) => {
@@ -409,6 +423,73 @@ pub async fn better_photo_submit(
         }
         Err(DeskError::WrongState(_)) => {
             axum::response::Redirect::to(&format!("/status/{token}")).into_response()
+        }
+        Err(e) => html_unavailable(l, &e.to_string()),
+    }
+}
+
+/// `GET /status/{token}/complaint`: the complaint form, while a complaint is possible.
+pub async fn complaint_page(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(token): Path<String>,
+) -> Response {
+    let view = match state.desk.status(&token).await {
+        Ok(v) => v,
+        Err(DeskError::InvalidLink) => return invalid_link(lang.lang),
+        Err(e) => return html_unavailable(lang.lang, &e.to_string()),
+    };
+    let l = status_lang(lang, view.case.lang);
+    if !state.desk.complaint_open(&view.case) {
+        let t = texts(l);
+        return html_message(
+            StatusCode::CONFLICT,
+            l,
+            t.complaint_title,
+            t.complaint_closed,
+        );
+    }
+    remember(
+        lang,
+        html(
+            StatusCode::OK,
+            pages::complaint(l, &token, "", &FieldErrors::default()),
+        ),
+    )
+}
+
+/// `POST /status/{token}/complaint`: contests the decision (field `complaint`).
+pub async fn complaint_submit(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(f) = form_fields(&headers, &body) else {
+        return unsupported_form(lang.lang);
+    };
+    let l = posted_lang(&f, lang);
+    let text = f.get("complaint").cloned().unwrap_or_default();
+    match state.desk.complain(&token, &text).await {
+        Ok(case) => {
+            let t = texts(l);
+            let _ = case;
+            html_message(StatusCode::OK, l, t.complaint_title, t.complaint_done)
+        }
+        Err(DeskError::Invalid(errs)) => html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::complaint(l, &token, &text, &errs),
+        ),
+        Err(DeskError::InvalidLink) => invalid_link(l),
+        Err(DeskError::WrongState(_)) => {
+            let t = texts(l);
+            html_message(
+                StatusCode::CONFLICT,
+                l,
+                t.complaint_title,
+                t.complaint_closed,
+            )
         }
         Err(e) => html_unavailable(l, &e.to_string()),
     }

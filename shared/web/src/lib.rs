@@ -2,9 +2,12 @@
 //! by a plain listener in the embedded mode.
 //!
 //! - HTML: `/` (landing), `/opt-out` (face opt-out: photo, then details), `/dsa` (DSA notice),
-//!   `/status/{token}` (status and withdrawal), `/uploads` (the embedded mode's upload receiver);
+//!   `/status/{token}` (status, withdrawal, complaint), `/uploads` (the embedded mode's upload receiver);
+//! - the review desk under `/admin` (signed admin links, session cookie, CSRF-protected decisions);
 //! - JSON: `/v1/...` described by `/openapi.json`; `/healthz`.
 
+mod admin;
+mod admin_pages;
 mod api;
 mod forms;
 mod lang;
@@ -47,6 +50,16 @@ pub fn router(state: AppState) -> Router {
             "/status/{token}/photo",
             get(forms::better_photo_page).post(forms::better_photo_submit),
         )
+        .route(
+            "/status/{token}/complaint",
+            get(forms::complaint_page).post(forms::complaint_submit),
+        )
+        .route("/admin", get(admin::queue))
+        .route("/admin/login", get(admin::login))
+        .route("/admin/logout", post(admin::logout))
+        .route("/admin/cases/{id}", get(admin::case_page))
+        .route("/admin/cases/{id}/photo", get(admin::photo))
+        .route("/admin/cases/{id}/decide", post(admin::decide))
         .route("/healthz", get(|| async { "ok" }))
         .route("/openapi.json", get(openapi::serve))
         .route("/v1/uploads", post(api::create_upload))

@@ -316,6 +316,7 @@ pub fn status(
     token: &str,
     errors: &FieldErrors,
     just_withdrawn: bool,
+    complaint_open: bool,
 ) -> Markup {
     let t = texts(lang);
     layout(
@@ -339,6 +340,23 @@ pub fn status(
                     a.button id="better-photo" href={ "/status/" (token) "/photo?lang=" (lang.code()) } { (t.better_photo_title) }
                 }
             }
+            @if let Some(d) = case.decision.as_ref().filter(|_| matches!(case.state, CaseState::Approved | CaseState::Rejected)) {
+                section.card id="decision" {
+                    h2 { (t.status_decision) }
+                    dl {
+                        dt { (t.sor_action) } dd { (d.statement.action) }
+                        dt { (t.sor_facts) } dd { (d.statement.facts) }
+                        dt { (t.sor_automated) } dd { (d.statement.automated) }
+                        dt { (t.sor_ground) } dd { (d.statement.ground) }
+                        @if let Some(n) = &d.note { dt { (t.sor_note) } dd { (n) } }
+                        dt { (t.sor_redress) } dd { (d.statement.redress) }
+                    }
+                    @if complaint_open {
+                        a.button id="complaint-link" href={ "/status/" (token) "/complaint?lang=" (lang.code()) } { (t.complaint_title) }
+                    }
+                }
+            }
+            @if case.open_complaint().is_some() { div.ok id="complaint-open" { (t.complaint_open) } }
             @if case.state.can_withdraw() {
                 section.card {
                     h2 { (t.withdraw_title) }
@@ -349,6 +367,31 @@ pub fn status(
                         button type="submit" { (t.withdraw_button) }
                     }
                 }
+            }
+        },
+    )
+}
+
+/// The complaint form against a decision (from the status link).
+pub fn complaint(lang: Lang, token: &str, value: &str, errors: &FieldErrors) -> Markup {
+    let t = texts(lang);
+    let invalid = errors.get("complaint").is_some();
+    layout(
+        lang,
+        t.complaint_title,
+        &format!("/status/{token}/complaint"),
+        html! {
+            h1 { (t.complaint_title) }
+            p { (t.complaint_body) }
+            (errors_summary(t, errors))
+            form method="post" action={ "/status/" (token) "/complaint" } novalidate {
+                input type="hidden" name="lang" value=(lang.code());
+                div class=[invalid.then_some("invalid")] {
+                    label for="complaint" { (t.complaint_label) }
+                    (field_error(lang, errors, "complaint"))
+                    textarea id="complaint" name="complaint" maxlength="6000" { (value) }
+                }
+                button type="submit" { (t.complaint_button) }
             }
         },
     )

@@ -278,3 +278,52 @@ async fn erasing_personal_data_deletes_its_item() {
         .unwrap();
     assert!(p.item().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_cases_pages_in_queue_order_with_filters() {
+    let s = stack("list").await;
+    let db = store(&s);
+    let now = Utc::now();
+    let mut ids = Vec::new();
+    for i in 0..5i64 {
+        let mut c = case_at(now + Duration::milliseconds(i));
+        c.due_at = now + Duration::days(10 - i); // the last one is the most urgent
+        if i == 4 {
+            c.kind = CaseKind::DsaNotice;
+        }
+        db.insert_case(NewCase {
+            case: &c,
+            audit: &audit(&c, "submitted"),
+            idempotency_key: None,
+            job: None,
+        })
+        .await
+        .unwrap();
+        ids.push(c.id);
+    }
+    let all = CaseFilter {
+        states: vec![CaseState::Received],
+        ..Default::default()
+    };
+    let p1 = db.list_cases(&all, 2, None).await.unwrap();
+    assert_eq!(
+        p1.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[4], ids[3]]
+    );
+    let p2 = db.list_cases(&all, 2, p1.next.as_ref()).await.unwrap();
+    assert_eq!(
+        p2.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[2], ids[1]]
+    );
+    let p3 = db.list_cases(&all, 2, p2.next.as_ref()).await.unwrap();
+    assert_eq!(
+        p3.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[0]]
+    );
+    assert!(p3.next.is_none());
+    let dsa = CaseFilter {
+        kind: Some(CaseKind::DsaNotice),
+        ..Default::default()
+    };
+    assert_eq!(db.list_cases(&dsa, 10, None).await.unwrap().cases.len(), 1);
+}

@@ -51,6 +51,9 @@ pub fn case_at(now: DateTime<Utc>) -> Case {
         job_dispatched: false,
         receipt_sent: false,
         quality_issue: None,
+        decision: None,
+        complaint: None,
+        pending: Vec::new(),
     }
 }
 

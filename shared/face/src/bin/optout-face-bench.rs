@@ -87,17 +87,48 @@ fn thread_cpu_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
+fn probe(a: &Args) -> Result<()> {
+    let bytes = std::fs::read(a.file.as_ref().context("probe FILE")?)?;
+    for _ in 0..5 {
+        let (t, c) = (Instant::now(), thread_cpu_ms());
+        let d = decode::decode_reduced(&bytes, optout_face::engine::REDUCED_LONG_SIDE)?;
+        let (t1, c1) = (t.elapsed().as_secs_f64() * 1e3, thread_cpu_ms() - c);
+        let (t, c) = (Instant::now(), thread_cpu_ms());
+        let _ = pdq::pdq_rgb(&d.image);
+        let (t2, c2) = (t.elapsed().as_secs_f64() * 1e3, thread_cpu_ms() - c);
+        let (t, c) = (Instant::now(), thread_cpu_ms());
+        let _ = detect::letterbox(&d.image, 640);
+        let (t3, c3) = (t.elapsed().as_secs_f64() * 1e3, thread_cpu_ms() - c);
+        println!(
+            "decoded {}x{} (full {}x{}, scale {}): decode {t1:.1}/{c1:.1} pdq {t2:.1}/{c2:.1} letterbox {t3:.1}/{c3:.1} (wall/cpu ms)",
+            d.image.width(),
+            d.image.height(),
+            d.full_width,
+            d.full_height,
+            d.scale
+        );
+    }
+    Ok(())
+}
+
 fn loadprofile(a: &Args) -> Result<()> {
     use tract_onnx::prelude::*;
     for round in 0..3 {
         let mut line = format!("round {round}:");
         let mut step = |name: &str, t: Instant, c: f64| {
-            line += &format!(" {name} {:.1}/{:.1}", t.elapsed().as_secs_f64() * 1e3, thread_cpu_ms() - c);
+            line += &format!(
+                " {name} {:.1}/{:.1}",
+                t.elapsed().as_secs_f64() * 1e3,
+                thread_cpu_ms() - c
+            );
         };
         let (t, c) = (Instant::now(), thread_cpu_ms());
         let nnef = models::nnef_framework();
         step("framework", t, c);
-        for (name, file) in [("yunet", models::yunet_nnef(640)), ("sface", models::SFACE_NNEF.to_string())] {
+        for (name, file) in [
+            ("yunet", models::yunet_nnef(640)),
+            ("sface", models::SFACE_NNEF.to_string()),
+        ] {
             let (t, c) = (Instant::now(), thread_cpu_ms());
             let bytes = std::fs::read(a.model_dir.join(&file))?;
             step(&format!("{name}:read"), t, c);
@@ -177,8 +208,10 @@ fn parse_args() -> Result<Args> {
             "--runs" => a.runs = it.next().context("--runs N")?.parse()?,
             "--model-dir" => a.model_dir = it.next().context("--model-dir DIR")?.into(),
             "--json" => a.json = Some(it.next().context("--json FILE")?.into()),
-            "calibrate" | "rss" | "bench" | "loadprofile" => a.cmd = x,
-            other if a.cmd == "rss" && a.file.is_none() => a.file = Some(other.into()),
+            "calibrate" | "rss" | "bench" | "loadprofile" | "probe" => a.cmd = x,
+            other if (a.cmd == "rss" || a.cmd == "probe") && a.file.is_none() => {
+                a.file = Some(other.into())
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -191,6 +224,7 @@ fn main() -> Result<()> {
         "rss" => rss(&a),
         "calibrate" => calibrate(&a),
         "loadprofile" => loadprofile(&a),
+        "probe" => probe(&a),
         _ => bench(&a),
     }
 }
@@ -302,20 +336,23 @@ fn bench(a: &Args) -> Result<()> {
     let engine = FaceEngine::load(dir)?;
     let first_load = t.elapsed().as_secs_f64() * 1e3;
     drop(engine);
-    let (nnef_ms, _) = time_ms(runs, 1, || {
+    let (nnef_ms, nnef_cpu) = time_ms(runs, 1, || {
         FaceEngine::load(dir).map_err(anyhow::Error::from)
     })?;
-    let (onnx_ms, _) = time_ms(runs.min(11), 1, || {
+    let (onnx_ms, onnx_cpu) = time_ms(runs.min(11), 1, || {
         models::load_onnx_for_bench(&dir.join(models::YUNET_ONNX), &[1, 3, 640, 640])?;
         models::load_onnx_for_bench(&dir.join(models::SFACE_ONNX), &[1, 3, 112, 112])
     })?;
     println!(
-        "load both models: prepared NNEF {nnef_ms:.1} ms (first in process {first_load:.1}); folded ONNX {onnx_ms:.1} ms; ratio ONNX/NNEF {:.1}x",
+        "load both models: prepared {nnef_ms:.1} ms (cpu {nnef_cpu:.1}; first in process {first_load:.1}); \
+         folded ONNX {onnx_ms:.1} ms (cpu {onnx_cpu:.1}); ratio ONNX/prepared {:.1}x",
         onnx_ms / nnef_ms
     );
-    out.insert("load_nnef_ms".into(), nnef_ms.into());
-    out.insert("load_nnef_first_ms".into(), first_load.into());
+    out.insert("load_prepared_ms".into(), nnef_ms.into());
+    out.insert("load_prepared_cpu_ms".into(), nnef_cpu.into());
+    out.insert("load_prepared_first_ms".into(), first_load.into());
     out.insert("load_onnx_ms".into(), onnx_ms.into());
+    out.insert("load_onnx_cpu_ms".into(), onnx_cpu.into());
 
     // ---- inference
     let engine = FaceEngine::load(dir)?;
@@ -325,21 +362,23 @@ fn bench(a: &Args) -> Result<()> {
     let img = decode::decode_full(&b1024)?.image;
     for (side, e) in [(640usize, &engine), (320, &engine320)] {
         let (x, _) = detect::letterbox(&img, side);
-        let (m, _) = time_ms(runs, 3, || Ok(e.bench_detector(&x)?))?;
-        println!("YuNet {side}x{side}: {m:.2} ms");
+        let (m, c) = time_ms(runs, 3, || Ok(e.bench_detector(&x)?))?;
+        println!("YuNet {side}x{side}: {m:.2} ms (cpu {c:.2})");
         out.insert(format!("yunet{side}_ms"), m.into());
+        out.insert(format!("yunet{side}_cpu_ms"), c.into());
     }
     let face = vec![128u8; 112 * 112 * 3];
-    let (m, _) = time_ms(runs, 3, || Ok(engine.bench_embedder(&face)?))?;
-    println!("SFace per face: {m:.2} ms");
+    let (m, c) = time_ms(runs, 3, || Ok(engine.bench_embedder(&face)?))?;
+    println!("SFace per face: {m:.2} ms (cpu {c:.2})");
     out.insert("sface_ms".into(), m.into());
+    out.insert("sface_cpu_ms".into(), c.into());
 
     // ---- end to end
     for (label, path, bytes) in [("1024x768", &p1024, &b1024), ("4000x3000", &p4000, &b4000)] {
         for (side, e) in [(640usize, &engine), (320, &engine320)] {
             let mut stages: Vec<optout_face::StageTimings> = Vec::new();
             let (own_a, wall_a) = (cpu_counters().1, Instant::now());
-            let (m, _) = time_ms(runs, 2, || {
+            let (m, c) = time_ms(runs, 2, || {
                 let data = std::fs::read(path)?;
                 let (r, st) = e.analyze_timed(&data)?;
                 stages.push(st);
@@ -349,7 +388,8 @@ fn bench(a: &Args) -> Result<()> {
             let med =
                 |f: fn(&optout_face::StageTimings) -> f64| median(stages.iter().map(f).collect());
             println!(
-                "end to end {label} det{side}: {m:.1} ms (decode+orient {:.1}, sha256 {:.1}, pdq {:.1}, letterbox {:.1}, yunet+nms {:.1}, align {:.1}, sface {:.1}); process CPU/wall {cpu_ratio:.2}",
+                "end to end {label} det{side}: {m:.1} ms (main-thread cpu {c:.1}; decode+orient {:.1}, sha256 {:.1}, \
+                 pdq {:.1}, letterbox {:.1}, yunet+nms {:.1}, align {:.1}, sface {:.1}); process cpu/wall {cpu_ratio:.2}",
                 med(|s| s.decode),
                 med(|s| s.sha256),
                 med(|s| s.pdq),
@@ -359,6 +399,7 @@ fn bench(a: &Args) -> Result<()> {
                 med(|s| s.embed)
             );
             out.insert(format!("e2e_{label}_det{side}_ms"), m.into());
+            out.insert(format!("e2e_{label}_det{side}_cpu_ms"), c.into());
             let r = e.analyze(bytes)?;
             if r.faces.len() != 1 {
                 println!("  (warning: {} faces)", r.faces.len());
@@ -372,17 +413,21 @@ fn bench(a: &Args) -> Result<()> {
         cosine(e1.embedding().unwrap_or(&[]), e4.embedding().unwrap_or(&[])),
         pdq::hamming_hex(&e1.pdq, &e4.pdq).unwrap_or(256)
     );
+    println!(
+        "PDQ of the bench photos: 1024x768 {} q{}, 4000x3000 {} q{}",
+        e1.pdq, e1.pdq_quality, e4.pdq, e4.pdq_quality
+    );
 
     // ---- PDQ speed (read + full-resolution decode + hash, as the reference does)
     for (label, path) in [("1024x768", &p1024), ("4000x3000", &p4000)] {
-        let (full, _) = time_ms(runs, 2, || {
+        let (full, full_cpu) = time_ms(runs, 2, || {
             let d = decode::decode_full(&std::fs::read(path)?)?;
             Ok(pdq::pdq_rgb(&d.image))
         })?;
         let img = decode::decode_full(&std::fs::read(path)?)?.image;
-        let (hash_only, _) = time_ms(runs, 2, || Ok(pdq::pdq_rgb(&img)))?;
+        let (hash_only, hash_cpu) = time_ms(runs, 2, || Ok(pdq::pdq_rgb(&img)))?;
         println!(
-            "PDQ {label}: read+decode+hash {full:.1} ms ({:.0} hashes/s), hash only {hash_only:.1} ms",
+            "PDQ {label}: read+decode+hash {full:.1} ms (cpu {full_cpu:.1}; {:.0} hashes/s), hash only {hash_only:.1} ms (cpu {hash_cpu:.1})",
             1000.0 / full
         );
         out.insert(format!("pdq_{label}_full_ms"), full.into());

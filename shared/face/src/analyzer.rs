@@ -1,7 +1,7 @@
-//! The face pipeline as the desk's [`PhotoAnalyzer`] port.
+//! The face pipeline behind the desk's [`PhotoAnalyzer`] port (used by the embedded worker and the embedder Lambda).
 
+use crate::{AnalyzeError, FaceEngine};
 use optout_core::ports::{AnalyzerError, PhotoAnalyzer, PhotoFindings};
-use optout_face::{AnalyzeError, FaceEngine};
 use std::sync::Arc;
 
 /// [`FaceEngine`] behind the [`PhotoAnalyzer`] port.

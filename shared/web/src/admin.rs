@@ -1,0 +1,415 @@
+//! The review desk: `/admin/login` (signed, expiring admin links), the queue, case pages, the
+//! photo proxy and decisions. Every response is `no-store` and `noindex`; every state-changing
+//! request carries the session's CSRF token.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use maud::Markup;
+use optout_core::model::{CaseId, CaseKind, CaseState, Country};
+use optout_core::ports::{CaseFilter, QueueCursor};
+use optout_core::review::{DecisionInput, ReviewError};
+use optout_core::signing::admin::{self, AdminGrant};
+use std::collections::HashMap;
+
+use crate::AppState;
+use crate::admin_pages::{self, QueueQuery};
+use crate::forms::form_fields;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "optout_admin";
+/// Cases per queue page.
+pub const PAGE_SIZE: usize = 50;
+
+fn private(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-robots-tag",
+        HeaderValue::from_static("noindex, nofollow"),
+    );
+    r
+}
+
+fn page(status: StatusCode, m: Markup) -> Response {
+    private((status, axum::response::Html(m.into_string())).into_response())
+}
+
+fn msg(status: StatusCode, title: &str, body: &str) -> Response {
+    page(status, admin_pages::message(title, body))
+}
+
+fn forbidden() -> Response {
+    msg(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        "This admin link or session is not valid. Ask for a new admin link.",
+    )
+}
+
+fn unavailable(cause: &str) -> Response {
+    tracing::error!(cause, "admin request failed: service unavailable");
+    let mut r = msg(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Unavailable",
+        "The service is unavailable; nothing was changed. Try again in a minute.",
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(crate::respond::RETRY_AFTER_SECS),
+    );
+    r
+}
+
+/// Why an admin request was refused before its handler ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// No valid session (or link): 403, saying nothing more.
+    Forbidden,
+    /// The CSRF token is missing or wrong: 403.
+    Csrf,
+    /// The body is not a urlencoded form: 415.
+    NotAForm,
+    /// The path's case id is malformed: 400.
+    BadCaseId,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Forbidden => forbidden(),
+            Refusal::Csrf => msg(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "The form's security token is missing or wrong. Reload the page and try again.",
+            ),
+            Refusal::NotAForm => msg(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported form",
+                "Send the form as application/x-www-form-urlencoded.",
+            ),
+            Refusal::BadCaseId => msg(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "This is not a case reference.",
+            ),
+        }
+    }
+}
+
+/// A reviewer's valid session.
+struct Session {
+    grant: AdminGrant,
+    token: String,
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(COOKIE)
+                .and_then(|r| r.strip_prefix('='))
+                .map(str::to_owned)
+        })
+}
+
+fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, Refusal> {
+    let token = session_cookie(headers).ok_or(Refusal::Forbidden)?;
+    let now = state.desk.ports.clock.now();
+    let grant =
+        admin::verify_session(&state.desk.keys, &token, now).map_err(|_| Refusal::Forbidden)?;
+    Ok(Session { grant, token })
+}
+
+/// `GET /admin/login?token=...`: a valid admin link sets the session cookie (bound to the link's
+/// expiry) and redirects to the queue.
+pub async fn login(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(token) = q.get("token") else {
+        return forbidden();
+    };
+    let now = state.desk.ports.clock.now();
+    let grant = match admin::verify_link(&state.desk.keys, token, now) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::info!(reason = %e, "admin link refused");
+            return forbidden();
+        }
+    };
+    let session = admin::session_token(&state.desk.keys, &grant);
+    let max_age = (grant.expires - now).num_seconds().max(0);
+    let cookie = format!(
+        "{COOKIE}={session}; Path=/admin; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+    );
+    tracing::info!(reviewer = %grant.reviewer, "reviewer signed in");
+    let mut r = private(Redirect::to("/admin").into_response());
+    match HeaderValue::from_str(&cookie) {
+        Ok(v) => {
+            r.headers_mut().insert(header::SET_COOKIE, v);
+            r
+        }
+        Err(_) => forbidden(),
+    }
+}
+
+/// `POST /admin/logout`: forgets the session cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = checked_form(&state, &headers, &body) {
+        return r.into_response();
+    }
+    let mut r = private(msg(StatusCode::OK, "Signed out", "You are signed out.").into_response());
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "optout_admin=; Path=/admin; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
+        ),
+    );
+    r
+}
+
+fn bad_request(what: &str) -> Response {
+    msg(
+        StatusCode::BAD_REQUEST,
+        "Bad request",
+        &format!("The parameter “{what}” is not valid."),
+    )
+}
+
+/// `GET /admin`: the queue, most urgent first, with filters and keyset paging (`?after=`).
+pub async fn queue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let s = match session(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let query = QueueQuery {
+        state: get("state"),
+        kind: get("kind"),
+        country: get("country"),
+        complaint: get("complaint"),
+    };
+    let mut filter = CaseFilter::default();
+    match query.state.as_str() {
+        "" => filter.states = vec![CaseState::AwaitingReview],
+        "all" => {}
+        st => match CaseState::parse(st) {
+            Some(st) => filter.states = vec![st],
+            None => return bad_request("state"),
+        },
+    }
+    if !query.kind.is_empty() {
+        match CaseKind::parse(&query.kind) {
+            Some(k) => filter.kind = Some(k),
+            None => return bad_request("kind"),
+        }
+    }
+    if !query.country.is_empty() {
+        match Country::parse(&query.country) {
+            Ok(c) => filter.country = Some(c),
+            Err(_) => return bad_request("country"),
+        }
+    }
+    filter.complaint = match query.complaint.as_str() {
+        "" => None,
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => return bad_request("complaint"),
+    };
+    let after = match q.get("after") {
+        None => None,
+        Some(a) => match QueueCursor::parse(a) {
+            Some(c) => Some(c),
+            None => return bad_request("after"),
+        },
+    };
+    match state.desk.queue(&filter, PAGE_SIZE, after.as_ref()).await {
+        Ok(p) => page(
+            StatusCode::OK,
+            admin_pages::queue(
+                s.grant.reviewer.as_str(),
+                &query,
+                &p,
+                state.desk.ports.clock.now(),
+            ),
+        ),
+        Err(e) => unavailable(&e.to_string()),
+    }
+}
+
+fn case_id(raw: &str) -> Result<CaseId, Refusal> {
+    CaseId::parse(raw).ok_or(Refusal::BadCaseId)
+}
+
+fn not_found() -> Response {
+    msg(StatusCode::NOT_FOUND, "Not found", "There is no such case.")
+}
+
+/// `GET /admin/cases/{id}`.
+pub async fn case_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let s = match session(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let id = match case_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r.into_response(),
+    };
+    let review = match state.desk.review_case(id).await {
+        Ok(r) => r,
+        Err(ReviewError::NotFound) => return not_found(),
+        Err(e) => return unavailable(&e.to_string()),
+    };
+    let photo = match state.desk.case_photo(id).await {
+        Ok(p) => p.is_some(),
+        Err(e) => return unavailable(&e.to_string()),
+    };
+    let csrf = admin::csrf(&state.desk.keys, &s.token);
+    page(
+        StatusCode::OK,
+        admin_pages::case_page(
+            s.grant.reviewer.as_str(),
+            &review,
+            &csrf,
+            photo,
+            q.contains_key("done"),
+        ),
+    )
+}
+
+/// `GET /admin/cases/{id}/photo`: the raw photo, only with a session, never cached.
+pub async fn photo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = session(&state, &headers) {
+        return r.into_response();
+    }
+    let id = match case_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r.into_response(),
+    };
+    match state.desk.case_photo(id).await {
+        Ok(Some((bytes, ct))) => {
+            let mut r = Response::new(Body::from(bytes));
+            if let Ok(v) = HeaderValue::from_str(&ct) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("inline"),
+            );
+            private(r)
+        }
+        Ok(None) => not_found(),
+        Err(e) => unavailable(&e.to_string()),
+    }
+}
+
+/// The fields of a posted admin form after the session and CSRF checks.
+fn checked_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Session, HashMap<String, String>), Refusal> {
+    let s = session(state, headers)?;
+    let f = form_fields(headers, body).ok_or(Refusal::NotAForm)?;
+    let ok = f
+        .get("csrf")
+        .is_some_and(|c| admin::check_csrf(&state.desk.keys, &s.token, c));
+    if !ok {
+        return Err(Refusal::Csrf);
+    }
+    Ok((s, f))
+}
+
+/// `POST /admin/cases/{id}/decide`: approve, reject (reason + note) or ask for a better photo.
+pub async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (s, f) = match checked_form(&state, &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    let id = match case_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r.into_response(),
+    };
+    let Some(version) = f.get("version").and_then(|v| v.parse::<u64>().ok()) else {
+        return invalid("version");
+    };
+    let input = match DecisionInput::parse(
+        f.get("decision").map_or("", String::as_str),
+        f.get("reason").map(String::as_str),
+        f.get("quality").map(String::as_str),
+        f.get("note").map(String::as_str),
+    ) {
+        Ok(i) => i,
+        Err(ReviewError::Invalid(field)) => return invalid(field),
+        Err(e) => return unavailable(&e.to_string()),
+    };
+    match state
+        .desk
+        .decide(id, &s.grant.reviewer, version, input)
+        .await
+    {
+        Ok(_) => private(Redirect::to(&format!("/admin/cases/{id}?done=1")).into_response()),
+        Err(ReviewError::NotFound) => not_found(),
+        Err(ReviewError::AlreadyDecided(st)) => msg(
+            StatusCode::CONFLICT,
+            "Already decided",
+            &format!(
+                "This case was already decided or changed since you opened it (it is now “{}”). Reload it.",
+                st.as_str()
+            ),
+        ),
+        Err(ReviewError::SameReviewer) => msg(
+            StatusCode::FORBIDDEN,
+            "Another reviewer must decide",
+            "This complaint contests your own decision: a different reviewer must decide it.",
+        ),
+        Err(ReviewError::Invalid(field)) => invalid(field),
+        Err(ReviewError::NotReady(why)) => msg(
+            StatusCode::CONFLICT,
+            "Not ready",
+            &format!("This case cannot be approved yet: {why}."),
+        ),
+        Err(ReviewError::Unavailable(e)) => unavailable(&e),
+    }
+}
+
+fn invalid(field: &str) -> Response {
+    let why = match field {
+        "reason" => "Choose a reason from the list.",
+        "note" => {
+            "The note is too long (at most 2000 characters), has control characters, or is missing (required for “Other reason”)."
+        }
+        "quality" => "Choose what is wrong with the photo from the list.",
+        "version" => "The form is incomplete (case version). Reload the case.",
+        _ => "Choose approve, reject or ask for a better photo.",
+    };
+    msg(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Invalid decision",
+        &format!("{field}: {why}"),
+    )
+}

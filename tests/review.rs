@@ -1,0 +1,1337 @@
+//! The review desk end to end over HTTP in the embedded mode: admin links (minted by the code the
+//! `optout admin-url` command runs), session and CSRF, the queue, case pages, decisions with their
+//! statement of reasons, exclusion entries, decision emails, complaints, withdrawal and retention.
+//! A deterministic stand-in for the face pipeline keeps these tests fast; the real pipeline is
+//! tested in `embedding.rs`.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use optout::admin_url::{AdminUrlArgs, mint};
+use optout_core::model::CaseId;
+use optout_core::ports::{
+    AnalyzerError, BiometricStore, CaseFilter, Clock, EntryState, ExclusionValue, PhotoAnalyzer,
+    PhotoFindings, QueueCursor,
+};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A stand-in for the face pipeline: one face, an embedding and hashes derived from the bytes.
+struct FakeAnalyzer;
+
+fn seed(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+impl PhotoAnalyzer for FakeAnalyzer {
+    fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError> {
+        let mut s = seed(bytes);
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s
+        };
+        let mut emb: Vec<f32> = (0..128)
+            .map(|_| ((next() >> 40) as f32 / (1u64 << 24) as f32) - 0.5)
+            .collect();
+        let n = emb.iter().map(|x| x * x).sum::<f32>().sqrt();
+        emb.iter_mut().for_each(|x| *x /= n);
+        let sha256 = format!(
+            "{:016x}{:016x}{:016x}{:016x}",
+            next(),
+            next(),
+            next(),
+            next()
+        );
+        let pdq = format!(
+            "{:016x}{:016x}{:016x}{:016x}",
+            next(),
+            next(),
+            next(),
+            next()
+        );
+        Ok(PhotoFindings {
+            verdict: "ok".into(),
+            embedding: Some(emb),
+            sha256,
+            pdq,
+            pdq_quality: 90,
+            details: json!({
+                "width": 800, "height": 600, "chosen_face": 0,
+                "faces": [{"box": {"x": 300.0, "y": 150.0, "width": 200.0, "height": 250.0},
+                           "score": 0.93, "sharpness": 120.5,
+                           "landmarks": [[360.0, 240.0], [440.0, 240.0], [400.0, 290.0], [370.0, 340.0], [430.0, 340.0]]}]
+            }),
+        })
+    }
+}
+
+async fn start(clock: Arc<dyn Clock>) -> (TestApp, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = TestApp::start_in(tmp.path(), desk_args(), Some(Arc::new(FakeAnalyzer)), clock).await;
+    (app, tmp)
+}
+
+async fn upload_api(app: &TestApp, photo: Vec<u8>) -> String {
+    let c = app.client();
+    let form: Value = c
+        .post(format!("{}/v1/uploads", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut mp = reqwest::multipart::Form::new();
+    for (k, v) in form["fields"].as_object().unwrap() {
+        mp = mp.text(k.clone(), v.as_str().unwrap().to_owned());
+    }
+    mp = mp.part(
+        "file",
+        reqwest::multipart::Part::bytes(photo)
+            .mime_str("image/jpeg")
+            .unwrap(),
+    );
+    let r = c
+        .post(form["url"].as_str().unwrap())
+        .multipart(mp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    form["key"].as_str().unwrap().to_owned()
+}
+
+/// A submitted case: its id and status token.
+struct Submitted {
+    id: CaseId,
+    token: String,
+}
+
+async fn submit(app: &TestApp, body: Value) -> Submitted {
+    let r = app
+        .client()
+        .post(format!("{}/v1/cases", app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    Submitted {
+        id: CaseId::parse(v["id"].as_str().unwrap()).unwrap(),
+        token: v["status_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned(),
+    }
+}
+
+async fn submit_face(app: &TestApp, lang: &str, photo: Vec<u8>) -> Submitted {
+    let key = upload_api(app, photo).await;
+    let s = submit(app, json!({
+        "kind": "face_opt_out", "lang": lang, "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
+        "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
+        "consent": true, "upload_key": key
+    }))
+    .await;
+    wait_for_state(app, &s.token, "awaiting_review").await;
+    s
+}
+
+async fn submit_dsa(app: &TestApp, country: &str) -> Submitted {
+    let s = submit(app, json!({
+        "kind": "dsa_notice", "lang": "en", "country": country, "first_name": "Anna", "last_name": "Schmidt",
+        "email": "anna@example.org", "phone": "+4930123456", "reason": "These images of me were published without my consent.",
+        "good_faith": true, "source_urls": ["https://Example.com/a.jpg#x", "https://example.org/b.png"]
+    }))
+    .await;
+    wait_for_state(app, &s.token, "awaiting_review").await;
+    s
+}
+
+async fn wait_for_state(app: &TestApp, token: &str, state: &str) {
+    let c = app.client();
+    for _ in 0..400 {
+        let v: Value = c
+            .get(format!("{}/v1/status/{token}", app.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["state"] == state {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("case never reached {state}");
+}
+
+fn admin_args(app: &TestApp, reviewer: &str, ttl: &str) -> AdminUrlArgs {
+    AdminUrlArgs {
+        reviewer: reviewer.into(),
+        ttl: ttl.into(),
+        data: app.dir.clone(),
+        public_url: Some(app.url.clone()),
+        listen: "127.0.0.1:8080".into(),
+        desk: desk_args(),
+    }
+}
+
+/// Mints an admin link the way `optout admin-url` does.
+fn admin_link(app: &TestApp, reviewer: &str) -> String {
+    mint(
+        &admin_args(app, reviewer, "8h"),
+        app.system.desk.ports.clock.now(),
+    )
+    .unwrap()
+    .0
+}
+
+/// Opens an admin link; returns the session cookie (`optout_admin=...`).
+async fn login(app: &TestApp, reviewer: &str) -> String {
+    let r = app
+        .client()
+        .get(admin_link(app, reviewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin");
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    app.client()
+        .get(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The case page's HTML and the hidden fields of its decision forms (csrf, version).
+async fn case_page(app: &TestApp, cookie: &str, id: CaseId) -> (String, String, String) {
+    let r = get(app, cookie, &format!("/admin/cases/{id}")).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let hidden = hidden_inputs(&html);
+    let find = |n: &str| {
+        hidden
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (csrf, version) = (find("csrf"), find("version"));
+    (html, csrf, version)
+}
+
+async fn decide(
+    app: &TestApp,
+    cookie: &str,
+    id: CaseId,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    app.client()
+        .post(format!("{}/admin/cases/{id}/decide", app.url))
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn approve(app: &TestApp, cookie: &str, id: CaseId) -> reqwest::Response {
+    let (_, csrf, version) = case_page(app, cookie, id).await;
+    decide(
+        app,
+        cookie,
+        id,
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", "approve"),
+        ],
+    )
+    .await
+}
+
+fn mails_tagged(app: &TestApp, tag: &str) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(app.dir.join("outbox"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(&format!("-{tag}.eml")))
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+fn photo_files(app: &TestApp) -> usize {
+    std::fs::read_dir(app.dir.join("photos/uploads"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_the_photo() {
+    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let case = submit_face(&app, "th", jpeg(800, 600)).await;
+    assert_eq!(photo_files(&app), 1);
+
+    // Login: the link sets a strict, HttpOnly, Secure session cookie bound to /admin.
+    let r = app
+        .client()
+        .get(admin_link(&app, "alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attr in [
+        "optout_admin=",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/admin",
+    ] {
+        assert!(set.contains(attr), "{attr} missing in {set}");
+    }
+    let max_age: i64 = set
+        .split("Max-Age=")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((28790..=28800).contains(&max_age), "Max-Age {max_age}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+
+    // Queue.
+    let r = get(&app, &cookie, "/admin").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["x-robots-tag"], "noindex, nofollow");
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"<meta name="robots" content="noindex">"#));
+    assert!(html.contains(&format!("data-case=\"{}\"", case.id)));
+    assert!(html.contains("alice"));
+
+    // Case page: fields, photo with the face overlay, quality, audit trail.
+    let (html, csrf, version) = case_page(&app, &cookie, case.id).await;
+    assert!(!csrf.is_empty() && !version.is_empty());
+    for needle in [
+        "Somchai Jaidee",
+        "somchai@example.org",
+        "Please remove my face from your index.",
+        "id=\"overlay\"",
+        "viewBox=\"0 0 800 600\"",
+        "class=\"landmark\"",
+        "Detector score",
+        "0.930",
+        "id=\"audit\"",
+        "submitted",
+        "embedded",
+        "id=\"no-similar\"",
+    ] {
+        assert!(html.contains(needle), "{needle} missing on the case page");
+    }
+    let photo = get(&app, &cookie, &format!("/admin/cases/{}/photo", case.id)).await;
+    assert_eq!(photo.status(), 200);
+    assert_eq!(photo.headers()["content-type"], "image/jpeg");
+    assert_eq!(photo.headers()["cache-control"], "no-store");
+    assert!(photo.bytes().await.unwrap().starts_with(&[0xFF, 0xD8]));
+    // Without a session, the photo is not there.
+    let r = app
+        .client()
+        .get(format!("{}/admin/cases/{}/photo", app.url, case.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Approve.
+    let r = decide(
+        &app,
+        &cookie,
+        case.id,
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", "approve"),
+            ("note", "Checked against the photo."),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("/admin/cases/{}?done=1", case.id)
+    );
+
+    // Entries: exactly the face embedding, the SHA-256 and the PDQ hash of the photo.
+    let b = app
+        .system
+        .biometrics()
+        .get_biometrics(case.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let ex = &app.system.desk.ports.exclusions;
+    let entries = ex.case_entries(case.id).await.unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(
+        entries.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
+        vec![
+            ExclusionValue::Face(b.findings.embedding.clone().unwrap()),
+            ExclusionValue::Sha256(b.findings.sha256.clone()),
+            ExclusionValue::Pdq(b.findings.pdq.clone()),
+        ]
+    );
+    assert!(entries.iter().all(|e| e.state == EntryState::Active));
+    assert_eq!(
+        entries.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(ex.changes(0, 100).await.unwrap(), entries);
+    assert_eq!(ex.changes(2, 100).await.unwrap().len(), 1);
+    assert_eq!(ex.active().await.unwrap().len(), 3);
+    // Re-running the approval's effects does not duplicate entries.
+    ex.add_entries(
+        case.id,
+        &entries.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ex.case_entries(case.id).await.unwrap().len(), 3);
+
+    // The decision email: Thai, text and HTML, statement of reasons and how to contest it.
+    let mails = mails_tagged(&app, "decision");
+    assert_eq!(mails.len(), 1);
+    let subject = eml_subject(&mails[0]);
+    assert!(subject.contains("ผลการตัดสินคำขอของคุณ"), "{subject}");
+    assert!(subject.contains(&case.id.to_string()));
+    let text = eml_part(&mails[0], "text/plain");
+    let html = eml_part(&mails[0], "text/html");
+    for t in [&text, &html] {
+        for needle in [
+            "คำชี้แจงเหตุผล",                 // statement of reasons
+            "อนุมัติ",                        // approved
+            "ระบบตรวจจับและเปรียบเทียบใบหน้า", // automated means: face matching
+            "มาตรา 17 และ 21 ของ GDPR",    // ground
+            "องค์กรระงับข้อพิพาทนอกศาล",       // out-of-court dispute settlement
+            "ภายในหกเดือน",                 // complaint within six months
+            "Checked against the photo.",
+            "/complaint",
+        ] {
+            assert!(t.contains(needle), "{needle} missing in the decision email");
+        }
+    }
+
+    // The photo is gone; the case page says so; the photo proxy answers 404.
+    assert_eq!(photo_files(&app), 0);
+    let (html, _, _) = case_page(&app, &cookie, case.id).await;
+    assert!(html.contains("id=\"photo-gone\""));
+    assert!(html.contains("data-state=\"approved\""));
+    assert!(html.contains("reviewer:alice"));
+    assert!(
+        !html.contains("id=\"approve\""),
+        "no decision forms on a decided case"
+    );
+    let r = get(&app, &cookie, &format!("/admin/cases/{}/photo", case.id)).await;
+    assert_eq!(r.status(), 404);
+
+    // Audit: the decision by the reviewer and its effects.
+    let audit = app
+        .system
+        .desk
+        .ports
+        .cases
+        .audit_trail(case.id)
+        .await
+        .unwrap();
+    let decision = audit
+        .iter()
+        .find(|a| a.action == "decision:approved")
+        .unwrap();
+    assert_eq!(
+        decision.actor,
+        optout_core::model::Actor::Reviewer("alice".into())
+    );
+    assert!(audit.iter().any(|a| a.action.contains("exclusions_written")
+        && a.action.contains("photo_deleted")
+        && a.action.contains("decision_sent")));
+
+    // The status page shows the decision and offers the complaint form.
+    let r = app
+        .client()
+        .get(format!("{}/status/{}", app.url, case.token))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"decision\""));
+    assert!(html.contains("id=\"complaint-link\""));
+
+    // A second case with the same photo shows the first one's exclusions as near-duplicates.
+    let second = submit_face(&app, "en", jpeg(800, 600)).await;
+    let (html, _, _) = case_page(&app, &cookie, second.id).await;
+    assert!(html.contains("id=\"similar\""));
+    assert!(html.contains("cosine 1.000"));
+    assert!(html.contains("distance 0"));
+    assert!(html.contains(&case.id.to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_expired_and_missing_admin_credentials_get_403() {
+    let clock = TestClock::new();
+    let (app, _tmp) = start(Arc::new(clock.clone())).await;
+    let link = admin_link(&app, "alice");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let parts: Vec<&str> = token.split('.').collect();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let keys = &app.system.desk.keys;
+    let forged = [
+        // another reviewer with the same MAC
+        format!(
+            "{}.{}.{}.{}",
+            parts[0],
+            parts[1],
+            b64.encode("review:mallory"),
+            parts[3]
+        ),
+        // a later expiry
+        format!(
+            "{}.{}.{}.{}",
+            parts[0],
+            parts[1].parse::<i64>().unwrap() + 86400,
+            parts[2],
+            parts[3]
+        ),
+        // an unknown key id
+        format!("zz.{}.{}.{}", parts[1], parts[2], parts[3]),
+        // the right subject signed for another scope (a status link)
+        keys.sign(
+            optout_core::signing::scope::STATUS,
+            "review:alice",
+            clock.now() + Duration::hours(1),
+        ),
+        // a session token used as a link
+        keys.sign(
+            optout_core::signing::scope::ADMIN_SESSION,
+            "review:alice",
+            clock.now() + Duration::hours(1),
+        ),
+        // another key
+        optout_core::signing::KeyRing::generate(parts[0]).sign(
+            optout_core::signing::scope::ADMIN,
+            "review:alice",
+            clock.now() + Duration::hours(1),
+        ),
+        // a bad reviewer name, properly signed
+        keys.sign(
+            optout_core::signing::scope::ADMIN,
+            "review:bad name",
+            clock.now() + Duration::hours(1),
+        ),
+        // another role, properly signed
+        keys.sign(
+            optout_core::signing::scope::ADMIN,
+            "superuser:alice",
+            clock.now() + Duration::hours(1),
+        ),
+        String::new(),
+        "garbage".into(),
+    ];
+    for t in &forged {
+        let r = app
+            .client()
+            .get(format!("{}/admin/login?token={t}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "forged token accepted: {t}");
+        assert!(r.headers().get("set-cookie").is_none());
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("expired") && !body.contains("signature"));
+    }
+    let r = app
+        .client()
+        .get(format!("{}/admin/login", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // No session, a forged session, a link token as a session: 403 everywhere.
+    for cookie in [
+        "".to_owned(),
+        "optout_admin=garbage".to_owned(),
+        format!("optout_admin={token}"),
+    ] {
+        for path in ["/admin", "/admin/cases/01JCASE0000000000000000000"] {
+            let r = get(&app, &cookie, path).await;
+            assert_eq!(r.status(), 403, "{path} with {cookie:?}");
+            assert_eq!(r.headers()["x-robots-tag"], "noindex, nofollow");
+        }
+    }
+
+    // A valid session works until the link's expiry, then neither link nor session do.
+    let cookie = login(&app, "alice").await;
+    assert_eq!(get(&app, &cookie, "/admin").await.status(), 200);
+    clock.advance(Duration::hours(8) + Duration::seconds(1));
+    assert_eq!(get(&app, &cookie, "/admin").await.status(), 403);
+    let r = app.client().get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+
+    // The CLI refuses bad reviewers and durations.
+    for (reviewer, ttl) in [
+        ("", "8h"),
+        ("bad name", "8h"),
+        (&"x".repeat(65)[..], "8h"),
+        ("alice", "8"),
+        ("alice", "0m"),
+        ("alice", "31d"),
+        ("alice", "-1h"),
+    ] {
+        assert!(
+            mint(&admin_args(&app, reviewer, ttl), clock.now()).is_err(),
+            "{reviewer:?} {ttl:?}"
+        );
+    }
+    let mut no_keys = admin_args(&app, "alice", "1h");
+    no_keys.data = app.dir.join("nowhere");
+    assert!(mint(&no_keys, clock.now()).is_err());
+    assert!(mint(&admin_args(&app, "a.b-c_d@example.org", "30d"), clock.now()).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_need_the_sessions_csrf_token_and_valid_fields() {
+    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let case = submit_face(&app, "en", jpeg(640, 480)).await;
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    let (_, csrf, version) = case_page(&app, &alice, case.id).await;
+    let (_, bob_csrf, _) = case_page(&app, &bob, case.id).await;
+    for fields in [
+        vec![("version", version.as_str()), ("decision", "approve")],
+        vec![
+            ("csrf", "AAAA"),
+            ("version", &version),
+            ("decision", "approve"),
+        ],
+        vec![("csrf", ""), ("version", &version), ("decision", "approve")],
+        // another session's token
+        vec![
+            ("csrf", &bob_csrf),
+            ("version", &version),
+            ("decision", "approve"),
+        ],
+    ] {
+        let r = decide(&app, &alice, case.id, &fields).await;
+        assert_eq!(r.status(), 403, "{fields:?}");
+    }
+    // A CSRF token without a session.
+    let r = decide(
+        &app,
+        "",
+        case.id,
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    // Invalid fields: 422 naming the field; wrong ids: 400 / 404; not a form: 415.
+    for (fields, needle) in [
+        (vec![("decision", "delete")], "decision"),
+        (vec![("decision", "reject"), ("reason", "nope")], "reason"),
+        (vec![("decision", "reject"), ("reason", "other")], "note"),
+        (
+            vec![("decision", "better_photo"), ("quality", "ugly")],
+            "quality",
+        ),
+    ] {
+        let mut f = vec![("csrf", csrf.as_str()), ("version", version.as_str())];
+        f.extend(fields);
+        let r = decide(&app, &alice, case.id, &f).await;
+        assert_eq!(r.status(), 422, "{f:?}");
+        assert!(r.text().await.unwrap().contains(needle));
+    }
+    let r = decide(
+        &app,
+        &alice,
+        case.id,
+        &[("csrf", &csrf), ("decision", "approve")],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let r = app
+        .client()
+        .post(format!("{}/admin/cases/not-a-case/decide", app.url))
+        .header("cookie", &alice)
+        .form(&[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", &"approve".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let unknown = CaseId::new(chrono::Utc::now());
+    let r = decide(
+        &app,
+        &alice,
+        unknown,
+        &[("csrf", &csrf), ("version", "1"), ("decision", "approve")],
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        get(&app, &alice, &format!("/admin/cases/{unknown}"))
+            .await
+            .status(),
+        404
+    );
+    let r = app
+        .client()
+        .post(format!("{}/admin/cases/{}/decide", app.url, case.id))
+        .header("cookie", &alice)
+        .body("csrf=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    // Nothing was decided.
+    let c = app
+        .system
+        .desk
+        .ports
+        .cases
+        .get_case(case.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.state.as_str(), "awaiting_review");
+    // Queue parameters are checked.
+    for q in [
+        "state=bogus",
+        "kind=x",
+        "country=XX",
+        "complaint=maybe",
+        "after=zzz",
+    ] {
+        assert_eq!(
+            get(&app, &alice, &format!("/admin?{q}")).await.status(),
+            400,
+            "{q}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_concurrent_decisions_exactly_one_wins() {
+    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    for round in 0..3 {
+        let case = submit_face(&app, "en", jpeg(640 + round, 480)).await;
+        let alice = login(&app, "alice").await;
+        let bob = login(&app, "bob").await;
+        let (_, a_csrf, a_version) = case_page(&app, &alice, case.id).await;
+        let (_, b_csrf, b_version) = case_page(&app, &bob, case.id).await;
+        let a_fields = [
+            ("csrf", a_csrf.as_str()),
+            ("version", a_version.as_str()),
+            ("decision", "approve"),
+        ];
+        let b_fields = [
+            ("csrf", b_csrf.as_str()),
+            ("version", b_version.as_str()),
+            ("decision", "reject"),
+            ("reason", "not_the_requester"),
+        ];
+        let (a, b) = tokio::join!(
+            decide(&app, &alice, case.id, &a_fields),
+            decide(&app, &bob, case.id, &b_fields)
+        );
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409], "round {round}");
+        let loser = if a.status() == 409 { a } else { b };
+        assert!(loser.text().await.unwrap().contains("Already decided"));
+        let c = app
+            .system
+            .desk
+            .ports
+            .cases
+            .get_case(case.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let audit = app
+            .system
+            .desk
+            .ports
+            .cases
+            .audit_trail(case.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|a| a.action.starts_with("decision:"))
+                .count(),
+            1
+        );
+        let entries = app
+            .system
+            .desk
+            .ports
+            .exclusions
+            .case_entries(case.id)
+            .await
+            .unwrap();
+        match c.state.as_str() {
+            "approved" => assert_eq!(entries.len(), 3),
+            "rejected" => assert!(entries.is_empty()),
+            s => panic!("unexpected state {s}"),
+        }
+        assert_eq!(mails_tagged(&app, "decision").len(), round as usize + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reject_and_better_photo_flows() {
+    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let alice = login(&app, "alice").await;
+
+    // Reject: a reason from the list and a note; no entries; photo deleted; email with reasons.
+    let case = submit_face(&app, "en", jpeg(700, 500)).await;
+    let (_, csrf, version) = case_page(&app, &alice, case.id).await;
+    let r = decide(
+        &app,
+        &alice,
+        case.id,
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", "reject"),
+            ("reason", "overriding_interest"),
+            ("note", "The photos are part of news reporting."),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert!(
+        app.system
+            .desk
+            .ports
+            .exclusions
+            .case_entries(case.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(photo_files(&app), 0);
+    let mails = mails_tagged(&app, "decision");
+    assert_eq!(mails.len(), 1);
+    assert!(eml_subject(&mails[0]).starts_with("Decision on your request"));
+    let text = eml_part(&mails[0], "text/plain");
+    for needle in [
+        "Statement of reasons",
+        "Rejected. Nothing was added to our exclusion list.",
+        "Overriding legitimate grounds",
+        "Article 17(3) and 21(1) GDPR",
+        "Automated means: Yes, in part",
+        "The decision itself was taken by a person",
+        "The photos are part of news reporting.",
+        "within six months",
+        "out-of-court dispute settlement body",
+        "before the courts",
+        &format!("/status/{}/complaint", case.token),
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let audit = app
+        .system
+        .desk
+        .ports
+        .cases
+        .audit_trail(case.id)
+        .await
+        .unwrap();
+    let d = audit
+        .iter()
+        .find(|a| a.action == "decision:rejected")
+        .unwrap();
+    assert!(
+        d.detail
+            .as_deref()
+            .unwrap()
+            .contains("reason=overriding_interest")
+    );
+    assert!(
+        !d.detail.as_deref().unwrap().contains("news"),
+        "no free text in the audit"
+    );
+
+    // Better photo: the case waits for a new photo and the requester is told how.
+    let case = submit_face(&app, "th", jpeg(900, 700)).await;
+    let (_, csrf, version) = case_page(&app, &alice, case.id).await;
+    let r = decide(
+        &app,
+        &alice,
+        case.id,
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", "better_photo"),
+            ("quality", "too_blurred"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    wait_for_state(&app, &case.token, "needs_better_photo").await;
+    let mails = mails_tagged(&app, "better_photo");
+    assert_eq!(mails.len(), 1);
+    let text = eml_part(&mails[0], "text/plain");
+    assert!(text.contains("รูปเบลอเกินไป"), "{text}");
+    assert!(text.contains(&format!("/status/{}/photo", case.token)));
+    assert_eq!(
+        photo_files(&app),
+        1,
+        "the photo stays until a new one replaces it"
+    );
+    let r = app
+        .client()
+        .get(format!("{}/status/{}", app.url, case.token))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("id=\"better-photo\""));
+
+    // DSA notices: approving excludes each normalised link.
+    let dsa = submit_dsa(&app, "DE").await;
+    let r = approve(&app, &alice, dsa.id).await;
+    assert_eq!(r.status(), 303);
+    let entries = app
+        .system
+        .desk
+        .ports
+        .exclusions
+        .case_entries(dsa.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
+        vec![
+            ExclusionValue::Url("https://example.com/a.jpg".into()),
+            ExclusionValue::Url("https://example.org/b.png".into()),
+        ]
+    );
+    let text = eml_part(mails_tagged(&app, "decision").last().unwrap(), "text/plain");
+    assert!(text.contains("The 2 image links of your notice were added"));
+    assert!(text.contains("Article 16 of the EU Digital Services Act"));
+    assert!(text.contains("No automated means were used"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawal_withdraws_the_cases_entries_in_the_change_feed() {
+    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let alice = login(&app, "alice").await;
+    let case = submit_face(&app, "en", jpeg(640, 480)).await;
+    assert_eq!(approve(&app, &alice, case.id).await.status(), 303);
+    let ex = &app.system.desk.ports.exclusions;
+    assert_eq!(ex.active().await.unwrap().len(), 3);
+    let r = app
+        .client()
+        .post(format!("{}/v1/status/{}/withdraw", app.url, case.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(ex.active().await.unwrap().is_empty());
+    let changes = ex.changes(3, 100).await.unwrap();
+    assert_eq!(changes.len(), 3);
+    assert!(
+        changes
+            .iter()
+            .all(|e| e.state == EntryState::Withdrawn && e.case_id == case.id)
+    );
+    assert_eq!(
+        changes.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![4, 5, 6]
+    );
+    assert!(ex.changes(6, 100).await.unwrap().is_empty());
+    assert!(
+        app.system
+            .biometrics()
+            .get_biometrics(case.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let audit = app
+        .system
+        .desk
+        .ports
+        .cases
+        .audit_trail(case.id)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action.contains("exclusions_withdrawn"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_reopens_the_case_for_a_different_reviewer() {
+    let clock = TestClock::new();
+    let (app, _tmp) = start(Arc::new(clock.clone())).await;
+    let alice = login(&app, "alice").await;
+    let case = submit_face(&app, "en", jpeg(640, 480)).await;
+    let (_, csrf, version) = case_page(&app, &alice, case.id).await;
+    let r = decide(
+        &app,
+        &alice,
+        case.id,
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", "reject"),
+            ("reason", "not_the_requester"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+
+    // The complaint form: the text is required; then the case is back in the queue.
+    let url = format!("{}/status/{}/complaint", app.url, case.token);
+    let r = app.client().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client()
+        .post(&url)
+        .form(&[("complaint", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    clock.advance(Duration::days(30));
+    let r = app
+        .client()
+        .post(&url)
+        .form(&[(
+            "complaint",
+            "The photo is really me; I can show my ID card.",
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // (the sessions of a month ago expired)
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    let html = get(&app, &bob, "/admin?complaint=yes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&case.id.to_string()));
+    assert!(html.contains("complaint"));
+    let html = get(&app, &bob, "/admin?complaint=no")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(&case.id.to_string()));
+    let r = app
+        .client()
+        .post(&url)
+        .form(&[("complaint", "Once more, please look again.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "one complaint at a time");
+
+    // The first reviewer may not decide the complaint; another one may.
+    let (html, csrf, version) = case_page(&app, &alice, case.id).await;
+    assert!(html.contains("id=\"complaint\""));
+    assert!(html.contains("I can show my ID card"));
+    let r = decide(
+        &app,
+        &alice,
+        case.id,
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("different reviewer"));
+    assert_eq!(approve(&app, &bob, case.id).await.status(), 303);
+    let c = app
+        .system
+        .desk
+        .ports
+        .cases
+        .get_case(case.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.state.as_str(), "approved");
+    assert!(c.complaint.as_ref().unwrap().resolved_at.is_some());
+    assert_eq!(c.decision.as_ref().unwrap().reviewer.as_str(), "bob");
+    assert_eq!(
+        app.system
+            .desk
+            .ports
+            .exclusions
+            .case_entries(case.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let text = eml_part(mails_tagged(&app, "decision").last().unwrap(), "text/plain");
+    assert!(text.contains("answers your complaint"));
+    // A decided complaint cannot be made again.
+    let r = app.client().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+
+    // The complaint window: six months after the decision.
+    let other = submit_face(&app, "en", jpeg(650, 480)).await;
+    assert_eq!(approve(&app, &alice, other.id).await.status(), 303);
+    clock.advance(Duration::days(184));
+    let r = app
+        .client()
+        .get(format!("{}/status/{}/complaint", app.url, other.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_sweep_erases_personal_data_but_keeps_the_exclusions() {
+    let clock = TestClock::new();
+    let (app, _tmp) = start(Arc::new(clock.clone())).await;
+    let alice = login(&app, "alice").await;
+    let approved = submit_face(&app, "en", jpeg(640, 480)).await;
+    assert_eq!(approve(&app, &alice, approved.id).await.status(), 303);
+    let pending = submit_dsa(&app, "TH").await;
+    let desk = &app.system.desk;
+
+    clock.advance(Duration::days(182));
+    desk.sweep_retention(clock.now()).await.unwrap();
+    let c = desk
+        .ports
+        .cases
+        .get_case(approved.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.state.as_str(), "approved", "not yet");
+
+    clock.advance(Duration::days(2));
+    desk.sweep_retention(clock.now()).await.unwrap();
+    let c = desk
+        .ports
+        .cases
+        .get_case(approved.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.state.as_str(), "erased");
+    assert!(c.personal.is_none());
+    assert!(c.decision.as_ref().unwrap().note.is_none());
+    assert!(
+        c.decision
+            .as_ref()
+            .unwrap()
+            .statement
+            .ground
+            .contains("GDPR")
+    );
+    let db = rusqlite_open(&app.dir);
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM personal WHERE case_id = ?1",
+            [approved.id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0);
+    let data: String = db
+        .query_row(
+            "SELECT data FROM cases WHERE id = ?1",
+            [approved.id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!data.contains("Somchai") && !data.contains("somchai@example.org"));
+    assert!(
+        app.system
+            .biometrics()
+            .get_biometrics(approved.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        desk.ports.exclusions.active().await.unwrap().len(),
+        3,
+        "exclusions stay"
+    );
+    // The status link no longer shows anything.
+    let r = app
+        .client()
+        .get(format!("{}/v1/status/{}", app.url, approved.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // An undecided case is not erased; the audit trail records the erasure.
+    let p = desk
+        .ports
+        .cases
+        .get_case(pending.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(p.personal.is_some());
+    let audit = desk.ports.cases.audit_trail(approved.id).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "erased"));
+    // The admin case page still works for the erased case.
+    let alice = login(&app, "alice").await;
+    let (html, _, _) = case_page(&app, &alice, approved.id).await;
+    assert!(html.contains("erased"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_filters_and_pages_most_urgent_first() {
+    let clock = TestClock::new();
+    let (app, _tmp) = start(Arc::new(clock.clone())).await;
+    let a = submit_dsa(&app, "DE").await;
+    clock.advance(Duration::hours(1));
+    let b = submit_face(&app, "en", jpeg(640, 480)).await;
+    clock.advance(Duration::hours(1));
+    let c = submit_dsa(&app, "TH").await;
+    let alice = login(&app, "alice").await;
+    let html = get(&app, &alice, "/admin").await.text().await.unwrap();
+    let pos = |id: CaseId| html.find(&format!("data-case=\"{id}\"")).unwrap();
+    assert!(
+        pos(a.id) < pos(b.id) && pos(b.id) < pos(c.id),
+        "earliest due first"
+    );
+    let html = get(&app, &alice, "/admin?kind=dsa_notice&country=th")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&c.id.to_string()));
+    assert!(!html.contains(&a.id.to_string()) && !html.contains(&b.id.to_string()));
+    let html = get(&app, &alice, "/admin?state=approved")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"empty\""));
+
+    // Keyset paging.
+    let store = &app.system.desk.ports.cases;
+    let filter = CaseFilter {
+        states: vec![optout_core::model::CaseState::AwaitingReview],
+        ..Default::default()
+    };
+    let mut after: Option<QueueCursor> = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = store.list_cases(&filter, 1, after.as_ref()).await.unwrap();
+        seen.extend(page.cases.iter().map(|c| c.id));
+        match page.next {
+            Some(n) => {
+                assert_eq!(QueueCursor::parse(&n.encode()), Some(n));
+                let r = get(&app, &alice, &format!("/admin?after={}", n.encode())).await;
+                assert_eq!(r.status(), 200);
+                after = Some(n);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![a.id, b.id, c.id]);
+}
+
+/// The reviewer's journey in headless Chromium (playwright-core), like the requester's in
+/// `browser.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewer_journey_in_headless_chromium() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let modules = root.join(".cache/npm/node_modules");
+    assert!(
+        modules.join("playwright-core").exists()
+            && std::path::Path::new("/usr/bin/chromium").exists(),
+        "Chromium or playwright-core is missing: run scripts/setup-browser"
+    );
+    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let case = submit_face(&app, "en", jpeg(800, 600)).await;
+    let link = admin_link(&app, "carol");
+    let shots = root.join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let id = case.id.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(root.join("tests/browser/review.mjs"))
+            .args([link.as_str(), id.as_str(), shots.to_str().unwrap()])
+            .env("NODE_PATH", &modules)
+            .output()
+            .expect("node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "review journey failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("review journey ok"));
+    let c = app
+        .system
+        .desk
+        .ports
+        .cases
+        .get_case(case.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.state.as_str(), "approved");
+    assert_eq!(c.decision.unwrap().reviewer.as_str(), "carol");
+}
