@@ -15,10 +15,14 @@ async fn main() -> Result<(), Error> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let rt = optout_aws::runtime::load().await?;
-    let models = std::env::var_os("OPTOUT_MODEL_DIR").map_or_else(optout_face::default_model_dir, Into::into);
+    let models = std::env::var_os("OPTOUT_MODEL_DIR")
+        .map_or_else(optout_face::default_model_dir, Into::into);
     let engine = optout_face::FaceEngine::load(&models)?;
     let analyzer = Arc::new(optout_face::FaceAnalyzer(Arc::new(engine)));
-    let handler: &'static dyn JobHandler = Box::leak(Box::new(EmbedJobs { desk: rt.desk, analyzer }));
+    let handler: &'static dyn JobHandler = Box::leak(Box::new(EmbedJobs {
+        desk: rt.desk,
+        analyzer,
+    }));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(handle_batch(event.payload, handler).await)
     }))
