@@ -45,25 +45,6 @@ async fn start_with_worker() -> (TestApp, tempfile::TempDir) {
     (app, tmp)
 }
 
-/// Uploads a photo through the API and submits a face opt-out; returns the case JSON.
-async fn submit_face(app: &TestApp, photo: Vec<u8>) -> Value {
-    let c = app.client();
-    let key = upload_api(app, photo).await;
-    let body = json!({
-        "kind": "face_opt_out", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
-        "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
-        "consent": true, "upload_key": key
-    });
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
-}
-
 fn token(case: &Value) -> String {
     case["status_url"]
         .as_str()

@@ -332,21 +332,7 @@ async fn dsa_notice_through_the_json_api_is_idempotent_and_thai() {
 #[tokio::test]
 async fn face_opt_out_through_the_json_api() {
     let app = TestApp::start().await;
-    let c = app.client();
-    let key = upload_api(&app, jpeg(400, 300)).await;
-    let body = json!({
-        "kind": "face_opt_out", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
-        "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
-        "consent": true, "upload_key": key
-    });
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let case: Value = r.json().await.unwrap();
+    let case = submit_face(&app, jpeg(400, 300)).await;
     assert_eq!(case["kind"], "face_opt_out");
     assert_eq!(app.count("jobs"), 1);
 }

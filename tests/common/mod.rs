@@ -418,3 +418,22 @@ pub async fn upload_api(app: &TestApp, photo: Vec<u8>) -> String {
     assert_eq!(r.status(), 204);
     form["key"].as_str().unwrap().to_owned()
 }
+
+/// Uploads a photo through the API and submits a face opt-out; returns the case JSON.
+pub async fn submit_face(app: &TestApp, photo: Vec<u8>) -> serde_json::Value {
+    let c = app.client();
+    let key = upload_api(app, photo).await;
+    let body = serde_json::json!({
+        "kind": "face_opt_out", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
+        "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
+        "consent": true, "upload_key": key
+    });
+    let r = c
+        .post(format!("{}/v1/cases", app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}

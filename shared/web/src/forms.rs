@@ -472,9 +472,8 @@ pub async fn complaint_submit(
     let l = posted_lang(&f, lang);
     let text = f.get("complaint").cloned().unwrap_or_default();
     match state.desk.complain(&token, &text).await {
-        Ok(case) => {
+        Ok(_) => {
             let t = texts(l);
-            let _ = case;
             html_message(StatusCode::OK, l, t.complaint_title, t.complaint_done)
         }
         Err(DeskError::Invalid(errs)) => html(
