@@ -2,6 +2,7 @@
 
 use anyhow::{Context, bail};
 use chrono::Duration;
+use optout_core::exclusions::MatchSettings;
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
 use std::net::SocketAddr;
@@ -19,8 +20,24 @@ pub struct ServeArgs {
     /// Public base URL used in emails and redirects (default: http://LISTEN).
     #[arg(long, env = "OPTOUT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// PDQ hashes within this Hamming distance (bits) of an exclusion entry match (0-64).
+    #[arg(long, env = "OPTOUT_PDQ_RADIUS", default_value_t = optout_core::exclusions::DEFAULT_PDQ_RADIUS)]
+    pub pdq_radius: u32,
     #[command(flatten)]
     pub desk: DeskArgs,
+}
+
+impl ServeArgs {
+    /// How indexer candidates match: the PDQ radius configured and the face threshold calibrated
+    /// for the face pipeline this binary runs (`optout_face::FACE_MATCH_THRESHOLD`).
+    pub fn match_settings(&self) -> anyhow::Result<MatchSettings> {
+        let s = MatchSettings {
+            pdq_radius: self.pdq_radius,
+            face_threshold: optout_face::FACE_MATCH_THRESHOLD,
+        };
+        s.validate().context("OPTOUT_PDQ_RADIUS")?;
+        Ok(s)
+    }
 }
 
 /// Settings shared by every runtime.

@@ -3,13 +3,14 @@
 
 use anyhow::Context;
 use optout_core::embedding::EmbedJobs;
+use optout_core::exclusions::{ExclusionService, IndexerPorts};
 use optout_core::ports::{Clock, JobHandler, PhotoAnalyzer, SystemClock};
 use optout_core::service::{Desk, Ports};
 use optout_embedded::{
     Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteExclusions,
-    SqliteQueue, Worker, WorkerConfig,
+    SqliteIndexerKeys, SqliteQueue, Worker, WorkerConfig,
 };
-use optout_web::AppState;
+use optout_web::{AppState, IndexerApi};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,9 @@ pub struct System {
     pub photos: FilePhotoStore,
     pub db: Db,
     pub data_dir: PathBuf,
+    /// The indexer API (its in-memory exclusion index and rate limits live as long as the system).
+    pub indexer: Arc<IndexerApi>,
+    pub indexer_keys: SqliteIndexerKeys,
 }
 
 impl System {
@@ -47,13 +51,23 @@ impl System {
         let mailer = OutboxMailer::new(&dir.join("outbox"), &args.desk.mail_from, clock.clone())
             .context("outbox")?;
         let queue = SqliteQueue::new(db.clone(), clock.clone());
+        let exclusions = Arc::new(SqliteExclusions::new(db.clone()));
+        let indexer_keys = SqliteIndexerKeys::new(db.clone(), clock.clone());
+        let indexer = Arc::new(IndexerApi::new(IndexerPorts {
+            exclusions: Arc::new(ExclusionService::new(
+                exclusions.clone(),
+                args.match_settings()?,
+            )),
+            keys: Arc::new(indexer_keys.clone()),
+            snapshots: None,
+        }));
         let ports = Ports {
             cases: Arc::new(SqliteCaseStore::new(db.clone())),
             photos: Arc::new(photos.clone()),
             queue: Arc::new(queue.clone()),
             mailer: Arc::new(mailer),
             biometrics: Arc::new(SqliteBiometrics::new(db.clone())),
-            exclusions: Arc::new(SqliteExclusions::new(db.clone())),
+            exclusions,
             clock,
         };
         Ok(System {
@@ -62,6 +76,8 @@ impl System {
             photos,
             db,
             data_dir: dir.clone(),
+            indexer,
+            indexer_keys,
         })
     }
 
@@ -69,6 +85,7 @@ impl System {
         optout_web::router(AppState {
             desk: self.desk.clone(),
             uploads: Some(Arc::new(self.photos.clone())),
+            indexer: self.indexer.clone(),
         })
     }
 
@@ -126,8 +143,8 @@ pub async fn run(
 /// uploads and erase personal data whose retention period ended.
 async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
     loop {
-        if let Err(e) = system.desk.relay(100).await {
-            tracing::error!(error = %e, "relay failed");
+        if let Err(e) = system.desk.housekeep(100).await {
+            tracing::error!(error = %e, "housekeeping failed");
         }
         if let Err(e) = system
             .photos
@@ -135,10 +152,6 @@ async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
             .await
         {
             tracing::error!(error = %e, "sweep of unclaimed uploads failed");
-        }
-        let now = system.desk.ports.clock.now();
-        if let Err(e) = system.desk.sweep_retention(now).await {
-            tracing::error!(error = %e, "retention sweep failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}

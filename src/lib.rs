@@ -4,3 +4,4 @@
 pub mod admin_url;
 pub mod config;
 pub mod embedded;
+pub mod indexer_key;

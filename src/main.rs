@@ -1,6 +1,8 @@
 //! `optout`: the operator binary.
 
+mod cmd_check;
 mod cmd_embed;
+mod cmd_sync;
 
 use clap::{Parser, Subcommand};
 use optout::config::ServeArgs;
@@ -31,6 +33,13 @@ enum Command {
     Embed(cmd_embed::EmbedArgs),
     /// Mint a signed, expiring admin link for a reviewer.
     AdminUrl(optout::admin_url::AdminUrlArgs),
+    /// Make, list or revoke the indexer API keys of the embedded mode.
+    IndexerKey(optout::indexer_key::IndexerKeyArgs),
+    /// Check a photo (SHA-256, PDQ, every face) and links against the exclusion data, through the
+    /// indexer API or a mirror. Exit status: 0 nothing excluded, 1 something excluded, 2 error.
+    Check(cmd_check::CheckArgs),
+    /// Create or update a local mirror of the exclusion data (for `check --mirror`).
+    Sync(cmd_sync::SyncArgs),
 }
 
 #[tokio::main]
@@ -56,5 +65,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Embed(args) => cmd_embed::run(&args),
         Command::AdminUrl(args) => optout::admin_url::run(&args),
+        Command::IndexerKey(args) => {
+            optout::indexer_key::run(&args, &mut std::io::stdout().lock()).await
+        }
+        Command::Check(args) => std::process::exit(cmd_check::run(args).await),
+        Command::Sync(args) => cmd_sync::run(args).await,
     }
 }

@@ -14,9 +14,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         tracing::error!(error = %e, "start-up failed");
         e
     })?;
-    let app = optout_web::router(optout_web::AppState {
-        desk: rt.desk,
-        uploads: None,
-    });
-    lambda_http::run(app).await
+    let indexer = optout_aws::runtime::indexer_ports(&rt.desk.ports, &rt.config, &rt.clients)?;
+    lambda_http::run(optout_api_fn::app(rt.desk, indexer)).await
 }

@@ -37,10 +37,8 @@ async fn app() -> axum::Router {
         KeyRing::generate("k1"),
         Settings::local("https://optout.example.org"),
     );
-    optout_web::router(optout_web::AppState {
-        desk,
-        uploads: None,
-    })
+    let indexer = optout_aws::runtime::indexer_ports(&desk.ports, &cfg, &clients).unwrap();
+    optout_api_fn::app(desk, indexer)
 }
 
 #[tokio::test]

@@ -49,6 +49,10 @@ pub struct Endpoints {
 /// - `OPTOUT_CASES_TABLE` (required): the DynamoDB table of cases, audit events, idempotency keys and photo keys;
 /// - `OPTOUT_PERSONAL_TABLE` (required): the DynamoDB table of personal data (TTL attribute `expires_at`);
 /// - `OPTOUT_BIOMETRICS_TABLE` (required): the DynamoDB table of biometric data (embeddings, hashes);
+/// - `OPTOUT_EXCLUSIONS_TABLE` (optional): the DynamoDB exclusion table (entries and their change
+///   feed, see [`crate::exclusions`]); set on the functions that write or read exclusions (the api
+///   function). Without it the exclusion store reports itself unavailable and the desk keeps the
+///   exclusion effects of its cases pending;
 /// - `OPTOUT_PHOTO_BUCKET` (required): the private S3 bucket of photos;
 /// - `OPTOUT_JOB_QUEUE_URL` (required): the SQS queue of embedding jobs;
 /// - `OPTOUT_MAIL_FROM` (required): the sender address (of a verified SES identity);
@@ -58,7 +62,11 @@ pub struct Endpoints {
 ///   the decision and the due date;
 /// - `OPTOUT_SIGNING_KEYS_PARAMETER` or `OPTOUT_SIGNING_KEYS`: the SSM SecureString parameter name
 ///   holding the signing key ring, or (local runs only) the key ring itself;
-/// - `OPTOUT_INDEXER_KEYS_PARAMETER` or `OPTOUT_INDEXER_KEYS`: likewise for the indexer API keys;
+/// - `OPTOUT_INDEXER_KEYS_PARAMETER` or `OPTOUT_INDEXER_KEYS`: likewise for the indexer API keys (a
+///   JSON array of `IndexerKey`: ids and SHA-256 hashes of the secrets, never the secrets; see
+///   [`crate::indexer_keys`]). Without either, every indexer request is refused;
+/// - `OPTOUT_INDEXER_KEYS_REFRESH_SECS` (optional, default 60, 1..=3600): the indexer keys are read
+///   from SSM again at most this often, so a revocation takes effect within this time;
 /// - `OPTOUT_AWS_MAX_ATTEMPTS` (optional, default 3) and `OPTOUT_AWS_TIMEOUT_MS` (optional, default
 ///   3000, per attempt): retries and timeouts of every AWS call (a call never hangs);
 /// - `AWS_ENDPOINT_URL` (optional, emulators): the endpoint of every service; per service
@@ -71,6 +79,7 @@ pub struct AwsConfig {
     pub cases_table: String,
     pub personal_table: String,
     pub biometrics_table: String,
+    pub exclusions_table: Option<String>,
     pub photo_bucket: String,
     pub job_queue_url: String,
     pub mail_from: String,
@@ -79,6 +88,7 @@ pub struct AwsConfig {
     pub retention: chrono::Duration,
     pub signing_keys: Option<SecretSource>,
     pub indexer_keys: Option<SecretSource>,
+    pub indexer_keys_refresh: Duration,
     pub max_attempts: u32,
     pub attempt_timeout: Duration,
     pub endpoints: Endpoints,
@@ -143,6 +153,7 @@ impl AwsConfig {
             cases_table: req("OPTOUT_CASES_TABLE")?,
             personal_table: req("OPTOUT_PERSONAL_TABLE")?,
             biometrics_table: req("OPTOUT_BIOMETRICS_TABLE")?,
+            exclusions_table: opt("OPTOUT_EXCLUSIONS_TABLE"),
             photo_bucket: req("OPTOUT_PHOTO_BUCKET")?,
             job_queue_url,
             mail_from,
@@ -151,6 +162,11 @@ impl AwsConfig {
             retention: chrono::Duration::days(num("OPTOUT_RETENTION_DAYS", 183, 1..=3650)? as i64),
             signing_keys: secret("OPTOUT_SIGNING_KEYS_PARAMETER", "OPTOUT_SIGNING_KEYS"),
             indexer_keys: secret("OPTOUT_INDEXER_KEYS_PARAMETER", "OPTOUT_INDEXER_KEYS"),
+            indexer_keys_refresh: Duration::from_secs(num(
+                "OPTOUT_INDEXER_KEYS_REFRESH_SECS",
+                60,
+                1..=3600,
+            )?),
             max_attempts: num("OPTOUT_AWS_MAX_ATTEMPTS", 3, 1..=10)? as u32,
             attempt_timeout: Duration::from_millis(num(
                 "OPTOUT_AWS_TIMEOUT_MS",
@@ -228,6 +244,8 @@ mod tests {
         assert_eq!(c.max_attempts, 3);
         assert_eq!(c.endpoints, Endpoints::default());
         assert!(c.signing_keys.is_none());
+        assert_eq!(c.exclusions_table, None);
+        assert_eq!(c.indexer_keys_refresh, Duration::from_secs(60));
     }
 
     #[test]
@@ -240,6 +258,29 @@ mod tests {
             AwsConfig::from_lookup(env(&pairs)),
             Err(ConfigError::Invalid("OPTOUT_RETENTION_DAYS", _))
         ));
+        let mut pairs = BASE.to_vec();
+        pairs.push(("OPTOUT_INDEXER_KEYS_REFRESH_SECS", "0"));
+        assert!(matches!(
+            AwsConfig::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid("OPTOUT_INDEXER_KEYS_REFRESH_SECS", _))
+        ));
+    }
+
+    #[test]
+    fn exclusions_and_indexer_keys() {
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("OPTOUT_EXCLUSIONS_TABLE", "exclusions"),
+            ("OPTOUT_INDEXER_KEYS_PARAMETER", "/optout/indexer-keys"),
+            ("OPTOUT_INDEXER_KEYS_REFRESH_SECS", "5"),
+        ]);
+        let c = AwsConfig::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(c.exclusions_table.as_deref(), Some("exclusions"));
+        assert_eq!(
+            c.indexer_keys,
+            Some(SecretSource::Parameter("/optout/indexer-keys".into()))
+        );
+        assert_eq!(c.indexer_keys_refresh, Duration::from_secs(5));
     }
 
     #[test]

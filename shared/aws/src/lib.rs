@@ -5,17 +5,23 @@
 //! - [`S3PhotoStore`]: photos in a private S3 bucket, uploaded by presigned POST;
 //! - [`SqsJobQueue`]: embedding jobs on SQS (with a dead-letter queue);
 //! - [`SesMailer`]: mail through SESv2;
+//! - [`DynamoExclusions`]: the exclusion table and its change feed in DynamoDB;
+//! - [`SsmIndexerKeys`]: the indexer API keys from an SSM SecureString parameter, re-read every minute;
+//! - [`S3SnapshotPublisher`]: exclusion snapshots in S3 behind presigned GET URLs;
 //! - [`AwsConfig`]: the typed configuration, read once from the environment;
 //! - `testing` (feature `test-support`): local emulators and resources created from the SAM template.
 
 pub mod config;
 pub mod dynamo;
 mod error;
+pub mod exclusions;
+pub mod indexer_keys;
 pub mod presign;
 pub mod runtime;
 pub mod s3;
 pub mod secrets;
 pub mod ses;
+pub mod snapshots;
 pub mod sqs;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -31,8 +37,11 @@ pub use unwired::ExclusionsNotWired;
 
 pub use config::{AwsConfig, ConfigError, Endpoints, Secret, SecretSource};
 pub use dynamo::{DynamoBiometricStore, DynamoCaseStore};
+pub use exclusions::DynamoExclusions;
+pub use indexer_keys::SsmIndexerKeys;
 pub use s3::S3PhotoStore;
 pub use ses::SesMailer;
+pub use snapshots::S3SnapshotPublisher;
 pub use sqs::SqsJobQueue;
 
 /// The service clients, built once per process from one SDK configuration.
@@ -100,7 +109,10 @@ pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
             clients.dynamodb.clone(),
             &cfg.biometrics_table,
         )),
-        exclusions: Arc::new(ExclusionsNotWired),
+        exclusions: match &cfg.exclusions_table {
+            Some(table) => Arc::new(DynamoExclusions::new(clients.dynamodb.clone(), table)),
+            None => Arc::new(ExclusionsNotWired),
+        },
         clock: Arc::new(SystemClock),
     }
 }

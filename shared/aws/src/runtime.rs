@@ -1,11 +1,14 @@
 //! Start-up of an AWS function: configuration, clients (built once), secrets, the desk.
 
-use optout_core::service::Desk;
+use optout_core::exclusions::{ExclusionService, IndexerPorts, MatchSettings};
+use optout_core::indexer_keys::StaticIndexerKeys;
+use optout_core::service::{Desk, Ports};
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
+use std::sync::Arc;
 
 use crate::config::{AwsConfig, ConfigError};
-use crate::{Clients, ports, secrets};
+use crate::{Clients, S3SnapshotPublisher, SsmIndexerKeys, ports, secrets};
 
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,5 +54,39 @@ pub async fn load() -> Result<Runtime, SetupError> {
         sdk,
         clients,
         desk,
+    })
+}
+
+/// The indexer API's ports: the exclusion table of `ports`, matching with the documented
+/// defaults (PDQ radius 31; face threshold 0.50, the calibrated `optout_face::FACE_MATCH_THRESHOLD`,
+/// which the api function does not link); the keys from `OPTOUT_INDEXER_KEYS_PARAMETER` (SSM,
+/// re-read every `OPTOUT_INDEXER_KEYS_REFRESH_SECS`) or `OPTOUT_INDEXER_KEYS` (without either,
+/// every indexer request is refused); snapshots published to the photo bucket under `snapshots/`.
+pub fn indexer_ports(
+    ports: &Ports,
+    cfg: &AwsConfig,
+    clients: &Clients,
+) -> Result<IndexerPorts, SetupError> {
+    let keys: Arc<dyn optout_core::ports::IndexerKeyStore> = match &cfg.indexer_keys {
+        Some(source) => Arc::new(SsmIndexerKeys::from_source(
+            clients.ssm.clone(),
+            source,
+            cfg.indexer_keys_refresh,
+        )?),
+        None => {
+            tracing::warn!("no indexer keys configured: every indexer request is refused");
+            Arc::new(StaticIndexerKeys::default())
+        }
+    };
+    Ok(IndexerPorts {
+        exclusions: Arc::new(ExclusionService::new(
+            ports.exclusions.clone(),
+            MatchSettings::default(),
+        )),
+        keys,
+        snapshots: Some(Arc::new(S3SnapshotPublisher::new(
+            clients.s3.clone(),
+            &cfg.photo_bucket,
+        ))),
     })
 }

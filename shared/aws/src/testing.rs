@@ -529,11 +529,17 @@ impl Stack {
             }
         }
 
-        // The function's environment of the template, with the names created here.
-        let env_tpl = t["Globals"]["Function"]["Environment"]["Variables"]
+        // The api function's environment of the template (the global one and its own), with the
+        // names created here.
+        let mut env_tpl = t["Globals"]["Function"]["Environment"]["Variables"]
             .as_object()
             .cloned()
             .unwrap_or_default();
+        if let Some(own) =
+            resources["ApiFunction"]["Properties"]["Environment"]["Variables"].as_object()
+        {
+            env_tpl.extend(own.clone());
+        }
         let resolver = Resolver {
             params: &params,
             physical: &physical,

@@ -37,4 +37,7 @@ impl ExclusionStore for ExclusionsNotWired {
     async fn withdraw_case(&self, _: CaseId, _: DateTime<Utc>) -> Result<usize, StoreError> {
         Err(not_wired())
     }
+    async fn head(&self) -> Result<u64, StoreError> {
+        Err(not_wired())
+    }
 }

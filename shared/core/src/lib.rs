@@ -5,12 +5,16 @@
 //! - [`ports`]: one small trait per capability (case store, photo store, job queue, mailer, clock);
 //! - [`signing`]: HMAC-signed, expiring tokens (status links, upload policies) with key rotation;
 //! - [`i18n`] and [`mail`]: the texts of the product in English and Thai, and the emails built from them;
-//! - [`service`]: the use cases (submit, status, withdraw, embedding jobs) on top of the ports.
+//! - [`service`]: the use cases (submit, status, withdraw, embedding jobs) on top of the ports;
+//! - [`exclusions`]: the indexer's side of the exclusion table (batch checks, change feed, snapshot);
+//! - [`indexer_keys`]: the indexer's API keys (format, generation, constant-time verification).
 
 pub mod countries;
 pub mod embedding;
 pub mod error;
+pub mod exclusions;
 pub mod i18n;
+pub mod indexer_keys;
 pub mod mail;
 pub mod model;
 pub mod photo;

@@ -198,6 +198,46 @@ pub trait ExclusionStore: Send + Sync {
 
     /// Marks every active entry of a case withdrawn (each gets a new position). Returns how many.
     async fn withdraw_case(&self, case_id: CaseId, at: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// The highest position given so far (0 while the table is empty). Read before [`active`],
+    /// it labels a snapshot: replaying the changes after it converges whatever happened between
+    /// the two reads, because applying an entry's current state is idempotent.
+    ///
+    /// [`active`]: ExclusionStore::active
+    async fn head(&self) -> Result<u64, StoreError>;
+}
+
+/// An indexer's API key as stored: an id (the public part of the key) and the SHA-256 of its
+/// secret part, never the secret itself. Keys are `optk_<id>_<secret>`; the secret has 256 bits of
+/// entropy, so a fast hash is enough and the comparison is constant-time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexerKey {
+    pub id: String,
+    /// Who holds it (an operator's label, e.g. the indexer cluster's name).
+    pub name: String,
+    /// Lower-case hex SHA-256 of the secret part.
+    pub secret_sha256: String,
+    /// Requests per minute this key may make (its token bucket refills at this rate).
+    pub rate_per_minute: u32,
+    pub created_at: DateTime<Utc>,
+    /// Set when revoked: the key is refused from then on.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Where the indexer keys are looked up (a table in the embedded mode; an SSM parameter in AWS).
+#[async_trait]
+pub trait IndexerKeyStore: Send + Sync {
+    /// The key with this id, revoked or not; `None` when there is none.
+    async fn find_key(&self, id: &str) -> Result<Option<IndexerKey>, StoreError>;
+}
+
+/// Publishes exclusion snapshots for bulk download (an S3 object behind a presigned GET in AWS).
+/// Without one, the app serves the snapshot in the response body.
+#[async_trait]
+pub trait SnapshotPublisher: Send + Sync {
+    /// Stores `body` (the snapshot document at `position`) unless that position is already stored,
+    /// and returns a URL where it can be fetched for a limited time.
+    async fn publish(&self, position: u64, body: Vec<u8>) -> Result<String, StoreError>;
 }
 
 /// A form that uploads one photo straight into the photo store (an S3 presigned POST in AWS; a

@@ -667,6 +667,30 @@ impl Desk {
     }
 }
 
+/// What one round of [`Desk::housekeep`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Housekeeping {
+    /// Cases whose pending dispatches or decision effects were retried.
+    pub relayed: usize,
+    /// Cases whose personal data was erased at the end of the retention period.
+    pub erased: usize,
+}
+
+impl Desk {
+    /// One round of the periodic work both modes run (a loop in the embedded mode, a scheduled
+    /// function in AWS): finish interrupted dispatches and decision effects (at most `batch`
+    /// cases), then erase personal data whose retention period ended. Both steps run even when
+    /// the first fails; the first error is returned after the second step.
+    pub async fn housekeep(&self, batch: usize) -> Result<Housekeeping, DeskError> {
+        let relayed = self.relay(batch).await;
+        let erased = self.sweep_retention(self.ports.clock.now()).await;
+        match (relayed, erased) {
+            (Ok(relayed), Ok(erased)) => Ok(Housekeeping { relayed, erased }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+}
+
 /// A field error for the complaint form (used by the web layer for a missing text).
 pub fn complaint_required() -> FieldErrors {
     let mut e = FieldErrors::default();

@@ -64,6 +64,14 @@ CREATE TABLE IF NOT EXISTS exclusions (
 );
 CREATE INDEX IF NOT EXISTS exclusions_case ON exclusions(case_id, state);
 CREATE INDEX IF NOT EXISTS exclusions_active ON exclusions(state) WHERE state = 'active';
+CREATE TABLE IF NOT EXISTS indexer_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    rate_per_minute INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
 CREATE TABLE IF NOT EXISTS uploads (
     key TEXT PRIMARY KEY,
     content_type TEXT,

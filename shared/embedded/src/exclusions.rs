@@ -175,6 +175,11 @@ impl ExclusionStore for SqliteExclusions {
             .await
     }
 
+    async fn head(&self) -> Result<u64, StoreError> {
+        let next = self.db.call(|conn| next_position(conn)).await?;
+        Ok(u64::try_from(next - 1).unwrap_or(0))
+    }
+
     async fn withdraw_case(&self, case_id: CaseId, at: DateTime<Utc>) -> Result<usize, StoreError> {
         let (id, at) = (case_id.to_string(), at.to_rfc3339());
         self.db

@@ -5,6 +5,7 @@
 //! - [`pdq`]: exact PDQ Hamming-radius index (multi-index hashing).
 //! - [`face`]: face-embedding threshold index (cross-polytope LSH + sketch screening).
 //! - [`exclusion`]: [`ExclusionIndex`], the four behind one id space, with batch checks.
+//! - [`wire`]: the JSON of the indexer API, shared by server and client.
 //! - [`synth`]: synthetic workloads for tests and the bench.
 
 mod cpu;
@@ -18,6 +19,7 @@ pub mod sha;
 pub mod synth;
 pub mod url;
 pub mod url_index;
+pub mod wire;
 
 pub use cpu::level_name as simd_level;
 pub use exclusion::{

@@ -4,12 +4,14 @@
 //! - HTML: `/` (landing), `/opt-out` (face opt-out: photo, then details), `/dsa` (DSA notice),
 //!   `/status/{token}` (status, withdrawal, complaint), `/uploads` (the embedded mode's upload receiver);
 //! - the review desk under `/admin` (signed admin links, session cookie, CSRF-protected decisions);
-//! - JSON: `/v1/...` described by `/openapi.json`; `/healthz`.
+//! - JSON: `/v1/...` described by `/openapi.json`; `/healthz`;
+//! - the indexer API under `/v1/exclusions/` (API keys, rate limits; see [`indexer`]).
 
 mod admin;
 mod admin_pages;
 mod api;
 mod forms;
+pub mod indexer;
 mod lang;
 pub mod openapi;
 mod pages;
@@ -21,6 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use http::HeaderValue;
 use http::header;
+pub use indexer::IndexerApi;
 use optout_core::ports::UploadSink;
 use optout_core::service::Desk;
 use std::sync::Arc;
@@ -32,6 +35,8 @@ pub struct AppState {
     pub desk: Desk,
     /// The receiver of upload forms that point at the app itself (embedded mode only).
     pub uploads: Option<Arc<dyn UploadSink>>,
+    /// The indexer API: exclusion checks, change feed, snapshots, keys and rate limits.
+    pub indexer: Arc<IndexerApi>,
 }
 
 /// The largest form or JSON body accepted (a DSA notice with 20 long URLs fits easily).
@@ -71,8 +76,14 @@ pub fn router(state: AppState) -> Router {
     let upload = Router::new()
         .route("/uploads", post(uploads::receive))
         .layer(DefaultBodyLimit::max(upload_max));
+    let indexer = Router::new()
+        .route("/v1/exclusions/check", post(indexer::check))
+        .route("/v1/exclusions/changes", get(indexer::changes))
+        .route("/v1/exclusions/snapshot", get(indexer::snapshot))
+        .layer(DefaultBodyLimit::max(indexer::CHECK_BODY_MAX));
     html_and_api
         .merge(upload)
+        .merge(indexer)
         .fallback(forms::not_found)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

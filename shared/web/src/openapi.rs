@@ -3,15 +3,41 @@
 
 use axum::Json;
 use axum::response::IntoResponse;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use crate::api;
+use crate::indexer::{self, schema};
 use crate::respond;
+
+/// The indexer's API key as a bearer token.
+struct IndexerKeyScheme;
+
+impl Modify for IndexerKeyScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "indexer_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("optk_<id>_<secret>")
+                    .description(Some(
+                        "An indexer API key (`optout indexer-key create`); each key has its own rate limit.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "optout API", description = "Face opt-out and DSA notice requests: upload, submit, follow, withdraw."),
-    paths(api::create_upload, api::submit, api::status, api::withdraw, api::replace_photo),
+    info(title = "optout API", description = "Face opt-out and DSA notice requests: upload, submit, follow, withdraw. The search engine's indexer checks candidates against the exclusion table and follows its changes."),
+    paths(
+        api::create_upload, api::submit, api::status, api::withdraw, api::replace_photo,
+        indexer::check, indexer::changes, indexer::snapshot
+    ),
     components(schemas(
         api::UploadResponse,
         api::CaseRequest,
@@ -20,9 +46,29 @@ use crate::respond;
         api::PhotoRequest,
         respond::ApiError,
         respond::ApiErrorBody,
-        respond::ApiFieldError
+        respond::ApiFieldError,
+        schema::CheckRequest,
+        schema::Candidate,
+        schema::UrlCandidate,
+        schema::Sha256Candidate,
+        schema::PdqCandidate,
+        schema::FaceCandidate,
+        schema::CheckResponse,
+        schema::CheckResult,
+        schema::EntryKind,
+        schema::EntryState,
+        schema::EntryValue,
+        schema::ExclusionEntry,
+        schema::ChangesResponse,
+        schema::Snapshot,
+        schema::IndexerError,
+        schema::IndexerErrorBody
     )),
-    tags((name = "requests", description = "What a requester can do"))
+    modifiers(&IndexerKeyScheme),
+    tags(
+        (name = "requests", description = "What a requester can do"),
+        (name = "indexer", description = "What the search engine's indexer can do (API key required)")
+    )
 )]
 pub struct ApiDoc;
 

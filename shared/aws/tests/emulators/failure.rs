@@ -62,6 +62,25 @@ async fn stopped_emulators_give_unavailable_quickly() {
         ports.mailer.send(&mail).await,
         Err(MailError::Unavailable(_))
     ));
+    assert!(matches!(
+        ports.exclusions.head().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let r = ports
+        .exclusions
+        .add_entries(c.id, &[ExclusionValue::Sha256("ab".repeat(32))], Utc::now())
+        .await;
+    assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
+    assert!(matches!(
+        ports.exclusions.changes(0, 10).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let snapshots =
+        optout_aws::S3SnapshotPublisher::new(s.clients.s3.clone(), &s.config.photo_bucket);
+    assert!(matches!(
+        snapshots.publish(1, b"{}".to_vec()).await,
+        Err(StoreError::Unavailable(_))
+    ));
     assert!(
         start.elapsed() < Duration::from_secs(20),
         "took {:?}",

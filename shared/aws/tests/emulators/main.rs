@@ -2,6 +2,7 @@
 //! on resources created from `infra/template.yaml`. Needs `scripts/setup-emulators` first.
 
 mod dynamo;
+mod exclusions;
 mod failure;
 mod fixtures;
 mod queue_mail;

@@ -63,6 +63,81 @@ fn template_has_the_promised_properties() {
 }
 
 #[test]
+fn exclusion_table_snapshots_and_indexer_keys_are_least_privilege() {
+    let t = template().unwrap();
+    let r = &t["Resources"];
+    let table = &r["ExclusionsTable"]["Properties"];
+    assert_eq!(table["BillingMode"], json!("PAY_PER_REQUEST"));
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        json!(true)
+    );
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], json!(true));
+    assert_eq!(
+        table["GlobalSecondaryIndexes"],
+        json!(null),
+        "the feed is read from the base table"
+    );
+
+    let rules = r["PhotoBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .unwrap();
+    assert!(rules.iter().any(|x| x["Prefix"] == json!("snapshots/")
+        && x["ExpirationInDays"] == json!(1)
+        && x["Status"] == json!("Enabled")));
+
+    let env = &r["ApiFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env["OPTOUT_EXCLUSIONS_TABLE"],
+        json!({"Ref": "ExclusionsTable"})
+    );
+    assert_eq!(
+        env["OPTOUT_INDEXER_KEYS_PARAMETER"],
+        json!({"Ref": "IndexerKeysParameter"})
+    );
+
+    let statements = |role: &str| -> Vec<serde_json::Value> {
+        r[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let api = statements("ApiFunctionRole");
+    let on_table: Vec<&serde_json::Value> = api
+        .iter()
+        .filter(|st| st["Resource"].to_string().contains("ExclusionsTable"))
+        .collect();
+    assert_eq!(on_table.len(), 1);
+    assert_eq!(
+        on_table[0]["Action"],
+        json!([
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ])
+    );
+    let snapshots = api
+        .iter()
+        .find(|st| st["Sid"] == json!("Snapshots"))
+        .unwrap();
+    assert_eq!(snapshots["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+    assert!(snapshots["Resource"].to_string().contains("/snapshots/*"));
+    let secrets = api.iter().find(|st| st["Sid"] == json!("Secrets")).unwrap();
+    assert!(
+        secrets["Resource"]
+            .to_string()
+            .contains("IndexerKeysParameter")
+    );
+    // KMS only for a customer managed key, and only that key.
+    for role in ["ApiFunctionRole", "EmbedderFunctionRole"] {
+        let text = serde_json::Value::Array(statements(role)).to_string();
+        assert!(!text.contains("alias/aws/ssm"), "{role}");
+        assert!(!text.contains("\"kms:*\""), "{role}");
+    }
+}
+
+#[test]
 fn template_passes_cfn_lint() {
     let lint = emulators_root().join(".venv-emulators/bin/cfn-lint");
     if !lint.is_file() {

@@ -4,268 +4,15 @@
 //! A deterministic stand-in for the face pipeline keeps these tests fast; the real pipeline is
 //! tested in `embedding.rs`.
 
-mod common;
-
+use crate::common::*;
+use crate::desk::*;
 use chrono::Duration;
-use common::*;
-use optout::admin_url::{AdminUrlArgs, mint};
+use optout::admin_url::mint;
 use optout_core::model::CaseId;
 use optout_core::ports::{
-    AnalyzerError, BiometricStore, CaseFilter, Clock, EntryState, ExclusionValue, PhotoAnalyzer,
-    PhotoFindings, QueueCursor,
+    BiometricStore, CaseFilter, Clock, EntryState, ExclusionValue, QueueCursor,
 };
-use serde_json::{Value, json};
 use std::sync::Arc;
-
-/// A stand-in for the face pipeline: one face, an embedding and hashes derived from the bytes.
-struct FakeAnalyzer;
-
-fn seed(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x100000001b3)
-    })
-}
-
-impl PhotoAnalyzer for FakeAnalyzer {
-    fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError> {
-        let mut s = seed(bytes);
-        let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            s
-        };
-        let mut emb: Vec<f32> = (0..128)
-            .map(|_| ((next() >> 40) as f32 / (1u64 << 24) as f32) - 0.5)
-            .collect();
-        let n = emb.iter().map(|x| x * x).sum::<f32>().sqrt();
-        emb.iter_mut().for_each(|x| *x /= n);
-        let sha256 = format!(
-            "{:016x}{:016x}{:016x}{:016x}",
-            next(),
-            next(),
-            next(),
-            next()
-        );
-        let pdq = format!(
-            "{:016x}{:016x}{:016x}{:016x}",
-            next(),
-            next(),
-            next(),
-            next()
-        );
-        Ok(PhotoFindings {
-            verdict: "ok".into(),
-            embedding: Some(emb),
-            sha256,
-            pdq,
-            pdq_quality: 90,
-            details: json!({
-                "width": 800, "height": 600, "chosen_face": 0,
-                "faces": [{"box": {"x": 300.0, "y": 150.0, "width": 200.0, "height": 250.0},
-                           "score": 0.93, "sharpness": 120.5,
-                           "landmarks": [[360.0, 240.0], [440.0, 240.0], [400.0, 290.0], [370.0, 340.0], [430.0, 340.0]]}]
-            }),
-        })
-    }
-}
-
-async fn start(clock: Arc<dyn Clock>) -> (TestApp, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().unwrap();
-    let app = TestApp::start_in(tmp.path(), desk_args(), Some(Arc::new(FakeAnalyzer)), clock).await;
-    (app, tmp)
-}
-
-async fn upload_api(app: &TestApp, photo: Vec<u8>) -> String {
-    let c = app.client();
-    let form: Value = c
-        .post(format!("{}/v1/uploads", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut mp = reqwest::multipart::Form::new();
-    for (k, v) in form["fields"].as_object().unwrap() {
-        mp = mp.text(k.clone(), v.as_str().unwrap().to_owned());
-    }
-    mp = mp.part(
-        "file",
-        reqwest::multipart::Part::bytes(photo)
-            .mime_str("image/jpeg")
-            .unwrap(),
-    );
-    let r = c
-        .post(form["url"].as_str().unwrap())
-        .multipart(mp)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    form["key"].as_str().unwrap().to_owned()
-}
-
-/// A submitted case: its id and status token.
-struct Submitted {
-    id: CaseId,
-    token: String,
-}
-
-async fn submit(app: &TestApp, body: Value) -> Submitted {
-    let r = app
-        .client()
-        .post(format!("{}/v1/cases", app.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let v: Value = r.json().await.unwrap();
-    Submitted {
-        id: CaseId::parse(v["id"].as_str().unwrap()).unwrap(),
-        token: v["status_url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_owned(),
-    }
-}
-
-async fn submit_face(app: &TestApp, lang: &str, photo: Vec<u8>) -> Submitted {
-    let key = upload_api(app, photo).await;
-    let s = submit(app, json!({
-        "kind": "face_opt_out", "lang": lang, "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
-        "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
-        "consent": true, "upload_key": key
-    }))
-    .await;
-    wait_for_state(app, &s.token, "awaiting_review").await;
-    s
-}
-
-async fn submit_dsa(app: &TestApp, country: &str) -> Submitted {
-    let s = submit(app, json!({
-        "kind": "dsa_notice", "lang": "en", "country": country, "first_name": "Anna", "last_name": "Schmidt",
-        "email": "anna@example.org", "phone": "+4930123456", "reason": "These images of me were published without my consent.",
-        "good_faith": true, "source_urls": ["https://Example.com/a.jpg#x", "https://example.org/b.png"]
-    }))
-    .await;
-    wait_for_state(app, &s.token, "awaiting_review").await;
-    s
-}
-
-async fn wait_for_state(app: &TestApp, token: &str, state: &str) {
-    let c = app.client();
-    for _ in 0..400 {
-        let v: Value = c
-            .get(format!("{}/v1/status/{token}", app.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if v["state"] == state {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("case never reached {state}");
-}
-
-fn admin_args(app: &TestApp, reviewer: &str, ttl: &str) -> AdminUrlArgs {
-    AdminUrlArgs {
-        reviewer: reviewer.into(),
-        ttl: ttl.into(),
-        data: app.dir.clone(),
-        public_url: Some(app.url.clone()),
-        listen: "127.0.0.1:8080".into(),
-        desk: desk_args(),
-    }
-}
-
-/// Mints an admin link the way `optout admin-url` does.
-fn admin_link(app: &TestApp, reviewer: &str) -> String {
-    mint(
-        &admin_args(app, reviewer, "8h"),
-        app.system.desk.ports.clock.now(),
-    )
-    .unwrap()
-    .0
-}
-
-/// Opens an admin link; returns the session cookie (`optout_admin=...`).
-async fn login(app: &TestApp, reviewer: &str) -> String {
-    let r = app
-        .client()
-        .get(admin_link(app, reviewer))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/admin");
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    set.split(';').next().unwrap().to_owned()
-}
-
-async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
-    app.client()
-        .get(format!("{}{path}", app.url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The case page's HTML and the hidden fields of its decision forms (csrf, version).
-async fn case_page(app: &TestApp, cookie: &str, id: CaseId) -> (String, String, String) {
-    let r = get(app, cookie, &format!("/admin/cases/{id}")).await;
-    assert_eq!(r.status(), 200);
-    let html = r.text().await.unwrap();
-    let hidden = hidden_inputs(&html);
-    let find = |n: &str| {
-        hidden
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let (csrf, version) = (find("csrf"), find("version"));
-    (html, csrf, version)
-}
-
-async fn decide(
-    app: &TestApp,
-    cookie: &str,
-    id: CaseId,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    app.client()
-        .post(format!("{}/admin/cases/{id}/decide", app.url))
-        .header("cookie", cookie)
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn approve(app: &TestApp, cookie: &str, id: CaseId) -> reqwest::Response {
-    let (_, csrf, version) = case_page(app, cookie, id).await;
-    decide(
-        app,
-        cookie,
-        id,
-        &[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", "approve"),
-        ],
-    )
-    .await
-}
 
 fn mails_tagged(app: &TestApp, tag: &str) -> Vec<String> {
     let mut files: Vec<_> = std::fs::read_dir(app.dir.join("outbox"))
@@ -294,7 +41,7 @@ fn photo_files(app: &TestApp) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_the_photo() {
     let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
-    let case = submit_face(&app, "th", jpeg(800, 600)).await;
+    let case = submit_face_case(&app, "th", jpeg(800, 600)).await;
     assert_eq!(photo_files(&app), 1);
 
     // Login: the link sets a strict, HttpOnly, Secure session cookie bound to /admin.
@@ -494,7 +241,7 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
     assert!(html.contains("id=\"complaint-link\""));
 
     // A second case with the same photo shows the first one's exclusions as near-duplicates.
-    let second = submit_face(&app, "en", jpeg(800, 600)).await;
+    let second = submit_face_case(&app, "en", jpeg(800, 600)).await;
     let (html, _, _) = case_page(&app, &cookie, second.id).await;
     assert!(html.contains("id=\"similar\""));
     assert!(html.contains("cosine 1.000"));
@@ -629,7 +376,7 @@ async fn forged_expired_and_missing_admin_credentials_get_403() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_need_the_sessions_csrf_token_and_valid_fields() {
     let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
-    let case = submit_face(&app, "en", jpeg(640, 480)).await;
+    let case = submit_face_case(&app, "en", jpeg(640, 480)).await;
     let alice = login(&app, "alice").await;
     let bob = login(&app, "bob").await;
     let (_, csrf, version) = case_page(&app, &alice, case.id).await;
@@ -757,7 +504,7 @@ async fn decisions_need_the_sessions_csrf_token_and_valid_fields() {
 async fn of_two_concurrent_decisions_exactly_one_wins() {
     let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
     for round in 0..3 {
-        let case = submit_face(&app, "en", jpeg(640 + round, 480)).await;
+        let case = submit_face_case(&app, "en", jpeg(640 + round, 480)).await;
         let alice = login(&app, "alice").await;
         let bob = login(&app, "bob").await;
         let (_, a_csrf, a_version) = case_page(&app, &alice, case.id).await;
@@ -829,7 +576,7 @@ async fn reject_and_better_photo_flows() {
     let alice = login(&app, "alice").await;
 
     // Reject: a reason from the list and a note; no entries; photo deleted; email with reasons.
-    let case = submit_face(&app, "en", jpeg(700, 500)).await;
+    let case = submit_face_case(&app, "en", jpeg(700, 500)).await;
     let (_, csrf, version) = case_page(&app, &alice, case.id).await;
     let r = decide(
         &app,
@@ -899,7 +646,7 @@ async fn reject_and_better_photo_flows() {
     );
 
     // Better photo: the case waits for a new photo and the requester is told how.
-    let case = submit_face(&app, "th", jpeg(900, 700)).await;
+    let case = submit_face_case(&app, "th", jpeg(900, 700)).await;
     let (_, csrf, version) = case_page(&app, &alice, case.id).await;
     let r = decide(
         &app,
@@ -962,7 +709,7 @@ async fn reject_and_better_photo_flows() {
 async fn withdrawal_withdraws_the_cases_entries_in_the_change_feed() {
     let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
     let alice = login(&app, "alice").await;
-    let case = submit_face(&app, "en", jpeg(640, 480)).await;
+    let case = submit_face_case(&app, "en", jpeg(640, 480)).await;
     assert_eq!(approve(&app, &alice, case.id).await.status(), 303);
     let ex = &app.system.desk.ports.exclusions;
     assert_eq!(ex.active().await.unwrap().len(), 3);
@@ -1014,7 +761,7 @@ async fn a_complaint_reopens_the_case_for_a_different_reviewer() {
     let clock = TestClock::new();
     let (app, _tmp) = start(Arc::new(clock.clone())).await;
     let alice = login(&app, "alice").await;
-    let case = submit_face(&app, "en", jpeg(640, 480)).await;
+    let case = submit_face_case(&app, "en", jpeg(640, 480)).await;
     let (_, csrf, version) = case_page(&app, &alice, case.id).await;
     let r = decide(
         &app,
@@ -1127,7 +874,7 @@ async fn a_complaint_reopens_the_case_for_a_different_reviewer() {
     assert_eq!(r.status(), 409);
 
     // The complaint window: six months after the decision.
-    let other = submit_face(&app, "en", jpeg(650, 480)).await;
+    let other = submit_face_case(&app, "en", jpeg(650, 480)).await;
     assert_eq!(approve(&app, &alice, other.id).await.status(), 303);
     clock.advance(Duration::days(184));
     let r = app
@@ -1144,7 +891,7 @@ async fn retention_sweep_erases_personal_data_but_keeps_the_exclusions() {
     let clock = TestClock::new();
     let (app, _tmp) = start(Arc::new(clock.clone())).await;
     let alice = login(&app, "alice").await;
-    let approved = submit_face(&app, "en", jpeg(640, 480)).await;
+    let approved = submit_face_case(&app, "en", jpeg(640, 480)).await;
     assert_eq!(approve(&app, &alice, approved.id).await.status(), 303);
     let pending = submit_dsa(&app, "TH").await;
     let desk = &app.system.desk;
@@ -1241,7 +988,7 @@ async fn the_queue_filters_and_pages_most_urgent_first() {
     let (app, _tmp) = start(Arc::new(clock.clone())).await;
     let a = submit_dsa(&app, "DE").await;
     clock.advance(Duration::hours(1));
-    let b = submit_face(&app, "en", jpeg(640, 480)).await;
+    let b = submit_face_case(&app, "en", jpeg(640, 480)).await;
     clock.advance(Duration::hours(1));
     let c = submit_dsa(&app, "TH").await;
     let alice = login(&app, "alice").await;
@@ -1301,7 +1048,7 @@ async fn reviewer_journey_in_headless_chromium() {
         "Chromium or playwright-core is missing: run scripts/setup-browser"
     );
     let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
-    let case = submit_face(&app, "en", jpeg(800, 600)).await;
+    let case = submit_face_case(&app, "en", jpeg(800, 600)).await;
     let link = admin_link(&app, "carol");
     let shots = root.join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();

@@ -1,9 +1,7 @@
 //! Atomicity in the embedded mode: a failure inside the write leaves nothing behind; a failure
 //! after it (the mail step) leaves a consistent case that the relay finishes, also after a restart.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn notice() -> Value {

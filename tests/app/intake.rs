@@ -1,9 +1,7 @@
 //! Public intake end to end over HTTP in the embedded mode: forms, JSON API, receipt emails,
 //! status page and withdrawal, every bad-input rule, atomicity and restart durability.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn face_form(hidden: &[(String, String)], extra: &[(&str, &str)]) -> Vec<(String, String)> {

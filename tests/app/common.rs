@@ -1,6 +1,5 @@
 //! The test harness of the embedded mode: starts exactly what `optout serve` starts, on a free
 //! port and a fresh data directory, and offers helpers to drive it over HTTP.
-#![allow(dead_code)]
 
 use optout::config::{DeskArgs, ServeArgs};
 use optout::embedded::{System, run};
@@ -53,6 +52,7 @@ impl TestApp {
             listen: addr,
             data: dir.to_owned(),
             public_url: Some(url.clone()),
+            pdq_radius: optout_core::exclusions::DEFAULT_PDQ_RADIUS,
             desk,
         };
         let system = System::open(&args, &url, clock).unwrap();

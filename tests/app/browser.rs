@@ -1,9 +1,7 @@
 //! The requester's journey in a real browser: headless Chromium (Debian's package) driven by
 //! playwright-core (npm), both installed by `scripts/setup-browser`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 

@@ -2,9 +2,7 @@
 //! tract) on real photos: awaiting review with biometrics stored apart, quality gates asking for a
 //! better photo by email and taking a new one, idempotent redelivery, withdrawn cases, dead jobs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use optout_core::embedding::EmbedJobs;
 use optout_core::model::{CaseId, EmbedJob};
 use optout_core::ports::{BiometricStore, JobHandler, PhotoAnalyzer, SystemClock};

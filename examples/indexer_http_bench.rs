@@ -1,0 +1,241 @@
+//! Embedded-mode throughput of the indexer's batch check, end to end over HTTP: starts the
+//! embedded system on a temporary directory, writes N synthetic active exclusion entries (a
+//! quarter each faces, PDQ hashes, SHA-256 digests and links) straight into its store, then POSTs
+//! batches of 1,000 mixed candidates (half of them near an entry) to `/v1/exclusions/check` and
+//! prints candidates per second and the per-batch latency.
+//!
+//! ```sh
+//! cargo run --release --example indexer_http_bench -- [--entries 100000] [--batches 60] [--concurrency 1]
+//! ```
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use optout::config::{DeskArgs, ServeArgs};
+use optout::embedded::{System, run};
+use optout_core::model::CaseId;
+use optout_core::ports::{ExclusionValue, SystemClock};
+use optout_matcher::rng::SplitMix64;
+use optout_matcher::synth::{flip_bits, perturb, random_unit};
+use optout_matcher::wire::{CheckResponse, MAX_BATCH};
+use optout_matcher::{Embedding, PdqHash, Sha256Digest};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Opts {
+    entries: usize,
+    batches: usize,
+    concurrency: usize,
+}
+
+fn opts() -> anyhow::Result<Opts> {
+    let mut o = Opts {
+        entries: 100_000,
+        batches: 60,
+        concurrency: 1,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let v: usize = args
+            .next()
+            .with_context(|| format!("{a} needs a value"))?
+            .parse()
+            .with_context(|| format!("{a} needs a number"))?;
+        match a.as_str() {
+            "--entries" => o.entries = v.max(4),
+            "--batches" => o.batches = v.max(1),
+            "--concurrency" => o.concurrency = v.max(1),
+            _ => bail!("unknown option {a}; see the top of examples/indexer_http_bench.rs"),
+        }
+    }
+    Ok(o)
+}
+
+/// The synthetic table: what was stored, to draw matching candidates from.
+struct Table {
+    faces: Vec<Embedding>,
+    pdqs: Vec<PdqHash>,
+    shas: Vec<String>,
+    urls: Vec<String>,
+}
+
+fn table(n: usize, rng: &mut SplitMix64) -> Table {
+    let q = n / 4;
+    Table {
+        faces: (0..q).map(|_| random_unit(rng)).collect(),
+        pdqs: (0..q).map(|_| PdqHash(rng.bytes32())).collect(),
+        shas: (0..q)
+            .map(|_| Sha256Digest(rng.bytes32()).to_hex())
+            .collect(),
+        urls: (0..q)
+            .map(|i| {
+                format!(
+                    "https://img{}.example.com/photos/{i}/{:x}.jpg",
+                    i % 97,
+                    rng.next_u64()
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Writes the table as active entries, 1,000 per case (one transaction each).
+async fn store(system: &System, t: &Table) -> anyhow::Result<()> {
+    let mut values: Vec<ExclusionValue> = Vec::new();
+    values.extend(
+        t.faces
+            .iter()
+            .map(|e| ExclusionValue::Face(e.as_array().to_vec())),
+    );
+    values.extend(t.pdqs.iter().map(|h| ExclusionValue::Pdq(h.to_hex())));
+    values.extend(t.shas.iter().map(|h| ExclusionValue::Sha256(h.clone())));
+    values.extend(t.urls.iter().map(|u| ExclusionValue::Url(u.clone())));
+    for chunk in values.chunks(1000) {
+        system
+            .desk
+            .ports
+            .exclusions
+            .add_entries(CaseId::new(Utc::now()), chunk, Utc::now())
+            .await?;
+    }
+    Ok(())
+}
+
+/// A batch of 1,000 candidates, a quarter of each kind, every other one near a stored entry.
+fn batch(t: &Table, rng: &mut SplitMix64) -> Vec<serde_json::Value> {
+    let pick = |rng: &mut SplitMix64, len: usize| rng.below(len as u64) as usize;
+    (0..MAX_BATCH)
+        .map(|i| {
+            let hit = i % 2 == 0;
+            match (i / 2) % 4 {
+                0 if hit => {
+                    let e = &t.faces[pick(rng, t.faces.len())];
+                    serde_json::json!({ "face": perturb(rng, e, 0.7).as_array().to_vec() })
+                }
+                0 => serde_json::json!({ "face": random_unit(rng).as_array().to_vec() }),
+                1 if hit => {
+                    let h = &t.pdqs[pick(rng, t.pdqs.len())];
+                    serde_json::json!({ "pdq": flip_bits(rng, h, 20).to_hex() })
+                }
+                1 => serde_json::json!({ "pdq": PdqHash(rng.bytes32()).to_hex() }),
+                2 if hit => serde_json::json!({ "sha256": t.shas[pick(rng, t.shas.len())] }),
+                2 => serde_json::json!({ "sha256": Sha256Digest(rng.bytes32()).to_hex() }),
+                _ if hit => {
+                    let u = &t.urls[pick(rng, t.urls.len())];
+                    serde_json::json!({ "url": format!("{}?utm_source=bench#x", u.replacen("https://img", "HTTPS://IMG", 1)) })
+                }
+                _ => serde_json::json!({ "url": format!("https://elsewhere.example.org/{:x}.jpg", rng.next_u64()) }),
+            }
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let o = opts()?;
+    let tmp = tempfile::tempdir()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+    let args = ServeArgs {
+        listen: addr,
+        data: tmp.path().to_owned(),
+        public_url: Some(base.clone()),
+        pdq_radius: optout_core::exclusions::DEFAULT_PDQ_RADIUS,
+        desk: DeskArgs {
+            signing_keys: None,
+            mail_from: "bench <desk@example.org>".into(),
+            contact_email: "privacy@example.org".into(),
+            operator_name: "bench".into(),
+            phone_required: true,
+            decision_days: 30,
+            retention_days: 183,
+            status_link_days: 400,
+        },
+    };
+    let system = System::open(&args, &base, Arc::new(SystemClock))?;
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(run(system.clone(), listener, None, rx));
+
+    let mut rng = SplitMix64::new(0x0b7b_e7c4);
+    let t = table(o.entries, &mut rng);
+    let started = Instant::now();
+    store(&system, &t).await?;
+    println!(
+        "stored {} entries in {:.1} s",
+        o.entries / 4 * 4,
+        started.elapsed().as_secs_f64()
+    );
+    let (_, key) = system
+        .indexer_keys
+        .create("bench", optout_core::indexer_keys::MAX_RATE_PER_MINUTE)
+        .await?;
+    let bodies: Vec<Vec<u8>> = (0..o.batches)
+        .map(|_| serde_json::to_vec(&serde_json::json!({ "candidates": batch(&t, &mut rng) })))
+        .collect::<Result<_, _>>()?;
+    let mb = bodies.iter().map(Vec::len).sum::<usize>() as f64 / bodies.len() as f64 / 1e6;
+
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        let (client, url, key) = (
+            client.clone(),
+            format!("{base}/v1/exclusions/check"),
+            key.clone(),
+        );
+        async move {
+            let t0 = Instant::now();
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("check answered {}: {}", r.status(), r.text().await?);
+            }
+            let answer: CheckResponse = r.json().await?;
+            Ok::<_, anyhow::Error>((t0.elapsed(), answer))
+        }
+    };
+    // Warm-up (the first check also loads the index from the store).
+    let load = Instant::now();
+    post(bodies[0].clone()).await?;
+    println!(
+        "first check (loads the index): {:.2} s",
+        load.elapsed().as_secs_f64()
+    );
+
+    let wall = Instant::now();
+    let mut latencies = Vec::with_capacity(o.batches);
+    let mut hits = 0usize;
+    for group in bodies.chunks(o.concurrency) {
+        let tasks: Vec<_> = group
+            .iter()
+            .map(|b| tokio::spawn(post(b.clone())))
+            .collect();
+        for task in tasks {
+            let (latency, answer) = task.await??;
+            latencies.push(latency);
+            hits += answer.results.iter().filter(|r| r.excluded).count();
+        }
+    }
+    let elapsed = wall.elapsed().as_secs_f64();
+    latencies.sort();
+    let n = o.batches * MAX_BATCH;
+    println!(
+        "{} batches of {MAX_BATCH} mixed candidates ({mb:.2} MB JSON each), concurrency {}, {} entries: {:.0} candidates/s; per batch p50 {:.1} ms, p99 {:.1} ms; {:.1}% excluded (50% expected)",
+        o.batches,
+        o.concurrency,
+        o.entries / 4 * 4,
+        n as f64 / elapsed,
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        hits as f64 * 100.0 / n as f64,
+    );
+    Ok(())
+}

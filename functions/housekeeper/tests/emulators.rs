@@ -1,0 +1,133 @@
+//! The housekeeping handler on the AWS adapters against the local emulators (DynamoDB Local,
+//! moto): a receipt that SES could not take at submission is sent by the next run; a closed case
+//! is erased once its retention period has ended. Needs `scripts/setup-emulators` first.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use optout_aws::testing::{Emulators, Stack};
+use optout_core::model::{CaseKind, CaseState};
+use optout_core::ports::{Clock, Mail, MailError, Mailer};
+use optout_core::service::{Desk, SubmissionInput};
+use optout_core::settings::Settings;
+use optout_core::signing::KeyRing;
+use optout_housekeeper_fn::{Report, run};
+
+/// Failure injection: SES refusing every message as if it were down.
+struct MailDown;
+
+#[async_trait]
+impl Mailer for MailDown {
+    async fn send(&self, _: &Mail) -> Result<(), MailError> {
+        Err(MailError::Unavailable("injected: SES down".into()))
+    }
+}
+
+#[derive(Clone)]
+struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn notice(email: &str) -> SubmissionInput {
+    SubmissionInput {
+        kind: Some(CaseKind::DsaNotice),
+        country: "DE".into(),
+        first_name: "Anna".into(),
+        last_name: "Schmidt".into(),
+        email: email.into(),
+        phone: "+4930123456".into(),
+        reason: "These images of me are published without my consent.".into(),
+        good_faith: true,
+        source_urls: vec!["https://images.example.com/a.jpg".into()],
+        ..Default::default()
+    }
+}
+
+async fn ses_text() -> String {
+    Emulators::shared().moto_data().await.unwrap()["ses"].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receipt_ses_refused_is_sent_by_the_next_run() {
+    let stack = Stack::create(Emulators::shared(), "hk-mail").await.unwrap();
+    let keys = KeyRing::generate("k1");
+    let settings = Settings::local("https://optout.example.org");
+    let email = format!("{}@example.org", stack.prefix);
+
+    let mut ports = stack.ports();
+    ports.mailer = Arc::new(MailDown);
+    let down = Desk::new(ports, keys.clone(), settings.clone());
+    let submitted = down.submit(notice(&email)).await.unwrap();
+    assert!(!submitted.case.receipt_sent);
+    assert!(
+        !ses_text().await.contains(&email),
+        "nothing reached SES yet"
+    );
+
+    let desk = Desk::new(stack.ports(), keys, settings);
+    let report = run(&desk).await.unwrap();
+    assert!(report.relayed >= 1, "{report:?}");
+    assert!(ses_text().await.contains(&email), "the receipt reached SES");
+    let case = desk
+        .ports
+        .cases
+        .get_case(submitted.case.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(case.receipt_sent);
+
+    // Nothing is left: the next run finds nothing of this case to do.
+    let again = desk.ports.cases.undispatched(1000).await.unwrap();
+    assert!(again.iter().all(|c| c.id != case.id));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_withdrawn_case_is_erased_after_the_retention_period() {
+    let stack = Stack::create(Emulators::shared(), "hk-ret").await.unwrap();
+    let clock = TestClock(Arc::new(Mutex::new(Utc::now())));
+    let mut ports = stack.ports();
+    ports.clock = Arc::new(clock.clone());
+    let settings = Settings::local("https://optout.example.org");
+    let retention = settings.retention;
+    let desk = Desk::new(ports, KeyRing::generate("k1"), settings);
+
+    let email = format!("{}@example.org", stack.prefix);
+    let submitted = desk.submit(notice(&email)).await.unwrap();
+    let token = submitted.status_url.rsplit('/').next().unwrap().to_owned();
+    desk.withdraw(&token).await.unwrap();
+
+    // Within the retention period nothing is erased.
+    let report = run(&desk).await.unwrap();
+    assert_eq!(report.erased, 0, "{report:?}");
+
+    *clock.0.lock().unwrap() += retention + Duration::days(1);
+    let report: Report = run(&desk).await.unwrap();
+    assert_eq!(report.erased, 1, "{report:?}");
+    let case = desk
+        .ports
+        .cases
+        .get_case(submitted.case.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(case.state, CaseState::Erased);
+    assert!(case.personal.is_none());
+    assert!(case.source_urls.is_empty());
+    let trail = desk.ports.cases.audit_trail(case.id).await.unwrap();
+    let actions: Vec<&str> = trail.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        &actions[actions.len() - 2..],
+        ["erased", "biometrics_deleted,photo_deleted"],
+        "{actions:?}"
+    );
+    assert!(
+        !format!("{trail:?}").contains("Schmidt"),
+        "the audit keeps no personal data"
+    );
+}

@@ -1,0 +1,307 @@
+//! The exclusion table as the search engine's indexer uses it: batch checks against an in-memory
+//! index kept in step with the store's change feed, the feed itself and snapshots.
+//!
+//! [`ExclusionService`] holds an [`ExclusionIndex`] and the change position it reflects. Before
+//! every check it applies the store's changes after that position, so an entry withdrawn before
+//! the check began never matches. Checks share the index (a read lock) and run on the blocking
+//! pool; applying changes takes the write lock for the time of one page.
+
+mod convert;
+
+pub use convert::{entry_value, wire_entry};
+
+use optout_matcher::wire::{
+    ChangesResponse, CheckResponse, CheckResult, MAX_BATCH, MAX_CHANGES_LIMIT, Snapshot,
+};
+use optout_matcher::{Candidate, Entry, ExclusionConfig, ExclusionIndex, FaceConfig};
+use std::sync::{Arc, RwLock};
+
+use crate::ports::StoreError;
+use crate::ports::{
+    EntryState, ExclusionEntry, ExclusionStore, IndexerKeyStore, SnapshotPublisher,
+};
+
+/// The cosine similarity at or above which two face embeddings are the same person: the value
+/// calibrated on real photos, `optout_face::FACE_MATCH_THRESHOLD` (this crate does not link the
+/// face pipeline; the operator binary passes that constant and its tests check the two agree).
+pub const DEFAULT_FACE_THRESHOLD: f32 = 0.5;
+/// PDQ hashes within this Hamming distance (bits) match.
+pub const DEFAULT_PDQ_RADIUS: u32 = optout_matcher::pdq::DEFAULT_RADIUS;
+/// The largest accepted PDQ radius (random hashes are 128 bits apart on average).
+pub const MAX_PDQ_RADIUS: u32 = 64;
+/// Changes read from the store per page while catching up.
+const SYNC_PAGE: usize = 5000;
+
+/// How close a candidate must be to an entry to match.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchSettings {
+    pub pdq_radius: u32,
+    pub face_threshold: f32,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            pdq_radius: DEFAULT_PDQ_RADIUS,
+            face_threshold: DEFAULT_FACE_THRESHOLD,
+        }
+    }
+}
+
+/// Why [`MatchSettings`] cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MatchSettingsError {
+    #[error("the PDQ radius must be between 0 and {MAX_PDQ_RADIUS} bits")]
+    PdqRadius,
+    #[error("the face threshold must be a cosine similarity above 0 and at most 1")]
+    FaceThreshold,
+}
+
+impl MatchSettings {
+    pub fn validate(&self) -> Result<(), MatchSettingsError> {
+        if self.pdq_radius > MAX_PDQ_RADIUS {
+            return Err(MatchSettingsError::PdqRadius);
+        }
+        if !(self.face_threshold > 0.0 && self.face_threshold <= 1.0) {
+            return Err(MatchSettingsError::FaceThreshold);
+        }
+        Ok(())
+    }
+
+    fn index_config(&self) -> ExclusionConfig {
+        ExclusionConfig {
+            pdq_radius: self.pdq_radius,
+            face: FaceConfig {
+                threshold: self.face_threshold,
+                ..FaceConfig::default()
+            },
+        }
+    }
+}
+
+/// Why a check was not answered.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("no candidates")]
+    Empty,
+    #[error("{count} candidates; at most {MAX_BATCH} per request")]
+    TooMany { count: usize },
+    /// Candidate `index` cannot be checked (bad hex, wrong embedding length, bad URL ...).
+    #[error("candidate {index}: {message}")]
+    InvalidCandidate { index: usize, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a page of the change feed was not answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangesError {
+    /// `after` names a position the table never reached (a client of another deployment, or a
+    /// table that was reset).
+    #[error("position {after} is beyond the newest position {head}")]
+    BeyondHead { after: u64, head: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the indexer API runs on: the service, where keys are looked up and (in AWS) where
+/// snapshots are published.
+#[derive(Clone)]
+pub struct IndexerPorts {
+    pub exclusions: Arc<ExclusionService>,
+    pub keys: Arc<dyn IndexerKeyStore>,
+    pub snapshots: Option<Arc<dyn SnapshotPublisher>>,
+}
+
+/// The in-memory index and the change position it reflects.
+struct Mirror {
+    index: ExclusionIndex,
+    position: u64,
+    /// Whether the active set was loaded once (until then the index is empty).
+    loaded: bool,
+}
+
+/// One step of bringing the mirror up to date.
+enum Op {
+    Put(Entry),
+    Remove(u64),
+}
+
+/// Batch checks, the change feed and snapshots of the exclusion table.
+pub struct ExclusionService {
+    store: Arc<dyn ExclusionStore>,
+    settings: MatchSettings,
+    mirror: Arc<RwLock<Mirror>>,
+    /// Serialises catching up, so two requests never apply the same page twice.
+    sync: tokio::sync::Mutex<()>,
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Unavailable("the exclusion index lock is poisoned".into())
+}
+
+/// The mirror's step for one entry in its current state. An active entry whose stored value the
+/// matcher refuses cannot match; it is logged (id and kind only) and left out.
+fn op(e: &ExclusionEntry) -> Op {
+    if e.state == EntryState::Withdrawn {
+        return Op::Remove(e.id);
+    }
+    match entry_value(&e.value) {
+        Ok(value) => Op::Put(Entry::new(e.id, value)),
+        Err(err) => {
+            tracing::error!(entry = e.id, kind = e.value.kind(), error = %err, "exclusion entry cannot be matched");
+            Op::Remove(e.id)
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("exclusion index task failed: {e}")))?
+}
+
+impl ExclusionService {
+    /// A service on `store`; its index is loaded on the first check. `settings` must be valid
+    /// ([`MatchSettings::validate`]).
+    pub fn new(store: Arc<dyn ExclusionStore>, settings: MatchSettings) -> Self {
+        ExclusionService {
+            store,
+            settings,
+            mirror: Arc::new(RwLock::new(Mirror {
+                index: ExclusionIndex::new(settings.index_config()),
+                position: 0,
+                loaded: false,
+            })),
+            sync: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn settings(&self) -> MatchSettings {
+        self.settings
+    }
+
+    /// Checks 1 to [`MAX_BATCH`] candidates against the active entries, after applying every
+    /// change the store had when the call began. Result `i` belongs to candidate `i`; the first
+    /// candidate that cannot be checked fails the whole request with its index.
+    pub async fn check(&self, candidates: Vec<Candidate>) -> Result<CheckResponse, CheckError> {
+        if candidates.is_empty() {
+            return Err(CheckError::Empty);
+        }
+        if candidates.len() > MAX_BATCH {
+            return Err(CheckError::TooMany {
+                count: candidates.len(),
+            });
+        }
+        self.catch_up().await?;
+        let mirror = self.mirror.clone();
+        let (position, results) = blocking(move || {
+            let m = mirror.read().map_err(|_| poisoned())?;
+            Ok((m.position, m.index.check_batch(&candidates)))
+        })
+        .await?;
+        let mut out = Vec::with_capacity(results.len());
+        for (index, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(m) => out.push(CheckResult::from(m)),
+                Err(e) => {
+                    return Err(CheckError::InvalidCandidate {
+                        index,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(CheckResponse {
+            position,
+            results: out,
+        })
+    }
+
+    /// Entries whose position is greater than `after`, by position, at most `limit` (clamped to
+    /// 1..=[`MAX_CHANGES_LIMIT`]), each in its current state; `head` is read after them, so it is
+    /// never below `next_after`.
+    pub async fn changes(&self, after: u64, limit: usize) -> Result<ChangesResponse, ChangesError> {
+        let limit = limit.clamp(1, MAX_CHANGES_LIMIT);
+        let entries = self.store.changes(after, limit).await?;
+        let head = self.store.head().await?;
+        if after > head {
+            return Err(ChangesError::BeyondHead { after, head });
+        }
+        let next_after = entries.last().map_or(after, |e| e.position);
+        Ok(ChangesResponse {
+            changes: entries.iter().map(wire_entry).collect(),
+            next_after,
+            head: head.max(next_after),
+        })
+    }
+
+    /// Every active entry, labelled with the head read before them: replaying the change feed
+    /// after `position` converges whatever changed while they were read.
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let position = self.store.head().await?;
+        let entries = self.store.active().await?;
+        Ok(Snapshot {
+            position,
+            entries: entries.iter().map(wire_entry).collect(),
+        })
+    }
+
+    /// Brings the index up to the store's current head (loading the active set the first time).
+    /// Returns the position it reflects.
+    pub async fn catch_up(&self) -> Result<u64, StoreError> {
+        let _one_at_a_time = self.sync.lock().await;
+        let (loaded, mut position) = {
+            let m = self.mirror.read().map_err(|_| poisoned())?;
+            (m.loaded, m.position)
+        };
+        if !loaded {
+            let head = self.store.head().await?;
+            let active = self.store.active().await?;
+            self.apply(active.iter().map(op).collect(), head, true)
+                .await?;
+            position = head;
+        }
+        loop {
+            let page = self.store.changes(position, SYNC_PAGE).await?;
+            let Some(last) = page.last().map(|e| e.position) else {
+                break;
+            };
+            self.apply(page.iter().map(op).collect(), last, false)
+                .await?;
+            position = last;
+            if page.len() < SYNC_PAGE {
+                break;
+            }
+        }
+        Ok(position)
+    }
+
+    async fn apply(&self, ops: Vec<Op>, position: u64, loaded: bool) -> Result<(), StoreError> {
+        let mirror = self.mirror.clone();
+        blocking(move || {
+            let mut m = mirror.write().map_err(|_| poisoned())?;
+            for o in ops {
+                match o {
+                    Op::Put(e) => {
+                        m.index.insert(e);
+                    }
+                    Op::Remove(id) => {
+                        m.index.remove(id);
+                    }
+                }
+            }
+            m.position = m.position.max(position);
+            m.loaded |= loaded;
+            Ok(())
+        })
+        .await
+    }
+
+    /// How many active entries the index holds.
+    pub fn indexed(&self) -> Result<usize, StoreError> {
+        Ok(self.mirror.read().map_err(|_| poisoned())?.index.len())
+    }
+}

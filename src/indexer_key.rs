@@ -1,0 +1,115 @@
+//! `optout indexer-key create|list|revoke`: the indexer API keys of the embedded mode, kept in
+//! its database (only the SHA-256 of each secret). A new key is printed once, to stdout; nothing
+//! else ever prints a secret.
+
+use anyhow::{Context, bail};
+use optout_core::indexer_keys::DEFAULT_RATE_PER_MINUTE;
+use optout_core::ports::{IndexerKey, SystemClock};
+use optout_embedded::indexer_keys::{CreateKeyError, Revoked};
+use optout_embedded::{Db, SqliteIndexerKeys};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IndexerKeyArgs {
+    #[command(subcommand)]
+    pub command: IndexerKeyCommand,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum IndexerKeyCommand {
+    /// Make a key and print it (once: only its hash is kept).
+    Create {
+        #[arg(long, env = "OPTOUT_DATA_DIR", default_value = "./data")]
+        data: PathBuf,
+        /// Who holds the key (e.g. the indexer cluster's name), 1-100 characters.
+        #[arg(long)]
+        name: String,
+        /// Requests per minute the key may make (its bucket holds a minute's worth).
+        #[arg(long, default_value_t = DEFAULT_RATE_PER_MINUTE)]
+        rate_per_minute: u32,
+    },
+    /// List the keys (ids, names, rates, dates; never secrets).
+    List {
+        #[arg(long, env = "OPTOUT_DATA_DIR", default_value = "./data")]
+        data: PathBuf,
+    },
+    /// Revoke a key: it is refused from the next request on.
+    Revoke {
+        #[arg(long, env = "OPTOUT_DATA_DIR", default_value = "./data")]
+        data: PathBuf,
+        /// The key's id (the 12 characters after `optk_`).
+        id: String,
+    },
+}
+
+fn open(dir: &Path, create: bool) -> anyhow::Result<SqliteIndexerKeys> {
+    let file = dir.join("optout.sqlite3");
+    if create {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    } else if !file.exists() {
+        bail!("no database in {} (is --data right?)", dir.display());
+    }
+    let db = Db::open(&file).context("opening the database")?;
+    Ok(SqliteIndexerKeys::new(db, Arc::new(SystemClock)))
+}
+
+fn line(k: &IndexerKey) -> String {
+    let revoked = k
+        .revoked_at
+        .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        k.id,
+        k.rate_per_minute,
+        k.created_at.to_rfc3339(),
+        revoked,
+        k.name
+    )
+}
+
+/// Runs the command; what is for the operator goes to `out`.
+pub async fn run(args: &IndexerKeyArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    match &args.command {
+        IndexerKeyCommand::Create {
+            data,
+            name,
+            rate_per_minute,
+        } => {
+            let keys = open(data, true)?;
+            let (key, plain) = match keys.create(name, *rate_per_minute).await {
+                Ok(k) => k,
+                Err(CreateKeyError::Invalid(e)) => bail!("{e}"),
+                Err(CreateKeyError::Store(e)) => return Err(e).context("storing the key"),
+            };
+            writeln!(out, "{plain}")?;
+            eprintln!(
+                "Key {} made for {:?} ({} requests per minute). It is shown only now: give it to the indexer as `Authorization: Bearer <key>`.",
+                key.id, key.name, key.rate_per_minute
+            );
+        }
+        IndexerKeyCommand::List { data } => {
+            let keys = open(data, false)?
+                .list()
+                .await
+                .context("reading the keys")?;
+            writeln!(out, "id\trate_per_minute\tcreated_at\trevoked_at\tname")?;
+            for k in &keys {
+                writeln!(out, "{}", line(k))?;
+            }
+        }
+        IndexerKeyCommand::Revoke { data, id } => {
+            match open(data, false)?
+                .revoke(id)
+                .await
+                .context("revoking the key")?
+            {
+                Revoked::Now(k) => writeln!(out, "revoked {}", line(&k))?,
+                Revoked::Already(k) => writeln!(out, "already revoked {}", line(&k))?,
+                Revoked::NotFound => bail!("no key with id {id:?}"),
+            }
+        }
+    }
+    Ok(())
+}

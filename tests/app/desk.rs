@@ -1,0 +1,230 @@
+//! Driving the review desk over HTTP (shared by the review and indexer tests): a deterministic
+//! stand-in for the face pipeline, submissions through the JSON API, admin links minted the way
+//! `optout admin-url` mints them, the reviewer's session and decisions.
+
+use crate::common::*;
+use optout::admin_url::{AdminUrlArgs, mint};
+use optout_core::model::CaseId;
+use optout_core::ports::{AnalyzerError, Clock, PhotoAnalyzer, PhotoFindings};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A stand-in for the face pipeline: one face, an embedding and hashes derived from the bytes.
+pub struct FakeAnalyzer;
+
+fn seed(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+impl PhotoAnalyzer for FakeAnalyzer {
+    fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError> {
+        let mut s = seed(bytes);
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s
+        };
+        let mut emb: Vec<f32> = (0..128)
+            .map(|_| ((next() >> 40) as f32 / (1u64 << 24) as f32) - 0.5)
+            .collect();
+        let n = emb.iter().map(|x| x * x).sum::<f32>().sqrt();
+        emb.iter_mut().for_each(|x| *x /= n);
+        let sha256 = format!(
+            "{:016x}{:016x}{:016x}{:016x}",
+            next(),
+            next(),
+            next(),
+            next()
+        );
+        let pdq = format!(
+            "{:016x}{:016x}{:016x}{:016x}",
+            next(),
+            next(),
+            next(),
+            next()
+        );
+        Ok(PhotoFindings {
+            verdict: "ok".into(),
+            embedding: Some(emb),
+            sha256,
+            pdq,
+            pdq_quality: 90,
+            details: json!({
+                "width": 800, "height": 600, "chosen_face": 0,
+                "faces": [{"box": {"x": 300.0, "y": 150.0, "width": 200.0, "height": 250.0},
+                           "score": 0.93, "sharpness": 120.5,
+                           "landmarks": [[360.0, 240.0], [440.0, 240.0], [400.0, 290.0], [370.0, 340.0], [430.0, 340.0]]}]
+            }),
+        })
+    }
+}
+
+pub async fn start(clock: Arc<dyn Clock>) -> (TestApp, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = TestApp::start_in(tmp.path(), desk_args(), Some(Arc::new(FakeAnalyzer)), clock).await;
+    (app, tmp)
+}
+
+/// A submitted case: its id and status token.
+pub struct Submitted {
+    pub id: CaseId,
+    pub token: String,
+}
+
+pub async fn submit(app: &TestApp, body: Value) -> Submitted {
+    let r = app
+        .client()
+        .post(format!("{}/v1/cases", app.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    Submitted {
+        id: CaseId::parse(v["id"].as_str().unwrap()).unwrap(),
+        token: v["status_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned(),
+    }
+}
+
+pub async fn submit_face_case(app: &TestApp, lang: &str, photo: Vec<u8>) -> Submitted {
+    let key = upload_api(app, photo).await;
+    let s = submit(app, json!({
+        "kind": "face_opt_out", "lang": lang, "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
+        "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
+        "consent": true, "upload_key": key
+    }))
+    .await;
+    wait_for_state(app, &s.token, "awaiting_review").await;
+    s
+}
+
+pub async fn submit_dsa(app: &TestApp, country: &str) -> Submitted {
+    let s = submit(app, json!({
+        "kind": "dsa_notice", "lang": "en", "country": country, "first_name": "Anna", "last_name": "Schmidt",
+        "email": "anna@example.org", "phone": "+4930123456", "reason": "These images of me were published without my consent.",
+        "good_faith": true, "source_urls": ["https://Example.com/a.jpg#x", "https://example.org/b.png"]
+    }))
+    .await;
+    wait_for_state(app, &s.token, "awaiting_review").await;
+    s
+}
+
+pub async fn wait_for_state(app: &TestApp, token: &str, state: &str) {
+    let c = app.client();
+    for _ in 0..400 {
+        let v: Value = c
+            .get(format!("{}/v1/status/{token}", app.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["state"] == state {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("case never reached {state}");
+}
+
+pub fn admin_args(app: &TestApp, reviewer: &str, ttl: &str) -> AdminUrlArgs {
+    AdminUrlArgs {
+        reviewer: reviewer.into(),
+        ttl: ttl.into(),
+        data: app.dir.clone(),
+        public_url: Some(app.url.clone()),
+        listen: "127.0.0.1:8080".into(),
+        desk: desk_args(),
+    }
+}
+
+/// Mints an admin link the way `optout admin-url` does.
+pub fn admin_link(app: &TestApp, reviewer: &str) -> String {
+    mint(
+        &admin_args(app, reviewer, "8h"),
+        app.system.desk.ports.clock.now(),
+    )
+    .unwrap()
+    .0
+}
+
+/// Opens an admin link; returns the session cookie (`optout_admin=...`).
+pub async fn login(app: &TestApp, reviewer: &str) -> String {
+    let r = app
+        .client()
+        .get(admin_link(app, reviewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin");
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+pub async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    app.client()
+        .get(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The case page's HTML and the hidden fields of its decision forms (csrf, version).
+pub async fn case_page(app: &TestApp, cookie: &str, id: CaseId) -> (String, String, String) {
+    let r = get(app, cookie, &format!("/admin/cases/{id}")).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let hidden = hidden_inputs(&html);
+    let find = |n: &str| {
+        hidden
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (csrf, version) = (find("csrf"), find("version"));
+    (html, csrf, version)
+}
+
+pub async fn decide(
+    app: &TestApp,
+    cookie: &str,
+    id: CaseId,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    app.client()
+        .post(format!("{}/admin/cases/{id}/decide", app.url))
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn approve(app: &TestApp, cookie: &str, id: CaseId) -> reqwest::Response {
+    let (_, csrf, version) = case_page(app, cookie, id).await;
+    decide(
+        app,
+        cookie,
+        id,
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("decision", "approve"),
+        ],
+    )
+    .await
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests of the operator binary's system in the embedded mode, in one test binary:
+//! every test links tract, SQLite and the web app, so one link step instead of one per file.
+
+mod common;
+mod desk;
+
+mod atomicity;
+mod browser;
+mod client_e2e;
+mod embedding;
+mod indexer;
+mod intake;
+mod review;

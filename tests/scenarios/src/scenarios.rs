@@ -1,0 +1,330 @@
+//! The scenarios both modes must pass. Each takes a fresh [`Mode`] and drives it as its users do.
+
+use optout_core::model::CaseId;
+use optout_core::ports::{EntryState, ExclusionValue};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{Mode, Reply, Req, fixture};
+
+/// The token at the end of a status URL.
+pub fn status_token(status_url: &str) -> String {
+    status_url
+        .rsplit('/')
+        .next()
+        .expect("a status URL")
+        .to_owned()
+}
+
+fn person(email: &str) -> Value {
+    json!({
+        "lang": "en",
+        "country": "TH",
+        "first_name": "Somchai",
+        "last_name": "Jaidee",
+        "email": email,
+        "phone": "+66812345678",
+        "reason": "I never agreed to photos of my face being searchable.",
+    })
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Some(b)) = (a.as_object_mut(), b.as_object()) {
+        for (k, v) in b {
+            a.insert(k.clone(), v.clone());
+        }
+    }
+    a
+}
+
+/// `POST /v1/uploads`, then the photo through the upload form; returns the upload key.
+pub async fn upload_photo(mode: &dyn Mode, photo: Vec<u8>) -> String {
+    let r = mode.send(Req::post_json("/v1/uploads", &json!({}))).await;
+    assert_eq!(r.status, 201, "{}: upload form: {}", mode.name(), r.text());
+    let form = r.json();
+    let status = mode.upload(&form, photo, "image/jpeg").await;
+    assert!(
+        (200..400).contains(&status),
+        "{}: the upload was refused ({status})",
+        mode.name()
+    );
+    form["key"].as_str().expect("upload key").to_owned()
+}
+
+/// Submits a face opt-out with a real photo; returns the response document.
+pub async fn submit_face(mode: &dyn Mode, email: &str, photo: Vec<u8>, idem: &str) -> Value {
+    let key = upload_photo(mode, photo).await;
+    let body = merge(
+        person(email),
+        json!({"kind": "face_opt_out", "consent": true, "upload_key": key}),
+    );
+    let r = mode
+        .send(Req::post_json("/v1/cases", &body).header("idempotency-key", idem))
+        .await;
+    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
+    r.json()
+}
+
+async fn status(mode: &dyn Mode, token: &str) -> Value {
+    let r = mode.send(Req::get(&format!("/v1/status/{token}"))).await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    r.json()
+}
+
+/// The value of the hidden input `name` in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\"");
+    html.split("<input")
+        .find(|tag| tag.contains(&marker))
+        .and_then(|tag| tag.split("value=\"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .unwrap_or_default()
+        .replace("&amp;", "&")
+}
+
+/// Opens an admin link; returns the session cookie.
+pub async fn login(mode: &dyn Mode, reviewer: &str) -> String {
+    let r = mode.send(Req::get(&mode.admin_link(reviewer))).await;
+    assert_eq!(r.status, 303, "{}: admin link: {}", mode.name(), r.text());
+    let cookie = r.cookies().into_iter().next().expect("a session cookie");
+    let attrs = r
+        .header("set-cookie")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        attrs.contains("httponly") && attrs.contains("secure") && attrs.contains("samesite"),
+        "{}: {attrs}",
+        mode.name()
+    );
+    cookie
+}
+
+/// The CSRF token and version of a case page's decision forms, as a reviewer's browser has them.
+pub async fn decision_form(mode: &dyn Mode, cookie: &str, id: &str) -> (String, String) {
+    let page = mode
+        .send(Req::get(&format!("/admin/cases/{id}")).header("cookie", cookie))
+        .await;
+    assert_eq!(page.status, 200, "{}: case page", mode.name());
+    let html = page.text();
+    let (csrf, version) = (hidden(&html, "csrf"), hidden(&html, "version"));
+    assert!(!csrf.is_empty() && !version.is_empty(), "{}", mode.name());
+    (csrf, version)
+}
+
+/// Posts a decision with the form's hidden fields.
+pub async fn decide(
+    mode: &dyn Mode,
+    cookie: &str,
+    id: &str,
+    form: &(String, String),
+    fields: &[(&str, &str)],
+) -> Reply {
+    let mut body = vec![("csrf", form.0.as_str()), ("version", form.1.as_str())];
+    body.extend_from_slice(fields);
+    mode.send(Req::post_form(&format!("/admin/cases/{id}/decide"), &body).header("cookie", cookie))
+        .await
+}
+
+/// The landing page, both forms in both languages, the health check and the API description.
+pub async fn public_pages(mode: &dyn Mode) {
+    for path in ["/", "/opt-out", "/dsa", "/?lang=th", "/opt-out?lang=th"] {
+        let r = mode.send(Req::get(path)).await;
+        assert_eq!(r.status, 200, "{}: {path}", mode.name());
+        assert!(
+            r.header("content-type")
+                .unwrap_or_default()
+                .starts_with("text/html")
+        );
+        if path.ends_with("th") {
+            assert!(r.text().contains("lang=\"th\""), "{}: {path}", mode.name());
+        }
+    }
+    assert_eq!(mode.send(Req::get("/healthz")).await.status, 200);
+    let doc = mode.send(Req::get("/openapi.json")).await.json();
+    assert_eq!(doc["openapi"], "3.1.0", "{}", mode.name());
+    assert_eq!(mode.send(Req::get("/no-such-page")).await.status, 404);
+}
+
+/// A face opt-out from submission to approval: receipt, embedding with the real pipeline,
+/// review through an admin link, decision email, exclusion entries, photo deleted.
+pub async fn face_opt_out_to_approval(mode: &dyn Mode) {
+    let email = mode.email("somchai");
+    let photo = fixture("person_a_1.jpg");
+    let sha = hex::encode(Sha256::digest(&photo));
+    let case = submit_face(mode, &email, photo, "scenario-face-1").await;
+    let id = case["id"].as_str().expect("case id").to_owned();
+    assert_eq!(case["state"], "received", "{}", mode.name());
+    let token = status_token(case["status_url"].as_str().expect("status url"));
+
+    // The receipt, at once, with the case reference.
+    let mails = mode.mails_to(&email).await;
+    assert_eq!(mails.len(), 1, "{}: one receipt", mode.name());
+    assert!(
+        mails[0].html.contains(&id),
+        "{}: reference in receipt",
+        mode.name()
+    );
+
+    // The face pipeline runs; the case waits for review.
+    assert_eq!(mode.run_jobs().await, 1, "{}: one job", mode.name());
+    assert_eq!(status(mode, &token).await["state"], "awaiting_review");
+
+    // A reviewer finds it in the queue and approves it.
+    let cookie = login(mode, "alice").await;
+    let queue = mode
+        .send(Req::get("/admin").header("cookie", &cookie))
+        .await;
+    assert_eq!(queue.status, 200);
+    assert!(queue.text().contains(&id), "{}: case in queue", mode.name());
+    // Two reviewers had the page open; the first decision wins, the second is told so.
+    let bob = login(mode, "bob").await;
+    let alice_form = decision_form(mode, &cookie, &id).await;
+    let bob_form = decision_form(mode, &bob, &id).await;
+    let r = decide(mode, &cookie, &id, &alice_form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    let late = decide(
+        mode,
+        &bob,
+        &id,
+        &bob_form,
+        &[
+            ("decision", "reject"),
+            ("reason", "not_the_requester"),
+            ("note", "late"),
+        ],
+    )
+    .await;
+    assert_eq!(late.status, 409, "{}: {}", mode.name(), late.text());
+    assert_eq!(status(mode, &token).await["state"], "approved");
+
+    // The decision email, with the reference; the exclusion entries; the photo is gone.
+    let mails = mode.mails_to(&email).await;
+    assert_eq!(mails.len(), 2, "{}: receipt + decision", mode.name());
+    assert!(mails[1].html.contains(&id), "{}", mode.name());
+    let desk = mode.desk();
+    let case_id = CaseId::parse(&id).expect("ULID");
+    let entries = desk
+        .ports
+        .exclusions
+        .case_entries(case_id)
+        .await
+        .expect("exclusion entries");
+    assert!(entries.iter().all(|e| e.state == EntryState::Active));
+    let kinds: Vec<&str> = entries.iter().map(|e| e.value.kind()).collect();
+    assert!(kinds.contains(&"face"), "{}: {kinds:?}", mode.name());
+    assert!(kinds.contains(&"pdq"), "{}: {kinds:?}", mode.name());
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.value == ExclusionValue::Sha256(sha.clone())),
+        "{}: the photo's SHA-256 is excluded",
+        mode.name()
+    );
+    let stored = desk
+        .ports
+        .cases
+        .get_case(case_id)
+        .await
+        .expect("store")
+        .expect("case");
+    let key = stored
+        .photo
+        .as_ref()
+        .map(|p| p.key.clone())
+        .unwrap_or_default();
+    assert!(
+        desk.ports.photos.read(&key, 1 << 24).await.is_err(),
+        "{}: the raw photo is deleted after the decision",
+        mode.name()
+    );
+}
+
+/// The same submission twice (same idempotency key) makes one case and one receipt.
+pub async fn double_submit_makes_one_case(mode: &dyn Mode) {
+    let email = mode.email("twice");
+    let body = merge(
+        person(&email),
+        json!({"kind": "dsa_notice", "good_faith": true,
+               "source_urls": ["https://images.example.com/a.jpg"]}),
+    );
+    let first = mode
+        .send(Req::post_json("/v1/cases", &body).header("idempotency-key", "same-key-1"))
+        .await;
+    let again = mode
+        .send(Req::post_json("/v1/cases", &body).header("idempotency-key", "same-key-1"))
+        .await;
+    assert_eq!(first.status, 201, "{}: {}", mode.name(), first.text());
+    assert!(matches!(again.status, 200 | 201), "{}", mode.name());
+    assert_eq!(first.json()["id"], again.json()["id"], "{}", mode.name());
+    assert_eq!(mode.mails_to(&email).await.len(), 1, "{}", mode.name());
+}
+
+/// A DSA notice withdrawn from its status link: confirmation email, state withdrawn.
+pub async fn dsa_notice_withdrawn(mode: &dyn Mode) {
+    let email = mode.email("anna");
+    let body = merge(
+        person(&email),
+        json!({"kind": "dsa_notice", "good_faith": true,
+               "source_urls": ["https://images.example.com/a.jpg", "https://cdn.example.net/b.png?x=1"]}),
+    );
+    let r = mode.send(Req::post_json("/v1/cases", &body)).await;
+    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
+    let case = r.json();
+    let token = status_token(case["status_url"].as_str().expect("status url"));
+    assert_eq!(case["can_withdraw"], true);
+    let r = mode
+        .send(Req::post_json(
+            &format!("/v1/status/{token}/withdraw"),
+            &json!({}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    assert_eq!(status(mode, &token).await["state"], "withdrawn");
+    let mails = mode.mails_to(&email).await;
+    assert_eq!(mails.len(), 2, "{}: receipt + confirmation", mode.name());
+    // A tampered status link reveals nothing.
+    let mut bad = token.clone();
+    bad.pop();
+    bad.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let r = mode.send(Req::get(&format!("/v1/status/{bad}"))).await;
+    assert!(
+        matches!(r.status, 403 | 404),
+        "{}: {}",
+        mode.name(),
+        r.status
+    );
+}
+
+/// Bad input: a precise 4xx, nothing stored, nothing sent.
+pub async fn bad_input_is_refused_whole(mode: &dyn Mode) {
+    let email = mode.email("refused");
+    let body = merge(
+        person(&email),
+        json!({"kind": "face_opt_out", "consent": false, "phone": "12",
+               "upload_key": "uploads/not-an-upload"}),
+    );
+    let r = mode.send(Req::post_json("/v1/cases", &body)).await;
+    assert_eq!(r.status, 422, "{}: {}", mode.name(), r.text());
+    let doc = r.json();
+    let fields: Vec<&str> = doc["error"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert!(fields.contains(&"consent"), "{}: {fields:?}", mode.name());
+    assert!(fields.contains(&"phone"), "{}: {fields:?}", mode.name());
+    let r = mode
+        .send(Req::post_json("/v1/cases", &json!({"kind": "nonsense"})))
+        .await;
+    assert!(matches!(r.status, 400 | 422), "{}", mode.name());
+    let r = mode
+        .send(Req {
+            body: b"{not json".to_vec(),
+            ..Req::post_json("/v1/cases", &json!({}))
+        })
+        .await;
+    assert_eq!(r.status, 400, "{}", mode.name());
+    assert!(mode.mails_to(&email).await.is_empty(), "{}", mode.name());
+    assert_eq!(mode.run_jobs().await, 0, "{}: no job", mode.name());
+}
