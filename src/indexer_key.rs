@@ -30,6 +30,16 @@ pub enum IndexerKeyCommand {
         #[arg(long, default_value_t = DEFAULT_RATE_PER_MINUTE)]
         rate_per_minute: u32,
     },
+    /// For the AWS mode: make a key without a database; prints the key on the first line and
+    /// the record to add to the JSON array of the `IndexerKeysParameter` SSM parameter on the
+    /// second (only the SHA-256 of the secret). Revoke by setting the record's `revoked_at`.
+    Record {
+        /// Who holds the key (e.g. the indexer cluster's name), 1-100 characters.
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = DEFAULT_RATE_PER_MINUTE)]
+        rate_per_minute: u32,
+    },
     /// List the keys (ids, names, rates, dates; never secrets).
     List {
         #[arg(long, env = "OPTOUT_DATA_DIR", default_value = "./data")]
@@ -89,6 +99,16 @@ pub async fn run(args: &IndexerKeyArgs, out: &mut impl Write) -> anyhow::Result<
                 key.id, key.name, key.rate_per_minute
             );
         }
+        IndexerKeyCommand::Record {
+            name,
+            rate_per_minute,
+        } => {
+            let (key, plain) =
+                optout_core::indexer_keys::generate(name, *rate_per_minute, chrono::Utc::now())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(out, "{plain}")?;
+            writeln!(out, "{}", serde_json::to_string(&key)?)?;
+        }
         IndexerKeyCommand::List { data } => {
             let keys = open(data, false)?
                 .list()
@@ -112,4 +132,43 @@ pub async fn run(args: &IndexerKeyArgs, out: &mut impl Write) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optout_core::indexer_keys::{PresentedKey, StaticIndexerKeys, authenticate};
+
+    #[tokio::test]
+    async fn a_record_authenticates_its_key_and_holds_no_secret() {
+        let args = IndexerKeyArgs {
+            command: IndexerKeyCommand::Record {
+                name: "crawler-eu".into(),
+                rate_per_minute: 600,
+            },
+        };
+        let mut out = Vec::new();
+        run(&args, &mut out).await.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        let (plain, record) = (lines.next().unwrap(), lines.next().unwrap());
+        let key: IndexerKey = serde_json::from_str(record).unwrap();
+        assert_eq!(
+            (key.name.as_str(), key.rate_per_minute),
+            ("crawler-eu", 600)
+        );
+        let secret = plain.rsplit('_').next().unwrap();
+        assert!(!record.contains(secret), "the record keeps only the hash");
+        let store = StaticIndexerKeys(vec![key.clone()]);
+        let found = authenticate(&store, plain).await.unwrap();
+        assert_eq!(found.id, key.id);
+        assert!(PresentedKey::parse(plain).is_ok());
+        let bad = IndexerKeyArgs {
+            command: IndexerKeyCommand::Record {
+                name: String::new(),
+                rate_per_minute: 600,
+            },
+        };
+        assert!(run(&bad, &mut Vec::new()).await.is_err());
+    }
 }
