@@ -146,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
         data: tmp.path().to_owned(),
         public_url: Some(base.clone()),
         pdq_radius: optout_core::exclusions::DEFAULT_PDQ_RADIUS,
+        face_threshold: optout_face::FACE_MATCH_THRESHOLD,
         desk: DeskArgs {
             signing_keys: None,
             mail_from: "bench <desk@example.org>".into(),

@@ -23,19 +23,24 @@ pub struct ServeArgs {
     /// PDQ hashes within this Hamming distance (bits) of an exclusion entry match (0-64).
     #[arg(long, env = "OPTOUT_PDQ_RADIUS", default_value_t = optout_core::exclusions::DEFAULT_PDQ_RADIUS)]
     pub pdq_radius: u32,
+    /// Face embeddings at or above this cosine similarity to an exclusion entry match (the value
+    /// calibrated for the bundled models is the default; see the README before changing it).
+    #[arg(long, env = "OPTOUT_FACE_THRESHOLD", default_value_t = optout_face::FACE_MATCH_THRESHOLD)]
+    pub face_threshold: f32,
     #[command(flatten)]
     pub desk: DeskArgs,
 }
 
 impl ServeArgs {
-    /// How indexer candidates match: the PDQ radius configured and the face threshold calibrated
-    /// for the face pipeline this binary runs (`optout_face::FACE_MATCH_THRESHOLD`).
+    /// How indexer candidates match: the PDQ radius and face threshold configured (by default the
+    /// threshold calibrated for this binary's face pipeline, `optout_face::FACE_MATCH_THRESHOLD`).
     pub fn match_settings(&self) -> anyhow::Result<MatchSettings> {
         let s = MatchSettings {
             pdq_radius: self.pdq_radius,
-            face_threshold: optout_face::FACE_MATCH_THRESHOLD,
+            face_threshold: self.face_threshold,
         };
-        s.validate().context("OPTOUT_PDQ_RADIUS")?;
+        s.validate()
+            .context("OPTOUT_PDQ_RADIUS / OPTOUT_FACE_THRESHOLD")?;
         Ok(s)
     }
 }

@@ -53,6 +53,7 @@ impl TestApp {
             data: dir.to_owned(),
             public_url: Some(url.clone()),
             pdq_radius: optout_core::exclusions::DEFAULT_PDQ_RADIUS,
+            face_threshold: optout_face::FACE_MATCH_THRESHOLD,
             desk,
         };
         let system = System::open(&args, &url, clock).unwrap();

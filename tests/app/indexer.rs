@@ -152,6 +152,11 @@ fn the_default_face_threshold_is_the_calibrated_one() {
         optout_core::exclusions::DEFAULT_FACE_THRESHOLD,
         optout_face::FACE_MATCH_THRESHOLD
     );
+    // A mirror opened without settings (`Mirror::open`) matches as the server does.
+    assert_eq!(
+        optout_matcher::FaceConfig::default().threshold,
+        optout_face::FACE_MATCH_THRESHOLD
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

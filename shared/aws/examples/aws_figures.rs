@@ -1,32 +1,86 @@
-//! Figures of the AWS runtime against the local emulators (issue 3): latency of a submission
-//! (DSA notice: case + audit + idempotency transaction, job enqueued, receipt sent, flags recorded).
+//! Figures of the AWS runtime against the local emulators (issue 3):
+//! - the latency of a submission through the desk on the AWS adapters (DSA notice: case + audit +
+//!   idempotency transaction, job enqueued, receipt sent, flags recorded), p50/p99;
+//! - with `--api-bin PATH`, the cold start of the api function's release binary: the process is
+//!   started as Lambda starts it (against a local Lambda Runtime API served here), and the time
+//!   from process start to its first request for work (init), to the first response (a GET of
+//!   the form) and to the response of a submission that follows is measured, `--cold-runs` times.
 //!
-//! `scripts/setup-emulators && cargo run --release -p optout-aws --features test-support --example aws_figures [N]`
+//! `scripts/aws-figures` builds the functions in release, prints their sizes and deployment zips
+//! and runs this. By hand:
+//! `cargo run --release -p optout-aws --features test-support --example aws_figures -- [--runs 200] [--api-bin target/release/api] [--cold-runs 15]`
 
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{get, post};
 use optout_aws::testing::{Emulators, Stack};
 use optout_core::Lang;
 use optout_core::model::CaseKind;
 use optout_core::service::{Desk, SubmissionInput};
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
+use tokio::sync::mpsc;
+
+type Error = Box<dyn std::error::Error>;
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+struct Args {
+    runs: usize,
+    api_bin: Option<PathBuf>,
+    cold_runs: usize,
+}
+
+fn args() -> Result<Args, Error> {
+    let mut a = Args {
+        runs: 200,
+        api_bin: None,
+        cold_runs: 15,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--runs" => a.runs = value()?.parse()?,
+            "--api-bin" => a.api_bin = Some(value()?.into()),
+            "--cold-runs" => a.cold_runs = value()?.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    if a.runs == 0 || a.cold_runs == 0 {
+        return Err("--runs and --cold-runs must be at least 1".into());
+    }
+    Ok(a)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200);
+async fn main() -> Result<(), Error> {
+    let a = args()?;
     let t0 = Instant::now();
     let em = Emulators::start()?;
     println!("emulators up in {:?}", t0.elapsed());
     let stack = Stack::create(&em, "figures").await?;
+    submissions(&stack, a.runs).await?;
+    if let Some(bin) = &a.api_bin {
+        cold_start(&stack, bin, a.cold_runs).await?;
+    }
+    Ok(())
+}
+
+async fn submissions(stack: &Stack, n: usize) -> Result<(), Error> {
     let desk = Desk::new(
         stack.ports(),
         KeyRing::generate("k1"),
@@ -51,17 +105,230 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let start = Instant::now();
         let out = desk.submit(input).await?;
         let took = start.elapsed();
-        assert!(out.created && out.case.job_dispatched && out.case.receipt_sent);
+        if !(out.created && out.case.job_dispatched && out.case.receipt_sent) {
+            return Err("a submission was not completed".into());
+        }
         if i >= 10 {
             times.push(took); // the first ten warm the connections up
         }
     }
     times.sort();
     println!(
-        "submission (DynamoDB Local + moto, {n} runs): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        pct(&times, 0.50).as_secs_f64() * 1e3,
-        pct(&times, 0.99).as_secs_f64() * 1e3,
-        times[times.len() - 1].as_secs_f64() * 1e3
+        "submission through the desk (DynamoDB Local + moto, {n} runs): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(pct(&times, 0.50)),
+        ms(pct(&times, 0.99)),
+        ms(times[times.len() - 1])
     );
     Ok(())
+}
+
+/// What the local Runtime API saw of one process.
+enum Seen {
+    /// The runtime asked for its next event.
+    Next(Instant),
+    /// The function answered event `id` with this API Gateway status code.
+    Response(Instant, String, u16),
+    /// The function reported an error.
+    Failed(String),
+}
+
+struct RuntimeApi {
+    events: Mutex<VecDeque<(String, String)>>,
+    seen: mpsc::UnboundedSender<Seen>,
+}
+
+async fn next_event(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, String) {
+    let _ = api.seen.send(Seen::Next(Instant::now()));
+    let next = api.events.lock().ok().and_then(|mut q| q.pop_front());
+    let Some((id, body)) = next else {
+        // No more work for this process: it waits here until it is stopped.
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    let mut h = HeaderMap::new();
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() + 29_000)
+        .unwrap_or_default();
+    for (k, v) in [
+        ("lambda-runtime-aws-request-id", id),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:figures-api".to_owned(),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000".to_owned(),
+        ),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    (h, body)
+}
+
+async fn response(
+    State(api): State<Arc<RuntimeApi>>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    let status = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["statusCode"].as_u64())
+        .unwrap_or(0) as u16;
+    let _ = api.seen.send(Seen::Response(Instant::now(), id, status));
+    StatusCode::ACCEPTED
+}
+
+async fn failure(State(api): State<Arc<RuntimeApi>>, body: String) -> StatusCode {
+    let _ = api.seen.send(Seen::Failed(body));
+    StatusCode::ACCEPTED
+}
+
+fn event(name: &str) -> Result<serde_json::Value, Error> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+}
+
+async fn cold_start(stack: &Stack, bin: &Path, runs: usize) -> Result<(), Error> {
+    if !bin.is_file() {
+        return Err(format!(
+            "{}: no such binary (build it with cargo build --release -p optout-api-fn)",
+            bin.display()
+        )
+        .into());
+    }
+    // The signing keys come from SSM, as in production (one more call during init).
+    let keys_param = format!("/{}/signing-keys", stack.prefix);
+    stack
+        .clients
+        .ssm
+        .put_parameter()
+        .name(&keys_param)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(KeyRing::generate("k1").to_spec())
+        .overwrite(true)
+        .send()
+        .await?;
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let api = Arc::new(RuntimeApi {
+        events: Mutex::new(VecDeque::new()),
+        seen: tx,
+    });
+    let router = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_event))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(failure))
+        .route("/2018-06-01/runtime/init/error", post(failure))
+        .with_state(api.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let form = event("apigw-http-get-form.json")?.to_string();
+    let post_case = event("apigw-http-post-case.json")?;
+    let mut env: BTreeMap<String, String> = stack.env.clone();
+    env.extend(
+        [
+            ("OPTOUT_SIGNING_KEYS_PARAMETER", keys_param.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "figures-api"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/figures-api"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "figures"),
+            ("RUST_LOG", "warn"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    env.insert("AWS_LAMBDA_RUNTIME_API".into(), addr.to_string());
+
+    let (mut init, mut first, mut submit) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let mut post = post_case.clone();
+        post["headers"]["idempotency-key"] = format!("cold-{}-{run}", stack.prefix).into();
+        if let Ok(mut q) = api.events.lock() {
+            q.push_back((format!("get-{run}"), form.clone()));
+            q.push_back((format!("post-{run}"), post.to_string()));
+        }
+        let start = Instant::now();
+        let mut child = Command::new(bin)
+            .env_clear()
+            .envs(&env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let outcome = watch(&mut rx, start).await;
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Ok(mut q) = api.events.lock() {
+            q.clear();
+        }
+        let (i, f, s) = outcome?;
+        init.push(i);
+        first.push(f);
+        submit.push(s);
+    }
+    for v in [&mut init, &mut first, &mut submit] {
+        v.sort();
+    }
+    let line = |what: &str, v: &[Duration]| {
+        println!(
+            "api cold start, {what} ({runs} runs): p50 {:.1} ms, min {:.1} ms, max {:.1} ms",
+            ms(pct(v, 0.5)),
+            ms(v[0]),
+            ms(v[v.len() - 1])
+        )
+    };
+    line("process start → ready for work (init)", &init);
+    line("process start → first response (GET /)", &first);
+    line("first submission after it (POST /v1/cases)", &submit);
+    Ok(())
+}
+
+/// Waits for one process's init, its GET response and its POST response.
+async fn watch(
+    rx: &mut mpsc::UnboundedReceiver<Seen>,
+    start: Instant,
+) -> Result<(Duration, Duration, Duration), Error> {
+    let mut ready = None;
+    let mut first = None;
+    loop {
+        let seen = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .map_err(|_| "the api process did not answer within 30 s")?
+            .ok_or("the runtime API stopped")?;
+        match seen {
+            Seen::Next(t) => {
+                ready.get_or_insert(t - start);
+            }
+            Seen::Response(t, id, status) if id.starts_with("get-") => {
+                if status != 200 {
+                    return Err(format!("GET / answered {status}").into());
+                }
+                first = Some(t - start);
+            }
+            Seen::Response(t, _, status) => {
+                if status != 201 && status != 303 && status != 200 {
+                    return Err(format!("POST /v1/cases answered {status}").into());
+                }
+                let (Some(r), Some(f)) = (ready, first) else {
+                    return Err("responses out of order".into());
+                };
+                return Ok((r, f, t - start - f));
+            }
+            Seen::Failed(body) => return Err(format!("the function failed: {body}").into()),
+        }
+    }
 }

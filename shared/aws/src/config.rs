@@ -92,6 +92,8 @@ pub struct AwsConfig {
     pub max_attempts: u32,
     pub attempt_timeout: Duration,
     pub endpoints: Endpoints,
+    /// How close an indexer's candidate must be to match (`OPTOUT_PDQ_RADIUS`, `OPTOUT_FACE_THRESHOLD`).
+    pub matching: optout_core::exclusions::MatchSettings,
 }
 
 /// A missing or malformed configuration variable.
@@ -147,6 +149,22 @@ impl AwsConfig {
                 "expected an email address".into(),
             ));
         }
+        let mut matching = optout_core::exclusions::MatchSettings {
+            pdq_radius: num(
+                "OPTOUT_PDQ_RADIUS",
+                u64::from(optout_core::exclusions::DEFAULT_PDQ_RADIUS),
+                0..=u64::from(optout_core::exclusions::MAX_PDQ_RADIUS),
+            )? as u32,
+            ..Default::default()
+        };
+        if let Some(v) = opt("OPTOUT_FACE_THRESHOLD") {
+            matching.face_threshold = v.parse::<f32>().map_err(|_| {
+                ConfigError::Invalid("OPTOUT_FACE_THRESHOLD", "expected a number".into())
+            })?;
+        }
+        matching
+            .validate()
+            .map_err(|e| ConfigError::Invalid("OPTOUT_FACE_THRESHOLD", e.to_string()))?;
         let default_endpoint = opt("AWS_ENDPOINT_URL");
         let endpoint = |k: &str| opt(k).or_else(|| default_endpoint.clone());
         Ok(AwsConfig {
@@ -180,6 +198,7 @@ impl AwsConfig {
                 sesv2: endpoint("AWS_ENDPOINT_URL_SESV2"),
                 ssm: endpoint("AWS_ENDPOINT_URL_SSM"),
             },
+            matching,
         })
     }
 
@@ -204,11 +223,21 @@ impl AwsConfig {
     /// configuration's timeouts and retries.
     pub async fn load_sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .timeout_config(self.timeout_config())
             .retry_config(self.retry_config())
             .load()
             .await
     }
+}
+
+/// The HTTPS client of every AWS call (the credential providers' too): hyper 1 with rustls on
+/// ring, the only TLS stack in the binaries.
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 #[cfg(test)]
@@ -246,6 +275,34 @@ mod tests {
         assert!(c.signing_keys.is_none());
         assert_eq!(c.exclusions_table, None);
         assert_eq!(c.indexer_keys_refresh, Duration::from_secs(60));
+        assert_eq!(c.matching.pdq_radius, 31);
+        assert_eq!(c.matching.face_threshold, 0.5);
+    }
+
+    #[test]
+    fn matching_settings() {
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("OPTOUT_PDQ_RADIUS", "24"),
+            ("OPTOUT_FACE_THRESHOLD", "0.6"),
+        ]);
+        let c = AwsConfig::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(c.matching.pdq_radius, 24);
+        assert_eq!(c.matching.face_threshold, 0.6);
+        for (k, v) in [
+            ("OPTOUT_PDQ_RADIUS", "65"),
+            ("OPTOUT_PDQ_RADIUS", "-1"),
+            ("OPTOUT_FACE_THRESHOLD", "1.5"),
+            ("OPTOUT_FACE_THRESHOLD", "NaN"),
+            ("OPTOUT_FACE_THRESHOLD", "high"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((k, v));
+            match AwsConfig::from_lookup(env(&pairs)) {
+                Err(ConfigError::Invalid(name, _)) => assert_eq!(name, k, "{v}"),
+                other => panic!("{k}={v}: {other:?}"),
+            }
+        }
     }
 
     #[test]

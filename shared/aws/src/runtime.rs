@@ -1,6 +1,6 @@
 //! Start-up of an AWS function: configuration, clients (built once), secrets, the desk.
 
-use optout_core::exclusions::{ExclusionService, IndexerPorts, MatchSettings};
+use optout_core::exclusions::{ExclusionService, IndexerPorts};
 use optout_core::indexer_keys::StaticIndexerKeys;
 use optout_core::service::{Desk, Ports};
 use optout_core::settings::Settings;
@@ -57,9 +57,9 @@ pub async fn load() -> Result<Runtime, SetupError> {
     })
 }
 
-/// The indexer API's ports: the exclusion table of `ports`, matching with the documented
-/// defaults (PDQ radius 31; face threshold 0.50, the calibrated `optout_face::FACE_MATCH_THRESHOLD`,
-/// which the api function does not link); the keys from `OPTOUT_INDEXER_KEYS_PARAMETER` (SSM,
+/// The indexer API's ports: the exclusion table of `ports`, matching with `cfg.matching`
+/// (`OPTOUT_PDQ_RADIUS`, default 31; `OPTOUT_FACE_THRESHOLD`, default 0.50, the calibrated
+/// `optout_face::FACE_MATCH_THRESHOLD`, which the api function does not link); the keys from `OPTOUT_INDEXER_KEYS_PARAMETER` (SSM,
 /// re-read every `OPTOUT_INDEXER_KEYS_REFRESH_SECS`) or `OPTOUT_INDEXER_KEYS` (without either,
 /// every indexer request is refused); snapshots published to the photo bucket under `snapshots/`.
 pub fn indexer_ports(
@@ -81,7 +81,7 @@ pub fn indexer_ports(
     Ok(IndexerPorts {
         exclusions: Arc::new(ExclusionService::new(
             ports.exclusions.clone(),
-            MatchSettings::default(),
+            cfg.matching,
         )),
         keys,
         snapshots: Some(Arc::new(S3SnapshotPublisher::new(

@@ -255,6 +255,9 @@ pub struct Stack {
     /// Logical id → ARN.
     pub arns: BTreeMap<String, String>,
     pub config: AwsConfig,
+    /// The api function's environment as the template sets it, with the emulators' endpoints and
+    /// the names created here (no signing or indexer keys: callers add them).
+    pub env: BTreeMap<String, String>,
     pub sdk: SdkConfig,
     pub clients: Clients,
 }
@@ -262,6 +265,7 @@ pub struct Stack {
 /// Test credentials and region, with the configuration's timeouts and retries.
 pub async fn sdk_config(cfg: &AwsConfig) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::config::https_client())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "optout-tests"))
         .timeout_config(cfg.timeout_config())
@@ -566,6 +570,7 @@ impl Stack {
             physical,
             arns,
             config,
+            env: env.into_iter().collect(),
             sdk,
             clients,
         })

@@ -1,6 +1,7 @@
 //! The engine: both models loaded once, and the per-photo pipeline.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -24,16 +25,70 @@ pub const REDUCED_LONG_SIDE: u32 = 960;
 /// again at full resolution for the face crops (the template puts them ~35 px apart).
 pub const MIN_EYE_DISTANCE_REDUCED: f32 = 48.0;
 
+/// In adaptive detection, the 320 detector's answer stands when the largest face it found is at
+/// least this many pixels high and wide in its 320×320 input. Every face whose box has at least
+/// half that area (the faces the several-faces check counts) is then ≥ 28 px there, a size YuNet
+/// finds reliably at 320; smaller or absent faces are looked for again at 640.
+pub const ADAPTIVE_MIN_FACE_SIDE: f32 = 40.0;
+
 /// Engine settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineOptions {
-    /// Detector input side: 640 (default) or 320 (faster, misses small faces).
+    /// Detector input side when `adaptive` is off: 640 or 320 (faster, misses small faces).
     pub detect_side: usize,
+    /// Detect at 320×320 first and at 640×640 only when no face or only a small one was found
+    /// (see [`ADAPTIVE_MIN_FACE_SIDE`]); the 640 detector is loaded the first time a photo needs
+    /// it. On by default: a portrait costs the 320 detector's time, and small faces are still
+    /// found.
+    pub adaptive: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { detect_side: 640 }
+        EngineOptions {
+            detect_side: 640,
+            adaptive: true,
+        }
+    }
+}
+
+impl EngineOptions {
+    /// One detector at `side` (640 or 320), not adaptive.
+    pub fn fixed(side: usize) -> Self {
+        EngineOptions {
+            detect_side: side,
+            adaptive: false,
+        }
+    }
+}
+
+/// A loaded detector and its input side.
+struct Detector {
+    side: usize,
+    plan: Plan,
+}
+
+/// The 640 detector of the adaptive mode, loaded on first use.
+struct LazyDetector {
+    model_dir: PathBuf,
+    cell: OnceLock<Plan>,
+}
+
+impl LazyDetector {
+    fn get(&self) -> Result<Detector, AnalyzeError> {
+        const SIDE: usize = 640;
+        let plan = match self.cell.get() {
+            Some(p) => p.clone(),
+            None => {
+                let t = Instant::now();
+                let p = models::load_yunet(&models::nnef_framework(), &self.model_dir, SIDE)
+                    .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
+                tracing::debug!(elapsed_ms = ms(t), "640 detector loaded");
+                // Two photos may load it at once; either copy is the same model.
+                self.cell.get_or_init(|| p).clone()
+            }
+        };
+        Ok(Detector { side: SIDE, plan })
     }
 }
 
@@ -102,15 +157,18 @@ pub struct StageTimings {
 
 /// Both models, ready to run. Cheap to share: `Send + Sync`, put it behind an `Arc`.
 pub struct FaceEngine {
-    yunet: Plan,
+    /// The detector run first (320 in adaptive mode), or the only one.
+    first: Detector,
+    /// Adaptive mode: the 640 detector for photos whose faces are small or not found at 320.
+    fine: Option<LazyDetector>,
     sface: Plan,
-    detect_side: usize,
 }
 
 impl std::fmt::Debug for FaceEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FaceEngine")
-            .field("detect_side", &self.detect_side)
+            .field("detect_side", &self.first.side)
+            .field("adaptive", &self.fine.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -127,7 +185,11 @@ impl FaceEngine {
 
     /// Load with explicit options.
     pub fn load_with(model_dir: &Path, options: EngineOptions) -> Result<FaceEngine, ModelError> {
-        let side = options.detect_side;
+        let side = if options.adaptive {
+            320
+        } else {
+            options.detect_side
+        };
         if !models::DETECT_SIDES.contains(&side) {
             return Err(ModelError::Corrupt {
                 path: model_dir.join(models::yunet_nnef(side)),
@@ -141,17 +203,35 @@ impl FaceEngine {
         let nnef = models::nnef_framework();
         let yunet = models::load_yunet(&nnef, model_dir, side)?;
         let sface = models::load_sface(&nnef, model_dir)?;
+        let fine = if options.adaptive {
+            // Loaded when first needed, but a missing file is reported now.
+            let path = model_dir.join(models::yunet_nnef(640));
+            if !path.is_file() {
+                return Err(ModelError::Missing { path });
+            }
+            Some(LazyDetector {
+                model_dir: model_dir.to_path_buf(),
+                cell: OnceLock::new(),
+            })
+        } else {
+            None
+        };
         tracing::debug!(elapsed_ms = ms(t), detect_side = side, "face models loaded");
         Ok(FaceEngine {
-            yunet,
+            first: Detector { side, plan: yunet },
+            fine,
             sface,
-            detect_side: side,
         })
     }
 
-    /// The detector input side in use.
+    /// The input side of the detector run first (320 in adaptive mode).
     pub fn detect_side(&self) -> usize {
-        self.detect_side
+        self.first.side
+    }
+
+    /// Whether small or missing faces are looked for again at 640.
+    pub fn is_adaptive(&self) -> bool {
+        self.fine.is_some()
     }
 
     /// Analyse one photo.
@@ -242,12 +322,13 @@ impl FaceEngine {
         Ok((analysis, tm))
     }
 
-    /// Bench helper: run the detector once on a letterboxed input (`3 * side * side` floats).
+    /// Bench helper: run the first detector once on a letterboxed input (`3 * side * side` floats).
     pub fn bench_detector(&self, input: &[f32]) -> Result<(), AnalyzeError> {
-        let side = self.detect_side;
+        let side = self.first.side;
         let t = Tensor::from_shape(&[1, 3, side, side], input)
             .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
-        self.yunet
+        self.first
+            .plan
             .run(tvec!(t.into()))
             .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
         Ok(())
@@ -258,12 +339,38 @@ impl FaceEngine {
         embed::embed(&self.sface, face)
     }
 
+    /// Faces in `img` (pixels of `img`), best first: with the first detector, and in adaptive
+    /// mode again with the 640 one when the largest face found is small or none was found.
     fn detect(
         &self,
         img: &image::RgbImage,
         tm: &mut StageTimings,
     ) -> Result<Vec<Detection>, AnalyzeError> {
-        let side = self.detect_side;
+        let (dets, scale) = Self::detect_with(&self.first, img, tm)?;
+        let Some(fine) = &self.fine else {
+            return Ok(dets);
+        };
+        let largest = dets
+            .iter()
+            .map(|d| (d.bbox[2] - d.bbox[0]).min(d.bbox[3] - d.bbox[1]) * scale)
+            .fold(0.0f32, f32::max);
+        if largest >= ADAPTIVE_MIN_FACE_SIDE {
+            return Ok(dets);
+        }
+        let (first_letterbox, first_detect) = (tm.letterbox, tm.detect);
+        let (dets, _) = Self::detect_with(&fine.get()?, img, tm)?;
+        tm.letterbox += first_letterbox;
+        tm.detect += first_detect;
+        Ok(dets)
+    }
+
+    /// One detector run; also returns the letterbox scale (detector px per image px).
+    fn detect_with(
+        det: &Detector,
+        img: &image::RgbImage,
+        tm: &mut StageTimings,
+    ) -> Result<(Vec<Detection>, f32), AnalyzeError> {
+        let side = det.side;
         let t = Instant::now();
         let (data, scale) = detect::letterbox(img, side);
         let input = Tensor::from_shape(&[1, 3, side, side], &data)
@@ -271,8 +378,8 @@ impl FaceEngine {
         drop(data);
         tm.letterbox = ms(t);
         let t = Instant::now();
-        let out = self
-            .yunet
+        let out = det
+            .plan
             .run(tvec!(input.into()))
             .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
         let slices: Vec<&[f32]> = out
@@ -300,7 +407,7 @@ impl FaceEngine {
         );
         dets.truncate(MAX_FACES);
         tm.detect = ms(t);
-        Ok(dets)
+        Ok((dets, scale))
     }
 }
 

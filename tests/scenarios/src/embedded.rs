@@ -50,6 +50,7 @@ impl Embedded {
             data: dir.path().to_owned(),
             public_url: Some(url.clone()),
             pdq_radius: optout_core::exclusions::DEFAULT_PDQ_RADIUS,
+            face_threshold: optout_face::FACE_MATCH_THRESHOLD,
             desk: desk_args(),
         };
         let system = System::open(&args, &url, Arc::new(SystemClock)).expect("embedded system");

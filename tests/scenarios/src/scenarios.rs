@@ -5,7 +5,7 @@ use optout_core::ports::{EntryState, ExclusionValue};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{Mode, Reply, Req, fixture};
+use crate::{Mode, Reply, Req, encode, fixture};
 
 /// The token at the end of a status URL.
 pub fn status_token(status_url: &str) -> String {
@@ -327,4 +327,259 @@ pub async fn bad_input_is_refused_whole(mode: &dyn Mode) {
     assert_eq!(r.status, 400, "{}", mode.name());
     assert!(mode.mails_to(&email).await.is_empty(), "{}", mode.name());
     assert_eq!(mode.run_jobs().await, 0, "{}: no job", mode.name());
+}
+
+/// Submits a DSA notice for `link` and runs its job: a case awaiting review. Returns its id and
+/// status token.
+async fn dsa_case_awaiting_review(mode: &dyn Mode, email: &str, link: &str) -> (String, String) {
+    let body = merge(
+        person(email),
+        json!({"kind": "dsa_notice", "good_faith": true, "source_urls": [link]}),
+    );
+    let r = mode.send(Req::post_json("/v1/cases", &body)).await;
+    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
+    let case = r.json();
+    assert_eq!(mode.run_jobs().await, 1, "{}: one job", mode.name());
+    (
+        case["id"].as_str().expect("case id").to_owned(),
+        status_token(case["status_url"].as_str().expect("status url")),
+    )
+}
+
+/// The state of a case as the requester's status page reports it.
+async fn state_of(mode: &dyn Mode, token: &str) -> Value {
+    status(mode, token).await["state"].clone()
+}
+
+/// Admin links and sessions: a forged, re-scoped or foreign-key link gets 403 and no session;
+/// admin pages without a valid session get 403; a decision without the session's CSRF token is
+/// refused and changes nothing; admin pages are never cached or indexed.
+pub async fn admin_links_and_csrf_are_checked(mode: &dyn Mode) {
+    use optout_core::signing::{KeyRing, scope};
+    let email = mode.email("forgery");
+    let (id, token) =
+        dsa_case_awaiting_review(mode, &email, "https://images.example.com/forged.jpg").await;
+    let link = mode.admin_link("alice");
+    let signed = link
+        .split("token=")
+        .nth(1)
+        .expect("token in link")
+        .to_owned();
+    let parts: Vec<&str> = signed.split('.').collect();
+    assert_eq!(parts.len(), 4, "{}: {signed}", mode.name());
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    };
+    let desk = mode.desk();
+    let later = desk.ports.clock.now() + chrono::Duration::hours(1);
+    let expiry: i64 = parts[1].parse().expect("expiry");
+    let forged = [
+        // another reviewer under alice's MAC
+        format!(
+            "{}.{}.{}.{}",
+            parts[0],
+            parts[1],
+            b64("review:mallory"),
+            parts[3]
+        ),
+        // a later expiry
+        format!("{}.{}.{}.{}", parts[0], expiry + 86_400, parts[2], parts[3]),
+        // an unknown key id
+        format!("zz.{}.{}.{}", parts[1], parts[2], parts[3]),
+        // signed by the desk, but for another scope
+        desk.keys.sign(scope::STATUS, "review:alice", later),
+        desk.keys.sign(scope::ADMIN_SESSION, "review:alice", later),
+        // signed by another key under the same key id
+        KeyRing::generate(parts[0]).sign(scope::ADMIN, "review:alice", later),
+        // already expired
+        desk.keys.sign(
+            scope::ADMIN,
+            "review:alice",
+            desk.ports.clock.now() - chrono::Duration::seconds(1),
+        ),
+        String::new(),
+        "garbage".into(),
+    ];
+    for t in &forged {
+        let r = mode
+            .send(Req::get(&format!("/admin/login?token={}", encode(t))))
+            .await;
+        assert_eq!(r.status, 403, "{}: forged link accepted: {t}", mode.name());
+        assert!(r.cookies().is_empty(), "{}: {t}", mode.name());
+        let body = r.text();
+        assert!(
+            !body.contains("expired") && !body.contains("signature"),
+            "{}: the refusal says why: {body}",
+            mode.name()
+        );
+    }
+    for cookie in [
+        String::new(),
+        "optout_admin=garbage".to_owned(),
+        format!("optout_admin={signed}"),
+    ] {
+        for path in ["/admin".to_owned(), format!("/admin/cases/{id}")] {
+            let r = mode.send(Req::get(&path).header("cookie", &cookie)).await;
+            assert_eq!(r.status, 403, "{}: {path} with {cookie:?}", mode.name());
+            assert_eq!(
+                r.header("x-robots-tag"),
+                Some("noindex, nofollow"),
+                "{}",
+                mode.name()
+            );
+        }
+    }
+
+    // A real session: pages are private; decisions need this session's CSRF token.
+    let alice = login(mode, "alice").await;
+    let bob = login(mode, "bob").await;
+    let page = mode
+        .send(Req::get(&format!("/admin/cases/{id}")).header("cookie", &alice))
+        .await;
+    assert_eq!(page.status, 200, "{}", mode.name());
+    assert!(
+        page.header("cache-control")
+            .unwrap_or_default()
+            .contains("no-store"),
+        "{}: {:?}",
+        mode.name(),
+        page.header("cache-control")
+    );
+    assert_eq!(page.header("x-robots-tag"), Some("noindex, nofollow"));
+    let (csrf, version) = decision_form(mode, &alice, &id).await;
+    let (bob_csrf, _) = decision_form(mode, &bob, &id).await;
+    for (cookie, fields) in [
+        (&alice, vec![("version", version.as_str())]),
+        (&alice, vec![("csrf", ""), ("version", &version)]),
+        (&alice, vec![("csrf", "AAAA"), ("version", &version)]),
+        (&alice, vec![("csrf", &bob_csrf), ("version", &version)]),
+        (&String::new(), vec![("csrf", &csrf), ("version", &version)]),
+    ] {
+        let mut body = fields.clone();
+        body.push(("decision", "approve"));
+        let r = mode
+            .send(
+                Req::post_form(&format!("/admin/cases/{id}/decide"), &body)
+                    .header("cookie", cookie),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}: {fields:?}", mode.name());
+    }
+    assert_eq!(state_of(mode, &token).await, "awaiting_review");
+    assert_eq!(
+        mode.mails_to(&email).await.len(),
+        1,
+        "{}: receipt only",
+        mode.name()
+    );
+}
+
+/// A rejected DSA notice contested from the status page: the case is back in the queue, marked as
+/// a complaint; the first reviewer may not decide it; another approves it; the decision email
+/// answers the complaint; the URL entry exists; the complaint cannot be made twice.
+pub async fn complaint_reopens_for_another_reviewer(mode: &dyn Mode) {
+    let email = mode.email("contest");
+    let link = "https://images.example.com/contested.jpg";
+    let (id, token) = dsa_case_awaiting_review(mode, &email, link).await;
+    let alice = login(mode, "alice").await;
+    let form = decision_form(mode, &alice, &id).await;
+    let r = decide(
+        mode,
+        &alice,
+        &id,
+        &form,
+        &[("decision", "reject"), ("reason", "not_the_requester")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    assert_eq!(state_of(mode, &token).await, "rejected");
+    assert_eq!(
+        mode.mails_to(&email).await.len(),
+        2,
+        "{}: receipt + decision",
+        mode.name()
+    );
+
+    // The complaint form: the text is required.
+    let url = format!("/status/{token}/complaint");
+    assert_eq!(
+        mode.send(Req::get(&url)).await.status,
+        200,
+        "{}",
+        mode.name()
+    );
+    let r = mode.send(Req::post_form(&url, &[("complaint", "")])).await;
+    assert_eq!(r.status, 422, "{}", mode.name());
+    let r = mode
+        .send(Req::post_form(
+            &url,
+            &[("complaint", "These are my photos; I can show my ID card.")],
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    let r = mode
+        .send(Req::post_form(&url, &[("complaint", "Once more.")]))
+        .await;
+    assert_eq!(r.status, 409, "{}: one complaint at a time", mode.name());
+
+    // Back in the queue, marked as a complaint.
+    let bob = login(mode, "bob").await;
+    let queue = |filter: &'static str| {
+        let bob = bob.clone();
+        async move {
+            let r = mode
+                .send(Req::get(&format!("/admin?complaint={filter}")).header("cookie", &bob))
+                .await;
+            assert_eq!(r.status, 200, "{}", mode.name());
+            r.text()
+        }
+    };
+    assert!(queue("yes").await.contains(&id), "{}", mode.name());
+    assert!(!queue("no").await.contains(&id), "{}", mode.name());
+
+    // The reviewer of the first decision may not decide the complaint.
+    let page = mode
+        .send(Req::get(&format!("/admin/cases/{id}")).header("cookie", &alice))
+        .await;
+    assert!(
+        page.text().contains("I can show my ID card"),
+        "{}",
+        mode.name()
+    );
+    let form = decision_form(mode, &alice, &id).await;
+    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 403, "{}", mode.name());
+    assert!(r.text().contains("different reviewer"), "{}", mode.name());
+    let form = decision_form(mode, &bob, &id).await;
+    let r = decide(mode, &bob, &id, &form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    assert_eq!(state_of(mode, &token).await, "approved");
+
+    let mails = mode.mails_to(&email).await;
+    assert_eq!(mails.len(), 3, "{}", mode.name());
+    assert!(
+        mails[2].html.contains("answers your complaint"),
+        "{}: {}",
+        mode.name(),
+        mails[2].html
+    );
+    let case_id = CaseId::parse(&id).expect("ULID");
+    let entries = mode
+        .desk()
+        .ports
+        .exclusions
+        .case_entries(case_id)
+        .await
+        .expect("exclusion entries");
+    assert_eq!(entries.len(), 1, "{}: {entries:?}", mode.name());
+    assert_eq!(entries[0].value.kind(), "url", "{}", mode.name());
+    assert_eq!(entries[0].state, EntryState::Active);
+    // A decided complaint cannot be made again.
+    assert_eq!(
+        mode.send(Req::get(&url)).await.status,
+        409,
+        "{}",
+        mode.name()
+    );
 }

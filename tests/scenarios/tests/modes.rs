@@ -33,4 +33,6 @@ both_modes!(
     double_submit_makes_one_case,
     dsa_notice_withdrawn,
     bad_input_is_refused_whole,
+    admin_links_and_csrf_are_checked,
+    complaint_reopens_for_another_reviewer,
 );

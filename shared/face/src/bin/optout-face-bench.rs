@@ -343,11 +343,17 @@ fn bench(a: &Args) -> Result<()> {
         models::load_onnx_for_bench(&dir.join(models::YUNET_ONNX), &[1, 3, 640, 640])?;
         models::load_onnx_for_bench(&dir.join(models::SFACE_ONNX), &[1, 3, 112, 112])
     })?;
+    let (fixed_ms, fixed_cpu) = time_ms(runs, 1, || {
+        FaceEngine::load_with(dir, optout_face::EngineOptions::fixed(640))
+            .map_err(anyhow::Error::from)
+    })?;
     println!(
-        "load both models: prepared {nnef_ms:.1} ms (cpu {nnef_cpu:.1}; first in process {first_load:.1}); \
-         folded ONNX {onnx_ms:.1} ms (cpu {onnx_cpu:.1}); ratio ONNX/prepared {:.1}x",
+        "load both models (default: YuNet 320 + SFace; YuNet 640 loads on first need): prepared {nnef_ms:.1} ms \
+         (cpu {nnef_cpu:.1}; first in process {first_load:.1}); YuNet 640 + SFace {fixed_ms:.1} ms (cpu {fixed_cpu:.1}); \
+         folded ONNX (YuNet 640 + SFace) {onnx_ms:.1} ms (cpu {onnx_cpu:.1}); ratio ONNX/prepared {:.1}x",
         onnx_ms / nnef_ms
     );
+    out.insert("load_prepared_fixed640_ms".into(), fixed_ms.into());
     out.insert("load_prepared_ms".into(), nnef_ms.into());
     out.insert("load_prepared_cpu_ms".into(), nnef_cpu.into());
     out.insert("load_prepared_first_ms".into(), first_load.into());
@@ -356,11 +362,12 @@ fn bench(a: &Args) -> Result<()> {
 
     // ---- inference
     let engine = FaceEngine::load(dir)?;
-    let engine320 = FaceEngine::load_with(dir, optout_face::EngineOptions { detect_side: 320 })?;
+    let engine640 = FaceEngine::load_with(dir, optout_face::EngineOptions::fixed(640))?;
+    let engine320 = FaceEngine::load_with(dir, optout_face::EngineOptions::fixed(320))?;
     let b1024 = std::fs::read(&p1024)?;
     let b4000 = std::fs::read(&p4000)?;
     let img = decode::decode_full(&b1024)?.image;
-    for (side, e) in [(640usize, &engine), (320, &engine320)] {
+    for (side, e) in [(640usize, &engine640), (320, &engine320)] {
         let (x, _) = detect::letterbox(&img, side);
         let (m, c) = time_ms(runs, 3, || Ok(e.bench_detector(&x)?))?;
         println!("YuNet {side}x{side}: {m:.2} ms (cpu {c:.2})");
@@ -375,7 +382,11 @@ fn bench(a: &Args) -> Result<()> {
 
     // ---- end to end
     for (label, path, bytes) in [("1024x768", &p1024, &b1024), ("4000x3000", &p4000, &b4000)] {
-        for (side, e) in [(640usize, &engine), (320, &engine320)] {
+        for (side, e) in [
+            ("adaptive", &engine),
+            ("640", &engine640),
+            ("320", &engine320),
+        ] {
             let mut stages: Vec<optout_face::StageTimings> = Vec::new();
             let (own_a, wall_a) = (cpu_counters().1, Instant::now());
             let (m, c) = time_ms(runs, 2, || {
@@ -408,6 +419,11 @@ fn bench(a: &Args) -> Result<()> {
     }
     let e1 = engine.analyze(&b1024)?;
     let e4 = engine.analyze(&b4000)?;
+    let f1 = engine640.analyze(&b1024)?;
+    println!(
+        "1024x768, adaptive vs 640 detector: cosine of the embeddings {:.4}",
+        cosine(e1.embedding().unwrap_or(&[]), f1.embedding().unwrap_or(&[]))
+    );
     println!(
         "1024x768 vs 4000x3000 of the same picture: cosine {:.4}, PDQ distance {}",
         cosine(e1.embedding().unwrap_or(&[]), e4.embedding().unwrap_or(&[])),

@@ -1,7 +1,7 @@
 //! Matcher bench: the synthetic workloads of `shared/peers/faiss_baseline.py`, single thread.
 //!
 //! cargo run --release -p optout-matcher --bin matcher-bench -- [--face-sizes 100000,1000000]
-//!   [--nq 2000] [--nimp 2000] [--threshold 0.55] [--tables 16] [--probes 100,300,600,1000,1500,2500]
+//!   [--nq 2000] [--nimp 2000] [--threshold 0.5] [--tables 16] [--probes 100,300,600,1000,1500,2500]
 //!   [--pdq-n 1000000] [--pdq-nq 4000] [--sha-n 1000000] [--sha-nq 2000000]
 //!   [--url-n 200000] [--url-nq 200000] [--only face,pdq,sha,url]
 
@@ -56,7 +56,7 @@ impl Args {
 }
 
 const HELP: &str = "matcher-bench [--face-sizes 100000,1000000] [--nq 2000] [--nimp 2000] \
-[--threshold 0.55] [--tables 16] [--probes 100,300,600,1000,1500,2500] [--pdq-n 1000000] \
+[--threshold 0.5] [--tables 16] [--probes 100,300,600,1000,1500,2500] [--pdq-n 1000000] \
 [--pdq-nq 4000] [--pdq-radius 31] [--pdq-max-flips 24] [--sha-n 1000000] [--sha-nq 2000000] \
 [--url-n 200000] [--url-nq 200000] [--only face,pdq,sha,url] [--seed 1234]";
 
@@ -133,7 +133,7 @@ fn run(a: &Args) -> Result<(), String> {
 fn bench_face(a: &Args, n: usize, seed: u64) -> Result<(), String> {
     let nq: usize = a.num("nq", 2000)?;
     let nimp: usize = a.num("nimp", 2000)?;
-    let threshold: f32 = a.num("threshold", 0.55)?;
+    let threshold: f32 = a.num("threshold", 0.5)?;
     let tables: usize = a.num("tables", FaceConfig::default().tables)?;
     let t0 = Instant::now();
     let w = FaceWorkload::new(n, nq, nimp, 0.6, 0.8, seed);

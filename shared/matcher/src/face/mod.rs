@@ -37,7 +37,9 @@ pub struct FaceConfig {
     pub tables: usize,
     /// Buckets probed per query, over all tables.
     pub probes: usize,
-    /// Cosine similarity at or above which a stored embedding matches.
+    /// Cosine similarity at or above which a stored embedding matches. The default, 0.5, is the
+    /// value calibrated for the bundled face models (`optout_face::FACE_MATCH_THRESHOLD`, which
+    /// this crate does not link; a test of the operator binary checks that the two agree).
     pub threshold: f32,
     /// Sketch screening margin in standard deviations (larger = safer, slower).
     pub sketch_sigma: f32,
@@ -50,7 +52,7 @@ impl Default for FaceConfig {
         Self {
             tables: 16,
             probes: 1000,
-            threshold: 0.55,
+            threshold: 0.5,
             sketch_sigma: 5.0,
             seed: 0x6f70_746f_7574_6661,
         }
