@@ -215,24 +215,6 @@ async fn cold_start(stack: &Stack, bin: &Path, runs: usize) -> Result<(), Error>
         .send()
         .await?;
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let api = Arc::new(RuntimeApi {
-        events: Mutex::new(VecDeque::new()),
-        seen: tx,
-    });
-    let router = axum::Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next_event))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(failure))
-        .route("/2018-06-01/runtime/init/error", post(failure))
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, router).await });
-
     let form = event("apigw-http-get-form.json")?.to_string();
     let post_case = event("apigw-http-post-case.json")?;
     let mut env: BTreeMap<String, String> = stack.env.clone();
@@ -251,34 +233,22 @@ async fn cold_start(stack: &Stack, bin: &Path, runs: usize) -> Result<(), Error>
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
-    env.insert("AWS_LAMBDA_RUNTIME_API".into(), addr.to_string());
 
+    let submission = |tag: String| {
+        let mut e = post_case.clone();
+        e["headers"]["idempotency-key"] = tag.into();
+        e.to_string()
+    };
     let (mut init, mut first, mut submit) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
-        let mut post = post_case.clone();
-        post["headers"]["idempotency-key"] = format!("cold-{}-{run}", stack.prefix).into();
-        if let Ok(mut q) = api.events.lock() {
-            q.push_back((format!("get-{run}"), form.clone()));
-            q.push_back((format!("post-{run}"), post.to_string()));
-        }
-        let start = Instant::now();
-        let mut child = Command::new(bin)
-            .env_clear()
-            .envs(&env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let outcome = watch(&mut rx, start).await;
-        let _ = child.kill();
-        let _ = child.wait();
-        if let Ok(mut q) = api.events.lock() {
-            q.clear();
-        }
-        let (i, f, s) = outcome?;
-        init.push(i);
-        first.push(f);
-        submit.push(s);
+        let events = vec![
+            form.clone(),
+            submission(format!("cold-{}-{run}", stack.prefix)),
+        ];
+        let p = run_process(bin, &mut env, events).await?;
+        init.push(p.ready);
+        first.push(p.events[0].1);
+        submit.push(p.events[1].1 - p.events[1].0);
     }
     for v in [&mut init, &mut first, &mut submit] {
         v.sort();
@@ -294,41 +264,112 @@ async fn cold_start(stack: &Stack, bin: &Path, runs: usize) -> Result<(), Error>
     line("process start → ready for work (init)", &init);
     line("process start → first response (GET /)", &first);
     line("first submission after it (POST /v1/cases)", &submit);
+
+    // One warm process handles many submissions in a row: the handler's latency as Lambda sees
+    // it (event handed out → response posted).
+    let n = 200;
+    let events = (0..n + 10)
+        .map(|i| submission(format!("warm-{}-{i}", stack.prefix)))
+        .collect();
+    let p = run_process(bin, &mut env, events).await?;
+    let mut lat: Vec<Duration> = p.events[10..].iter().map(|(a, b)| *b - *a).collect();
+    lat.sort();
+    println!(
+        "api handler, submission (POST /v1/cases) in a warm process ({n} events): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(pct(&lat, 0.5)),
+        ms(pct(&lat, 0.99)),
+        ms(lat[lat.len() - 1])
+    );
     Ok(())
 }
 
-/// Waits for one process's init, its GET response and its POST response.
+/// What one api process did, in time since it was started.
+struct ProcessTimes {
+    /// When it first asked for work.
+    ready: Duration,
+    /// For each event: when it was handed out and when its response came back.
+    events: Vec<(Duration, Duration)>,
+}
+
+/// Starts the api binary against a Runtime API of its own (nothing one process does is seen as
+/// another's), hands it `events` one after the other and stops it after the last response.
+async fn run_process(
+    bin: &Path,
+    env: &mut BTreeMap<String, String>,
+    events: Vec<String>,
+) -> Result<ProcessTimes, Error> {
+    let n = events.len();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let api = Arc::new(RuntimeApi {
+        events: Mutex::new(
+            events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (format!("event-{i}"), e))
+                .collect(),
+        ),
+        seen: tx,
+    });
+    let router = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_event))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(failure))
+        .route("/2018-06-01/runtime/init/error", post(failure))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    env.insert(
+        "AWS_LAMBDA_RUNTIME_API".into(),
+        listener.local_addr()?.to_string(),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .env_clear()
+        .envs(env.iter())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let outcome = watch(&mut rx, start, n).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    server.abort();
+    outcome
+}
+
+/// Follows one process until it has answered `n` events.
 async fn watch(
     rx: &mut mpsc::UnboundedReceiver<Seen>,
     start: Instant,
-) -> Result<(Duration, Duration, Duration), Error> {
-    let mut ready = None;
-    let mut first = None;
-    loop {
+    n: usize,
+) -> Result<ProcessTimes, Error> {
+    let mut handed: Vec<Duration> = Vec::with_capacity(n + 1);
+    let mut events = Vec::with_capacity(n);
+    while events.len() < n {
         let seen = tokio::time::timeout(Duration::from_secs(30), rx.recv())
             .await
             .map_err(|_| "the api process did not answer within 30 s")?
             .ok_or("the runtime API stopped")?;
         match seen {
-            Seen::Next(t) => {
-                ready.get_or_insert(t - start);
-            }
-            Seen::Response(t, id, status) if id.starts_with("get-") => {
-                if status != 200 {
-                    return Err(format!("GET / answered {status}").into());
+            Seen::Next(t) => handed.push(t - start),
+            Seen::Response(t, id, status) => {
+                if !matches!(status, 200 | 201 | 303) {
+                    return Err(format!("{id} was answered {status}").into());
                 }
-                first = Some(t - start);
-            }
-            Seen::Response(t, _, status) => {
-                if status != 201 && status != 303 && status != 200 {
-                    return Err(format!("POST /v1/cases answered {status}").into());
-                }
-                let (Some(r), Some(f)) = (ready, first) else {
-                    return Err("responses out of order".into());
-                };
-                return Ok((r, f, t - start - f));
+                let given = handed
+                    .get(events.len())
+                    .copied()
+                    .ok_or("a response before its event was handed out")?;
+                events.push((given, t - start));
             }
             Seen::Failed(body) => return Err(format!("the function failed: {body}").into()),
         }
     }
+    Ok(ProcessTimes {
+        ready: handed.first().copied().unwrap_or_default(),
+        events,
+    })
 }
