@@ -31,6 +31,12 @@ pub const MIN_EYE_DISTANCE_REDUCED: f32 = 48.0;
 /// finds reliably at 320; smaller or absent faces are looked for again at 640.
 pub const ADAPTIVE_MIN_FACE_SIDE: f32 = 40.0;
 
+/// The crop the largest face is detected again on is this many times its box (see
+/// `FaceEngine::refine_largest`).
+const REFINE_CONTEXT: f32 = 2.0;
+/// The detection on the crop stands for the face when their boxes overlap at least this much.
+const REFINE_MIN_IOU: f32 = 0.5;
+
 /// Engine settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineOptions {
@@ -355,12 +361,80 @@ impl FaceEngine {
             .map(|d| (d.bbox[2] - d.bbox[0]).min(d.bbox[3] - d.bbox[1]) * scale)
             .fold(0.0f32, f32::max);
         if largest >= ADAPTIVE_MIN_FACE_SIDE {
-            return Ok(dets);
+            return self.refine_largest(dets, img, tm);
         }
         let (first_letterbox, first_detect) = (tm.letterbox, tm.detect);
         let (dets, _) = Self::detect_with(&fine.get()?, img, tm)?;
         tm.letterbox += first_letterbox;
         tm.detect += first_detect;
+        Ok(dets)
+    }
+
+    /// A face that fills a small part of the photo is seen by the 320 detector at few pixels,
+    /// and its landmarks are coarse. When the crop around the largest face (twice its size) is
+    /// at most half the photo's longer side, the face is detected again on that crop, where it
+    /// fills the 320 input, and takes that detection's box and landmarks. (A face that fills
+    /// the photo gains nothing: its crop is the photo.)
+    fn refine_largest(
+        &self,
+        mut dets: Vec<Detection>,
+        img: &image::RgbImage,
+        tm: &mut StageTimings,
+    ) -> Result<Vec<Detection>, AnalyzeError> {
+        let Some(i) = (0..dets.len()).max_by(|&a, &b| dets[a].area().total_cmp(&dets[b].area()))
+        else {
+            return Ok(dets);
+        };
+        let d = dets[i];
+        let side = REFINE_CONTEXT * d.width().max(d.height());
+        let (cx, cy) = (0.5 * (d.bbox[0] + d.bbox[2]), 0.5 * (d.bbox[1] + d.bbox[3]));
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        if side > 0.5 * w.max(h) {
+            return Ok(dets);
+        }
+        let x0 = (cx - 0.5 * side).clamp(0.0, w).floor();
+        let y0 = (cy - 0.5 * side).clamp(0.0, h).floor();
+        let x1 = (cx + 0.5 * side).clamp(0.0, w).ceil();
+        let y1 = (cy + 0.5 * side).clamp(0.0, h).ceil();
+        if x1 - x0 < 16.0 || y1 - y0 < 16.0 {
+            return Ok(dets);
+        }
+        let t = Instant::now();
+        let crop = image::imageops::crop_imm(
+            img,
+            x0 as u32,
+            y0 as u32,
+            (x1 - x0) as u32,
+            (y1 - y0) as u32,
+        )
+        .to_image();
+        tm.letterbox += ms(t);
+        let (before_letterbox, before_detect) = (tm.letterbox, tm.detect);
+        let (found, _) = Self::detect_with(&self.first, &crop, tm)?;
+        tm.letterbox += before_letterbox;
+        tm.detect += before_detect;
+        let local = [
+            d.bbox[0] - x0,
+            d.bbox[1] - y0,
+            d.bbox[2] - x0,
+            d.bbox[3] - y0,
+        ];
+        let best = found
+            .iter()
+            .map(|f| (detect::iou(&f.bbox, &local), f))
+            .filter(|(overlap, _)| *overlap >= REFINE_MIN_IOU)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, f)) = best {
+            let mut r = *f;
+            for (k, v) in r.bbox.iter_mut().enumerate() {
+                *v += if k % 2 == 0 { x0 } else { y0 };
+            }
+            for p in r.landmarks.iter_mut() {
+                p[0] += x0;
+                p[1] += y0;
+            }
+            dets[i] = r;
+        }
         Ok(dets)
     }
 

@@ -264,3 +264,52 @@ fn hostile_inputs_give_errors_not_panics() {
         assert!(engine().analyze(&huge).is_err());
     }
 }
+
+fn png(img: &image::RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn adaptive_detection_finds_small_faces_and_keeps_portraits_on_the_small_detector() {
+    use optout_face::{EngineOptions, FaceEngine};
+    let fixed = |side| FaceEngine::load_with(&model_dir(), EngineOptions::fixed(side)).unwrap();
+    let (d320, d640) = (fixed(320), fixed(640));
+    assert!(engine().is_adaptive() && engine().detect_side() == 320);
+
+    // A portrait: the 320 detector's answer stands.
+    let portrait = photo("person_b_1.jpg");
+    let a = engine().analyze(&portrait).unwrap();
+    let small = d320.analyze(&portrait).unwrap();
+    assert_eq!(a.faces[0].landmarks, small.faces[0].landmarks);
+
+    // The same face, small, in a large picture: the 320 detector sees it at a few pixels, the
+    // adaptive engine looks again at 640 (and on a crop around it) and finds it.
+    let face = image::load_from_memory(&portrait).unwrap().to_rgb8();
+    let face = imageops::resize(
+        &face,
+        face.width() / 4,
+        face.height() / 4,
+        FilterType::Triangle,
+    );
+    let mut canvas = image::RgbImage::from_pixel(2400, 1800, image::Rgb([200, 200, 190]));
+    imageops::overlay(&mut canvas, &face, 1500, 900);
+    let bytes = png(&canvas);
+    let a = engine().analyze(&bytes).unwrap();
+    let big = d640.analyze(&bytes).unwrap();
+    assert_eq!(a.faces.len(), 1, "adaptive: {:?}", a.faces);
+    assert_eq!(big.faces.len(), 1, "640: {:?}", big.faces);
+    let (fa, fb) = (&a.faces[0].bbox, &big.faces[0].bbox);
+    assert!(
+        (fa.x - fb.x).abs() < 8.0 && (fa.y - fb.y).abs() < 8.0,
+        "{fa:?} vs {fb:?}"
+    );
+    assert!(fa.x > 1500.0 && fa.y > 900.0, "{fa:?}");
+    // Seen small, the face still gives an embedding of the same person.
+    let same = cosine(
+        a.embedding().unwrap(),
+        engine().analyze(&portrait).unwrap().embedding().unwrap(),
+    );
+    assert!(same > FACE_MATCH_THRESHOLD, "cosine {same}");
+}

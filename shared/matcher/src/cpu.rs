@@ -54,6 +54,19 @@ pub(crate) fn has_avx2_fma() -> bool {
     }
 }
 
+/// Whether AVX2, FMA and F16C (half-precision conversion) are in use.
+pub(crate) fn has_f16c() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static F16C: OnceLock<bool> = OnceLock::new();
+        *F16C.get_or_init(|| level() == Level::Avx2 && is_x86_feature_detected!("f16c"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Name of the instruction set level in use (for bench output).
 pub fn level_name() -> &'static str {
     match level() {
