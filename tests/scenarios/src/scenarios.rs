@@ -583,3 +583,71 @@ pub async fn complaint_reopens_for_another_reviewer(mode: &dyn Mode) {
         mode.name()
     );
 }
+
+/// An approved DSA notice excludes its link (and its trivial variants) for the indexer; withdrawn
+/// from the status page, its entry is withdrawn and stops matching at once; the requester gets the
+/// receipt, the decision and the withdrawal's confirmation.
+pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
+    use optout_core::exclusions::{ExclusionService, MatchSettings};
+    use optout_matcher::Candidate;
+    let email = mode.email("rethink");
+    let link = "https://images.example.com/gallery/me.jpg";
+    let (id, token) = dsa_case_awaiting_review(mode, &email, link).await;
+    let alice = login(mode, "alice").await;
+    let form = decision_form(mode, &alice, &id).await;
+    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+
+    // Exactly one entry, the normalised link; the indexer's check matches it and its variants.
+    let desk = mode.desk();
+    let case_id = CaseId::parse(&id).expect("ULID");
+    let entries = desk
+        .ports
+        .exclusions
+        .case_entries(case_id)
+        .await
+        .expect("entries");
+    assert_eq!(entries.len(), 1, "{}: {entries:?}", mode.name());
+    assert_eq!(entries[0].state, EntryState::Active);
+    let service = ExclusionService::new(desk.ports.exclusions.clone(), MatchSettings::default());
+    let candidates = || {
+        vec![
+            Candidate::Url(link.to_owned()),
+            Candidate::Url("HTTPS://Images.Example.com:443/gallery/me.jpg?utm_source=x#top".into()),
+            Candidate::Url("https://images.example.com/gallery/someone-else.jpg".into()),
+        ]
+    };
+    let before = service.check(candidates()).await.expect("check");
+    let hits: Vec<bool> = before.results.iter().map(|r| r.excluded).collect();
+    assert_eq!(hits, [true, true, false], "{}", mode.name());
+    assert_eq!(before.results[0].entry_id, Some(entries[0].id));
+
+    let r = mode
+        .send(Req::post_json(
+            &format!("/v1/status/{token}/withdraw"),
+            &json!({}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    let entries = desk
+        .ports
+        .exclusions
+        .case_entries(case_id)
+        .await
+        .expect("entries");
+    assert!(
+        entries.iter().all(|e| e.state == EntryState::Withdrawn),
+        "{}: {entries:?}",
+        mode.name()
+    );
+    let after = service.check(candidates()).await.expect("check");
+    assert!(
+        after.results.iter().all(|r| !r.excluded),
+        "{}: {:?}",
+        mode.name(),
+        after.results
+    );
+    assert!(after.position > before.position, "{}", mode.name());
+    assert_eq!(state_of(mode, &token).await, "withdrawn");
+    assert_eq!(mode.mails_to(&email).await.len(), 3, "{}", mode.name());
+}

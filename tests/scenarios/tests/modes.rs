@@ -35,4 +35,5 @@ both_modes!(
     bad_input_is_refused_whole,
     admin_links_and_csrf_are_checked,
     complaint_reopens_for_another_reviewer,
+    withdrawal_stops_matching,
 );
