@@ -34,6 +34,7 @@ pub struct Aws {
     pub stack: Stack,
     pub desk: Desk,
     app: axum::Router,
+    indexer_key: String,
 }
 
 /// The settings the scenarios expect (the same in both modes).
@@ -67,11 +68,34 @@ impl Aws {
         let mut ports = stack.ports();
         adjust(&mut ports);
         let desk = Desk::new(ports, KeyRing::generate("k1"), settings());
-        let indexer =
-            optout_aws::runtime::indexer_ports(&desk.ports, &stack.config, &stack.clients)
-                .expect("indexer ports");
+        // Indexer keys as in production: records in an SSM parameter (refreshed every second here).
+        let (record, key) =
+            optout_core::indexer_keys::generate("scenario-indexer", 6000, chrono::Utc::now())
+                .expect("an indexer key");
+        let parameter = format!("/{}/indexer-keys", stack.prefix);
+        stack
+            .clients
+            .ssm
+            .put_parameter()
+            .name(&parameter)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .value(serde_json::to_string(&[record]).expect("key record"))
+            .overwrite(true)
+            .send()
+            .await
+            .expect("the indexer keys parameter");
+        let mut config = stack.config.clone();
+        config.indexer_keys = Some(optout_aws::config::SecretSource::Parameter(parameter));
+        config.indexer_keys_refresh = std::time::Duration::from_secs(1);
+        let indexer = optout_aws::runtime::indexer_ports(&desk.ports, &config, &stack.clients)
+            .expect("indexer ports");
         let app = optout_api_fn::app(desk.clone(), indexer);
-        Aws { stack, desk, app }
+        Aws {
+            stack,
+            desk,
+            app,
+            indexer_key: key,
+        }
     }
 
     /// The API Gateway v2 event of `req`.
@@ -131,6 +155,10 @@ impl Mode for Aws {
 
     fn desk(&self) -> &Desk {
         &self.desk
+    }
+
+    async fn indexer_key(&self) -> String {
+        self.indexer_key.clone()
     }
 
     async fn send(&self, req: Req) -> Reply {

@@ -86,6 +86,16 @@ impl Mode for Embedded {
         &self.system.desk
     }
 
+    async fn indexer_key(&self) -> String {
+        let (_, plain) = self
+            .system
+            .indexer_keys
+            .create("scenario-indexer", 6000)
+            .await
+            .expect("an indexer key");
+        plain
+    }
+
     async fn send(&self, req: Req) -> Reply {
         let mut r = self
             .client

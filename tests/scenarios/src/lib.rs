@@ -170,6 +170,10 @@ pub trait Mode: Send + Sync {
     /// emulator between tests).
     fn email(&self, who: &str) -> String;
 
+    /// A valid indexer API key (`Authorization: Bearer <key>`), made the way an operator makes
+    /// one in this mode (embedded: the key table; AWS: a record in the SSM parameter).
+    async fn indexer_key(&self) -> String;
+
     /// Posts `photo` with the direct-upload form a `POST /v1/uploads` answered (to the app itself
     /// in the embedded mode, to S3 through the presigned POST in AWS), as a browser form would.
     /// Returns the HTTP status of the upload.

@@ -651,3 +651,137 @@ pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
     assert_eq!(state_of(mode, &token).await, "withdrawn");
     assert_eq!(mode.mails_to(&email).await.len(), 3, "{}", mode.name());
 }
+
+/// The indexer API over HTTP: keys required; a batch check matches an approved link and its
+/// variants, never another image, and answers with the change position; a malformed candidate
+/// gets 400 with its index; the change feed and the snapshot (inline in the embedded mode, a
+/// presigned S3 object in AWS) hold the entry; after a withdrawal it no longer matches.
+pub async fn indexer_api_over_http(mode: &dyn Mode) {
+    let email = mode.email("indexed");
+    let link = "https://images.example.com/indexer/me.jpg";
+    let (id, token) = dsa_case_awaiting_review(mode, &email, link).await;
+    let alice = login(mode, "alice").await;
+    let form = decision_form(mode, &alice, &id).await;
+    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+
+    let key = mode.indexer_key().await;
+    let bearer = format!("Bearer {key}");
+    let body = json!({"candidates": [
+        {"url": "http://IMAGES.example.com/indexer/me.jpg?utm_campaign=x"},
+        {"url": "https://images.example.com/indexer/other.jpg"},
+        {"sha256": "00".repeat(32)},
+    ]});
+    let check = |auth: Option<String>, body: Value| async move {
+        let mut req = Req::post_json("/v1/exclusions/check", &body);
+        if let Some(a) = auth {
+            req = req.header("authorization", &a);
+        }
+        mode.send(req).await
+    };
+    // Without a key, or with a wrong one: 401.
+    assert_eq!(
+        check(None, body.clone()).await.status,
+        401,
+        "{}",
+        mode.name()
+    );
+    let last = if key.ends_with('x') { 'y' } else { 'x' };
+    let wrong = format!("Bearer {}{last}", &key[..key.len() - 1]);
+    assert_eq!(
+        check(Some(wrong), body.clone()).await.status,
+        401,
+        "{}",
+        mode.name()
+    );
+
+    let r = check(Some(bearer.clone()), body.clone()).await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    let doc = r.json();
+    let excluded: Vec<bool> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["excluded"] == true)
+        .collect();
+    assert_eq!(excluded, [true, false, false], "{}: {doc}", mode.name());
+    assert_eq!(doc["results"][0]["kind"], "url", "{}", mode.name());
+    let entry_id = doc["results"][0]["entry_id"].as_u64().expect("entry id");
+    let position = doc["position"].as_u64().expect("position");
+    assert!(position > 0, "{}", mode.name());
+    assert!(
+        !doc.to_string().contains(&email),
+        "{}: personal data",
+        mode.name()
+    );
+
+    // A malformed candidate: 400 naming its index, nothing else answered.
+    let r = check(
+        Some(bearer.clone()),
+        json!({"candidates": [{"url": link}, {"sha256": "not-hex"}]}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}: {}", mode.name(), r.text());
+    assert_eq!(r.json()["error"]["index"], 1, "{}", mode.name());
+
+    // The change feed and the snapshot hold the entry.
+    let r = mode
+        .send(Req::get("/v1/exclusions/changes?after=0&limit=100").header("authorization", &bearer))
+        .await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    let feed = r.json();
+    assert!(
+        feed["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .any(|e| e["id"] == entry_id && e["state"] == "active"),
+        "{}: {feed}",
+        mode.name()
+    );
+    let r = mode
+        .send(Req::get("/v1/exclusions/snapshot").header("authorization", &bearer))
+        .await;
+    let snapshot: Value = match r.status {
+        200 => r.json(),
+        303 => {
+            // AWS: a presigned object, fetched without the key.
+            let url = r.header("location").expect("a presigned URL").to_owned();
+            let got = reqwest::get(&url).await.expect("the snapshot object");
+            assert!(
+                got.status().is_success(),
+                "{}: {}",
+                mode.name(),
+                got.status()
+            );
+            got.json().await.expect("snapshot JSON")
+        }
+        other => panic!("{}: snapshot answered {other}: {}", mode.name(), r.text()),
+    };
+    assert!(
+        snapshot["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["id"] == entry_id),
+        "{}: {snapshot}",
+        mode.name()
+    );
+
+    // Withdrawn: the next check no longer matches, at a later position.
+    let r = mode
+        .send(Req::post_json(
+            &format!("/v1/status/{token}/withdraw"),
+            &json!({}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    let doc = check(Some(bearer), body).await.json();
+    assert_eq!(
+        doc["results"][0]["excluded"],
+        false,
+        "{}: {doc}",
+        mode.name()
+    );
+    assert!(doc["position"].as_u64() > Some(position), "{}", mode.name());
+}

@@ -36,4 +36,5 @@ both_modes!(
     admin_links_and_csrf_are_checked,
     complaint_reopens_for_another_reviewer,
     withdrawal_stops_matching,
+    indexer_api_over_http,
 );
