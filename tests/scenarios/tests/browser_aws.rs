@@ -61,7 +61,16 @@ async fn reviewer_journey_in_headless_chromium_on_aws() {
     );
     let aws = Arc::new(Aws::start("browser").await);
     let email = aws.email("carol-case");
-    let case = scenarios::submit_face(&*aws, &email, fixture("person_a_2.jpg"), "browser-1").await;
+    // A real portrait, 800 px wide as the journey script expects of the photo it is shown.
+    let portrait = image::load_from_memory(&fixture("person_a_2.jpg")).expect("a photo");
+    let portrait = portrait.resize(800, 10_000, image::imageops::FilterType::Triangle);
+    assert_eq!(portrait.width(), 800);
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    portrait
+        .to_rgb8()
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .expect("JPEG");
+    let case = scenarios::submit_face(&*aws, &email, jpeg.into_inner(), "browser-1").await;
     let id = case["id"].as_str().expect("case id").to_owned();
     assert_eq!(aws.run_jobs().await, 1);
 
