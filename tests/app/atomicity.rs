@@ -76,17 +76,16 @@ async fn a_failed_receipt_is_sent_by_the_relay_after_a_restart() {
         .query_row("SELECT undispatched FROM cases", [], |r| r.get(0))
         .unwrap();
     assert_eq!(pending, 1);
+    // A case changed a moment ago is left to the request dispatching it.
+    assert_eq!(app.system.desk.relay(10).await.unwrap(), 0);
     let dir = app.dir.clone();
     let tmp = app.stop().await;
     std::fs::remove_file(&outbox).unwrap();
-    // At start the relay finishes what was interrupted.
-    let app = TestApp::start_in(
-        &dir,
-        desk_args(),
-        None,
-        std::sync::Arc::new(optout_core::ports::SystemClock),
-    )
-    .await;
+    // At start the relay finishes what was interrupted (once the case has settled: the relay
+    // leaves cases changed in the last minute to the request dispatching them).
+    let later = TestClock::new();
+    later.advance(chrono::Duration::minutes(2));
+    let app = TestApp::start_in(&dir, desk_args(), None, std::sync::Arc::new(later)).await;
     let mut sent = Vec::new();
     for _ in 0..50 {
         sent = app.outbox();

@@ -421,10 +421,18 @@ impl Desk {
 
     /// Finishes interrupted dispatches (jobs not enqueued, receipts not sent). Returns how many
     /// cases it looked at.
+    ///
+    /// Cases changed within the last [`Settings::relay_grace`] are left to the request that is
+    /// still dispatching them (a receipt or decision email would otherwise go out twice).
     pub async fn relay(&self, limit: usize) -> Result<usize, DeskError> {
         let pending = self.ports.cases.undispatched(limit).await?;
-        let n = pending.len();
+        let settled = self.now() - self.settings.relay_grace;
+        let mut n = 0;
         for case in pending {
+            if case.created_at.max(case.updated_at) > settled {
+                continue;
+            }
+            n += 1;
             self.dispatch(case).await;
         }
         Ok(n)

@@ -27,6 +27,10 @@ pub struct Settings {
     pub contact_email: String,
     /// The name the desk signs with.
     pub operator_name: String,
+    /// The relay leaves a case alone until this long after its last change: a submission or a
+    /// decision in flight sends its own receipt or email and records it; relaying it at the same
+    /// moment would send it twice.
+    pub relay_grace: Duration,
 }
 
 impl Settings {
@@ -43,6 +47,7 @@ impl Settings {
             complaint_window: Duration::days(183),
             contact_email: "privacy@localhost".to_owned(),
             operator_name: "optout".to_owned(),
+            relay_grace: Duration::seconds(60),
         }
     }
 }
