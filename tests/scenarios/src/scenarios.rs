@@ -346,6 +346,17 @@ async fn dsa_case_awaiting_review(mode: &dyn Mode, email: &str, link: &str) -> (
     )
 }
 
+/// A DSA notice for `link`, approved by reviewer alice through the admin pages. Returns its id
+/// and status token.
+async fn approved_dsa_notice(mode: &dyn Mode, email: &str, link: &str) -> (String, String) {
+    let (id, token) = dsa_case_awaiting_review(mode, email, link).await;
+    let alice = login(mode, "alice").await;
+    let form = decision_form(mode, &alice, &id).await;
+    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    (id, token)
+}
+
 /// The state of a case as the requester's status page reports it.
 async fn state_of(mode: &dyn Mode, token: &str) -> Value {
     status(mode, token).await["state"].clone()
@@ -592,11 +603,7 @@ pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
     use optout_matcher::Candidate;
     let email = mode.email("rethink");
     let link = "https://images.example.com/gallery/me.jpg";
-    let (id, token) = dsa_case_awaiting_review(mode, &email, link).await;
-    let alice = login(mode, "alice").await;
-    let form = decision_form(mode, &alice, &id).await;
-    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
-    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    let (id, token) = approved_dsa_notice(mode, &email, link).await;
 
     // Exactly one entry, the normalised link; the indexer's check matches it and its variants.
     let desk = mode.desk();
@@ -659,11 +666,7 @@ pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
 pub async fn indexer_api_over_http(mode: &dyn Mode) {
     let email = mode.email("indexed");
     let link = "https://images.example.com/indexer/me.jpg";
-    let (id, token) = dsa_case_awaiting_review(mode, &email, link).await;
-    let alice = login(mode, "alice").await;
-    let form = decision_form(mode, &alice, &id).await;
-    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
-    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    let (id, token) = approved_dsa_notice(mode, &email, link).await;
 
     let key = mode.indexer_key().await;
     let bearer = format!("Bearer {key}");
