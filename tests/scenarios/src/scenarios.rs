@@ -666,7 +666,7 @@ pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
 pub async fn indexer_api_over_http(mode: &dyn Mode) {
     let email = mode.email("indexed");
     let link = "https://images.example.com/indexer/me.jpg";
-    let (id, token) = approved_dsa_notice(mode, &email, link).await;
+    let (_, token) = approved_dsa_notice(mode, &email, link).await;
 
     let key = mode.indexer_key().await;
     let bearer = format!("Bearer {key}");
