@@ -38,6 +38,17 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// "p50 …, p99 …, max …" of latencies (sorted here).
+fn latencies(mut v: Vec<Duration>) -> String {
+    v.sort();
+    format!(
+        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(pct(&v, 0.50)),
+        ms(pct(&v, 0.99)),
+        ms(v.last().copied().unwrap_or_default())
+    )
+}
+
 struct Args {
     runs: usize,
     api_bin: Option<PathBuf>,
@@ -112,12 +123,9 @@ async fn submissions(stack: &Stack, n: usize) -> Result<(), Error> {
             times.push(took); // the first ten warm the connections up
         }
     }
-    times.sort();
     println!(
-        "submission through the desk (DynamoDB Local + moto, {n} runs): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        ms(pct(&times, 0.50)),
-        ms(pct(&times, 0.99)),
-        ms(times[times.len() - 1])
+        "submission through the desk (DynamoDB Local + moto, {n} runs): {}",
+        latencies(times)
     );
     Ok(())
 }
@@ -272,13 +280,10 @@ async fn cold_start(stack: &Stack, bin: &Path, runs: usize) -> Result<(), Error>
         .map(|i| submission(format!("warm-{}-{i}", stack.prefix)))
         .collect();
     let p = run_process(bin, &mut env, events).await?;
-    let mut lat: Vec<Duration> = p.events[10..].iter().map(|(a, b)| *b - *a).collect();
-    lat.sort();
+    let lat = p.events[10..].iter().map(|(a, b)| *b - *a).collect();
     println!(
-        "api handler, submission (POST /v1/cases) in a warm process ({n} events): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        ms(pct(&lat, 0.5)),
-        ms(pct(&lat, 0.99)),
-        ms(lat[lat.len() - 1])
+        "api handler, submission (POST /v1/cases) in a warm process ({n} events): {}",
+        latencies(lat)
     );
     Ok(())
 }

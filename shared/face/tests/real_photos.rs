@@ -265,12 +265,6 @@ fn hostile_inputs_give_errors_not_panics() {
     }
 }
 
-fn png(img: &image::RgbImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 #[test]
 fn adaptive_detection_finds_small_faces_and_keeps_portraits_on_the_small_detector() {
     use optout_face::{EngineOptions, FaceEngine};
@@ -295,7 +289,7 @@ fn adaptive_detection_finds_small_faces_and_keeps_portraits_on_the_small_detecto
     );
     let mut canvas = image::RgbImage::from_pixel(2400, 1800, image::Rgb([200, 200, 190]));
     imageops::overlay(&mut canvas, &face, 1500, 900);
-    let bytes = png(&canvas);
+    let bytes = jpeg(&canvas, 95);
     let a = engine().analyze(&bytes).unwrap();
     let big = d640.analyze(&bytes).unwrap();
     assert_eq!(a.faces.len(), 1, "adaptive: {:?}", a.faces);

@@ -201,14 +201,7 @@ pub async fn face_opt_out_to_approval(mode: &dyn Mode) {
     let mails = mode.mails_to(&email).await;
     assert_eq!(mails.len(), 2, "{}: receipt + decision", mode.name());
     assert!(mails[1].html.contains(&id), "{}", mode.name());
-    let desk = mode.desk();
-    let case_id = CaseId::parse(&id).expect("ULID");
-    let entries = desk
-        .ports
-        .exclusions
-        .case_entries(case_id)
-        .await
-        .expect("exclusion entries");
+    let entries = entries_of(mode, &id).await;
     assert!(entries.iter().all(|e| e.state == EntryState::Active));
     // Exactly the face embedding, the PDQ hash and the SHA-256 of the photo.
     let mut kinds: Vec<&str> = entries.iter().map(|e| e.value.kind()).collect();
@@ -221,10 +214,11 @@ pub async fn face_opt_out_to_approval(mode: &dyn Mode) {
         "{}: the photo's SHA-256 is excluded",
         mode.name()
     );
+    let desk = mode.desk();
     let stored = desk
         .ports
         .cases
-        .get_case(case_id)
+        .get_case(CaseId::parse(&id).expect("ULID"))
         .await
         .expect("store")
         .expect("case");
@@ -356,6 +350,16 @@ async fn approved_dsa_notice(mode: &dyn Mode, email: &str, link: &str) -> (Strin
     let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
     assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
     (id, token)
+}
+
+/// The exclusion entries of case `id`, read from the mode's store.
+async fn entries_of(mode: &dyn Mode, id: &str) -> Vec<optout_core::ports::ExclusionEntry> {
+    mode.desk()
+        .ports
+        .exclusions
+        .case_entries(CaseId::parse(id).expect("ULID"))
+        .await
+        .expect("exclusion entries")
 }
 
 /// The state of a case as the requester's status page reports it.
@@ -576,14 +580,7 @@ pub async fn complaint_reopens_for_another_reviewer(mode: &dyn Mode) {
         mode.name(),
         mails[2].html
     );
-    let case_id = CaseId::parse(&id).expect("ULID");
-    let entries = mode
-        .desk()
-        .ports
-        .exclusions
-        .case_entries(case_id)
-        .await
-        .expect("exclusion entries");
+    let entries = entries_of(mode, &id).await;
     assert_eq!(entries.len(), 1, "{}: {entries:?}", mode.name());
     assert_eq!(entries[0].value.kind(), "url", "{}", mode.name());
     assert_eq!(entries[0].state, EntryState::Active);
@@ -607,17 +604,13 @@ pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
     let (id, token) = approved_dsa_notice(mode, &email, link).await;
 
     // Exactly one entry, the normalised link; the indexer's check matches it and its variants.
-    let desk = mode.desk();
-    let case_id = CaseId::parse(&id).expect("ULID");
-    let entries = desk
-        .ports
-        .exclusions
-        .case_entries(case_id)
-        .await
-        .expect("entries");
+    let entries = entries_of(mode, &id).await;
     assert_eq!(entries.len(), 1, "{}: {entries:?}", mode.name());
     assert_eq!(entries[0].state, EntryState::Active);
-    let service = ExclusionService::new(desk.ports.exclusions.clone(), MatchSettings::default());
+    let service = ExclusionService::new(
+        mode.desk().ports.exclusions.clone(),
+        MatchSettings::default(),
+    );
     let candidates = || {
         vec![
             Candidate::Url(link.to_owned()),
@@ -637,12 +630,7 @@ pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
         ))
         .await;
     assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
-    let entries = desk
-        .ports
-        .exclusions
-        .case_entries(case_id)
-        .await
-        .expect("entries");
+    let entries = entries_of(mode, &id).await;
     assert!(
         entries.iter().all(|e| e.state == EntryState::Withdrawn),
         "{}: {entries:?}",
