@@ -3,10 +3,17 @@
 use tract_onnx::prelude::*;
 
 use crate::error::AnalyzeError;
+use crate::head::Head;
 use crate::models::{EMBEDDING_LEN, Plan, SFACE_SIDE};
 
+/// SFace: the convolutional body run by tract, the dense head run by [`Head`].
+pub(crate) struct Embedder {
+    pub(crate) body: Plan,
+    pub(crate) head: Head,
+}
+
 /// Run SFace on an aligned 112x112 RGB face (row-major, 3 bytes a pixel).
-pub(crate) fn embed(plan: &Plan, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> {
+pub(crate) fn embed(embedder: &Embedder, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> {
     let plane = SFACE_SIDE * SFACE_SIDE;
     if face.len() != 3 * plane {
         return Err(AnalyzeError::Inference(
@@ -21,15 +28,18 @@ pub(crate) fn embed(plan: &Plan, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> 
     }
     let input = Tensor::from_shape(&[1, 3, SFACE_SIDE, SFACE_SIDE], &data)
         .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
-    let out = plan
+    let out = embedder
+        .body
         .run(tvec!(input.into()))
         .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
     let v = out
         .first()
         .and_then(|t| crate::models::f32s(t).ok())
+        .and_then(|features| embedder.head.apply(features))
         .filter(|s| s.len() == EMBEDDING_LEN)
         .ok_or_else(|| AnalyzeError::Inference("embedder returned an unexpected output".into()))?;
-    l2_normalize(v).ok_or_else(|| AnalyzeError::Inference("embedding is zero or not finite".into()))
+    l2_normalize(&v)
+        .ok_or_else(|| AnalyzeError::Inference("embedding is zero or not finite".into()))
 }
 
 /// `v / |v|` (None if the norm is zero or not finite).

@@ -87,7 +87,7 @@ impl LazyDetector {
             Some(p) => p.clone(),
             None => {
                 let t = Instant::now();
-                let p = models::load_yunet(&models::nnef_framework(), &self.model_dir, SIDE)
+                let p = models::load_yunet(&models::nnef_loader(), &self.model_dir, SIDE)
                     .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
                 tracing::debug!(elapsed_ms = ms(t), "640 detector loaded");
                 // Two photos may load it at once; either copy is the same model.
@@ -167,7 +167,7 @@ pub struct FaceEngine {
     first: Detector,
     /// Adaptive mode: the 640 detector for photos whose faces are small or not found at 320.
     fine: Option<LazyDetector>,
-    sface: Plan,
+    sface: embed::Embedder,
 }
 
 impl std::fmt::Debug for FaceEngine {
@@ -206,7 +206,7 @@ impl FaceEngine {
             });
         }
         let t = Instant::now();
-        let nnef = models::nnef_framework();
+        let nnef = models::nnef_loader();
         let yunet = models::load_yunet(&nnef, model_dir, side)?;
         let sface = models::load_sface(&nnef, model_dir)?;
         let fine = if options.adaptive {

@@ -99,7 +99,7 @@ fn fold_graph(g: &mut GraphProto) -> Result<FoldStats> {
     Ok(stats)
 }
 
-fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
+pub(crate) fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
     n.attribute
         .iter()
         .find(|a| a.name == name)
@@ -115,7 +115,7 @@ fn numel(dims: &[i64]) -> Result<usize> {
 }
 
 /// Integer values of an int tensor (int8/uint8/int16/uint16/int32), widened to i32.
-fn int_values(t: &TensorProto) -> Result<Vec<i32>> {
+pub(crate) fn int_values(t: &TensorProto) -> Result<Vec<i32>> {
     let n = numel(&t.dims)?;
     let v: Vec<i32> = if t.raw_data.is_empty() {
         t.int32_data.clone()
@@ -148,7 +148,7 @@ fn int_values(t: &TensorProto) -> Result<Vec<i32>> {
     Ok(v)
 }
 
-fn float_values(t: &TensorProto) -> Result<Vec<f32>> {
+pub(crate) fn float_values(t: &TensorProto) -> Result<Vec<f32>> {
     ensure!(
         t.data_type == FLOAT,
         "scale of type {} is not float32",

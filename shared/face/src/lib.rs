@@ -13,10 +13,13 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod fold;
+pub mod head;
 pub mod models;
+pub mod nnef_text;
 pub mod pdq;
 pub mod prepare;
 pub mod quality;
+pub mod surgery;
 
 pub use analyzer::FaceAnalyzer;
 pub use embed::cosine;

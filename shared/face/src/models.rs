@@ -5,9 +5,12 @@
 //! tar files (decluttered float models; loading them skips ONNX parsing and type analysis), plus
 //! the folded float ONNX files they were made from (used by the bench to compare load times).
 
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tract_nnef::ast::{Identifier, ProtoModel};
 use tract_nnef::framework::Nnef;
 use tract_onnx::prelude::*;
 
@@ -25,14 +28,22 @@ pub const SFACE_SOURCE_SHA256: &str =
 /// Folded float ONNX files (written by the preparation step).
 pub const YUNET_ONNX: &str = "yunet-f32.onnx";
 pub const SFACE_ONNX: &str = "sface-f32.onnx";
-/// Prepared embedder.
+/// Prepared embedder: its convolutional body (NNEF) and its dense head (see [`crate::head`]).
 pub const SFACE_NNEF: &str = "sface.nnef.tar";
+pub const SFACE_HEAD: &str = "sface-head.bin";
 /// Detector input sizes that are prepared.
 pub const DETECT_SIDES: [usize; 2] = [640, 320];
 /// Written last by the preparation step: its presence means the directory is complete.
 pub const MANIFEST: &str = "manifest.json";
 /// Bumped when the prepared format changes, so `scripts/setup-models` re-prepares.
-pub const PREPARED_FORMAT: u32 = 1;
+pub const PREPARED_FORMAT: u32 = 2;
+/// Every file the engine loads, for the completeness checks of the scripts and the layer.
+pub const PREPARED_FILES: [&str; 4] = [
+    "yunet-640.nnef.tar",
+    "yunet-320.nnef.tar",
+    SFACE_NNEF,
+    SFACE_HEAD,
+];
 
 /// YuNet output names in the order the prepared detector returns them.
 pub const YUNET_OUTPUTS: [&str; 12] = [
@@ -42,6 +53,8 @@ pub const YUNET_OUTPUTS: [&str; 12] = [
 /// SFace input side and embedding length.
 pub const SFACE_SIDE: usize = 112;
 pub const EMBEDDING_LEN: usize = 128;
+/// Length of the body's output (the flattened 1024×7×7 feature map), the head's input.
+pub const SFACE_FEATURES: usize = 1024 * 7 * 7;
 
 /// File name of the prepared detector for one input side.
 pub fn yunet_nnef(side: usize) -> String {
@@ -67,9 +80,72 @@ pub fn default_model_dir() -> PathBuf {
 
 pub(crate) type Plan = Arc<TypedSimplePlan>;
 
-/// The NNEF reader with the operator sets the prepared files use.
+/// The NNEF framework the preparation step writes with (standard library, tract core and the
+/// ONNX extension operators).
 pub fn nnef_framework() -> Nnef {
     tract_nnef::nnef().with_onnx()
+}
+
+/// The NNEF framework the engine loads with: the operator registries only. `Nnef::default()`
+/// also parses tract's NNEF standard library for its `stdlib` field, which only writing uses
+/// (~2.7 ms of the cold load); the ONNX extension registry is added when a graph declares it.
+pub fn nnef_loader() -> Nnef {
+    Nnef {
+        stdlib: Vec::new(),
+        registries: vec![tract_nnef::ops::tract_nnef(), tract_nnef::ops::tract_core()],
+        resource_loaders: Vec::new(),
+        allow_extended_identifier_syntax: false,
+        extern_all_constants: false,
+    }
+}
+
+/// Read a prepared NNEF tar into tract's proto model: every tensor is read from the file straight
+/// into its tensor, and `graph.nnef` is parsed by [`crate::nnef_text`] (tract's own parser is the
+/// fallback). Only what the preparation step writes is accepted: `graph.nnef` and `.dat` tensors.
+pub fn read_prepared(path: &Path) -> Result<ProtoModel, ModelError> {
+    let file = std::fs::File::open(path).map_err(|e| corrupt(path, e))?;
+    let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(1 << 16, file));
+    let mut graph = None;
+    let mut tensors = HashMap::new();
+    let entries = archive.entries().map_err(|e| corrupt(path, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| corrupt(path, e))?;
+        let name = entry.path().map_err(|e| corrupt(path, e))?.into_owned();
+        let name = name.strip_prefix("./").unwrap_or(&name).to_path_buf();
+        let text = name.to_string_lossy().into_owned();
+        if text == "graph.nnef" {
+            let mut s = String::new();
+            entry
+                .read_to_string(&mut s)
+                .map_err(|e| corrupt(path, format!("graph.nnef: {e}")))?;
+            graph = Some(s);
+        } else if let Some(id) = text.strip_suffix(".dat") {
+            let t = tract_nnef::tensors::read_tensor(&mut entry)
+                .map_err(|e| corrupt(path, format!("{text}: {e:#}")))?;
+            tensors.insert(Identifier(id.to_string()), Arc::new(t));
+        } else {
+            return Err(corrupt(path, format!("unexpected entry {text}")));
+        }
+    }
+    let graph = graph.ok_or_else(|| corrupt(path, "no graph.nnef"))?;
+    let doc = match crate::nnef_text::parse_document(&graph) {
+        Ok(doc) => doc,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "fast NNEF reader refused the graph, using tract's parser");
+            tract_nnef::ast::parse::parse_document(&graph)
+                .map_err(|e| corrupt(path, format!("{e:#}")))?
+        }
+    };
+    let proto = ProtoModel {
+        doc,
+        tensors,
+        quantization: None,
+        resources: HashMap::new(),
+    };
+    proto
+        .validate()
+        .map_err(|e| corrupt(path, format!("{e:#}")))?;
+    Ok(proto)
 }
 
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> ModelError {
@@ -97,9 +173,18 @@ pub(crate) fn load_nnef(
     outputs: &[Vec<usize>],
 ) -> Result<Plan, ModelError> {
     check_exists(path)?;
-    let mut model = nnef
-        .model_for_path(path)
-        .map_err(|e| corrupt(path, format!("{e:#}")))?;
+    let proto = read_prepared(path)?;
+    let mut model = if proto
+        .doc
+        .extension
+        .iter()
+        .any(|(_, ext)| ext.trim() == "tract_onnx")
+    {
+        nnef_framework().model_for_proto_model(&proto)
+    } else {
+        nnef.model_for_proto_model(&proto)
+    }
+    .map_err(|e| corrupt(path, format!("{e:#}")))?;
     check_shapes(&model, path, input, outputs)?;
     // the file holds a decluttered model already (see prepare.rs): only the CPU-specific
     // optimisation pass is left to do here
@@ -177,14 +262,27 @@ pub(crate) fn load_yunet(nnef: &Nnef, dir: &Path, side: usize) -> Result<Plan, M
     )
 }
 
-/// Load the prepared embedder.
-pub(crate) fn load_sface(nnef: &Nnef, dir: &Path) -> Result<Plan, ModelError> {
-    load_nnef(
+/// Load the prepared embedder: the body (tract) and the head.
+pub(crate) fn load_sface(nnef: &Nnef, dir: &Path) -> Result<crate::embed::Embedder, ModelError> {
+    let body = load_nnef(
         nnef,
         &dir.join(SFACE_NNEF),
         &[1, 3, SFACE_SIDE, SFACE_SIDE],
-        &[vec![1, EMBEDDING_LEN]],
-    )
+        &[vec![1, SFACE_FEATURES]],
+    )?;
+    let path = dir.join(SFACE_HEAD);
+    let head = crate::head::Head::load(&path)?;
+    if head.inputs() != SFACE_FEATURES || head.outputs() != EMBEDDING_LEN {
+        return Err(corrupt(
+            &path,
+            format!(
+                "head is {}x{}, expected {EMBEDDING_LEN}x{SFACE_FEATURES}",
+                head.outputs(),
+                head.inputs()
+            ),
+        ));
+    }
+    Ok(crate::embed::Embedder { body, head })
 }
 
 /// Load a folded float ONNX file the slow way (parse, analyse, declutter, optimise); the bench

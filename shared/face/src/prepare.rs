@@ -12,7 +12,9 @@ use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 
 use crate::fold::fold_model;
+use crate::head::Head;
 use crate::models::{self, EMBEDDING_LEN, SFACE_SIDE};
+use crate::surgery;
 
 /// SHA-256 of a byte slice as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -74,6 +76,17 @@ fn order_outputs(model: &mut TypedModel, names: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// A model to write: (model, file name, input shape, reference model it must compute, head
+/// applied after it).
+type Job<'h> = (TypedModel, String, Vec<usize>, TypedModel, Option<&'h Head>);
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 fn write_nnef(model: &TypedModel, path: &Path) -> Result<()> {
     let tmp = path.with_extension("tar.tmp");
     let file =
@@ -128,6 +141,9 @@ pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
     )?;
 
     let yunet = fold_file(&yunet_src, "YuNet")?;
+    // SFace's dense head keeps its shipped int8 weights (see crate::head): read them before folding
+    let head_weights = surgery::quantized_head_weights(&ModelProto::decode(&sface_src[..])?)
+        .context("reading SFace's dense head")?;
     let sface = fold_file(&sface_src, "SFace")?;
     let mut files = serde_json::Map::new();
     for (proto, name) in [(&yunet, models::YUNET_ONNX), (&sface, models::SFACE_ONNX)] {
@@ -138,49 +154,83 @@ pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
             serde_json::json!({"bytes": bytes.len(), "sha256": sha256_hex(&bytes)}),
         );
     }
+    let mut sface_body = sface.clone();
+    let bn = surgery::fold_batch_norms(&mut sface_body)?;
+    let prelu = surgery::rewrite_prelu(&mut sface_body)?;
+    println!(
+        "SFace: {bn} batch normalisations folded into their convolutions, {prelu} PReLU as max/min(x, a·x)"
+    );
+    let head = Head::new(surgery::split_head(&mut sface_body, head_weights)?)
+        .map_err(|e| anyhow::anyhow!("SFace head: {e}"))?;
+    ensure!(
+        head.inputs() == models::SFACE_FEATURES && head.outputs() == EMBEDDING_LEN,
+        "SFace head is {}x{}",
+        head.outputs(),
+        head.inputs()
+    );
+    let head_path = out_dir.join(models::SFACE_HEAD);
+    let head_bytes = head.to_bytes();
+    write_atomic(&head_path, &head_bytes)?;
+    files.insert(
+        models::SFACE_HEAD.into(),
+        serde_json::json!({"bytes": head_bytes.len()}),
+    );
 
     let nnef = models::nnef_framework();
-    let mut jobs: Vec<(TypedModel, String, Vec<usize>)> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     for side in models::DETECT_SIDES {
         let input = vec![1, 3, side, side];
         let mut m = typed_from_proto(&yunet, &input)?;
         order_outputs(&mut m, &models::YUNET_OUTPUTS)?;
-        jobs.push((m, models::yunet_nnef(side), input));
+        jobs.push((m.clone(), models::yunet_nnef(side), input, m, None));
     }
     let input = vec![1, 3, SFACE_SIDE, SFACE_SIDE];
     jobs.push((
-        typed_from_proto(&sface, &input)?,
+        typed_from_proto(&sface_body, &input)?,
         models::SFACE_NNEF.to_string(),
-        input,
+        input.clone(),
+        typed_from_proto(&sface, &input)?,
+        Some(&head),
     ));
 
-    for (i, (model, name, input)) in jobs.into_iter().enumerate() {
+    for (i, (model, name, input, reference, head)) in jobs.into_iter().enumerate() {
         let path = out_dir.join(&name);
         write_nnef(&model, &path)?;
-        // reload and compare with the ONNX-built model on the same input
+        // reload and compare with the whole ONNX model on the same input
         let x = test_input(&input, i as u64 + 1)?;
-        let want = model
-            .clone()
+        let want = reference
             .into_optimized()?
             .into_runnable()?
             .run(tvec!(x.clone().into()))?;
+        // the engine's reader must see exactly the document tract's own parser sees
+        let proto = models::read_prepared(&path)?;
+        let tract_doc = nnef.proto_model_for_path(&path)?.doc;
+        ensure!(
+            proto.doc == tract_doc,
+            "{name}: the fast NNEF reader and tract's parser disagree on graph.nnef"
+        );
         // reloaded the way the engine loads it (optimise only: the file is decluttered)
-        let mut reloaded = nnef.model_for_path(&path)?;
+        let mut reloaded = models::nnef_loader().model_for_proto_model(&proto)?;
         reloaded.optimize()?;
         let reloaded = reloaded.into_runnable()?;
-        let got = reloaded.run(tvec!(x.into()))?;
-        let diff = max_abs_diff(&want, &got)?;
-        ensure!(
-            diff < 1e-3,
-            "{name}: reloaded NNEF differs from ONNX by {diff}"
-        );
-        if name == models::SFACE_NNEF {
+        let mut got = reloaded.run(tvec!(x.into()))?;
+        if let Some(head) = head {
+            let features = models::f32s(&got[0])?;
+            let y = head
+                .apply(features)
+                .context("body output does not fit the head")?;
+            got = tvec!(Tensor::from_shape(&[1, y.len()], &y)?.into());
             ensure!(
                 got[0].shape() == [1, EMBEDDING_LEN],
                 "SFace output shape {:?}",
                 got[0].shape()
             );
         }
+        let diff = max_abs_diff(&want, &got)?;
+        ensure!(
+            diff < 1e-3,
+            "{name}: reloaded NNEF differs from ONNX by {diff}"
+        );
         let size = std::fs::metadata(&path)?.len();
         println!(
             "wrote {} ({size} B); reloaded output max |diff| vs ONNX {diff:.2e}",

@@ -30,8 +30,22 @@ fn corrupt_model_file_names_the_fix() {
     let err = FaceEngine::load(&dir).unwrap_err();
     std::fs::write(dir.join("sface.nnef.tar"), b"garbage").unwrap();
     let err2 = FaceEngine::load(&dir).unwrap_err();
+    // the dense head (sface-head.bin): missing, truncated, garbage
+    std::fs::copy(src.join("sface.nnef.tar"), dir.join("sface.nnef.tar")).unwrap();
+    let missing_head = FaceEngine::load(&dir).unwrap_err();
+    assert!(
+        matches!(missing_head, ModelError::Missing { ref path } if path.ends_with("sface-head.bin")),
+        "{missing_head:?}"
+    );
+    let head = std::fs::read(src.join("sface-head.bin")).unwrap();
+    std::fs::write(dir.join("sface-head.bin"), &head[..head.len() - 1]).unwrap();
+    let err3 = FaceEngine::load(&dir).unwrap_err();
+    std::fs::write(dir.join("sface-head.bin"), b"garbage").unwrap();
+    let err4 = FaceEngine::load(&dir).unwrap_err();
+    std::fs::write(dir.join("sface-head.bin"), &head).unwrap();
+    assert!(FaceEngine::load(&dir).is_ok(), "the intact copy loads");
     let _ = std::fs::remove_dir_all(&dir);
-    for e in [err, err2] {
+    for e in [err, err2, err3, err4] {
         assert!(matches!(e, ModelError::Corrupt { .. }), "{e:?}");
         assert!(e.to_string().contains("scripts/setup-models"), "{e}");
     }

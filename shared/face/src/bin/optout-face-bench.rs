@@ -111,9 +111,37 @@ fn probe(a: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Embed one synthetic aligned face many times (for profilers); prints the median.
+fn embedloop(a: &Args) -> Result<()> {
+    let engine = FaceEngine::load(&a.model_dir)?;
+    let face: Vec<u8> = (0..112 * 112 * 3)
+        .map(|i| ((i * 7919) % 251) as u8)
+        .collect();
+    let mut times = Vec::with_capacity(a.runs);
+    for _ in 0..a.runs.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(engine.bench_embedder(&face)?);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "embed median {:.2} ms over {} runs",
+        times[times.len() / 2],
+        times.len()
+    );
+    Ok(())
+}
+
 fn loadprofile(a: &Args) -> Result<()> {
     use tract_onnx::prelude::*;
-    for round in 0..3 {
+    let rounds = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let files: Vec<String> = std::env::var("FILES")
+        .map(|f| f.split(',').map(String::from).collect())
+        .unwrap_or_else(|_| vec![models::yunet_nnef(320), models::SFACE_NNEF.to_string()]);
+    for round in 0..rounds {
         let mut line = format!("round {round}:");
         let mut step = |name: &str, t: Instant, c: f64| {
             line += &format!(
@@ -122,29 +150,39 @@ fn loadprofile(a: &Args) -> Result<()> {
                 thread_cpu_ms() - c
             );
         };
+        let (t0, c0) = (Instant::now(), thread_cpu_ms());
         let (t, c) = (Instant::now(), thread_cpu_ms());
-        let nnef = models::nnef_framework();
+        let nnef = models::nnef_loader();
         step("framework", t, c);
-        for (name, file) in [
-            ("yunet", models::yunet_nnef(640)),
-            ("sface", models::SFACE_NNEF.to_string()),
-        ] {
+        for file in &files {
+            let name = file.split('.').next().unwrap_or(file);
             let (t, c) = (Instant::now(), thread_cpu_ms());
-            let bytes = std::fs::read(a.model_dir.join(&file))?;
+            let proto = models::read_prepared(&a.model_dir.join(file))?;
             step(&format!("{name}:read"), t, c);
             let (t, c) = (Instant::now(), thread_cpu_ms());
-            let mut m = nnef.model_for_read(&mut std::io::Cursor::new(bytes))?;
-            step(&format!("{name}:parse"), t, c);
-            let (t, c) = (Instant::now(), thread_cpu_ms());
-            m.declutter()?;
-            step(&format!("{name}:declutter"), t, c);
+            let mut m = nnef.model_for_proto_model(&proto)?;
+            step(&format!("{name}:translate({})", m.nodes.len()), t, c);
+            let hist = |m: &TypedModel| {
+                let mut h = std::collections::BTreeMap::<String, usize>::new();
+                for n in &m.nodes {
+                    *h.entry(n.op.name().to_string()).or_default() += 1;
+                }
+                h
+            };
+            if std::env::var_os("DEBUG_OPS").is_some() && round == 0 {
+                println!("{name} translated: {:?}", hist(&m));
+            }
             let (t, c) = (Instant::now(), thread_cpu_ms());
             m.optimize()?;
-            step(&format!("{name}:optimize"), t, c);
+            step(&format!("{name}:optimize({})", m.nodes.len()), t, c);
+            if std::env::var_os("DEBUG_OPS").is_some() && round == 0 {
+                println!("{name} optimized: {:?}", hist(&m));
+            }
             let (t, c) = (Instant::now(), thread_cpu_ms());
             let _p = m.into_runnable()?;
             step(&format!("{name}:runnable"), t, c);
         }
+        step("total", t0, c0);
         println!("{line}  (wall/cpu ms)");
     }
     Ok(())
@@ -208,7 +246,7 @@ fn parse_args() -> Result<Args> {
             "--runs" => a.runs = it.next().context("--runs N")?.parse()?,
             "--model-dir" => a.model_dir = it.next().context("--model-dir DIR")?.into(),
             "--json" => a.json = Some(it.next().context("--json FILE")?.into()),
-            "calibrate" | "rss" | "bench" | "loadprofile" | "probe" => a.cmd = x,
+            "calibrate" | "rss" | "bench" | "loadprofile" | "probe" | "embedloop" => a.cmd = x,
             other if (a.cmd == "rss" || a.cmd == "probe") && a.file.is_none() => {
                 a.file = Some(other.into())
             }
@@ -224,6 +262,7 @@ fn main() -> Result<()> {
         "rss" => rss(&a),
         "calibrate" => calibrate(&a),
         "loadprofile" => loadprofile(&a),
+        "embedloop" => embedloop(&a),
         "probe" => probe(&a),
         _ => bench(&a),
     }

@@ -1,0 +1,368 @@
+//! SFace's last layer, run here from its shipped block-quantized weights.
+//!
+//! SFace ends with a fully connected layer from the 1024×7×7 feature map to the 128-float
+//! embedding, followed by a batch normalisation. That layer holds 6.4M of the model's 9.6M
+//! weights. Folded to float for tract it was 25.7 MB to read, copy and pack at every cold load,
+//! and 25.7 MB to stream from memory at every embedding, for one matrix–vector product.
+//!
+//! The preparation step cuts it out of the graph (tract runs the convolutional body) and writes
+//! it as shipped: int8 weights with one int8 zero point and one f32 scale per block of 64 inputs
+//! (`DequantizeLinear` with `block_size` 64 on axis 1), so the result equals the float model's up
+//! to summation order. The file is 6.9 MB.
+//!
+//! File layout (little-endian): magic `OPTFCH01`, `u32` outputs, inputs, block; then
+//! `i8 q[outputs × inputs]`, `i8 zero_point[outputs × blocks]`, `f32 scale[outputs × blocks]`,
+//! `f32 bias[outputs]`, and the batch normalisation folded to `f32 slope[outputs]`,
+//! `f32 inter[outputs]` (`y = (Wx + bias) × slope + inter`).
+
+use std::path::Path;
+
+use crate::error::ModelError;
+
+const MAGIC: &[u8; 8] = b"OPTFCH01";
+const HEADER: usize = 8 + 3 * 4;
+
+/// The dense head: `y = (W x + bias) × slope + inter` with block-quantized `W`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    outputs: usize,
+    inputs: usize,
+    block: usize,
+    /// `outputs × inputs` int8 weights, row-major.
+    q: Vec<i8>,
+    /// `outputs × blocks` zero points and scales.
+    zero_point: Vec<i8>,
+    scale: Vec<f32>,
+    bias: Vec<f32>,
+    slope: Vec<f32>,
+    inter: Vec<f32>,
+}
+
+/// The parts of a head, as the preparation step extracts them from the ONNX model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadParts {
+    pub outputs: usize,
+    pub inputs: usize,
+    pub block: usize,
+    pub q: Vec<i8>,
+    pub zero_point: Vec<i8>,
+    pub scale: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub slope: Vec<f32>,
+    pub inter: Vec<f32>,
+}
+
+impl Head {
+    /// Check the parts' sizes and values.
+    pub fn new(p: HeadParts) -> Result<Head, String> {
+        if p.outputs == 0 || p.inputs == 0 || p.block == 0 || !p.inputs.is_multiple_of(p.block) {
+            return Err(format!(
+                "bad dimensions {}x{} block {}",
+                p.outputs, p.inputs, p.block
+            ));
+        }
+        let blocks = p.outputs * (p.inputs / p.block);
+        let sizes = [
+            ("weights", p.q.len(), p.outputs * p.inputs),
+            ("zero points", p.zero_point.len(), blocks),
+            ("scales", p.scale.len(), blocks),
+            ("bias", p.bias.len(), p.outputs),
+            ("slope", p.slope.len(), p.outputs),
+            ("inter", p.inter.len(), p.outputs),
+        ];
+        for (what, got, want) in sizes {
+            if got != want {
+                return Err(format!("{what}: {got} values, expected {want}"));
+            }
+        }
+        let floats = p
+            .scale
+            .iter()
+            .chain(&p.bias)
+            .chain(&p.slope)
+            .chain(&p.inter);
+        if floats.clone().any(|x| !x.is_finite()) {
+            return Err("a scale or bias is not finite".into());
+        }
+        Ok(Head {
+            outputs: p.outputs,
+            inputs: p.inputs,
+            block: p.block,
+            q: p.q,
+            zero_point: p.zero_point,
+            scale: p.scale,
+            bias: p.bias,
+            slope: p.slope,
+            inter: p.inter,
+        })
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER + self.q.len() * 2);
+        out.extend_from_slice(MAGIC);
+        for d in [self.outputs, self.inputs, self.block] {
+            out.extend_from_slice(&(d as u32).to_le_bytes());
+        }
+        out.extend(self.q.iter().map(|v| *v as u8));
+        out.extend(self.zero_point.iter().map(|v| *v as u8));
+        for f in self
+            .scale
+            .iter()
+            .chain(&self.bias)
+            .chain(&self.slope)
+            .chain(&self.inter)
+        {
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parse the file's bytes (every size is checked against the header).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Head, String> {
+        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+            return Err("not an optout SFace head file".into());
+        }
+        let dim = |i: usize| -> usize {
+            let b = [
+                bytes[8 + 4 * i],
+                bytes[9 + 4 * i],
+                bytes[10 + 4 * i],
+                bytes[11 + 4 * i],
+            ];
+            u32::from_le_bytes(b) as usize
+        };
+        let (outputs, inputs, block) = (dim(0), dim(1), dim(2));
+        if block == 0 || !inputs.is_multiple_of(block) {
+            return Err(format!("bad block size {block} for {inputs} inputs"));
+        }
+        let sizes = (|| {
+            let blocks = outputs.checked_mul(inputs / block)?;
+            let weights = outputs.checked_mul(inputs)?;
+            let floats = outputs.checked_mul(3)?.checked_add(blocks)?;
+            let want = HEADER
+                .checked_add(weights)?
+                .checked_add(blocks)?
+                .checked_add(floats.checked_mul(4)?)?;
+            Some((blocks, weights, want))
+        })();
+        let (blocks, weights, want) = sizes.ok_or("dimensions overflow")?;
+        if bytes.len() != want {
+            return Err(format!("{} bytes, expected {want}", bytes.len()));
+        }
+        let mut at = HEADER;
+        let mut take_i8 = |n: usize| -> Vec<i8> {
+            let v = bytes[at..at + n].iter().map(|b| *b as i8).collect();
+            at += n;
+            v
+        };
+        let q = take_i8(weights);
+        let zero_point = take_i8(blocks);
+        let mut at = HEADER + weights + blocks;
+        let mut take_f32 = |n: usize| -> Vec<f32> {
+            let v = bytes[at..at + 4 * n]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            at += 4 * n;
+            v
+        };
+        let scale = take_f32(blocks);
+        let bias = take_f32(outputs);
+        let slope = take_f32(outputs);
+        let inter = take_f32(outputs);
+        Head::new(HeadParts {
+            outputs,
+            inputs,
+            block,
+            q,
+            zero_point,
+            scale,
+            bias,
+            slope,
+            inter,
+        })
+    }
+
+    /// Read a head file.
+    pub fn load(path: &Path) -> Result<Head, ModelError> {
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ModelError::Missing {
+                path: path.to_path_buf(),
+            },
+            _ => ModelError::Corrupt {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            },
+        })?;
+        Head::from_bytes(&bytes).map_err(|reason| ModelError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// `y = (W x + bias) × slope + inter`; `x` must have [`Head::inputs`] values.
+    pub fn apply(&self, x: &[f32]) -> Option<Vec<f32>> {
+        if x.len() != self.inputs {
+            return None;
+        }
+        let mut y = vec![0f32; self.outputs];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features the function is compiled for.
+            unsafe { self.apply_avx2(x, &mut y) };
+            return Some(y);
+        }
+        self.apply_portable(x, &mut y);
+        Some(y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn apply_avx2(&self, x: &[f32], y: &mut [f32]) {
+        self.apply_portable(x, y)
+    }
+
+    #[inline(always)]
+    fn apply_portable(&self, x: &[f32], y: &mut [f32]) {
+        let blocks = self.inputs / self.block;
+        for (o, out) in y.iter_mut().enumerate() {
+            let row = &self.q[o * self.inputs..(o + 1) * self.inputs];
+            let mut acc = 0f32;
+            for b in 0..blocks {
+                let zp = f32::from(self.zero_point[o * blocks + b]);
+                let q = &row[b * self.block..(b + 1) * self.block];
+                let xs = &x[b * self.block..(b + 1) * self.block];
+                acc += self.scale[o * blocks + b] * block_dot(q, zp, xs);
+            }
+            *out = (acc + self.bias[o]) * self.slope[o] + self.inter[o];
+        }
+    }
+}
+
+/// `Σ (q[k] − zp) · x[k]` over one block, in 8 lanes so that it vectorises.
+#[inline(always)]
+fn block_dot(q: &[i8], zp: f32, x: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut qc = q.chunks_exact(8);
+    let mut xc = x.chunks_exact(8);
+    for (q8, x8) in (&mut qc).zip(&mut xc) {
+        for l in 0..8 {
+            lanes[l] += (f32::from(q8[l]) - zp) * x8[l];
+        }
+    }
+    let mut sum = lanes.iter().sum::<f32>();
+    for (q, x) in qc.remainder().iter().zip(xc.remainder()) {
+        sum += (f32::from(*q) - zp) * x;
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(outputs: usize, inputs: usize, block: usize, seed: u32) -> HeadParts {
+        let mut s = seed;
+        let mut next = move || {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            s >> 8
+        };
+        let blocks = outputs * inputs / block;
+        HeadParts {
+            outputs,
+            inputs,
+            block,
+            q: (0..outputs * inputs).map(|_| next() as u8 as i8).collect(),
+            zero_point: (0..blocks).map(|_| next() as u8 as i8).collect(),
+            scale: (0..blocks).map(|_| (next() % 1000) as f32 * 1e-5).collect(),
+            bias: (0..outputs)
+                .map(|_| (next() % 200) as f32 * 0.01 - 1.0)
+                .collect(),
+            slope: (0..outputs).map(|_| (next() % 200) as f32 * 0.01).collect(),
+            inter: (0..outputs)
+                .map(|_| (next() % 200) as f32 * 0.01 - 1.0)
+                .collect(),
+        }
+    }
+
+    /// The float model's computation: dequantise every weight, then a plain dot product in f64.
+    fn reference(p: &HeadParts, x: &[f32]) -> Vec<f64> {
+        let blocks = p.inputs / p.block;
+        (0..p.outputs)
+            .map(|o| {
+                let mut acc = 0f64;
+                for (k, xk) in x.iter().enumerate() {
+                    let b = o * blocks + k / p.block;
+                    let w = (f64::from(p.q[o * p.inputs + k]) - f64::from(p.zero_point[b]))
+                        * f64::from(p.scale[b]);
+                    acc += w * f64::from(*xk);
+                }
+                (acc + f64::from(p.bias[o])) * f64::from(p.slope[o]) + f64::from(p.inter[o])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn computes_the_dequantized_product() {
+        for (outputs, inputs, block) in [(3, 128, 64), (16, 1024, 64), (5, 96, 32), (2, 12, 4)] {
+            let p = parts(outputs, inputs, block, 7 + inputs as u32);
+            let x: Vec<f32> = (0..inputs)
+                .map(|k| ((k * 37) % 101) as f32 / 50.0 - 1.0)
+                .collect();
+            let want = reference(&p, &x);
+            let head = Head::new(p.clone()).unwrap();
+            let got = head.apply(&x).unwrap();
+            let mut portable = vec![0f32; outputs];
+            head.apply_portable(&x, &mut portable);
+            for ((g, w), q) in got.iter().zip(&want).zip(&portable) {
+                assert!(
+                    (f64::from(*g) - w).abs() < 1e-4 * w.abs().max(1.0),
+                    "{g} vs {w}"
+                );
+                assert!(
+                    (g - q).abs() <= 1e-5 * q.abs().max(1.0),
+                    "{g} vs portable {q}"
+                );
+            }
+            assert!(head.apply(&x[1..]).is_none());
+        }
+    }
+
+    #[test]
+    fn file_round_trip_and_corruption() {
+        let head = Head::new(parts(4, 256, 64, 3)).unwrap();
+        let bytes = head.to_bytes();
+        assert_eq!(Head::from_bytes(&bytes).unwrap(), head);
+        // truncated, extended, wrong magic, bad block, non-finite scale
+        assert!(Head::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Head::from_bytes(&longer).is_err());
+        let mut magic = bytes.clone();
+        magic[0] = b'X';
+        assert!(Head::from_bytes(&magic).is_err());
+        let mut block = bytes.clone();
+        block[16..20].copy_from_slice(&7u32.to_le_bytes());
+        assert!(Head::from_bytes(&block).is_err());
+        let mut nan = bytes.clone();
+        let scale_at = HEADER + 4 * 256 + 4 * 4;
+        nan[scale_at..scale_at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        assert!(Head::from_bytes(&nan).unwrap_err().contains("finite"));
+        assert!(Head::from_bytes(b"OPTFCH01").is_err());
+        let huge = [&MAGIC[..], &[255; 12]].concat();
+        assert!(Head::from_bytes(&huge).is_err());
+        let mut bad = parts(4, 256, 64, 3);
+        bad.bias.pop();
+        assert!(Head::new(bad).unwrap_err().contains("bias"));
+    }
+}
