@@ -23,13 +23,15 @@ const MAGIC: &[u8; 8] = b"OPTFCH01";
 const HEADER: usize = 8 + 3 * 4;
 
 /// The dense head: `y = (W x + bias) × slope + inter` with block-quantized `W`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Head {
     outputs: usize,
     inputs: usize,
     block: usize,
-    /// `outputs × inputs` int8 weights, row-major.
-    q: Vec<i8>,
+    /// `outputs × inputs` int8 weights, row-major, as two's complement bytes from `q_offset` on
+    /// (a head read from a file keeps the file's buffer: no second 6 MB copy).
+    q: Vec<u8>,
+    q_offset: usize,
     /// `outputs × blocks` zero points and scales.
     zero_point: Vec<i8>,
     scale: Vec<f32>,
@@ -52,49 +54,75 @@ pub struct HeadParts {
     pub inter: Vec<f32>,
 }
 
+impl PartialEq for Head {
+    fn eq(&self, o: &Head) -> bool {
+        (self.outputs, self.inputs, self.block) == (o.outputs, o.inputs, o.block)
+            && self.weights() == o.weights()
+            && self.zero_point == o.zero_point
+            && self.scale == o.scale
+            && self.bias == o.bias
+            && self.slope == o.slope
+            && self.inter == o.inter
+    }
+}
+
 impl Head {
     /// Check the parts' sizes and values.
     pub fn new(p: HeadParts) -> Result<Head, String> {
-        if p.outputs == 0 || p.inputs == 0 || p.block == 0 || !p.inputs.is_multiple_of(p.block) {
-            return Err(format!(
-                "bad dimensions {}x{} block {}",
-                p.outputs, p.inputs, p.block
-            ));
-        }
-        let blocks = p.outputs * (p.inputs / p.block);
-        let sizes = [
-            ("weights", p.q.len(), p.outputs * p.inputs),
-            ("zero points", p.zero_point.len(), blocks),
-            ("scales", p.scale.len(), blocks),
-            ("bias", p.bias.len(), p.outputs),
-            ("slope", p.slope.len(), p.outputs),
-            ("inter", p.inter.len(), p.outputs),
-        ];
-        for (what, got, want) in sizes {
-            if got != want {
-                return Err(format!("{what}: {got} values, expected {want}"));
-            }
-        }
-        let floats = p
-            .scale
-            .iter()
-            .chain(&p.bias)
-            .chain(&p.slope)
-            .chain(&p.inter);
-        if floats.clone().any(|x| !x.is_finite()) {
-            return Err("a scale or bias is not finite".into());
-        }
-        Ok(Head {
+        Head::checked(Head {
             outputs: p.outputs,
             inputs: p.inputs,
             block: p.block,
-            q: p.q,
+            q: p.q.iter().map(|v| *v as u8).collect(),
+            q_offset: 0,
             zero_point: p.zero_point,
             scale: p.scale,
             bias: p.bias,
             slope: p.slope,
             inter: p.inter,
         })
+    }
+
+    fn checked(h: Head) -> Result<Head, String> {
+        if h.outputs == 0 || h.inputs == 0 || h.block == 0 || !h.inputs.is_multiple_of(h.block) {
+            return Err(format!(
+                "bad dimensions {}x{} block {}",
+                h.outputs, h.inputs, h.block
+            ));
+        }
+        let blocks = h.outputs * (h.inputs / h.block);
+        let sizes = [
+            (
+                "weights",
+                h.q.len() - h.q_offset.min(h.q.len()),
+                h.outputs * h.inputs,
+            ),
+            ("zero points", h.zero_point.len(), blocks),
+            ("scales", h.scale.len(), blocks),
+            ("bias", h.bias.len(), h.outputs),
+            ("slope", h.slope.len(), h.outputs),
+            ("inter", h.inter.len(), h.outputs),
+        ];
+        for (what, got, want) in sizes {
+            if got != want {
+                return Err(format!("{what}: {got} values, expected {want}"));
+            }
+        }
+        let mut floats = h
+            .scale
+            .iter()
+            .chain(&h.bias)
+            .chain(&h.slope)
+            .chain(&h.inter);
+        if floats.any(|x| !x.is_finite()) {
+            return Err("a scale or bias is not finite".into());
+        }
+        Ok(h)
+    }
+
+    /// The weights, row-major.
+    fn weights(&self) -> &[u8] {
+        &self.q[self.q_offset..]
     }
 
     pub fn outputs(&self) -> usize {
@@ -112,7 +140,7 @@ impl Head {
         for d in [self.outputs, self.inputs, self.block] {
             out.extend_from_slice(&(d as u32).to_le_bytes());
         }
-        out.extend(self.q.iter().map(|v| *v as u8));
+        out.extend_from_slice(self.weights());
         out.extend(self.zero_point.iter().map(|v| *v as u8));
         for f in self
             .scale
@@ -127,7 +155,7 @@ impl Head {
     }
 
     /// Parse the file's bytes (every size is checked against the header).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Head, String> {
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Head, String> {
         if bytes.len() < HEADER || &bytes[..8] != MAGIC {
             return Err("not an optout SFace head file".into());
         }
@@ -158,14 +186,10 @@ impl Head {
         if bytes.len() != want {
             return Err(format!("{} bytes, expected {want}", bytes.len()));
         }
-        let mut at = HEADER;
-        let mut take_i8 = |n: usize| -> Vec<i8> {
-            let v = bytes[at..at + n].iter().map(|b| *b as i8).collect();
-            at += n;
-            v
-        };
-        let q = take_i8(weights);
-        let zero_point = take_i8(blocks);
+        let zero_point = bytes[HEADER + weights..HEADER + weights + blocks]
+            .iter()
+            .map(|b| *b as i8)
+            .collect();
         let mut at = HEADER + weights + blocks;
         let mut take_f32 = |n: usize| -> Vec<f32> {
             let v = bytes[at..at + 4 * n]
@@ -179,11 +203,14 @@ impl Head {
         let bias = take_f32(outputs);
         let slope = take_f32(outputs);
         let inter = take_f32(outputs);
-        Head::new(HeadParts {
+        let mut q = bytes;
+        q.truncate(HEADER + weights);
+        Head::checked(Head {
             outputs,
             inputs,
             block,
             q,
+            q_offset: HEADER,
             zero_point,
             scale,
             bias,
@@ -203,7 +230,7 @@ impl Head {
                 reason: e.to_string(),
             },
         })?;
-        Head::from_bytes(&bytes).map_err(|reason| ModelError::Corrupt {
+        Head::from_bytes(bytes).map_err(|reason| ModelError::Corrupt {
             path: path.to_path_buf(),
             reason,
         })
@@ -236,11 +263,12 @@ impl Head {
     fn apply_portable(&self, x: &[f32], y: &mut [f32]) {
         let blocks = self.inputs / self.block;
         for (o, out) in y.iter_mut().enumerate() {
-            let row = &self.q[o * self.inputs..(o + 1) * self.inputs];
+            let row = &self.weights()[o * self.inputs..(o + 1) * self.inputs];
             let mut acc = 0f32;
             for b in 0..blocks {
                 let zp = f32::from(self.zero_point[o * blocks + b]);
                 let q = &row[b * self.block..(b + 1) * self.block];
+
                 let xs = &x[b * self.block..(b + 1) * self.block];
                 acc += self.scale[o * blocks + b] * block_dot(q, zp, xs);
             }
@@ -249,20 +277,21 @@ impl Head {
     }
 }
 
-/// `Σ (q[k] − zp) · x[k]` over one block, in 8 lanes so that it vectorises.
+/// `Σ (q[k] − zp) · x[k]` over one block (`q` as two's complement bytes), in 8 lanes so that it
+/// vectorises.
 #[inline(always)]
-fn block_dot(q: &[i8], zp: f32, x: &[f32]) -> f32 {
+fn block_dot(q: &[u8], zp: f32, x: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let mut qc = q.chunks_exact(8);
     let mut xc = x.chunks_exact(8);
     for (q8, x8) in (&mut qc).zip(&mut xc) {
         for l in 0..8 {
-            lanes[l] += (f32::from(q8[l]) - zp) * x8[l];
+            lanes[l] += (f32::from(q8[l] as i8) - zp) * x8[l];
         }
     }
     let mut sum = lanes.iter().sum::<f32>();
     for (q, x) in qc.remainder().iter().zip(xc.remainder()) {
-        sum += (f32::from(*q) - zp) * x;
+        sum += (f32::from(*q as i8) - zp) * x;
     }
     sum
 }
@@ -342,25 +371,25 @@ mod tests {
     fn file_round_trip_and_corruption() {
         let head = Head::new(parts(4, 256, 64, 3)).unwrap();
         let bytes = head.to_bytes();
-        assert_eq!(Head::from_bytes(&bytes).unwrap(), head);
+        assert_eq!(Head::from_bytes(bytes.clone()).unwrap(), head);
         // truncated, extended, wrong magic, bad block, non-finite scale
-        assert!(Head::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Head::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_err());
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(Head::from_bytes(&longer).is_err());
+        assert!(Head::from_bytes(longer).is_err());
         let mut magic = bytes.clone();
         magic[0] = b'X';
-        assert!(Head::from_bytes(&magic).is_err());
+        assert!(Head::from_bytes(magic).is_err());
         let mut block = bytes.clone();
         block[16..20].copy_from_slice(&7u32.to_le_bytes());
-        assert!(Head::from_bytes(&block).is_err());
+        assert!(Head::from_bytes(block).is_err());
         let mut nan = bytes.clone();
         let scale_at = HEADER + 4 * 256 + 4 * 4;
         nan[scale_at..scale_at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
-        assert!(Head::from_bytes(&nan).unwrap_err().contains("finite"));
-        assert!(Head::from_bytes(b"OPTFCH01").is_err());
+        assert!(Head::from_bytes(nan).unwrap_err().contains("finite"));
+        assert!(Head::from_bytes(b"OPTFCH01".to_vec()).is_err());
         let huge = [&MAGIC[..], &[255; 12]].concat();
-        assert!(Head::from_bytes(&huge).is_err());
+        assert!(Head::from_bytes(huge).is_err());
         let mut bad = parts(4, 256, 64, 3);
         bad.bias.pop();
         assert!(Head::new(bad).unwrap_err().contains("bias"));

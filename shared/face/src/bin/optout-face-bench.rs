@@ -111,6 +111,61 @@ fn probe(a: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Run the 320 detector on a synthetic input many times (for profilers); prints the median.
+fn detloop(a: &Args) -> Result<()> {
+    let engine = FaceEngine::load_with(&a.model_dir, optout_face::EngineOptions::fixed(320))?;
+    let input: Vec<f32> = (0..3 * 320 * 320)
+        .map(|i| ((i * 7919) % 251) as f32)
+        .collect();
+    let mut times = Vec::with_capacity(a.runs);
+    for _ in 0..a.runs.max(1) {
+        let t = Instant::now();
+        engine.bench_detector(&input)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "detect320 median {:.2} ms over {} runs",
+        times[times.len() / 2],
+        times.len()
+    );
+    Ok(())
+}
+
+/// Load the models once in this (fresh) process and print the milliseconds it took: `--onnx`
+/// loads the folded float ONNX pair instead (YuNet 640 + SFace, parsed and optimised by tract).
+fn loadonce(a: &Args, onnx: bool) -> Result<()> {
+    let t = Instant::now();
+    if onnx {
+        models::load_onnx_for_bench(&a.model_dir.join(models::YUNET_ONNX), &[1, 3, 640, 640])?;
+        models::load_onnx_for_bench(&a.model_dir.join(models::SFACE_ONNX), &[1, 3, 112, 112])?;
+    } else {
+        std::hint::black_box(FaceEngine::load(&a.model_dir)?);
+    }
+    println!("{:.3}", t.elapsed().as_secs_f64() * 1e3);
+    Ok(())
+}
+
+/// Median over `runs` fresh processes of [`loadonce`].
+fn fresh_process_load_ms(dir: &Path, runs: usize, onnx: bool) -> Result<f64> {
+    let exe = std::env::current_exe()?;
+    let mut v = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg(if onnx { "loadonce-onnx" } else { "loadonce" })
+            .arg("--model-dir")
+            .arg(dir);
+        let o = cmd.output()?;
+        anyhow::ensure!(
+            o.status.success(),
+            "loadonce failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        v.push(String::from_utf8_lossy(&o.stdout).trim().parse::<f64>()?);
+    }
+    Ok(median(v))
+}
+
 /// Embed one synthetic aligned face many times (for profilers); prints the median.
 fn embedloop(a: &Args) -> Result<()> {
     let engine = FaceEngine::load(&a.model_dir)?;
@@ -246,7 +301,8 @@ fn parse_args() -> Result<Args> {
             "--runs" => a.runs = it.next().context("--runs N")?.parse()?,
             "--model-dir" => a.model_dir = it.next().context("--model-dir DIR")?.into(),
             "--json" => a.json = Some(it.next().context("--json FILE")?.into()),
-            "calibrate" | "rss" | "bench" | "loadprofile" | "probe" | "embedloop" => a.cmd = x,
+            "calibrate" | "rss" | "bench" | "loadprofile" | "probe" | "embedloop" | "loadonce"
+            | "loadonce-onnx" | "detloop" => a.cmd = x,
             other if (a.cmd == "rss" || a.cmd == "probe") && a.file.is_none() => {
                 a.file = Some(other.into())
             }
@@ -263,6 +319,9 @@ fn main() -> Result<()> {
         "calibrate" => calibrate(&a),
         "loadprofile" => loadprofile(&a),
         "embedloop" => embedloop(&a),
+        "detloop" => detloop(&a),
+        "loadonce" => loadonce(&a, false),
+        "loadonce-onnx" => loadonce(&a, true),
         "probe" => probe(&a),
         _ => bench(&a),
     }
@@ -392,6 +451,15 @@ fn bench(a: &Args) -> Result<()> {
          folded ONNX (YuNet 640 + SFace) {onnx_ms:.1} ms (cpu {onnx_cpu:.1}); ratio ONNX/prepared {:.1}x",
         onnx_ms / nnef_ms
     );
+    let fresh = fresh_process_load_ms(dir, runs.min(21), false)?;
+    let fresh_onnx = fresh_process_load_ms(dir, runs.min(11), true)?;
+    println!(
+        "cold load in a fresh process (median of {} processes): prepared {fresh:.1} ms; folded ONNX (YuNet 640 + SFace) {fresh_onnx:.1} ms; ratio ONNX/prepared {:.1}x",
+        runs.min(21),
+        fresh_onnx / fresh
+    );
+    out.insert("load_fresh_process_ms".into(), fresh.into());
+    out.insert("load_fresh_process_onnx_ms".into(), fresh_onnx.into());
     out.insert("load_prepared_fixed640_ms".into(), fixed_ms.into());
     out.insert("load_prepared_ms".into(), nnef_ms.into());
     out.insert("load_prepared_cpu_ms".into(), nnef_cpu.into());
