@@ -44,6 +44,29 @@ fn attr_f(n: &NodeProto, name: &str, default: f32) -> f32 {
         .unwrap_or(default)
 }
 
+/// A batch normalisation as `y = x · slope + inter` per channel, computed as tract folds one:
+/// `slope = γ / √(σ² + ε)`, `inter = β − μ · slope`.
+fn affine_of_norm(
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>) {
+    let slope: Vec<f32> = gamma
+        .iter()
+        .zip(var)
+        .map(|(g, v)| g / (v + eps).sqrt())
+        .collect();
+    let inter = beta
+        .iter()
+        .zip(mean)
+        .zip(&slope)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
+    (slope, inter)
+}
+
 /// The graph's tail: `Gemm(A, B, C)` then `BatchNormalization` producing the only output.
 struct Tail<'a> {
     gemm: &'a NodeProto,
@@ -144,19 +167,8 @@ pub fn split_head(folded: &mut ModelProto, weights: QuantizedWeights) -> Result<
             v.len()
         );
     }
-    let eps = attr_f(t.norm, "epsilon", 1e-5);
-    // as tract folds a batch normalisation: slope = γ / √(σ² + ε), inter = β − μ · slope
-    let slope: Vec<f32> = gamma
-        .iter()
-        .zip(&var)
-        .map(|(g, v)| g / (v + eps).sqrt())
-        .collect();
-    let inter: Vec<f32> = beta
-        .iter()
-        .zip(&mean)
-        .zip(&slope)
-        .map(|((b, m), s)| b - m * s)
-        .collect();
+    let (slope, inter) =
+        affine_of_norm(&gamma, &beta, &mean, &var, attr_f(t.norm, "epsilon", 1e-5));
     let input = t.gemm.input[0].clone();
     let cut: HashSet<usize> = g
         .node
@@ -236,7 +248,7 @@ pub fn fold_batch_norms(model: &mut ModelProto) -> Result<usize> {
         let conv = g.node[ci].clone();
         let [gamma, beta, mean, var] = [1, 2, 3, 4].map(|i| floats(g, &norm.input[i]));
         let (gamma, beta, mean, var) = (gamma?, beta?, mean?, var?);
-        let eps = attr_f(&norm, "epsilon", 1e-5);
+
         let w = initializer(g, &conv.input[1])?.clone();
         let wv = float_values(&w)?;
         let outs = usize::try_from(*w.dims.first().context("weights without dims")?)?;
@@ -253,11 +265,7 @@ pub fn fold_batch_norms(model: &mut ModelProto) -> Result<usize> {
             None => vec![0.0; outs],
         };
         ensure!(bias.len() == outs, "{}: bias size differs", conv.name);
-        let slope: Vec<f32> = gamma
-            .iter()
-            .zip(&var)
-            .map(|(g, v)| g / (v + eps).sqrt())
-            .collect();
+        let (slope, _) = affine_of_norm(&gamma, &beta, &mean, &var, attr_f(&norm, "epsilon", 1e-5));
         let per = wv.len() / outs;
         let w2: Vec<f32> = wv
             .iter()

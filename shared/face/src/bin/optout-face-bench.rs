@@ -117,18 +117,10 @@ fn detloop(a: &Args) -> Result<()> {
     let input: Vec<f32> = (0..3 * 320 * 320)
         .map(|i| ((i * 7919) % 251) as f32)
         .collect();
-    let mut times = Vec::with_capacity(a.runs);
-    for _ in 0..a.runs.max(1) {
-        let t = Instant::now();
-        engine.bench_detector(&input)?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "detect320 median {:.2} ms over {} runs",
-        times[times.len() / 2],
-        times.len()
-    );
+    let (ms, _) = time_ms(a.runs.max(1), 1, || {
+        engine.bench_detector(&input).map_err(anyhow::Error::from)
+    })?;
+    println!("detect320 median {ms:.2} ms over {} runs", a.runs.max(1));
     Ok(())
 }
 
@@ -172,18 +164,10 @@ fn embedloop(a: &Args) -> Result<()> {
     let face: Vec<u8> = (0..112 * 112 * 3)
         .map(|i| ((i * 7919) % 251) as u8)
         .collect();
-    let mut times = Vec::with_capacity(a.runs);
-    for _ in 0..a.runs.max(1) {
-        let t = Instant::now();
-        std::hint::black_box(engine.bench_embedder(&face)?);
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "embed median {:.2} ms over {} runs",
-        times[times.len() / 2],
-        times.len()
-    );
+    let (ms, _) = time_ms(a.runs.max(1), 1, || {
+        engine.bench_embedder(&face).map_err(anyhow::Error::from)
+    })?;
+    println!("embed median {ms:.2} ms over {} runs", a.runs.max(1));
     Ok(())
 }
 
