@@ -4,6 +4,11 @@ mod cmd_check;
 mod cmd_embed;
 mod cmd_sync;
 
+/// mimalloc: the face models load in ~30% less time than with glibc's allocator in a fresh
+/// process (huge-page arenas, far fewer page faults); see shared/face/README.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use optout::config::ServeArgs;
 use std::path::PathBuf;

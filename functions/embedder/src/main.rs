@@ -7,6 +7,11 @@ use optout_core::embedding::EmbedJobs;
 use optout_embedder_fn::{JobHandler, handle_batch};
 use std::sync::Arc;
 
+/// mimalloc: the face models load in ~30% less time than with glibc's allocator in a fresh
+/// process (huge-page arenas, far fewer page faults); see shared/face/README.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
