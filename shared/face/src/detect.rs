@@ -55,22 +55,21 @@ pub fn letterbox(img: &RgbImage, side: usize) -> (Vec<f32>, f32) {
     let xw = resample_weights(w, nw);
     let yw = resample_weights(h, nh);
     // horizontal pass: rows of the source -> nw columns, 3 channels interleaved, f32
+    // (each source row is converted to f32 once, so the taps are plain multiply-adds)
     let raw = img.as_raw();
     let mut tmp = vec![0f32; h * nw * 3];
-    for y in 0..h {
-        let src = &raw[y * w * 3..(y + 1) * w * 3];
-        let dst = &mut tmp[y * nw * 3..(y + 1) * nw * 3];
-        for (x, (start, ws)) in xw.iter().enumerate() {
+    let mut row = vec![0f32; w * 3];
+    for (src, dst) in raw.chunks_exact(w * 3).zip(tmp.chunks_exact_mut(nw * 3)) {
+        row.iter_mut().zip(src).for_each(|(d, &v)| *d = f32::from(v));
+        for ((start, ws), out) in xw.iter().zip(dst.chunks_exact_mut(3)) {
+            let taps = &row[start * 3..(start + ws.len()) * 3];
             let (mut r, mut g, mut b) = (0f32, 0f32, 0f32);
-            for (k, wt) in ws.iter().enumerate() {
-                let p = (start + k) * 3;
-                r += f32::from(src[p]) * wt;
-                g += f32::from(src[p + 1]) * wt;
-                b += f32::from(src[p + 2]) * wt;
+            for (p, wt) in taps.chunks_exact(3).zip(ws) {
+                r += p[0] * wt;
+                g += p[1] * wt;
+                b += p[2] * wt;
             }
-            dst[x * 3] = r;
-            dst[x * 3 + 1] = g;
-            dst[x * 3 + 2] = b;
+            out.copy_from_slice(&[r, g, b]);
         }
     }
     // vertical pass into the BGR planes
