@@ -60,7 +60,9 @@ pub fn letterbox(img: &RgbImage, side: usize) -> (Vec<f32>, f32) {
     let mut tmp = vec![0f32; h * nw * 3];
     let mut row = vec![0f32; w * 3];
     for (src, dst) in raw.chunks_exact(w * 3).zip(tmp.chunks_exact_mut(nw * 3)) {
-        row.iter_mut().zip(src).for_each(|(d, &v)| *d = f32::from(v));
+        row.iter_mut()
+            .zip(src)
+            .for_each(|(d, &v)| *d = f32::from(v));
         for ((start, ws), out) in xw.iter().zip(dst.chunks_exact_mut(3)) {
             let taps = &row[start * 3..(start + ws.len()) * 3];
             let (mut r, mut g, mut b) = (0f32, 0f32, 0f32);
