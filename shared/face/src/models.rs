@@ -186,6 +186,7 @@ pub(crate) fn load_nnef(
     }
     .map_err(|e| corrupt(path, format!("{e:#}")))?;
     check_shapes(&model, path, input, outputs)?;
+    drop_noop_casts(&mut model).map_err(|e| corrupt(path, format!("{e:#}")))?;
     // the file holds a decluttered model already (see prepare.rs): only the CPU-specific
     // optimisation pass is left to do here
     model
@@ -194,6 +195,31 @@ pub(crate) fn load_nnef(
     model
         .into_runnable()
         .map_err(|e| corrupt(path, format!("{e:#}")))
+}
+
+/// Remove, in one patch, every cast to the type its input already has. Reading NNEF wires one
+/// per convolution bias and per binary operand (74 of YuNet's 435 nodes, 160 of SFace's 404);
+/// tract's optimiser removes them too, but one patch at a time, and applying a patch walks the
+/// whole graph. Returns how many were removed.
+pub fn drop_noop_casts(model: &mut TypedModel) -> TractResult<usize> {
+    let mut patch = TypedModelPatch::default();
+    let mut removed = 0;
+    for node in &model.nodes {
+        let Some(cast) = node.op_as::<tract_onnx::tract_core::ops::cast::Cast>() else {
+            continue;
+        };
+        if node.inputs.len() != 1 || model.outlet_fact(node.inputs[0])?.datum_type != cast.to {
+            continue;
+        }
+        let wire = patch.tap_model(model, node.inputs[0])?;
+        patch.shunt_outside(model, node.id.into(), wire)?;
+        removed += 1;
+    }
+    if removed > 0 {
+        patch.apply(model)?;
+        model.compact()?;
+    }
+    Ok(removed)
 }
 
 fn concrete_shape(fact: &TypedFact) -> Option<Vec<usize>> {
@@ -296,15 +322,50 @@ pub fn load_onnx_for_bench(path: &Path, input: &[usize]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Load a prepared NNEF file (bench helper: same work as the engine does per model).
-pub fn load_nnef_for_bench(nnef: &Nnef, path: &Path) -> anyhow::Result<()> {
-    let mut model = nnef.model_for_path(path)?;
-    model.optimize()?;
-    let _plan = model.into_runnable()?;
-    Ok(())
-}
-
 /// The f32 values of a tensor.
 pub(crate) fn f32s(t: &Tensor) -> TractResult<&[f32]> {
     t.try_as_plain_ram()?.as_slice::<f32>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::cast::cast;
+    use tract_onnx::tract_core::ops::math::add;
+
+    #[test]
+    fn drop_noop_casts_keeps_real_casts_and_the_results() -> TractResult<()> {
+        let mut m = TypedModel::default();
+        let x = m.add_source("x", f32::fact([2, 3]))?;
+        let c1 = m.wire_node("same1", cast(f32::datum_type()), &[x])?[0];
+        let c2 = m.wire_node("same2", cast(f32::datum_type()), &[c1])?[0];
+        let one = m.add_const("one", tensor2(&[[1f32, 2., 3.], [4., 5., 6.]]))?;
+        let y = m.wire_node("add", add(), &[c2, one])?[0];
+        let half = m.wire_node("to_f16", cast(f16::datum_type()), &[y])?[0];
+        let back = m.wire_node("to_f32", cast(f32::datum_type()), &[half])?[0];
+        let out = m.wire_node("same3", cast(f32::datum_type()), &[back])?[0];
+        m.select_output_outlets(&[out])?;
+        let input = tensor2(&[[0.5f32, -1., 2.], [3., 0.25, -7.]]);
+        let before = m
+            .clone()
+            .into_runnable()?
+            .run(tvec!(input.clone().into()))?;
+
+        assert_eq!(drop_noop_casts(&mut m)?, 3);
+        let casts: Vec<&str> = m
+            .nodes
+            .iter()
+            .filter(|n| n.op_is::<tract_onnx::tract_core::ops::cast::Cast>())
+            .map(|n| n.name.as_str())
+            .collect();
+        // a chain of two no-op casts may leave one behind; the type changes must stay
+        assert!(
+            casts.contains(&"to_f16") && casts.contains(&"to_f32"),
+            "{casts:?}"
+        );
+        assert!(casts.len() <= 3, "{casts:?}");
+        let after = m.into_runnable()?.run(tvec!(input.into()))?;
+        assert_eq!(before[0], after[0]);
+        Ok(())
+    }
 }

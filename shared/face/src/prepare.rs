@@ -211,6 +211,7 @@ pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
         );
         // reloaded the way the engine loads it (optimise only: the file is decluttered)
         let mut reloaded = models::nnef_loader().model_for_proto_model(&proto)?;
+        models::drop_noop_casts(&mut reloaded)?;
         reloaded.optimize()?;
         let reloaded = reloaded.into_runnable()?;
         let mut got = reloaded.run(tvec!(x.into()))?;

@@ -219,6 +219,9 @@ fn loadprofile(a: &Args) -> Result<()> {
                 println!("{name} translated: {:?}", hist(&m));
             }
             let (t, c) = (Instant::now(), thread_cpu_ms());
+            let casts = models::drop_noop_casts(&mut m)?;
+            step(&format!("{name}:casts({casts})"), t, c);
+            let (t, c) = (Instant::now(), thread_cpu_ms());
             if std::env::var_os("OPT_PASSES").is_some() {
                 optimize_by_pass(&mut m)?;
             } else {
