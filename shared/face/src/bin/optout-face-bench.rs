@@ -178,6 +178,19 @@ fn embedloop(a: &Args) -> Result<()> {
     Ok(())
 }
 
+/// SFace's dense head alone (the Rust kernel), many times; prints the median.
+fn headloop(a: &Args) -> Result<()> {
+    let head = optout_face::head::Head::load(&a.model_dir.join(models::SFACE_HEAD))?;
+    let x: Vec<f32> = (0..head.inputs())
+        .map(|i| ((i * 7919) % 251) as f32 / 251.0)
+        .collect();
+    let (ms, _) = time_ms(a.runs.max(1), 1, || {
+        head.apply(&x).context("head input size")
+    })?;
+    println!("head median {ms:.3} ms over {} runs", a.runs.max(1));
+    Ok(())
+}
+
 fn loadprofile(a: &Args) -> Result<()> {
     use tract_onnx::prelude::*;
     let rounds = std::env::var("ROUNDS")
@@ -335,7 +348,7 @@ fn parse_args() -> Result<Args> {
             "--model-dir" => a.model_dir = it.next().context("--model-dir DIR")?.into(),
             "--json" => a.json = Some(it.next().context("--json FILE")?.into()),
             "calibrate" | "rss" | "bench" | "loadprofile" | "probe" | "embedloop" | "loadonce"
-            | "loadonce-onnx" | "detloop" => a.cmd = x,
+            | "loadonce-onnx" | "detloop" | "headloop" => a.cmd = x,
             other if (a.cmd == "rss" || a.cmd == "probe") && a.file.is_none() => {
                 a.file = Some(other.into())
             }
@@ -352,6 +365,7 @@ fn main() -> Result<()> {
         "calibrate" => calibrate(&a),
         "loadprofile" => loadprofile(&a),
         "embedloop" => embedloop(&a),
+        "headloop" => headloop(&a),
         "detloop" => detloop(&a),
         "loadonce" => loadonce(&a, false),
         "loadonce-onnx" => loadonce(&a, true),
