@@ -54,16 +54,22 @@ pub fn letterbox(img: &RgbImage, side: usize) -> (Vec<f32>, f32) {
     }
     let xw = resample_weights(w, nw);
     let yw = resample_weights(h, nh);
-    // horizontal pass: rows of the source -> nw columns, 3 channels interleaved, f32
-    // (each source row is converted to f32 once, so the taps are plain multiply-adds)
+    // The two passes commute (both are linear); the vertical one goes first because it runs over
+    // whole rows (vectorised multiply-adds straight from the bytes) and leaves the horizontal one,
+    // three interleaved channels with a few taps each, only the nh output rows instead of h.
     let raw = img.as_raw();
-    let mut tmp = vec![0f32; h * nw * 3];
-    let mut row = vec![0f32; w * 3];
-    for (src, dst) in raw.chunks_exact(w * 3).zip(tmp.chunks_exact_mut(nw * 3)) {
-        row.iter_mut()
-            .zip(src)
-            .for_each(|(d, &v)| *d = f32::from(v));
-        for ((start, ws), out) in xw.iter().zip(dst.chunks_exact_mut(3)) {
+    let stride = w * 3;
+    let mut row = vec![0f32; stride];
+    for (y, (start, ws)) in yw.iter().enumerate() {
+        row.iter_mut().for_each(|v| *v = 0.0);
+        for (k, wt) in ws.iter().enumerate() {
+            let src = &raw[(start + k) * stride..(start + k + 1) * stride];
+            row.iter_mut()
+                .zip(src)
+                .for_each(|(a, &v)| *a += f32::from(v) * wt);
+        }
+        let base = y * side;
+        for (x, (start, ws)) in xw.iter().enumerate() {
             let taps = &row[start * 3..(start + ws.len()) * 3];
             let (mut r, mut g, mut b) = (0f32, 0f32, 0f32);
             for (p, wt) in taps.chunks_exact(3).zip(ws) {
@@ -71,24 +77,11 @@ pub fn letterbox(img: &RgbImage, side: usize) -> (Vec<f32>, f32) {
                 g += p[1] * wt;
                 b += p[2] * wt;
             }
-            out.copy_from_slice(&[r, g, b]);
-        }
-    }
-    // vertical pass into the BGR planes
-    let mut acc = vec![0f32; nw * 3];
-    for (y, (start, ws)) in yw.iter().enumerate() {
-        acc.iter_mut().for_each(|v| *v = 0.0);
-        for (k, wt) in ws.iter().enumerate() {
-            let row = &tmp[(start + k) * nw * 3..(start + k + 1) * nw * 3];
-            acc.iter_mut().zip(row).for_each(|(a, v)| *a += v * wt);
-        }
-        let base = y * side;
-        for x in 0..nw {
             // round and clamp like an 8-bit resize would
-            let px = |c: usize| (acc[x * 3 + c] + 0.5).floor().clamp(0.0, 255.0);
-            data[base + x] = px(2);
-            data[plane + base + x] = px(1);
-            data[2 * plane + base + x] = px(0);
+            let px = |v: f32| (v + 0.5).floor().clamp(0.0, 255.0);
+            data[base + x] = px(b);
+            data[plane + base + x] = px(g);
+            data[2 * plane + base + x] = px(r);
         }
     }
     (data, s)
