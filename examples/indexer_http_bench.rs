@@ -142,23 +142,17 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
     let args = ServeArgs {
-        listen: addr,
-        data: tmp.path().to_owned(),
-        public_url: Some(base.clone()),
-        pdq_radius: optout_core::exclusions::DEFAULT_PDQ_RADIUS,
-        face_threshold: optout_face::FACE_MATCH_THRESHOLD,
+        data: Some(tmp.path().to_owned()),
         desk: DeskArgs {
-            signing_keys: None,
-            mail_from: "bench <desk@example.org>".into(),
-            contact_email: "privacy@example.org".into(),
-            operator_name: "bench".into(),
-            phone_required: true,
-            decision_days: 30,
-            retention_days: 183,
-            status_link_days: 400,
+            public_url: Some(base.clone()),
+            mail_from: Some("bench <desk@example.org>".into()),
+            operator_name: Some("bench".into()),
+            ..Default::default()
         },
+        ..Default::default()
     };
-    let system = System::open(&args, &base, Arc::new(SystemClock))?;
+    let config = args.sources_with_env(false)?.resolve(addr)?;
+    let system = System::open(&config, Arc::new(SystemClock))?;
     let (_stop, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(run(system.clone(), listener, None, rx));
 

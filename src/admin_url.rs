@@ -6,9 +6,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use optout_core::model::ReviewerName;
 use optout_core::signing::admin;
-use std::path::PathBuf;
 
-use crate::config::DeskArgs;
+use crate::config::ServeArgs;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AdminUrlArgs {
@@ -18,21 +17,14 @@ pub struct AdminUrlArgs {
     /// How long the link (and the session it opens) stays valid: 30m, 8h, 7d ... (at most 30d).
     #[arg(long, default_value = "8h")]
     pub ttl: String,
-    /// The data directory of the embedded mode (where its generated key is kept).
-    #[arg(long, env = "OPTOUT_DATA_DIR", default_value = "./data")]
-    pub data: PathBuf,
-    /// Public base URL of the desk (default: http://OPTOUT_LISTEN).
-    #[arg(long, env = "OPTOUT_PUBLIC_URL")]
-    pub public_url: Option<String>,
-    #[arg(
-        long,
-        env = "OPTOUT_LISTEN",
-        default_value = "127.0.0.1:8080",
-        hide = true
-    )]
-    pub listen: String,
+    /// The embedded mode's settings, as `optout serve` reads them (the data directory, where its
+    /// generated key is kept, and the public URL).
     #[command(flatten)]
-    pub desk: DeskArgs,
+    pub serve: ServeArgs,
+    /// `--aws [--stack NAME] [--region R]`: mint the link of a deployed stack (its public URL and
+    /// key ring) instead (see [`crate::cmd_aws::admin_url`]).
+    #[command(flatten)]
+    pub aws: crate::cmd_aws::AwsTarget,
 }
 
 /// The admin link and its expiry.
@@ -46,23 +38,18 @@ pub fn mint(args: &AdminUrlArgs, now: DateTime<Utc>) -> anyhow::Result<(String, 
             admin::MAX_TTL_DAYS
         );
     };
-    if args.desk.signing_keys.is_none() && !args.data.join("keys/signing.keys").exists() {
+    // The same sources and checks as `optout serve`.
+    let sources = args.serve.sources()?;
+    let config = sources.resolve(sources.listen()?)?;
+    if !config.has_keys() {
         bail!(
             "no signing keys: set OPTOUT_SIGNING_KEYS, or start `optout serve --data {}` once",
-            args.data.display()
+            config.data.display()
         );
     }
-    let keys = args
-        .desk
-        .keys(Some(&args.data))
-        .context("reading the signing keys")?;
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen));
-    // The same checks as `optout serve` (http(s) URL).
-    args.desk.settings(&public_url)?;
-    Ok(admin::link(&keys, &public_url, &reviewer, ttl, now))
+    let keys = config.keys().context("reading the signing keys")?;
+    let public_url = &config.desk.settings.public_url;
+    Ok(admin::link(&keys, public_url, &reviewer, ttl, now))
 }
 
 /// Prints the link (stdout) and its expiry (stderr).

@@ -1,123 +1,266 @@
-//! Typed configuration of the embedded mode, read once from flags and environment variables.
+//! The embedded mode's configuration: the desk's shared settings ([`DeskConfig`], read by the same
+//! code as in AWS) plus what only this runtime has (listen address, data directory, signing keys).
+//!
+//! Every value comes, first found wins, from its flag (`--operator-name ...` or
+//! `--set NAME=value`), its environment variable, the config file (`--config FILE` or
+//! `OPTOUT_CONFIG`: `NAME=value` lines, the format of systemd's `EnvironmentFile=`), or its default.
 
 use anyhow::{Context, bail};
-use chrono::Duration;
-use optout_core::exclusions::MatchSettings;
-use optout_core::settings::Settings;
+use optout_core::config::{self as shared, DeskConfig};
 use optout_core::signing::KeyRing;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// `optout serve` options (each also from its environment variable).
-#[derive(Debug, Clone, clap::Args)]
+/// The listen address.
+pub const LISTEN: &str = "OPTOUT_LISTEN";
+/// The data directory.
+pub const DATA_DIR: &str = "OPTOUT_DATA_DIR";
+/// The signing key ring (a secret).
+pub const SIGNING_KEYS: &str = "OPTOUT_SIGNING_KEYS";
+/// The prepared face models.
+pub const MODEL_DIR: &str = "OPTOUT_MODEL_DIR";
+/// The config file.
+pub const CONFIG_FILE: &str = "OPTOUT_CONFIG";
+
+/// The embedded mode's own variables, beside the shared ones ([`shared::VARS`]).
+const OWN_VARS: &[&str] = &[LISTEN, DATA_DIR, SIGNING_KEYS, MODEL_DIR];
+
+/// The sender of a local run's emails, when none is configured.
+const LOCAL_MAIL_FROM: &str = "optout <desk@localhost>";
+
+/// `optout serve` options: where to listen and keep data, and the desk's settings.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "OPTOUT_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Directory that holds everything: database, photos, outbox, generated keys.
-    #[arg(long, env = "OPTOUT_DATA_DIR", default_value = "./data")]
-    pub data: PathBuf,
-    /// Public base URL used in emails and redirects (default: http://LISTEN).
-    #[arg(long, env = "OPTOUT_PUBLIC_URL")]
-    pub public_url: Option<String>,
-    /// PDQ hashes within this Hamming distance (bits) of an exclusion entry match (0-64).
-    #[arg(long, env = "OPTOUT_PDQ_RADIUS", default_value_t = optout_core::exclusions::DEFAULT_PDQ_RADIUS)]
-    pub pdq_radius: u32,
-    /// Face embeddings at or above this cosine similarity to an exclusion entry match (the value
-    /// calibrated for the bundled models is the default; see the README before changing it).
-    #[arg(long, env = "OPTOUT_FACE_THRESHOLD", default_value_t = optout_face::FACE_MATCH_THRESHOLD)]
-    pub face_threshold: f32,
+    /// Address to listen on [env: OPTOUT_LISTEN] [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Directory that holds everything: database, photos, outbox, generated keys
+    /// [env: OPTOUT_DATA_DIR] [default: ./data].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     #[command(flatten)]
     pub desk: DeskArgs,
 }
 
-impl ServeArgs {
-    /// How indexer candidates match: the PDQ radius and face threshold configured (by default the
-    /// threshold calibrated for this binary's face pipeline, `optout_face::FACE_MATCH_THRESHOLD`).
-    pub fn match_settings(&self) -> anyhow::Result<MatchSettings> {
-        let s = MatchSettings {
-            pdq_radius: self.pdq_radius,
-            face_threshold: self.face_threshold,
-        };
-        s.validate()
-            .context("OPTOUT_PDQ_RADIUS / OPTOUT_FACE_THRESHOLD")?;
-        Ok(s)
+/// The desk's settings as flags (each also an environment variable and a config-file line; see
+/// the README's Configuration table). Values are checked by [`DeskConfig::from_lookup`], the same
+/// code the AWS functions run.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DeskArgs {
+    /// A config file of `NAME=value` lines (any variable of the README's Configuration table).
+    #[arg(long = "config", env = CONFIG_FILE)]
+    pub config: Option<PathBuf>,
+    /// Any setting as `NAME=value` (repeatable), e.g. `--set OPTOUT_DECISION_DAYS=14`.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Signing keys `ID:BASE64URL_SECRET[,ID:SECRET...]` (the first signs; all verify). In the
+    /// embedded mode a key is generated and kept in DIR/keys/signing.keys when this is not set.
+    #[arg(long, env = SIGNING_KEYS, hide_env_values = true)]
+    pub signing_keys: Option<String>,
+    /// Public base URL used in emails and redirects [env: OPTOUT_PUBLIC_URL] [default: http://LISTEN].
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Name the desk signs its pages and emails with [env: OPTOUT_OPERATOR_NAME].
+    #[arg(long)]
+    pub operator_name: Option<String>,
+    /// Support address shown on every public page and email [env: OPTOUT_SUPPORT_EMAIL].
+    #[arg(long)]
+    pub support_email: Option<String>,
+    /// Sender of the emails [env: OPTOUT_MAIL_FROM].
+    #[arg(long)]
+    pub mail_from: Option<String>,
+    /// Whether the phone number is required: true or false [env: OPTOUT_PHONE_REQUIRED].
+    #[arg(long)]
+    pub phone_required: Option<String>,
+    /// Days until a decision is due [env: OPTOUT_DECISION_DAYS].
+    #[arg(long)]
+    pub decision_days: Option<String>,
+    /// Days personal data is kept after a decision [env: OPTOUT_RETENTION_DAYS].
+    #[arg(long)]
+    pub retention_days: Option<String>,
+    /// Days a status link stays valid [env: OPTOUT_STATUS_LINK_DAYS].
+    #[arg(long)]
+    pub status_link_days: Option<String>,
+    /// PDQ hashes within this Hamming distance (bits) of an exclusion entry match, 0-64
+    /// [env: OPTOUT_PDQ_RADIUS].
+    #[arg(long)]
+    pub pdq_radius: Option<String>,
+    /// Face embeddings at or above this cosine similarity to an exclusion entry match (the default
+    /// is the value calibrated for the bundled models; see the README) [env: OPTOUT_FACE_THRESHOLD].
+    #[arg(long)]
+    pub face_threshold: Option<String>,
+}
+
+/// Where each value comes from, first found wins: flags, the environment, the config file.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    flags: HashMap<String, String>,
+    file: HashMap<String, String>,
+    /// Whether the process environment is read (tests turn it off).
+    env: bool,
+}
+
+impl Sources {
+    /// The value of `name`, if set anywhere (blank counts as unset).
+    pub fn get(&self, name: &str) -> Option<String> {
+        let nonblank = |v: &String| !v.trim().is_empty();
+        self.flags
+            .get(name)
+            .filter(|v| nonblank(v))
+            .cloned()
+            .or_else(|| {
+                self.env
+                    .then(|| std::env::var(name).ok())
+                    .flatten()
+                    .filter(nonblank)
+            })
+            .or_else(|| self.file.get(name).filter(|v| nonblank(v)).cloned())
     }
 }
 
-/// Settings shared by every runtime.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DeskArgs {
-    /// Signing keys `ID:BASE64URL_SECRET[,ID:SECRET...]` (the first signs; all verify). In the
-    /// embedded mode a key is generated and kept in DIR/keys/signing.keys when this is not set.
-    #[arg(long, env = "OPTOUT_SIGNING_KEYS", hide_env_values = true)]
-    pub signing_keys: Option<String>,
-    /// Sender of the emails.
-    #[arg(
-        long,
-        env = "OPTOUT_MAIL_FROM",
-        default_value = "optout <desk@localhost>"
-    )]
-    pub mail_from: String,
-    /// Address shown in emails for questions and complaints.
-    #[arg(
-        long,
-        env = "OPTOUT_CONTACT_EMAIL",
-        default_value = "privacy@localhost"
-    )]
-    pub contact_email: String,
-    /// Name the desk signs its emails with.
-    #[arg(long, env = "OPTOUT_OPERATOR_NAME", default_value = "optout")]
-    pub operator_name: String,
-    /// Whether the phone number is required.
-    #[arg(long, env = "OPTOUT_PHONE_REQUIRED", default_value_t = true, action = clap::ArgAction::Set)]
-    pub phone_required: bool,
-    /// Days until a decision is due.
-    #[arg(long, env = "OPTOUT_DECISION_DAYS", default_value_t = 30)]
-    pub decision_days: i64,
-    /// Days personal data is kept after a decision.
-    #[arg(long, env = "OPTOUT_RETENTION_DAYS", default_value_t = 183)]
-    pub retention_days: i64,
-    /// Days a status link stays valid.
-    #[arg(long, env = "OPTOUT_STATUS_LINK_DAYS", default_value_t = 400)]
-    pub status_link_days: i64,
+/// Whether `name` is a variable this runtime reads.
+fn known(name: &str) -> bool {
+    OWN_VARS.contains(&name) || shared::VARS.iter().any(|v| v.name == name)
 }
 
 impl DeskArgs {
-    pub fn settings(&self, public_url: &str) -> anyhow::Result<Settings> {
-        for (name, v) in [
-            ("OPTOUT_DECISION_DAYS", self.decision_days),
-            ("OPTOUT_RETENTION_DAYS", self.retention_days),
-            ("OPTOUT_STATUS_LINK_DAYS", self.status_link_days),
-        ] {
-            if !(1..=3650).contains(&v) {
-                bail!("{name} must be between 1 and 3650 days");
+    fn named_flags(&self) -> [(&'static str, &Option<String>); 11] {
+        [
+            (shared::PUBLIC_URL, &self.public_url),
+            (shared::OPERATOR_NAME, &self.operator_name),
+            (shared::SUPPORT_EMAIL, &self.support_email),
+            (shared::MAIL_FROM, &self.mail_from),
+            (shared::PHONE_REQUIRED, &self.phone_required),
+            (shared::DECISION_DAYS, &self.decision_days),
+            (shared::RETENTION_DAYS, &self.retention_days),
+            (shared::STATUS_LINK_DAYS, &self.status_link_days),
+            (shared::PDQ_RADIUS, &self.pdq_radius),
+            (shared::FACE_THRESHOLD, &self.face_threshold),
+            (SIGNING_KEYS, &self.signing_keys),
+        ]
+    }
+}
+
+impl ServeArgs {
+    /// The sources of every value, reading the config file (if any) once.
+    pub fn sources(&self) -> anyhow::Result<Sources> {
+        self.sources_with_env(true)
+    }
+
+    /// [`ServeArgs::sources`] without the process environment (tests: only flags and the file).
+    pub fn sources_with_env(&self, env: bool) -> anyhow::Result<Sources> {
+        let mut flags = HashMap::new();
+        for set in &self.desk.set {
+            let Some((k, v)) = set.split_once('=') else {
+                bail!("--set {set:?}: expected NAME=value");
+            };
+            let k = k.trim();
+            if !known(k) {
+                bail!("--set {k}: not a setting (see the README's Configuration table)");
+            }
+            flags.insert(k.to_owned(), v.to_owned());
+        }
+        for (name, value) in self.desk.named_flags() {
+            if let Some(v) = value {
+                flags.insert(name.to_owned(), v.clone());
             }
         }
-        let url =
-            url::Url::parse(public_url).with_context(|| format!("public URL {public_url:?}"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            bail!("the public URL must be http(s)://host[:port]");
+        if let Some(l) = &self.listen {
+            flags.insert(LISTEN.to_owned(), l.clone());
         }
-        let mut s = Settings::local(public_url);
-        s.phone_required = self.phone_required;
-        s.decision_due = Duration::days(self.decision_days);
-        s.retention = Duration::days(self.retention_days);
-        s.status_link_ttl = Duration::days(self.status_link_days);
-        s.contact_email = self.contact_email.clone();
-        s.operator_name = self.operator_name.clone();
-        Ok(s)
+        if let Some(d) = &self.data {
+            flags.insert(DATA_DIR.to_owned(), d.display().to_string());
+        }
+        let file = match &self.desk.config {
+            Some(path) => read_config_file(path)?,
+            None => HashMap::new(),
+        };
+        Ok(Sources { flags, file, env })
+    }
+}
+
+/// Reads a config file; an unknown name is an error (a typo would otherwise be silently ignored).
+fn read_config_file(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    let pairs = shared::parse_env_file(&text)
+        .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+    let mut out = HashMap::new();
+    for (k, v) in pairs {
+        if !known(&k) {
+            bail!(
+                "config file {}: {k} is not a setting (see the README's Configuration table)",
+                path.display()
+            );
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// Everything the embedded mode runs with, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    pub data: PathBuf,
+    pub desk: DeskConfig,
+    signing_keys: Option<String>,
+}
+
+impl Sources {
+    /// The address to listen on (`OPTOUT_LISTEN`, default 127.0.0.1:8080).
+    pub fn listen(&self) -> anyhow::Result<SocketAddr> {
+        let v = self
+            .get(LISTEN)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        v.trim().parse().with_context(|| {
+            format!("invalid value of {LISTEN}: {v:?} is not an IP address and port")
+        })
+    }
+
+    /// The data directory (`OPTOUT_DATA_DIR`, default `./data`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.get(DATA_DIR)
+            .map_or_else(|| PathBuf::from("./data"), PathBuf::from)
+    }
+
+    /// The prepared face models (`OPTOUT_MODEL_DIR`), if configured.
+    pub fn model_dir(&self) -> Option<PathBuf> {
+        self.get(MODEL_DIR).map(PathBuf::from)
+    }
+
+    /// The whole configuration of a server listening on `addr` (the default public URL is
+    /// `http://ADDR`, the default sender a local address).
+    pub fn resolve(&self, addr: SocketAddr) -> anyhow::Result<EmbeddedConfig> {
+        let local_url = format!("http://{addr}");
+        let desk = DeskConfig::from_lookup(|name| {
+            self.get(name).or_else(|| match name {
+                shared::PUBLIC_URL => Some(local_url.clone()),
+                shared::MAIL_FROM => Some(LOCAL_MAIL_FROM.to_owned()),
+                _ => None,
+            })
+        })?;
+        Ok(EmbeddedConfig {
+            data: self.data_dir(),
+            desk,
+            signing_keys: self.get(SIGNING_KEYS),
+        })
+    }
+}
+
+impl EmbeddedConfig {
+    /// Whether signing keys exist: configured, or generated before in the data directory.
+    pub fn has_keys(&self) -> bool {
+        self.signing_keys.is_some() || self.data.join("keys/signing.keys").exists()
     }
 
     /// The signing keys: from the configuration, or (embedded mode) generated once and kept in
     /// `DIR/keys/signing.keys` (mode 0600).
-    pub fn keys(&self, data_dir: Option<&Path>) -> anyhow::Result<KeyRing> {
+    pub fn keys(&self) -> anyhow::Result<KeyRing> {
         if let Some(spec) = &self.signing_keys {
-            return KeyRing::parse(spec).context("OPTOUT_SIGNING_KEYS");
+            return KeyRing::parse(spec).context(SIGNING_KEYS);
         }
-        let Some(dir) = data_dir else {
-            bail!("OPTOUT_SIGNING_KEYS is required")
-        };
+        let dir = &self.data;
         let path = dir.join("keys").join("signing.keys");
         if path.exists() {
             let spec = std::fs::read_to_string(&path)
@@ -151,4 +294,93 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     std::fs::write(path, content)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:8080".parse().unwrap()
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("optout.env");
+        std::fs::write(
+            &file,
+            "# test\nOPTOUT_OPERATOR_NAME=From File\nOPTOUT_DECISION_DAYS=20\nOPTOUT_LISTEN=127.0.0.1:9999\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            desk: DeskArgs {
+                config: Some(file),
+                decision_days: Some("10".into()),
+                set: vec!["OPTOUT_SUPPORT_EMAIL=help@example.org".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let src = args.sources_with_env(false).unwrap();
+        assert_eq!(src.listen().unwrap().port(), 9999);
+        let cfg = src.resolve(addr()).unwrap();
+        let s = &cfg.desk.settings;
+        assert_eq!(s.operator_name, "From File");
+        assert_eq!(s.decision_due, chrono::Duration::days(10));
+        assert_eq!(s.contact_email, "help@example.org");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(cfg.desk.mail_from, LOCAL_MAIL_FROM);
+        assert_eq!(cfg.data, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let args = ServeArgs {
+            desk: DeskArgs {
+                retention_days: Some("0".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = args
+            .sources_with_env(false)
+            .unwrap()
+            .resolve(addr())
+            .unwrap_err();
+        assert!(e.to_string().contains("OPTOUT_RETENTION_DAYS"), "{e}");
+
+        let args = ServeArgs {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        };
+        let e = args.sources_with_env(false).unwrap().listen().unwrap_err();
+        assert!(e.to_string().contains("OPTOUT_LISTEN"), "{e}");
+
+        let args = ServeArgs {
+            desk: DeskArgs {
+                set: vec!["OPTOUT_DECISON_DAYS=3".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = args.sources_with_env(false).unwrap_err();
+        assert!(e.to_string().contains("OPTOUT_DECISON_DAYS"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_name_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("optout.env");
+        std::fs::write(&file, "OPTOUT_CONTACT_MAIL=a@b.org\n").unwrap();
+        let args = ServeArgs {
+            desk: DeskArgs {
+                config: Some(file),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = args.sources_with_env(false).unwrap_err();
+        assert!(e.to_string().contains("OPTOUT_CONTACT_MAIL"), "{e}");
+    }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::ServeArgs;
+use crate::config::{EmbeddedConfig, ServeArgs};
 
 /// Everything the embedded mode runs on.
 #[derive(Clone)]
@@ -34,11 +34,12 @@ pub struct System {
 
 impl System {
     /// Opens (creating if needed) the data directory and wires the ports.
-    pub fn open(args: &ServeArgs, public_url: &str, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let dir = &args.data;
+    pub fn open(config: &EmbeddedConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let dir = &config.data;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let settings = args.desk.settings(public_url)?;
-        let keys = args.desk.keys(Some(dir))?;
+        let settings = config.desk.settings.clone();
+        let public_url = settings.public_url.as_str();
+        let keys = config.keys()?;
         let db = Db::open(&dir.join("optout.sqlite3")).context("opening the database")?;
         let photos = FilePhotoStore::new(
             &dir.join("photos"),
@@ -48,7 +49,7 @@ impl System {
             public_url,
         )
         .context("opening the photo directory")?;
-        let mailer = OutboxMailer::new(&dir.join("outbox"), &args.desk.mail_from, clock.clone())
+        let mailer = OutboxMailer::new(&dir.join("outbox"), &config.desk.mail_from, clock.clone())
             .context("outbox")?;
         let queue = SqliteQueue::new(db.clone(), clock.clone());
         let exclusions = Arc::new(SqliteExclusions::new(db.clone()));
@@ -56,7 +57,7 @@ impl System {
         let indexer = Arc::new(IndexerApi::new(IndexerPorts {
             exclusions: Arc::new(ExclusionService::new(
                 exclusions.clone(),
-                args.match_settings()?,
+                config.desk.matching,
             )),
             keys: Arc::new(indexer_keys.clone()),
             snapshots: None,
@@ -68,6 +69,7 @@ impl System {
             mailer: Arc::new(mailer),
             biometrics: Arc::new(SqliteBiometrics::new(db.clone())),
             exclusions,
+            matcher_snapshots: None,
             clock,
         };
         Ok(System {
@@ -160,24 +162,27 @@ async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// `optout serve`.
+/// `optout serve`: checks the whole configuration before it binds, loads the face models
+/// (`analyzer`, given the sources to find them) and serves until Ctrl-C or SIGTERM.
 pub async fn serve(
     args: ServeArgs,
-    analyzer: Option<Arc<dyn PhotoAnalyzer>>,
+    analyzer: impl FnOnce(&crate::config::Sources) -> anyhow::Result<Option<Arc<dyn PhotoAnalyzer>>>,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(args.listen)
+    let sources = args.sources()?;
+    let listen = sources.listen()?;
+    // Every setting is checked before anything is bound or loaded (a typo stops start-up at once).
+    sources.resolve(listen)?;
+    let analyzer = analyzer(&sources)?;
+    let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
-    let system = System::open(&args, &public_url, Arc::new(SystemClock))?;
-    tracing::info!(url = %public_url, data = %path_str(&args.data), "optout is running: open {public_url}/");
+        .with_context(|| format!("listening on {listen}"))?;
+    let config = sources.resolve(listener.local_addr()?)?;
+    let system = System::open(&config, Arc::new(SystemClock))?;
+    let public_url = config.desk.settings.public_url.clone();
+    tracing::info!(url = %public_url, data = %path_str(&config.data), "optout is running: open {public_url}/");
     println!(
         "optout is running at {public_url}/  (data in {}, emails in {})",
-        path_str(&args.data),
+        path_str(&config.data),
         path_str(&system.outbox())
     );
     let (tx, rx) = watch::channel(false);

@@ -1,6 +1,7 @@
 //! `optout indexer-key create|list|revoke`: the indexer API keys of the embedded mode, kept in
 //! its database (only the SHA-256 of each secret). A new key is printed once, to stdout; nothing
-//! else ever prints a secret.
+//! else ever prints a secret. With `--aws` the same commands work on a deployed stack's SSM
+//! parameter (see [`crate::cmd_aws`]).
 
 use anyhow::{Context, bail};
 use optout_core::indexer_keys::DEFAULT_RATE_PER_MINUTE;
@@ -15,6 +16,9 @@ use std::sync::Arc;
 pub struct IndexerKeyArgs {
     #[command(subcommand)]
     pub command: IndexerKeyCommand,
+    /// `--aws [--stack NAME] [--region R]`: create, list and revoke the keys of a deployed stack.
+    #[command(flatten)]
+    pub aws: crate::cmd_aws::AwsTarget,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -30,9 +34,9 @@ pub enum IndexerKeyCommand {
         #[arg(long, default_value_t = DEFAULT_RATE_PER_MINUTE)]
         rate_per_minute: u32,
     },
-    /// For the AWS mode: make a key without a database; prints the key on the first line and
-    /// the record to add to the JSON array of the `IndexerKeysParameter` SSM parameter on the
-    /// second (only the SHA-256 of the secret). Revoke by setting the record's `revoked_at`.
+    /// Make a key without a database or AWS access; prints the key on the first line and the
+    /// record to add to the JSON array of the `IndexerKeysParameter` SSM parameter on the second
+    /// (only the SHA-256 of the secret). `create --aws` does this and adds the record itself.
     Record {
         /// Who holds the key (e.g. the indexer cluster's name), 1-100 characters.
         #[arg(long)]
@@ -65,7 +69,8 @@ fn open(dir: &Path, create: bool) -> anyhow::Result<SqliteIndexerKeys> {
     Ok(SqliteIndexerKeys::new(db, Arc::new(SystemClock)))
 }
 
-fn line(k: &IndexerKey) -> String {
+/// One key as `list` shows it (tab-separated; no secret).
+pub(crate) fn line(k: &IndexerKey) -> String {
     let revoked = k
         .revoked_at
         .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
@@ -77,6 +82,15 @@ fn line(k: &IndexerKey) -> String {
         revoked,
         k.name
     )
+}
+
+/// The table `list` prints: a header and one [`line`] per key.
+pub(crate) fn write_table(out: &mut impl Write, keys: &[IndexerKey]) -> std::io::Result<()> {
+    writeln!(out, "id\trate_per_minute\tcreated_at\trevoked_at\tname")?;
+    for k in keys {
+        writeln!(out, "{}", line(k))?;
+    }
+    Ok(())
 }
 
 /// Runs the command; what is for the operator goes to `out`.
@@ -114,10 +128,7 @@ pub async fn run(args: &IndexerKeyArgs, out: &mut impl Write) -> anyhow::Result<
                 .list()
                 .await
                 .context("reading the keys")?;
-            writeln!(out, "id\trate_per_minute\tcreated_at\trevoked_at\tname")?;
-            for k in &keys {
-                writeln!(out, "{}", line(k))?;
-            }
+            write_table(out, &keys)?;
         }
         IndexerKeyCommand::Revoke { data, id } => {
             match open(data, false)?
@@ -146,6 +157,7 @@ mod tests {
                 name: "crawler-eu".into(),
                 rate_per_minute: 600,
             },
+            aws: Default::default(),
         };
         let mut out = Vec::new();
         run(&args, &mut out).await.unwrap();
@@ -168,6 +180,7 @@ mod tests {
                 name: String::new(),
                 rate_per_minute: 600,
             },
+            aws: Default::default(),
         };
         assert!(run(&bad, &mut Vec::new()).await.is_err());
     }

@@ -30,16 +30,19 @@ enum Command {
     Serve {
         #[command(flatten)]
         args: ServeArgs,
-        /// Directory of the prepared face models (made by scripts/setup-models).
-        #[arg(long, env = "OPTOUT_MODEL_DIR")]
+        /// Directory of the prepared face models (made by scripts/setup-models)
+        /// [env: OPTOUT_MODEL_DIR] [default: .cache/models].
+        #[arg(long)]
         model_dir: Option<PathBuf>,
     },
     /// Run the face pipeline on one image and print what it found.
     Embed(cmd_embed::EmbedArgs),
-    /// Mint a signed, expiring admin link for a reviewer.
+    /// Mint a signed, expiring admin link for a reviewer (embedded mode, or a stack with --aws).
     AdminUrl(optout::admin_url::AdminUrlArgs),
-    /// Make, list or revoke the indexer API keys of the embedded mode.
+    /// Make, list or revoke the indexer API keys (embedded mode, or a stack with --aws).
     IndexerKey(optout::indexer_key::IndexerKeyArgs),
+    /// Prepare an AWS account for the stack: `optout aws init` (with your AWS credentials).
+    Aws(optout::cmd_aws::AwsArgs),
     /// Check a photo (SHA-256, PDQ, every face) and links against the exclusion data, through the
     /// indexer API or a mirror. Exit status: 0 nothing excluded, 1 something excluded, 2 error.
     Check(cmd_check::CheckArgs),
@@ -47,29 +50,48 @@ enum Command {
     Sync(cmd_sync::SyncArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Starts the log on stderr with the filter of `RUST_LOG` (default `info`), the variable the AWS
+/// functions read too. An invalid filter stops the program with a message naming it.
+fn init_logging() -> anyhow::Result<()> {
+    let name = optout_core::config::LOG_FILTER;
+    let wanted = std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "info".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&wanted)
+        .map_err(|e| anyhow::anyhow!("invalid value of {name}: {e}"))?;
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OPTOUT_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging()?;
     match Cli::parse().command {
         Command::Serve { args, model_dir } => {
-            let dir = model_dir.unwrap_or_else(optout_face::default_model_dir);
-            let engine = optout_face::FaceEngine::load(&dir)?;
-            optout::embedded::serve(
-                args,
-                Some(std::sync::Arc::new(optout_face::FaceAnalyzer(
-                    engine.into(),
-                ))),
-            )
+            optout::embedded::serve(args, |sources| {
+                let dir = model_dir
+                    .or_else(|| sources.model_dir())
+                    .unwrap_or_else(optout_face::default_model_dir);
+                let engine = optout_face::FaceEngine::load(&dir)?;
+                let analyzer: std::sync::Arc<dyn optout_core::ports::PhotoAnalyzer> =
+                    std::sync::Arc::new(optout_face::FaceAnalyzer(engine.into()));
+                Ok(Some(analyzer))
+            })
             .await
         }
         Command::Embed(args) => cmd_embed::run(&args),
+        Command::AdminUrl(args) if args.aws.enabled => {
+            optout::cmd_aws::admin_url(&args, &mut std::io::stdout().lock()).await
+        }
         Command::AdminUrl(args) => optout::admin_url::run(&args),
+        Command::IndexerKey(args) if args.aws.enabled => {
+            optout::cmd_aws::indexer_key(&args, &mut std::io::stdout().lock()).await
+        }
+        Command::Aws(args) => optout::cmd_aws::run(&args, &mut std::io::stdout().lock()).await,
         Command::IndexerKey(args) => {
             optout::indexer_key::run(&args, &mut std::io::stdout().lock()).await
         }

@@ -163,7 +163,7 @@ async fn optout(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         "OPTOUT_API_URL",
         "OPTOUT_API_KEY",
         "OPTOUT_PDQ_RADIUS",
-        "OPTOUT_LOG",
+        "RUST_LOG",
     ] {
         cmd.env_remove(var);
     }

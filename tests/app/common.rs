@@ -17,16 +17,13 @@ pub struct TestApp {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// The desk settings of the tests (flags of `optout serve`, checked by the shared configuration).
 pub fn desk_args() -> DeskArgs {
     DeskArgs {
-        signing_keys: None,
-        mail_from: "optout test <desk@example.org>".into(),
-        contact_email: "privacy@example.org".into(),
-        operator_name: "Example Search".into(),
-        phone_required: true,
-        decision_days: 30,
-        retention_days: 183,
-        status_link_days: 400,
+        mail_from: Some("optout test <desk@example.org>".into()),
+        support_email: Some("privacy@example.org".into()),
+        operator_name: Some("Example Search".into()),
+        ..Default::default()
     }
 }
 
@@ -49,14 +46,15 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let url = format!("http://{addr}");
         let args = ServeArgs {
-            listen: addr,
-            data: dir.to_owned(),
-            public_url: Some(url.clone()),
-            pdq_radius: optout_core::exclusions::DEFAULT_PDQ_RADIUS,
-            face_threshold: optout_face::FACE_MATCH_THRESHOLD,
-            desk,
+            data: Some(dir.to_owned()),
+            desk: DeskArgs {
+                public_url: Some(url.clone()),
+                ..desk
+            },
+            ..Default::default()
         };
-        let system = System::open(&args, &url, clock).unwrap();
+        let config = args.sources_with_env(false).unwrap().resolve(addr).unwrap();
+        let system = System::open(&config, clock).unwrap();
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(run(system.clone(), listener, analyzer, rx));
         TestApp {

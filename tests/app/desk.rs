@@ -142,10 +142,15 @@ pub fn admin_args(app: &TestApp, reviewer: &str, ttl: &str) -> AdminUrlArgs {
     AdminUrlArgs {
         reviewer: reviewer.into(),
         ttl: ttl.into(),
-        data: app.dir.clone(),
-        public_url: Some(app.url.clone()),
-        listen: "127.0.0.1:8080".into(),
-        desk: desk_args(),
+        serve: optout::config::ServeArgs {
+            data: Some(app.dir.clone()),
+            desk: optout::config::DeskArgs {
+                public_url: Some(app.url.clone()),
+                ..desk_args()
+            },
+            ..Default::default()
+        },
+        aws: Default::default(),
     }
 }
 

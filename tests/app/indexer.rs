@@ -655,7 +655,11 @@ async fn keys_made_with_the_cli_work_until_revoked_and_are_never_listed() {
     let app = TestApp::start_in(tmp.path(), desk_args(), None, Arc::new(SystemClock)).await;
     let run = |command: IndexerKeyCommand| async move {
         let mut out = Vec::new();
-        let r = optout::indexer_key::run(&IndexerKeyArgs { command }, &mut out).await;
+        let args = IndexerKeyArgs {
+            command,
+            aws: Default::default(),
+        };
+        let r = optout::indexer_key::run(&args, &mut out).await;
         (r, String::from_utf8(out).unwrap())
     };
     let data = tmp.path().to_owned();

@@ -792,7 +792,7 @@ async fn unknown_or_tampered_status_links_reveal_nothing() {
 async fn phone_can_be_optional_by_configuration() {
     let tmp = tempfile::tempdir().unwrap();
     let mut args = desk_args();
-    args.phone_required = false;
+    args.phone_required = Some("false".into());
     let app = TestApp::start_in(
         tmp.path(),
         args,

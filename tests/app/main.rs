@@ -5,8 +5,10 @@ mod common;
 mod desk;
 
 mod atomicity;
+mod aws_operator;
 mod browser;
 mod client_e2e;
+mod config;
 mod embedding;
 mod indexer;
 mod intake;

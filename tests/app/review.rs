@@ -107,6 +107,12 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
     assert_eq!(photo.headers()["content-type"], "image/jpeg");
     assert_eq!(photo.headers()["cache-control"], "no-store");
     assert!(photo.bytes().await.unwrap().starts_with(&[0xFF, 0xD8]));
+    // Served by the app itself: the case page allows no other origin for images.
+    let r = get(&app, &cookie, &format!("/admin/cases/{}", case.id)).await;
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        optout_web::CONTENT_SECURITY_POLICY
+    );
     // Without a session, the photo is not there.
     let r = app
         .client()
@@ -368,7 +374,7 @@ async fn forged_expired_and_missing_admin_credentials_get_403() {
         );
     }
     let mut no_keys = admin_args(&app, "alice", "1h");
-    no_keys.data = app.dir.join("nowhere");
+    no_keys.serve.data = Some(app.dir.join("nowhere"));
     assert!(mint(&no_keys, clock.now()).is_err());
     assert!(mint(&admin_args(&app, "a.b-c_d@example.org", "30d"), clock.now()).is_ok());
 }

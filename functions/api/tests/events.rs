@@ -1,10 +1,6 @@
 //! The sample API Gateway HTTP API (v2) events of `events/` through lambda_http into the router.
 
 use lambda_http::Body;
-use optout_aws::AwsConfig;
-use optout_core::service::Desk;
-use optout_core::settings::Settings;
-use optout_core::signing::KeyRing;
 use tower::ServiceExt;
 
 fn event(name: &str) -> lambda_http::Request {
@@ -14,30 +10,24 @@ fn event(name: &str) -> lambda_http::Request {
     lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// A desk on AWS adapters pointing at a closed port: enough for routes that touch no store.
+mod common;
+use common::closed_port_env;
+
+/// The function's app on [`closed_port_env`], with the tests' AWS credentials (the process
+/// environment has none).
 async fn app() -> axum::Router {
-    let env = |k: &str| {
-        let v = match k {
-            "OPTOUT_CASES_TABLE" => "cases",
-            "OPTOUT_PERSONAL_TABLE" => "personal",
-            "OPTOUT_BIOMETRICS_TABLE" => "biometrics",
-            "OPTOUT_PHOTO_BUCKET" => "photos",
-            "OPTOUT_JOB_QUEUE_URL" => "http://127.0.0.1:9/queue/jobs",
-            "OPTOUT_MAIL_FROM" => "desk@example.org",
-            "AWS_ENDPOINT_URL" => "http://127.0.0.1:9",
-            _ => return None,
-        };
-        Some(v.to_owned())
-    };
-    let cfg = AwsConfig::from_lookup(env).unwrap();
+    let env = closed_port_env();
+    let cfg = optout_aws::AwsConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let desk_cfg = optout_core::config::DeskConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     let sdk = optout_aws::testing::sdk_config(&cfg).await;
     let clients = optout_aws::Clients::new(&sdk, &cfg);
-    let desk = Desk::new(
-        optout_aws::ports(&sdk, &cfg, &clients),
-        KeyRing::generate("k1"),
-        Settings::local("https://optout.example.org"),
+    let desk = optout_core::service::Desk::new(
+        optout_aws::ports(&sdk, &cfg, &desk_cfg, &clients),
+        optout_core::signing::KeyRing::generate("k1"),
+        desk_cfg.settings.clone(),
     );
-    let indexer = optout_aws::runtime::indexer_ports(&desk.ports, &cfg, &clients).unwrap();
+    let indexer =
+        optout_aws::runtime::indexer_ports(&desk.ports, &cfg, desk_cfg.matching, &clients).unwrap();
     optout_api_fn::app(desk, indexer)
 }
 

@@ -4,8 +4,26 @@
 //! dead-letter queue.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use optout_aws::runtime::SetupError;
+use optout_core::embedding::EmbedJobs;
 use optout_core::model::EmbedJob;
 pub use optout_core::ports::{JobError, JobHandler};
+use std::sync::Arc;
+
+/// Reads the configuration and secrets, loads the face models (from `OPTOUT_MODEL_DIR`, the
+/// models layer at `/opt/models` in AWS) and builds the job handler (once per cold start).
+pub async fn start() -> Result<Box<dyn JobHandler>, SetupError> {
+    let rt = optout_aws::runtime::load().await?;
+    let models = std::env::var_os("OPTOUT_MODEL_DIR")
+        .map_or_else(optout_face::default_model_dir, Into::into);
+    let engine = optout_face::FaceEngine::load(&models)
+        .map_err(|e| SetupError::Models(format!("{e} (OPTOUT_MODEL_DIR={})", models.display())))?;
+    let analyzer = Arc::new(optout_face::FaceAnalyzer(Arc::new(engine)));
+    Ok(Box::new(EmbedJobs {
+        desk: rt.desk,
+        analyzer,
+    }))
+}
 
 /// Handles every message of `event` in turn and reports those that failed: a malformed body, a
 /// retryable failure and a permanent failure alike (a permanent one reaches the dead-letter

@@ -3,33 +3,25 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use optout_core::embedding::EmbedJobs;
-use optout_embedder_fn::{JobHandler, handle_batch};
-use std::sync::Arc;
+use optout_aws::runtime::{Started, init_logging};
+use optout_embedder_fn::{JobHandler, handle_batch, start};
 
 /// mimalloc: the face models load in ~30% less time than with glibc's allocator in a fresh
 /// process (huge-page arenas, far fewer page faults); see shared/face/README.md.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The job handler, started once (a failure is logged, naming the setting, and retried by the next
+/// batch; meanwhile every batch fails whole, so SQS keeps its messages).
+static HANDLER: Started<Box<dyn JobHandler>> = Started::new();
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .without_time()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
-    let rt = optout_aws::runtime::load().await?;
-    let models = std::env::var_os("OPTOUT_MODEL_DIR")
-        .map_or_else(optout_face::default_model_dir, Into::into);
-    let engine = optout_face::FaceEngine::load(&models)?;
-    let analyzer = Arc::new(optout_face::FaceAnalyzer(Arc::new(engine)));
-    let handler: &'static dyn JobHandler = Box::leak(Box::new(EmbedJobs {
-        desk: rt.desk,
-        analyzer,
-    }));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, Error>(handle_batch(event.payload, handler).await)
+    init_logging();
+    let _ = HANDLER.get(start).await;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        let handler = HANDLER.get(start).await?;
+        Ok::<SqsBatchResponse, Error>(handle_batch(event.payload, handler.as_ref()).await)
     }))
     .await
 }

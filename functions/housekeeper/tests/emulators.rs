@@ -6,13 +6,19 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use optout_aws::DynamoLease;
 use optout_aws::testing::{Emulators, Stack};
 use optout_core::model::{CaseKind, CaseState};
+use optout_core::ports::Lease;
 use optout_core::ports::{Clock, Mail, MailError, Mailer};
 use optout_core::service::{Desk, SubmissionInput};
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
-use optout_housekeeper_fn::{Report, run};
+use optout_housekeeper_fn::{LEASE, LEASE_FOR, Report, run};
+
+fn lease(stack: &Stack) -> DynamoLease {
+    DynamoLease::new(stack.clients.dynamodb.clone(), stack.name("CasesTable"))
+}
 
 /// Failure injection: SES refusing every message as if it were down.
 struct MailDown;
@@ -72,7 +78,7 @@ async fn a_receipt_ses_refused_is_sent_by_the_next_run() {
     );
 
     let desk = Desk::new(stack.ports(), keys, settings);
-    let report = run(&desk).await.unwrap();
+    let report = run(&desk, &lease(&stack)).await.unwrap();
     assert!(report.relayed >= 1, "{report:?}");
     assert!(ses_text().await.contains(&email), "the receipt reached SES");
     let case = desk
@@ -105,11 +111,11 @@ async fn a_withdrawn_case_is_erased_after_the_retention_period() {
     desk.withdraw(&token).await.unwrap();
 
     // Within the retention period nothing is erased.
-    let report = run(&desk).await.unwrap();
+    let report = run(&desk, &lease(&stack)).await.unwrap();
     assert_eq!(report.erased, 0, "{report:?}");
 
     *clock.0.lock().unwrap() += retention + Duration::days(1);
-    let report: Report = run(&desk).await.unwrap();
+    let report: Report = run(&desk, &lease(&stack)).await.unwrap();
     assert_eq!(report.erased, 1, "{report:?}");
     let case = desk
         .ports
@@ -132,4 +138,54 @@ async fn a_withdrawn_case_is_erased_after_the_retention_period() {
         !format!("{trail:?}").contains("Schmidt"),
         "the audit keeps no personal data"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_run_at_a_time() {
+    let stack = Stack::create(Emulators::shared(), "hk-lease")
+        .await
+        .unwrap();
+    let desk = Desk::new(
+        stack.ports(),
+        KeyRing::generate("k1"),
+        Settings::local("https://optout.example.org"),
+    );
+    let l = lease(&stack);
+    let now = Utc::now();
+
+    // A run of another invocation holds the lease: this one does nothing.
+    assert!(
+        l.acquire(LEASE, "other", now, now + LEASE_FOR)
+            .await
+            .unwrap()
+    );
+    let report = run(&desk, &l).await.unwrap();
+    assert!(report.skipped, "{report:?}");
+    // Only the holder gives it back.
+    l.release(LEASE, "someone-else").await.unwrap();
+    assert!(run(&desk, &l).await.unwrap().skipped);
+    l.release(LEASE, "other").await.unwrap();
+    let report = run(&desk, &l).await.unwrap();
+    assert!(!report.skipped, "{report:?}");
+    // A run gives the lease back when it ends.
+    assert!(
+        l.acquire(LEASE, "next", now, now + LEASE_FOR)
+            .await
+            .unwrap()
+    );
+    l.release(LEASE, "next").await.unwrap();
+
+    // A holder that died: its lease expires and the next run takes over.
+    let earlier = now - LEASE_FOR - Duration::seconds(1);
+    assert!(
+        l.acquire(LEASE, "dead", earlier, earlier + LEASE_FOR)
+            .await
+            .unwrap()
+    );
+    assert!(!run(&desk, &l).await.unwrap().skipped);
+
+    // Two runs at the same moment: exactly one works.
+    let (a, b) = tokio::join!(run(&desk, &l), run(&desk, &l));
+    let skipped = [a.unwrap().skipped, b.unwrap().skipped];
+    assert_eq!(skipped.iter().filter(|s| **s).count(), 1, "{skipped:?}");
 }

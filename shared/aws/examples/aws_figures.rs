@@ -10,22 +10,17 @@
 //! and runs this. By hand:
 //! `cargo run --release -p optout-aws --features test-support --example aws_figures -- [--runs 200] [--api-bin target/release/api] [--cold-runs 15]`
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::routing::{get, post};
+use optout_aws::lambda_api::{LocalRuntimeApi, Seen};
 use optout_aws::testing::{Emulators, Stack};
 use optout_core::Lang;
 use optout_core::model::CaseKind;
 use optout_core::service::{Desk, SubmissionInput};
-use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
-use tokio::sync::mpsc;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -95,7 +90,7 @@ async fn submissions(stack: &Stack, n: usize) -> Result<(), Error> {
     let desk = Desk::new(
         stack.ports(),
         KeyRing::generate("k1"),
-        Settings::local("https://optout.example.org"),
+        stack.desk.settings.clone(),
     );
     let mut times = Vec::with_capacity(n);
     for i in 0..n + 10 {
@@ -128,71 +123,6 @@ async fn submissions(stack: &Stack, n: usize) -> Result<(), Error> {
         latencies(times)
     );
     Ok(())
-}
-
-/// What the local Runtime API saw of one process.
-enum Seen {
-    /// The runtime asked for its next event.
-    Next(Instant),
-    /// The function answered event `id` with this API Gateway status code.
-    Response(Instant, String, u16),
-    /// The function reported an error.
-    Failed(String),
-}
-
-struct RuntimeApi {
-    events: Mutex<VecDeque<(String, String)>>,
-    seen: mpsc::UnboundedSender<Seen>,
-}
-
-async fn next_event(State(api): State<Arc<RuntimeApi>>) -> (HeaderMap, String) {
-    let _ = api.seen.send(Seen::Next(Instant::now()));
-    let next = api.events.lock().ok().and_then(|mut q| q.pop_front());
-    let Some((id, body)) = next else {
-        // No more work for this process: it waits here until it is stopped.
-        std::future::pending::<()>().await;
-        unreachable!()
-    };
-    let mut h = HeaderMap::new();
-    let deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() + 29_000)
-        .unwrap_or_default();
-    for (k, v) in [
-        ("lambda-runtime-aws-request-id", id),
-        ("lambda-runtime-deadline-ms", deadline.to_string()),
-        (
-            "lambda-runtime-invoked-function-arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:figures-api".to_owned(),
-        ),
-        (
-            "lambda-runtime-trace-id",
-            "Root=1-00000000-000000000000000000000000".to_owned(),
-        ),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    }
-    (h, body)
-}
-
-async fn response(
-    State(api): State<Arc<RuntimeApi>>,
-    UrlPath(id): UrlPath<String>,
-    body: String,
-) -> StatusCode {
-    let status = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["statusCode"].as_u64())
-        .unwrap_or(0) as u16;
-    let _ = api.seen.send(Seen::Response(Instant::now(), id, status));
-    StatusCode::ACCEPTED
-}
-
-async fn failure(State(api): State<Arc<RuntimeApi>>, body: String) -> StatusCode {
-    let _ = api.seen.send(Seen::Failed(body));
-    StatusCode::ACCEPTED
 }
 
 fn event(name: &str) -> Result<serde_json::Value, Error> {
@@ -304,32 +234,8 @@ async fn run_process(
     events: Vec<String>,
 ) -> Result<ProcessTimes, Error> {
     let n = events.len();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let api = Arc::new(RuntimeApi {
-        events: Mutex::new(
-            events
-                .into_iter()
-                .enumerate()
-                .map(|(i, e)| (format!("event-{i}"), e))
-                .collect(),
-        ),
-        seen: tx,
-    });
-    let router = axum::Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next_event))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(failure))
-        .route("/2018-06-01/runtime/init/error", post(failure))
-        .with_state(api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    env.insert(
-        "AWS_LAMBDA_RUNTIME_API".into(),
-        listener.local_addr()?.to_string(),
-    );
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let mut api = LocalRuntimeApi::start(events).await?;
+    env.insert("AWS_LAMBDA_RUNTIME_API".into(), api.address());
     let start = Instant::now();
     let mut child = Command::new(bin)
         .env_clear()
@@ -338,29 +244,28 @@ async fn run_process(
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let outcome = watch(&mut rx, start, n).await;
+    let outcome = watch(&mut api, start, n).await;
     let _ = child.kill();
     let _ = child.wait();
-    server.abort();
     outcome
 }
 
 /// Follows one process until it has answered `n` events.
-async fn watch(
-    rx: &mut mpsc::UnboundedReceiver<Seen>,
-    start: Instant,
-    n: usize,
-) -> Result<ProcessTimes, Error> {
+async fn watch(api: &mut LocalRuntimeApi, start: Instant, n: usize) -> Result<ProcessTimes, Error> {
     let mut handed: Vec<Duration> = Vec::with_capacity(n + 1);
     let mut events = Vec::with_capacity(n);
     while events.len() < n {
-        let seen = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        let seen = api
+            .next_seen(Duration::from_secs(30))
             .await
-            .map_err(|_| "the api process did not answer within 30 s")?
-            .ok_or("the runtime API stopped")?;
+            .ok_or("the api process did not answer within 30 s")?;
         match seen {
             Seen::Next(t) => handed.push(t - start),
-            Seen::Response(t, id, status) => {
+            Seen::Response(t, id, body) => {
+                let status = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["statusCode"].as_u64())
+                    .unwrap_or(0);
                 if !matches!(status, 200 | 201 | 303) {
                     return Err(format!("{id} was answered {status}").into());
                 }
@@ -370,7 +275,9 @@ async fn watch(
                     .ok_or("a response before its event was handed out")?;
                 events.push((given, t - start));
             }
-            Seen::Failed(body) => return Err(format!("the function failed: {body}").into()),
+            Seen::Failed(_, body) | Seen::InitFailed(body) => {
+                return Err(format!("the function failed: {body}").into());
+            }
         }
     }
     Ok(ProcessTimes {

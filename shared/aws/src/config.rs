@@ -55,11 +55,12 @@ pub struct Endpoints {
 ///   exclusion effects of its cases pending;
 /// - `OPTOUT_PHOTO_BUCKET` (required): the private S3 bucket of photos;
 /// - `OPTOUT_JOB_QUEUE_URL` (required): the SQS queue of embedding jobs;
-/// - `OPTOUT_MAIL_FROM` (required): the sender address (of a verified SES identity);
-/// - `OPTOUT_SES_CONFIGURATION_SET` (optional): the SES configuration set of every message;
-/// - `OPTOUT_PUBLIC_URL` (optional): the public base URL of the desk;
-/// - `OPTOUT_RETENTION_DAYS` (optional, default 183): days personal data is kept after the later of
-///   the decision and the due date;
+/// - `OPTOUT_PUBLIC_URL_PARAMETER` (optional): an SSM String parameter holding the public URL, read
+///   at start when `OPTOUT_PUBLIC_URL` is blank (the template writes the API's own URL there when
+///   no custom domain is configured);
+/// - the desk's own settings (public URL, operator, support address, sender, deadlines, link
+///   lifetimes, retention, matching, `RUST_LOG`) are read by [`optout_core::config::DeskConfig`],
+///   the same code as in the embedded mode;
 /// - `OPTOUT_SIGNING_KEYS_PARAMETER` or `OPTOUT_SIGNING_KEYS`: the SSM SecureString parameter name
 ///   holding the signing key ring, or (local runs only) the key ring itself;
 /// - `OPTOUT_INDEXER_KEYS_PARAMETER` or `OPTOUT_INDEXER_KEYS`: likewise for the indexer API keys (a
@@ -82,18 +83,15 @@ pub struct AwsConfig {
     pub exclusions_table: Option<String>,
     pub photo_bucket: String,
     pub job_queue_url: String,
-    pub mail_from: String,
     pub ses_configuration_set: Option<String>,
-    pub public_url: Option<String>,
-    pub retention: chrono::Duration,
+    /// The SSM parameter of the public URL, used when `OPTOUT_PUBLIC_URL` is blank.
+    pub public_url_parameter: Option<String>,
     pub signing_keys: Option<SecretSource>,
     pub indexer_keys: Option<SecretSource>,
     pub indexer_keys_refresh: Duration,
     pub max_attempts: u32,
     pub attempt_timeout: Duration,
     pub endpoints: Endpoints,
-    /// How close an indexer's candidate must be to match (`OPTOUT_PDQ_RADIUS`, `OPTOUT_FACE_THRESHOLD`).
-    pub matching: optout_core::exclusions::MatchSettings,
 }
 
 /// A missing or malformed configuration variable.
@@ -142,29 +140,6 @@ impl AwsConfig {
                 "expected a queue URL".into(),
             ));
         }
-        let mail_from = req("OPTOUT_MAIL_FROM")?;
-        if !mail_from.contains('@') {
-            return Err(ConfigError::Invalid(
-                "OPTOUT_MAIL_FROM",
-                "expected an email address".into(),
-            ));
-        }
-        let mut matching = optout_core::exclusions::MatchSettings {
-            pdq_radius: num(
-                "OPTOUT_PDQ_RADIUS",
-                u64::from(optout_core::exclusions::DEFAULT_PDQ_RADIUS),
-                0..=u64::from(optout_core::exclusions::MAX_PDQ_RADIUS),
-            )? as u32,
-            ..Default::default()
-        };
-        if let Some(v) = opt("OPTOUT_FACE_THRESHOLD") {
-            matching.face_threshold = v.parse::<f32>().map_err(|_| {
-                ConfigError::Invalid("OPTOUT_FACE_THRESHOLD", "expected a number".into())
-            })?;
-        }
-        matching
-            .validate()
-            .map_err(|e| ConfigError::Invalid("OPTOUT_FACE_THRESHOLD", e.to_string()))?;
         let default_endpoint = opt("AWS_ENDPOINT_URL");
         let endpoint = |k: &str| opt(k).or_else(|| default_endpoint.clone());
         Ok(AwsConfig {
@@ -174,10 +149,8 @@ impl AwsConfig {
             exclusions_table: opt("OPTOUT_EXCLUSIONS_TABLE"),
             photo_bucket: req("OPTOUT_PHOTO_BUCKET")?,
             job_queue_url,
-            mail_from,
             ses_configuration_set: opt("OPTOUT_SES_CONFIGURATION_SET"),
-            public_url: opt("OPTOUT_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
-            retention: chrono::Duration::days(num("OPTOUT_RETENTION_DAYS", 183, 1..=3650)? as i64),
+            public_url_parameter: opt("OPTOUT_PUBLIC_URL_PARAMETER"),
             signing_keys: secret("OPTOUT_SIGNING_KEYS_PARAMETER", "OPTOUT_SIGNING_KEYS"),
             indexer_keys: secret("OPTOUT_INDEXER_KEYS_PARAMETER", "OPTOUT_INDEXER_KEYS"),
             indexer_keys_refresh: Duration::from_secs(num(
@@ -198,7 +171,6 @@ impl AwsConfig {
                 sesv2: endpoint("AWS_ENDPOINT_URL_SESV2"),
                 ssm: endpoint("AWS_ENDPOINT_URL_SSM"),
             },
-            matching,
         })
     }
 
@@ -253,7 +225,7 @@ mod tests {
         move |k| m.get(k).cloned()
     }
 
-    const BASE: [(&str, &str); 6] = [
+    const BASE: [(&str, &str); 5] = [
         ("OPTOUT_CASES_TABLE", "cases"),
         ("OPTOUT_PERSONAL_TABLE", "personal"),
         ("OPTOUT_BIOMETRICS_TABLE", "biometrics"),
@@ -262,47 +234,18 @@ mod tests {
             "OPTOUT_JOB_QUEUE_URL",
             "https://sqs.eu-west-1.amazonaws.com/1/jobs",
         ),
-        ("OPTOUT_MAIL_FROM", "desk@example.org"),
     ];
 
     #[test]
     fn reads_required_and_defaults() {
         let c = AwsConfig::from_lookup(env(&BASE)).unwrap();
         assert_eq!(c.cases_table, "cases");
-        assert_eq!(c.retention, chrono::Duration::days(183));
         assert_eq!(c.max_attempts, 3);
         assert_eq!(c.endpoints, Endpoints::default());
         assert!(c.signing_keys.is_none());
         assert_eq!(c.exclusions_table, None);
         assert_eq!(c.indexer_keys_refresh, Duration::from_secs(60));
-        assert_eq!(c.matching.pdq_radius, 31);
-        assert_eq!(c.matching.face_threshold, 0.5);
-    }
-
-    #[test]
-    fn matching_settings() {
-        let mut pairs = BASE.to_vec();
-        pairs.extend([
-            ("OPTOUT_PDQ_RADIUS", "24"),
-            ("OPTOUT_FACE_THRESHOLD", "0.6"),
-        ]);
-        let c = AwsConfig::from_lookup(env(&pairs)).unwrap();
-        assert_eq!(c.matching.pdq_radius, 24);
-        assert_eq!(c.matching.face_threshold, 0.6);
-        for (k, v) in [
-            ("OPTOUT_PDQ_RADIUS", "65"),
-            ("OPTOUT_PDQ_RADIUS", "-1"),
-            ("OPTOUT_FACE_THRESHOLD", "1.5"),
-            ("OPTOUT_FACE_THRESHOLD", "NaN"),
-            ("OPTOUT_FACE_THRESHOLD", "high"),
-        ] {
-            let mut pairs = BASE.to_vec();
-            pairs.push((k, v));
-            match AwsConfig::from_lookup(env(&pairs)) {
-                Err(ConfigError::Invalid(name, _)) => assert_eq!(name, k, "{v}"),
-                other => panic!("{k}={v}: {other:?}"),
-            }
-        }
+        assert_eq!(c.public_url_parameter, None);
     }
 
     #[test]
@@ -310,10 +253,10 @@ mod tests {
         let e = AwsConfig::from_lookup(env(&BASE[1..])).unwrap_err();
         assert!(matches!(e, ConfigError::Missing("OPTOUT_CASES_TABLE")));
         let mut pairs = BASE.to_vec();
-        pairs.push(("OPTOUT_RETENTION_DAYS", "forever"));
+        pairs.push(("OPTOUT_AWS_TIMEOUT_MS", "forever"));
         assert!(matches!(
             AwsConfig::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid("OPTOUT_RETENTION_DAYS", _))
+            Err(ConfigError::Invalid("OPTOUT_AWS_TIMEOUT_MS", _))
         ));
         let mut pairs = BASE.to_vec();
         pairs.push(("OPTOUT_INDEXER_KEYS_REFRESH_SECS", "0"));

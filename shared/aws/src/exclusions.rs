@@ -513,6 +513,78 @@ impl DynamoExclusions {
     }
 }
 
+/// Bulk seeding for benchmarks (feature `test-support`): feed items written straight with
+/// `BatchWriteItem`, many requests in flight, instead of one transaction per case.
+#[cfg(feature = "test-support")]
+impl DynamoExclusions {
+    /// Writes the feed items of `entries` (each at its own position, in its current state) and
+    /// moves the head to `head`. Only what the readers use (`changes`, `active`, `head`) is
+    /// written: no entry items or value guards, so `add_entries` and `withdraw_case` know
+    /// nothing of these entries. The positions must be unused.
+    pub async fn seed_feed(
+        &self,
+        entries: &[ExclusionEntry],
+        head: u64,
+        in_flight: usize,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut requests = Vec::with_capacity(entries.len());
+        for e in entries {
+            let mut item = key(feed_pk(e.position), feed_sk(e.position));
+            item.extend(entry_attrs(e)?);
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(built(PutRequest::builder().set_item(Some(item)).build())?)
+                    .build(),
+            );
+        }
+        let batches: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
+        let mut pending = batches.into_iter();
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            while tasks.len() < in_flight.max(1) {
+                let Some(batch) = pending.next() else { break };
+                let (client, table) = (self.client.clone(), self.table.clone());
+                tasks.spawn(async move {
+                    let mut batch = batch;
+                    for attempt in 0..100u32 {
+                        let out = client
+                            .batch_write_item()
+                            .request_items(&table, batch)
+                            .send()
+                            .await
+                            .map_err(|e| unavailable("BatchWriteItem", e))?;
+                        match out.unprocessed_items().and_then(|u| u.get(&table)) {
+                            Some(rest) if !rest.is_empty() => {
+                                batch = rest.clone();
+                                tokio::time::sleep(backoff(attempt.min(6))).await;
+                            }
+                            _ => return Ok(()),
+                        }
+                    }
+                    Err(StoreError::Unavailable(
+                        "BatchWriteItem: kept unprocessed".into(),
+                    ))
+                });
+            }
+            match tasks.join_next().await {
+                Some(r) => r.map_err(|e| StoreError::Unavailable(format!("seed task: {e}")))??,
+                None => break,
+            }
+        }
+        let mut head_item = key(HEAD.into(), HEAD.into());
+        head_item.insert("position".into(), n(head));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(head_item))
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", e))?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl ExclusionStore for DynamoExclusions {
     async fn add_entries(

@@ -8,7 +8,10 @@
 //! - [`DynamoExclusions`]: the exclusion table and its change feed in DynamoDB;
 //! - [`SsmIndexerKeys`]: the indexer API keys from an SSM SecureString parameter, re-read every minute;
 //! - [`S3SnapshotPublisher`]: exclusion snapshots in S3 behind presigned GET URLs;
+//! - [`S3MatcherSnapshots`]: the matcher's compact snapshot in S3, loaded by a cold start;
 //! - [`AwsConfig`]: the typed configuration, read once from the environment;
+//! - [`operator`]: what the operator binary does to a deployed stack (its outputs, the signing key
+//!   ring and the indexer keys in SSM), with the operator's credentials;
 //! - `testing` (feature `test-support`): local emulators and resources created from the SAM template.
 
 pub mod config;
@@ -16,6 +19,11 @@ pub mod dynamo;
 mod error;
 pub mod exclusions;
 pub mod indexer_keys;
+#[cfg(feature = "test-support")]
+pub mod lambda_api;
+pub mod lease;
+pub mod matcher_snapshots;
+pub mod operator;
 pub mod presign;
 pub mod runtime;
 pub mod s3;
@@ -39,6 +47,8 @@ pub use config::{AwsConfig, ConfigError, Endpoints, Secret, SecretSource};
 pub use dynamo::{DynamoBiometricStore, DynamoCaseStore};
 pub use exclusions::DynamoExclusions;
 pub use indexer_keys::SsmIndexerKeys;
+pub use lease::DynamoLease;
+pub use matcher_snapshots::S3MatcherSnapshots;
 pub use s3::S3PhotoStore;
 pub use ses::SesMailer;
 pub use snapshots::S3SnapshotPublisher;
@@ -79,8 +89,14 @@ impl Clients {
     }
 }
 
-/// The AWS adapters of every port, ready for a [`optout_core::service::Desk`].
-pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
+/// The AWS adapters of every port, ready for a [`optout_core::service::Desk`] configured with `desk`
+/// (the sender of the mail and the retention period of personal data come from it).
+pub fn ports(
+    sdk: &SdkConfig,
+    cfg: &AwsConfig,
+    desk: &optout_core::config::DeskConfig,
+    clients: &Clients,
+) -> Ports {
     let region = sdk
         .region()
         .map(|r| r.as_ref().to_owned())
@@ -90,7 +106,7 @@ pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
             clients.dynamodb.clone(),
             &cfg.cases_table,
             &cfg.personal_table,
-            cfg.retention,
+            desk.settings.retention,
         )),
         photos: Arc::new(S3PhotoStore::new(
             clients.s3.clone(),
@@ -102,7 +118,7 @@ pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
         queue: Arc::new(SqsJobQueue::new(clients.sqs.clone(), &cfg.job_queue_url)),
         mailer: Arc::new(SesMailer::new(
             clients.sesv2.clone(),
-            &cfg.mail_from,
+            &desk.mail_from,
             cfg.ses_configuration_set.as_deref(),
         )),
         biometrics: Arc::new(DynamoBiometricStore::new(
@@ -113,6 +129,10 @@ pub fn ports(sdk: &SdkConfig, cfg: &AwsConfig, clients: &Clients) -> Ports {
             Some(table) => Arc::new(DynamoExclusions::new(clients.dynamodb.clone(), table)),
             None => Arc::new(ExclusionsNotWired),
         },
+        matcher_snapshots: Some(Arc::new(S3MatcherSnapshots::new(
+            clients.s3.clone(),
+            &cfg.photo_bucket,
+        ))),
         clock: Arc::new(SystemClock),
     }
 }

@@ -172,7 +172,11 @@ pub fn start_dynamodb_local() -> Result<Emulator, HarnessError> {
     let port = free_port()?;
     let mut cmd = Command::new("java");
     cmd.current_dir(&dir)
-        .arg("-Xmx512m")
+        // A benchmark seeding a large table sets a bigger heap.
+        .arg(format!(
+            "-Xmx{}",
+            std::env::var("OPTOUT_DYNAMODB_LOCAL_HEAP").unwrap_or_else(|_| "512m".into())
+        ))
         .arg("-Djava.library.path=./DynamoDBLocal_lib")
         .args(["-jar", "DynamoDBLocal.jar", "-inMemory", "-port"])
         .arg(port.to_string());
@@ -255,12 +259,18 @@ pub struct Stack {
     /// Logical id → ARN.
     pub arns: BTreeMap<String, String>,
     pub config: AwsConfig,
+    /// The desk's settings as the template's parameter defaults set them (public URL:
+    /// [`TEST_PUBLIC_URL`]).
+    pub desk: optout_core::config::DeskConfig,
     /// The api function's environment as the template sets it, with the emulators' endpoints and
     /// the names created here (no signing or indexer keys: callers add them).
     pub env: BTreeMap<String, String>,
     pub sdk: SdkConfig,
     pub clients: Clients,
 }
+
+/// The public URL of the desks the tests build.
+pub const TEST_PUBLIC_URL: &str = "https://optout.example.org";
 
 /// Test credentials and region, with the configuration's timeouts and retries.
 pub async fn sdk_config(cfg: &AwsConfig) -> SdkConfig {
@@ -563,6 +573,17 @@ impl Stack {
         env.remove("OPTOUT_INDEXER_KEYS_PARAMETER");
         let config = AwsConfig::from_lookup(|k| env.get(k).cloned())
             .map_err(|e| HarnessError::Template(e.to_string()))?;
+        // The desk's settings from the template's parameters (their defaults), through the same
+        // code as the functions; the public URL of the tests when the template leaves it blank.
+        let desk = optout_core::config::DeskConfig::from_lookup(|k| {
+            env.get(k)
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+                .or_else(|| {
+                    (k == optout_core::config::PUBLIC_URL).then(|| TEST_PUBLIC_URL.to_owned())
+                })
+        })
+        .map_err(|e| HarnessError::Template(e.to_string()))?;
         let sdk = sdk_config(&config).await;
         let clients = Clients::new(&sdk, &config);
         Ok(Stack {
@@ -570,6 +591,7 @@ impl Stack {
             physical,
             arns,
             config,
+            desk,
             env: env.into_iter().collect(),
             sdk,
             clients,
@@ -585,7 +607,7 @@ impl Stack {
 
     /// The adapters of every port on this stack.
     pub fn ports(&self) -> optout_core::service::Ports {
-        crate::ports(&self.sdk, &self.config, &self.clients)
+        crate::ports(&self.sdk, &self.config, &self.desk, &self.clients)
     }
 }
 

@@ -79,6 +79,8 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 pub struct Texts {
     pub site_title: &'static str,
     pub site_tagline: &'static str,
+    /// The footer line of every public page: who runs the desk and where questions go.
+    pub site_support: &'static str,
     pub language: &'static str,
     pub landing_intro: &'static str,
     pub landing_face_title: &'static str,
@@ -199,6 +201,7 @@ pub struct Texts {
 pub const EN: Texts = Texts {
     site_title: "Image opt-out desk",
     site_tagline: "Ask us to remove your face or your images from our image search, and keep them out.",
+    site_support: "This desk is run by {operator}. Questions: {contact}",
     language: "Language",
     landing_intro: "If you found your face, or an image that belongs to you, in our search results, you can ask us to remove it. We check every request by hand and answer by email.",
     landing_face_title: "Remove my face",
@@ -319,6 +322,7 @@ pub const EN: Texts = Texts {
 pub const TH: Texts = Texts {
     site_title: "ศูนย์ขอลบรูปภาพ",
     site_tagline: "ขอให้เราลบใบหน้าหรือรูปภาพของคุณออกจากระบบค้นหารูปภาพของเรา และไม่นำกลับมาอีก",
+    site_support: "บริการนี้ดำเนินการโดย {operator} สอบถามได้ที่ {contact}",
     language: "ภาษา",
     landing_intro: "หากคุณพบใบหน้าของคุณ หรือรูปภาพที่เป็นของคุณ ในผลการค้นหาของเรา คุณสามารถขอให้เราลบออกได้ เจ้าหน้าที่ของเราตรวจสอบทุกคำขอและตอบกลับทางอีเมล",
     landing_face_title: "ลบใบหน้าของฉัน",

@@ -9,6 +9,7 @@
 //! - [`exclusions`]: the indexer's side of the exclusion table (batch checks, change feed, snapshot);
 //! - [`indexer_keys`]: the indexer's API keys (format, generation, constant-time verification).
 
+pub mod config;
 pub mod countries;
 pub mod embedding;
 pub mod error;

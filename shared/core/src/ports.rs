@@ -240,6 +240,27 @@ pub trait SnapshotPublisher: Send + Sync {
     async fn publish(&self, position: u64, body: Vec<u8>) -> Result<String, StoreError>;
 }
 
+/// A stored matcher snapshot being read, its bytes in order as they arrive. Reads block: use it
+/// off the async executor.
+pub struct SnapshotStream {
+    pub reader: Box<dyn std::io::Read + Send>,
+    /// Its size in bytes, when known (bounds what its header may make a loader allocate).
+    pub len: Option<u64>,
+}
+
+/// Where the compact binary state of the exclusion matcher (`optout_matcher::state`, written by
+/// `exclusions::snapshot`) is kept, so that a cold start loads one object and catches up from
+/// the change feed instead of reading the whole table (an S3 object in AWS).
+#[async_trait]
+pub trait MatcherSnapshots: Send + Sync {
+    /// The position of the stored snapshot (a cheap metadata read), `None` when there is none.
+    async fn position(&self) -> Result<Option<u64>, StoreError>;
+    /// Opens the stored snapshot, `None` when there is none.
+    async fn open(&self) -> Result<Option<SnapshotStream>, StoreError>;
+    /// Replaces the stored snapshot with the file at `path`, which holds the state at `position`.
+    async fn store(&self, path: &std::path::Path, position: u64) -> Result<(), StoreError>;
+}
+
 /// A form that uploads one photo straight into the photo store (an S3 presigned POST in AWS; a
 /// signed form to the app itself in the embedded mode). It works from a plain HTML form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +311,26 @@ pub trait PhotoStore: Send + Sync {
     /// Reads a photo, refusing (without reading it all) one larger than `max_bytes`.
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError>;
 
+    /// Whether the photo `key` is stored, without reading it (a page that only links to the photo
+    /// must not pull megabytes to learn that).
+    async fn exists(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// A URL where a browser fetches the photo straight from the store for `ttl`, served as
+    /// `content_type`, inline and never cached; `None` when this store has no such URL (then the
+    /// app serves the bytes itself). It exists because an AWS Lambda response cannot carry a photo
+    /// of up to 10 MB (its limit is 6 MB). The URL is a bearer credential: never log it. It is
+    /// made without checking that the photo exists.
+    async fn view_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// The origin (`scheme://host[:port]`) of the [`view_url`](PhotoStore::view_url)s, which the
+    /// page showing the photo must allow in its Content-Security-Policy; `None` when there are none.
+    async fn view_origin(&self) -> Result<Option<String>, StoreError>;
+
     /// Marks a photo as belonging to a case, so that the clean-up of unclaimed uploads spares it.
     async fn claim(&self, key: &str) -> Result<(), StoreError>;
 
@@ -329,6 +370,25 @@ pub enum MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
+}
+
+/// A named, expiring lease: at most one holder at a time, so a periodic job runs once even when
+/// its scheduler starts it twice (the housekeeper in AWS). A holder that dies loses the lease when
+/// it expires.
+#[async_trait]
+pub trait Lease: Send + Sync {
+    /// Takes lease `name` for `holder` until `until` if it is free, expired or already this
+    /// holder's. Returns whether `holder` has it now.
+    async fn acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives lease `name` back if `holder` has it (otherwise does nothing).
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }
 
 /// The time. Tests inject a fixed or stepping clock.

@@ -16,6 +16,34 @@ use crate::service::{Desk, DeskError};
 pub const NOTE_MAX: usize = 2000;
 /// How many similar exclusions the case page shows per kind.
 pub const SIMILAR_MAX: usize = 5;
+/// How long a photo's view URL is valid: enough for the browser to follow the redirect at once,
+/// short enough that a URL copied from the browser soon stops working.
+pub const PHOTO_VIEW_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How the reviewer's browser gets a case's photo.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PhotoView {
+    /// Straight from the photo store at this short-lived URL (a bearer credential: never log it).
+    Url(String),
+    /// Through the app: the photo and its verified content type.
+    Bytes {
+        bytes: Vec<u8>,
+        content_type: String,
+    },
+}
+
+/// Says which way without the URL or the bytes, so that a debug log leaks neither.
+impl std::fmt::Debug for PhotoView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PhotoView::Url(_) => f.write_str("PhotoView::Url(..)"),
+            PhotoView::Bytes {
+                bytes,
+                content_type,
+            } => write!(f, "PhotoView::Bytes({content_type}, {} bytes)", bytes.len()),
+        }
+    }
+}
 
 /// Why a reviewer's action did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -239,21 +267,38 @@ impl Desk {
         })
     }
 
-    /// The raw photo of a case and its (verified) content type, while it exists.
-    pub async fn case_photo(&self, id: CaseId) -> Result<Option<(Vec<u8>, String)>, ReviewError> {
+    /// Whether the photo of `case` is still stored (a cheap check: the photo is not read).
+    pub async fn photo_available(&self, case: &Case) -> Result<bool, ReviewError> {
+        match &case.photo {
+            Some(p) => Ok(self.ports.photos.exists(&p.key).await?),
+            None => Ok(false),
+        }
+    }
+
+    /// How a reviewer's browser gets the photo of case `id`, while it exists: straight from the
+    /// photo store at a short-lived URL when the store gives one (AWS: the photo never passes
+    /// through the api function), else its bytes through the app. The type is the verified one.
+    pub async fn photo_view(&self, id: CaseId) -> Result<Option<PhotoView>, ReviewError> {
         let Some(case) = self.ports.cases.get_case(id).await? else {
             return Ok(None);
         };
         let Some(p) = case.photo else {
             return Ok(None);
         };
-        match self
-            .ports
-            .photos
-            .read(&p.key, self.settings.photo.max_bytes)
-            .await
+        let photos = &self.ports.photos;
+        if let Some(url) = photos
+            .view_url(&p.key, &p.content_type, PHOTO_VIEW_TTL)
+            .await?
         {
-            Ok(s) => Ok(Some((s.bytes, p.content_type))),
+            // The photo is deleted when the case is decided: say so here rather than send the
+            // browser to the store's own "not found".
+            return Ok(photos.exists(&p.key).await?.then_some(PhotoView::Url(url)));
+        }
+        match photos.read(&p.key, self.settings.photo.max_bytes).await {
+            Ok(s) => Ok(Some(PhotoView::Bytes {
+                bytes: s.bytes,
+                content_type: p.content_type,
+            })),
             Err(PhotoReadError::Store(e)) => Err(e.into()),
             Err(_) => Ok(None),
         }

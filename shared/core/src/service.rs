@@ -23,6 +23,9 @@ pub struct Ports {
     pub biometrics: Arc<dyn BiometricStore>,
     /// The exclusion table (entries written when a case is approved).
     pub exclusions: Arc<dyn ExclusionStore>,
+    /// Where the matcher's snapshot of that table is kept (AWS: S3; the embedded mode loads
+    /// from its local database and has none).
+    pub matcher_snapshots: Option<Arc<dyn MatcherSnapshots>>,
     pub clock: Arc<dyn Clock>,
 }
 

@@ -139,6 +139,40 @@ impl PhotoStore for FilePhotoStore {
         }
     }
 
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let Some(path) = self.path(key) else {
+            return Ok(false);
+        };
+        let k = key.to_owned();
+        let known: bool = self
+            .db
+            .call(move |conn| {
+                conn.query_row("SELECT 1 FROM uploads WHERE key = ?1", [k], |_| Ok(()))
+                    .optional()
+                    .map(|r| r.is_some())
+                    .map_err(unavailable)
+            })
+            .await?;
+        if !known {
+            return Ok(false);
+        }
+        tokio::fs::try_exists(&path).await.map_err(io)
+    }
+
+    /// None: the files are only reachable through the app, which serves them itself.
+    async fn view_url(
+        &self,
+        _key: &str,
+        _content_type: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
+    async fn view_origin(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
     async fn claim(&self, key: &str) -> Result<(), StoreError> {
         let k = key.to_owned();
         self.db
@@ -250,5 +284,58 @@ impl UploadSink for FilePhotoStore {
                 Ok(())
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optout_core::ports::SystemClock;
+
+    #[tokio::test]
+    async fn exists_follows_the_file_and_there_is_no_view_url() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = FilePhotoStore::new(
+            tmp.path(),
+            Db::open(&tmp.path().join("db.sqlite3")).unwrap(),
+            KeyRing::generate("k1"),
+            Arc::new(SystemClock),
+            "http://127.0.0.1:8080",
+        )
+        .unwrap();
+        let form = store
+            .upload_form(
+                "uploads/exists-test-0123456789",
+                1000,
+                Utc::now() + chrono::Duration::hours(1),
+                None,
+            )
+            .await
+            .unwrap();
+        let ticket = store.check(&form.fields).unwrap();
+        assert!(!store.exists(&ticket.key).await.unwrap());
+        store
+            .store(&ticket, Some("image/png"), vec![1, 2, 3])
+            .await
+            .unwrap();
+        assert!(store.exists(&ticket.key).await.unwrap());
+        // The file removed behind the store's back: not there, whatever the table says.
+        std::fs::remove_file(tmp.path().join(&ticket.key)).unwrap();
+        assert!(!store.exists(&ticket.key).await.unwrap());
+        store
+            .store(&ticket, Some("image/png"), vec![1, 2, 3])
+            .await
+            .unwrap();
+        store.delete(&ticket.key).await.unwrap();
+        assert!(!store.exists(&ticket.key).await.unwrap());
+        // Keys the desk never hands out are never looked up on disk.
+        assert!(!store.exists("../db.sqlite3").await.unwrap());
+        // The embedded mode serves photos itself.
+        let ttl = std::time::Duration::from_secs(60);
+        assert_eq!(
+            store.view_url(&ticket.key, "image/png", ttl).await.unwrap(),
+            None
+        );
+        assert_eq!(store.view_origin().await.unwrap(), None);
     }
 }

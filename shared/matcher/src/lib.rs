@@ -6,6 +6,7 @@
 //! - [`face`]: face-embedding threshold index (cross-polytope LSH + sketch screening).
 //! - [`exclusion`]: [`ExclusionIndex`], the four behind one id space, with batch checks.
 //! - [`wire`]: the JSON of the indexer API, shared by server and client.
+//! - [`state`]: the compact binary state file (a client's mirror, the server's snapshot).
 //! - [`synth`]: synthetic workloads for tests and the bench.
 
 mod cpu;
@@ -16,6 +17,7 @@ mod multimap;
 pub mod pdq;
 pub mod rng;
 pub mod sha;
+pub mod state;
 pub mod synth;
 pub mod url;
 pub mod url_index;
@@ -26,7 +28,10 @@ pub use exclusion::{
     Candidate, CandidateError, Entry, EntryValue, ExclusionConfig, ExclusionIndex, Kind, Match,
     Score,
 };
-pub use face::{Embedding, EmbeddingError, FaceConfig, FaceHit, FaceIndex};
+pub use face::{
+    Embedding, EmbeddingError, FaceConfig, FaceDeriver, FaceHit, FaceIndex, FaceParams, FaceRecord,
+    RecordMismatch,
+};
 pub use hex::HexError;
 pub use pdq::{PdqHash, PdqHit, PdqIndex};
 pub use sha::{Sha256Digest, Sha256Index};

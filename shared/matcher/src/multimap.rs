@@ -45,6 +45,15 @@ impl<K: Hash + Eq + Clone, S: BuildHasher + Default> MultiMap<K, S> {
         }
     }
 
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.by_key.reserve(additional);
+        self.by_id.reserve(additional);
+    }
+
+    pub(crate) fn contains_id(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.by_id.len()
     }

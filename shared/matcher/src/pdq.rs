@@ -145,6 +145,8 @@ pub struct PdqIndex {
     by_id: HashMap<u64, u32>,
     /// `CHUNKS * BUCKETS` buckets: table c, value v at `c * BUCKETS + v`.
     buckets: Vec<Vec<Slot>>,
+    /// Slots from here on are not yet in their buckets (see [`PdqIndex::push_unfiled`]).
+    unfiled_from: Option<usize>,
     /// Flip masks of 16-bit values with at most 0, 1, 2 bits set, in that order.
     masks: Vec<u16>,
 }
@@ -183,6 +185,7 @@ impl PdqIndex {
             free: Vec::new(),
             by_id: HashMap::new(),
             buckets: vec![Vec::new(); CHUNKS * BUCKETS],
+            unfiled_from: None,
             masks,
         }
     }
@@ -197,6 +200,58 @@ impl PdqIndex {
 
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
+    }
+
+    /// Makes room for `additional` more hashes (a load of known size allocates once).
+    pub fn reserve(&mut self, additional: usize) {
+        self.words.reserve_exact(additional);
+        self.ids.reserve_exact(additional);
+        self.by_id.reserve(additional);
+    }
+
+    /// Whether entry `id` is present.
+    pub fn contains(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// Adds entry `id` without filing it in its buckets until
+    /// [`file_pending`](Self::file_pending) (a bulk load; searches do not see it until then).
+    pub fn push_unfiled(&mut self, id: u64, hash: PdqHash) {
+        if self.by_id.contains_key(&id) {
+            self.insert(id, hash);
+            return;
+        }
+        let slot = self.words.len();
+        self.unfiled_from.get_or_insert(slot);
+        self.words.push(hash.words());
+        self.ids.push(id);
+        self.by_id.insert(id, slot as u32);
+    }
+
+    /// Files every entry added by [`push_unfiled`](Self::push_unfiled), each bucket grown
+    /// once to its final size.
+    pub fn file_pending(&mut self) {
+        let Some(from) = self.unfiled_from.take() else {
+            return;
+        };
+        let n = self.words.len();
+        let mut counts = vec![0u32; BUCKETS];
+        for c in 0..CHUNKS {
+            counts.fill(0);
+            for w in &self.words[from..n] {
+                counts[usize::from(chunk(w, c))] += 1;
+            }
+            let table = &mut self.buckets[c * BUCKETS..(c + 1) * BUCKETS];
+            for (bucket, &k) in table.iter_mut().zip(&counts) {
+                bucket.reserve_exact(k as usize);
+            }
+            for (slot, w) in self.words[from..n].iter().enumerate() {
+                table[usize::from(chunk(w, c))].push(Slot {
+                    filter: filter_bits(w, c),
+                    slot: (from + slot) as u32,
+                });
+            }
+        }
     }
 
     /// Adds entry `id` (replacing what `id` held before).
@@ -227,6 +282,7 @@ impl PdqIndex {
 
     /// Removes entry `id`; returns whether it was present. It stops matching at once.
     pub fn remove(&mut self, id: u64) -> bool {
+        self.file_pending();
         let Some(slot) = self.by_id.remove(&id) else {
             return false;
         };

@@ -110,9 +110,19 @@ impl Sha256Index {
         }
     }
 
+    /// Makes room for `additional` more digests.
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
+    }
+
     /// Adds entry `id` (replacing what `id` held before).
     pub fn insert(&mut self, id: u64, digest: Sha256Digest) {
         self.map.insert(id, digest);
+    }
+
+    /// Whether entry `id` is present.
+    pub fn contains_id(&self, id: u64) -> bool {
+        self.map.contains_id(id)
     }
 
     /// Removes entry `id`; returns whether it was present.

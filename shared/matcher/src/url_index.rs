@@ -15,9 +15,19 @@ impl UrlIndex {
         Self::default()
     }
 
+    /// Makes room for `additional` more URLs.
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
+    }
+
     /// Adds entry `id` (replacing what `id` held before).
     pub fn insert(&mut self, id: u64, url: &NormalizedUrl) {
         self.map.insert(id, url.match_key().to_string());
+    }
+
+    /// Whether entry `id` is present.
+    pub fn contains_id(&self, id: u64) -> bool {
+        self.map.contains_id(id)
     }
 
     /// Removes entry `id`; returns whether it was present.

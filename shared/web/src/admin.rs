@@ -1,6 +1,6 @@
 //! The review desk: `/admin/login` (signed, expiring admin links), the queue, case pages, the
-//! photo proxy and decisions. Every response is `no-store` and `noindex`; every state-changing
-//! request carries the session's CSRF token.
+//! photo (served here, or a redirect to the photo store) and decisions. Every response is
+//! `no-store` and `noindex`; every state-changing request carries the session's CSRF token.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use maud::Markup;
 use optout_core::model::{CaseId, CaseKind, CaseState, Country};
 use optout_core::ports::{CaseFilter, QueueCursor};
-use optout_core::review::{DecisionInput, ReviewError};
+use optout_core::review::{DecisionInput, PhotoView, ReviewError};
 use optout_core::signing::admin::{self, AdminGrant};
 use std::collections::HashMap;
 
@@ -275,12 +275,21 @@ pub async fn case_page(
         Err(ReviewError::NotFound) => return not_found(),
         Err(e) => return unavailable(&e.to_string()),
     };
-    let photo = match state.desk.case_photo(id).await {
-        Ok(p) => p.is_some(),
+    let photo = match state.desk.photo_available(&review.case).await {
+        Ok(p) => p,
         Err(e) => return unavailable(&e.to_string()),
     };
+    // Where the browser will be sent for the photo, if not here: the page must allow it.
+    let image_origin = if photo {
+        match state.desk.ports.photos.view_origin().await {
+            Ok(o) => o,
+            Err(e) => return unavailable(&e.to_string()),
+        }
+    } else {
+        None
+    };
     let csrf = admin::csrf(&state.desk.keys, &s.token);
-    page(
+    let mut r = page(
         StatusCode::OK,
         admin_pages::case_page(
             s.grant.reviewer.as_str(),
@@ -289,10 +298,22 @@ pub async fn case_page(
             photo,
             q.contains_key("done"),
         ),
-    )
+    );
+    if let Some(origin) = image_origin {
+        match crate::csp_with_image_origin(&origin) {
+            Some(v) => {
+                r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            None => return unavailable("the photo store's origin cannot go in a page policy"),
+        }
+    }
+    r
 }
 
-/// `GET /admin/cases/{id}/photo`: the raw photo, only with a session, never cached.
+/// `GET /admin/cases/{id}/photo`: the raw photo, only with a session, never cached. When the
+/// photo store gives view URLs (AWS), a `303 See Other` to a short-lived one, so that the photo
+/// (up to 10 MB) never passes through the api function (whose responses stop at 6 MB); the URL
+/// is a credential: it is never logged, and no Referer follows it.
 pub async fn photo(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -305,8 +326,24 @@ pub async fn photo(
         Ok(id) => id,
         Err(r) => return r.into_response(),
     };
-    match state.desk.case_photo(id).await {
-        Ok(Some((bytes, ct))) => {
+    match state.desk.photo_view(id).await {
+        Ok(Some(PhotoView::Url(url))) => {
+            let Ok(location) = HeaderValue::from_str(&url) else {
+                return unavailable("the photo store gave a URL that is not a header value");
+            };
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            let h = r.headers_mut();
+            h.insert(header::LOCATION, location);
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            private(r)
+        }
+        Ok(Some(PhotoView::Bytes {
+            bytes,
+            content_type: ct,
+        })) => {
             let mut r = Response::new(Body::from(bytes));
             if let Ok(v) = HeaderValue::from_str(&ct) {
                 r.headers_mut().insert(header::CONTENT_TYPE, v);

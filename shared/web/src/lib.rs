@@ -10,6 +10,7 @@
 mod admin;
 mod admin_pages;
 mod api;
+mod csp;
 mod forms;
 pub mod indexer;
 mod lang;
@@ -21,6 +22,7 @@ mod uploads;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+pub use csp::{CONTENT_SECURITY_POLICY, csp_with_image_origin};
 use http::HeaderValue;
 use http::header;
 pub use indexer::IndexerApi;
@@ -44,6 +46,10 @@ pub const FORM_BODY_MAX: usize = 256 * 1024;
 
 /// The whole app.
 pub fn router(state: AppState) -> Router {
+    let site = pages::Site {
+        operator: state.desk.settings.operator_name.clone(),
+        support_email: state.desk.settings.contact_email.clone(),
+    };
     let upload_max = state.desk.settings.photo.max_bytes as usize + uploads::MULTIPART_OVERHEAD;
     let html_and_api = Router::new()
         .route("/", get(forms::landing))
@@ -87,13 +93,27 @@ pub fn router(state: AppState) -> Router {
         .fallback(forms::not_found)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'",
-            ),
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         // Status links carry their token in the path: never leak it in a Referer.
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        // Every page's footer names the operator and the support address (pages::Site).
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let site = site.clone();
+                async move { pages::with_site(site, next.run(req)).await }
+            },
+        ))
         .with_state(state)
 }

@@ -34,6 +34,45 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{font-wei
 footer{color:#666;font-size:.85rem;padding-top:1rem;padding-bottom:2rem}
 "#;
 
+/// Who runs the desk and where questions go, shown in the footer of every public page (from the
+/// configuration: `OPTOUT_OPERATOR_NAME`, `OPTOUT_SUPPORT_EMAIL`).
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub operator: String,
+    pub support_email: String,
+}
+
+tokio::task_local! {
+    /// The [`Site`] of the request being served: the router sets it around every request (see
+    /// `crate::router`), so that each page's frame can show it without every page function and
+    /// error response carrying the configuration.
+    static SITE: Site;
+}
+
+/// Runs `f` (the handling of one request) with `site` as the frame's [`Site`].
+pub async fn with_site<F: std::future::Future>(site: Site, f: F) -> F::Output {
+    SITE.scope(site, f).await
+}
+
+/// The footer line naming the operator and the support address (none outside a request).
+fn support_line(t: &Texts) -> Markup {
+    let Ok(site) = SITE.try_with(Site::clone) else {
+        return html! {};
+    };
+    let line = optout_core::i18n::fill(
+        t.site_support,
+        &[("operator", &site.operator), ("contact", "\u{0}")],
+    );
+    let (before, after) = line.split_once('\u{0}').unwrap_or((&line, ""));
+    html! {
+        p.support {
+            (before)
+            a href={ "mailto:" (site.support_email) } { (site.support_email) }
+            (after)
+        }
+    }
+}
+
 /// The frame of every page. `query` is kept in the language links (so a switch keeps the step).
 pub fn layout(lang: Lang, title: &str, path_and_query: &str, body: Markup) -> Markup {
     let t = texts(lang);
@@ -58,7 +97,7 @@ pub fn layout(lang: Lang, title: &str, path_and_query: &str, body: Markup) -> Ma
                     }
                 }
                 main { (body) }
-                footer { (t.site_tagline) }
+                footer { p { (t.site_tagline) } (support_line(t)) }
             }
         }
     }

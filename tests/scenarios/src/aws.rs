@@ -38,13 +38,24 @@ pub struct Aws {
 }
 
 /// The settings the scenarios expect (the same in both modes).
+/// Read through the shared configuration, as the functions read their environment.
 pub fn settings() -> Settings {
-    let mut s = Settings::local(PUBLIC_URL);
+    let env = [
+        (optout_core::config::PUBLIC_URL, PUBLIC_URL),
+        (optout_core::config::MAIL_FROM, "optout <desk@example.org>"),
+        (optout_core::config::SUPPORT_EMAIL, "privacy@example.org"),
+        (optout_core::config::OPERATOR_NAME, "Example Search"),
+    ];
+    let mut s = optout_core::config::DeskConfig::from_lookup(|k| {
+        env.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("the scenarios' settings")
+    .settings;
     // Housekeeping runs only when a scenario calls it (no background loop in this mode), right
     // after the failure it should repair: no grace for requests in flight.
     s.relay_grace = chrono::Duration::zero();
-    s.contact_email = "privacy@example.org".into();
-    s.operator_name = "Example Search".into();
     s
 }
 
@@ -90,8 +101,13 @@ impl Aws {
         let mut config = stack.config.clone();
         config.indexer_keys = Some(optout_aws::config::SecretSource::Parameter(parameter));
         config.indexer_keys_refresh = std::time::Duration::from_secs(1);
-        let indexer = optout_aws::runtime::indexer_ports(&desk.ports, &config, &stack.clients)
-            .expect("indexer ports");
+        let indexer = optout_aws::runtime::indexer_ports(
+            &desk.ports,
+            &config,
+            stack.desk.matching,
+            &stack.clients,
+        )
+        .expect("indexer ports");
         let app = optout_api_fn::app(desk.clone(), indexer);
         Aws {
             stack,
@@ -287,10 +303,15 @@ impl Mode for Aws {
     }
 
     async fn housekeep(&self) {
-        // The housekeeper function's handler, as its schedule invokes it.
-        optout_housekeeper_fn::run(&self.desk)
+        // The housekeeper function's handler, as its schedule invokes it, under its lease.
+        let lease = optout_aws::DynamoLease::new(
+            self.stack.clients.dynamodb.clone(),
+            self.stack.name("CasesTable"),
+        );
+        let report = optout_housekeeper_fn::run(&self.desk, &lease)
             .await
             .expect("housekeeping");
+        assert!(!report.skipped, "no other run holds the lease");
     }
 
     async fn mails_to(&self, to: &str) -> Vec<SentMail> {

@@ -26,14 +26,10 @@ pub struct Embedded {
 /// The settings the scenarios expect (the same in both modes).
 pub fn desk_args() -> DeskArgs {
     DeskArgs {
-        signing_keys: None,
-        mail_from: "optout <desk@example.org>".into(),
-        contact_email: "privacy@example.org".into(),
-        operator_name: "Example Search".into(),
-        phone_required: true,
-        decision_days: 30,
-        retention_days: 183,
-        status_link_days: 400,
+        mail_from: Some("optout <desk@example.org>".into()),
+        support_email: Some("privacy@example.org".into()),
+        operator_name: Some("Example Search".into()),
+        ..Default::default()
     }
 }
 
@@ -46,14 +42,18 @@ impl Embedded {
         let addr = listener.local_addr().expect("address");
         let url = format!("http://{addr}");
         let args = ServeArgs {
-            listen: addr,
-            data: dir.path().to_owned(),
-            public_url: Some(url.clone()),
-            pdq_radius: optout_core::exclusions::DEFAULT_PDQ_RADIUS,
-            face_threshold: optout_face::FACE_MATCH_THRESHOLD,
-            desk: desk_args(),
+            data: Some(dir.path().to_owned()),
+            desk: DeskArgs {
+                public_url: Some(url.clone()),
+                ..desk_args()
+            },
+            ..Default::default()
         };
-        let system = System::open(&args, &url, Arc::new(SystemClock)).expect("embedded system");
+        let config = args
+            .sources_with_env(false)
+            .and_then(|s| s.resolve(addr))
+            .expect("configuration");
+        let system = System::open(&config, Arc::new(SystemClock)).expect("embedded system");
         let (shutdown, rx) = watch::channel(false);
         // No analyzer: jobs wait for `run_jobs`.
         tokio::spawn(run(system.clone(), listener, None, rx));

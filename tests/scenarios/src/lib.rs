@@ -15,6 +15,7 @@
 
 pub mod aws;
 pub mod embedded;
+pub mod photo_view;
 pub mod scenarios;
 
 use std::path::PathBuf;

@@ -5,6 +5,7 @@ use optout_core::ports::{EntryState, ExclusionValue};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub use crate::photo_view::reviewer_views_a_large_photo;
 use crate::{Mode, Reply, Req, encode, fixture};
 
 /// The token at the end of a status URL.
@@ -138,7 +139,20 @@ pub async fn public_pages(mode: &dyn Mode) {
         if path.ends_with("th") {
             assert!(r.text().contains("lang=\"th\""), "{}: {path}", mode.name());
         }
+        // The configured operator and support address, from the shared configuration.
+        let text = r.text();
+        assert!(
+            text.contains("mailto:privacy@example.org") && text.contains("Example Search"),
+            "{}: {path} does not name the operator and the support address",
+            mode.name()
+        );
     }
+    let missing = mode.send(Req::get("/no-such-page")).await;
+    assert!(
+        missing.text().contains("privacy@example.org"),
+        "{}",
+        mode.name()
+    );
     assert_eq!(mode.send(Req::get("/healthz")).await.status, 200);
     let doc = mode.send(Req::get("/openapi.json")).await.json();
     assert_eq!(doc["openapi"], "3.1.0", "{}", mode.name());

@@ -37,4 +37,5 @@ both_modes!(
     complaint_reopens_for_another_reviewer,
     withdrawal_stops_matching,
     indexer_api_over_http,
+    reviewer_views_a_large_photo,
 );

@@ -12,7 +12,7 @@ fn store(s: &optout_aws::testing::Stack) -> DynamoCaseStore {
         s.clients.dynamodb.clone(),
         &s.config.cases_table,
         &s.config.personal_table,
-        s.config.retention,
+        s.desk.settings.retention,
     )
 }
 
@@ -75,7 +75,7 @@ async fn insert_and_get_round_trip() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(expires, (c.due_at + s.config.retention).timestamp());
+    assert_eq!(expires, (c.due_at + s.desk.settings.retention).timestamp());
 }
 
 #[tokio::test(flavor = "multi_thread")]

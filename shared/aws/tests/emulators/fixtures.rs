@@ -80,3 +80,20 @@ pub fn png(w: u32, h: u32) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
 }
+
+/// A PNG of `w`×`h` pixels of noise: it barely compresses (about 3 bytes a pixel), so its size
+/// is set by its dimensions (1780×1780 is about 9.5 MB).
+pub fn noisy_png(w: u32, h: u32) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let img = image::RgbImage::from_fn(w, h, |_, _| {
+        // xorshift64: cheap, deterministic noise.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let [a, b, c, ..] = state.to_le_bytes();
+        image::Rgb([a, b, c])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}

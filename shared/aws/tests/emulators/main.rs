@@ -5,6 +5,8 @@ mod dynamo;
 mod exclusions;
 mod failure;
 mod fixtures;
+mod matcher_snapshots;
+mod operator;
 mod queue_mail;
 mod s3;
 mod template;

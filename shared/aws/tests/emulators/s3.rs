@@ -193,3 +193,90 @@ async fn too_big_wrong_type_and_missing_uploads_are_refused() {
         Err(PhotoReadError::NotFound)
     ));
 }
+
+/// A 9.5 MB photo (over the 6 MB a Lambda response may carry) is viewed straight from S3: the
+/// presigned GET gives its exact bytes with the forced type, `no-store` and `inline`; a URL for
+/// a photo that is not (or no longer) stored gives S3's 404, never another object.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_photo_is_viewed_by_presigned_get() {
+    let s = stack("view").await;
+    let ports = s.ports();
+    let key = upload_key();
+    let max = 10 * 1024 * 1024;
+    let form = ports
+        .photos
+        .upload_form(&key, max, Utc::now() + Duration::hours(1), None)
+        .await
+        .unwrap();
+    let img = noisy_png(1780, 1780);
+    assert!(
+        img.len() > 9_400_000 && (img.len() as u64) < max,
+        "{} bytes",
+        img.len()
+    );
+    // A plain form: S3 stores the form's `image/*`, so the type the view answers with is the
+    // forced one.
+    let resp = post(&form, img.clone(), None).await;
+    assert!(resp.status().is_success(), "status {}", resp.status());
+    assert!(ports.photos.exists(&key).await.unwrap());
+
+    let moto = optout_aws::testing::Emulators::shared().moto.endpoint();
+    let origin = ports.photos.view_origin().await.unwrap();
+    assert_eq!(origin.as_deref(), Some(moto.as_str()));
+    let ttl = std::time::Duration::from_secs(60);
+    let url = ports
+        .photos
+        .view_url(&key, "image/png", ttl)
+        .await
+        .unwrap()
+        .expect("S3 gives view URLs");
+    assert!(url.starts_with(&format!("{moto}/")), "{url}");
+    let got = reqwest::get(&url).await.unwrap();
+    assert_eq!(got.status(), 200);
+    let h = got.headers().clone();
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(h["cache-control"], "no-store, private");
+    assert_eq!(h["content-disposition"], "inline");
+    let body = got.bytes().await.unwrap();
+    assert_eq!(body.len(), img.len());
+    assert!(body == img, "the bytes differ");
+
+    // Not stored: `exists` says so, and a URL made anyway finds nothing.
+    let unknown = upload_key();
+    assert!(!ports.photos.exists(&unknown).await.unwrap());
+    let url = ports
+        .photos
+        .view_url(&unknown, "image/png", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_nothing_at(&url).await;
+
+    // Deleted after its URL was handed out (a decision): the URL stops giving the photo.
+    let url = ports
+        .photos
+        .view_url(&key, "image/png", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    ports.photos.delete(&key).await.unwrap();
+    assert!(!ports.photos.exists(&key).await.unwrap());
+    assert_nothing_at(&url).await;
+}
+
+/// A view URL of a missing object gives an error and no photo. S3 answers 404 when the signer may
+/// list the bucket (the api role may), else 403; moto answers 403 (it checks a signed URL for a
+/// missing key as if it were an upload's).
+async fn assert_nothing_at(url: &str) {
+    let r = reqwest::get(url).await.unwrap();
+    let status = r.status();
+    let body = r.bytes().await.unwrap();
+    assert!(
+        matches!(status.as_u16(), 403 | 404),
+        "a missing photo's URL answered {status}"
+    );
+    assert!(
+        !body.starts_with(b"\x89PNG"),
+        "a missing photo's URL gave an image"
+    );
+}

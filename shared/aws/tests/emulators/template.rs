@@ -153,3 +153,103 @@ fn template_passes_cfn_lint() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// What a first `sam build` / `sam deploy` on a new account needs of the template.
+#[test]
+fn template_builds_and_deploys_as_the_readme_says() {
+    let t = template().unwrap();
+    let r = &t["Resources"];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Each function builds from its own crate (the workspace root's default member is the
+    // operator binary, which has no `api` binary), and the crate has that binary.
+    for (f, bin) in [
+        ("ApiFunction", "api"),
+        ("EmbedderFunction", "embedder"),
+        ("HousekeeperFunction", "housekeeper"),
+    ] {
+        let uri = r[f]["Properties"]["CodeUri"].as_str().unwrap();
+        assert_eq!(uri, format!("../functions/{bin}"), "{f}");
+        assert_eq!(r[f]["Metadata"]["BuildProperties"]["Binary"], json!(bin));
+        let manifest =
+            std::fs::read_to_string(root.join("infra").join(uri).join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{bin}\"")),
+            "{f}: no bin {bin}"
+        );
+        // No reserved concurrency: a new account (10 concurrent executions) refuses any.
+        assert!(
+            r[f]["Properties"]
+                .get("ReservedConcurrentExecutions")
+                .is_none(),
+            "{f}"
+        );
+    }
+    // SQS: visibility timeout at least six times the embedder's timeout plus its batching window.
+    let embedder = &r["EmbedderFunction"]["Properties"];
+    let timeout = embedder["Timeout"].as_i64().unwrap();
+    let window = embedder["Events"]["Jobs"]["Properties"]["MaximumBatchingWindowInSeconds"]
+        .as_i64()
+        .unwrap();
+    let visibility = r["EmbedQueue"]["Properties"]["VisibilityTimeout"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        visibility >= 6 * timeout + window,
+        "{visibility} < 6 x {timeout} + {window}"
+    );
+    // Access logs: no path or query (tokens), no IP address or user agent (personal data).
+    let format = r["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
+        .as_str()
+        .unwrap();
+    for forbidden in [
+        "$context.path",
+        "$context.identity",
+        "querystring",
+        "userAgent",
+        "sourceIp",
+    ] {
+        assert!(!format.contains(forbidden), "{forbidden} in {format}");
+    }
+    serde_json::from_str::<serde_json::Value>(format).expect("the access log format is JSON");
+    // Every function reads the shared configuration from the template's parameters.
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    for var in optout_core::config::VARS {
+        assert!(
+            env.get(var.name).is_some(),
+            "{} not set by the template",
+            var.name
+        );
+    }
+    // Outputs the operator commands and the README use.
+    for o in [
+        "ApiUrl",
+        "PublicUrl",
+        "SigningKeysParameter",
+        "IndexerKeysParameter",
+        "DkimRecord1",
+        "DkimRecord2",
+        "DkimRecord3",
+    ] {
+        assert!(t["Outputs"].get(o).is_some(), "output {o}");
+    }
+}
+
+/// The template's parameter defaults make a valid configuration of the desk (read by the same code
+/// as the functions), apart from the public URL, which defaults to the API's own.
+#[tokio::test]
+async fn template_defaults_are_a_valid_configuration() {
+    let stack = optout_aws::testing::Stack::create(
+        optout_aws::testing::Emulators::shared(),
+        "tpl-defaults",
+    )
+    .await
+    .unwrap();
+    let d = &stack.desk;
+    assert_eq!(d.settings.operator_name, "optout");
+    assert_eq!(d.settings.decision_due, chrono::Duration::days(30));
+    assert_eq!(d.settings.contact_email, "no-reply@optout.example.org");
+    assert_eq!(
+        stack.env.get("OPTOUT_PUBLIC_URL").map(String::as_str),
+        Some("")
+    );
+}

@@ -3,22 +3,33 @@
 //!
 //! [`ExclusionService`] holds an [`ExclusionIndex`] and the change position it reflects. Before
 //! every check it applies the store's changes after that position, so an entry withdrawn before
-//! the check began never matches. Checks share the index (a read lock) and run on the blocking
-//! pool; applying changes takes the write lock for the time of one page.
+//! the check began never matches, and an approval or a withdrawal shows in the very next check.
+//! Checks share the index (a read lock) and run on the blocking pool; applying changes takes the
+//! write lock for the time of one page.
+//!
+//! The first check loads the index. With a [`MatcherSnapshots`] port (AWS) it loads the stored
+//! snapshot (one sequential read of a compact binary state whose faces carry what the index
+//! derives, see [`optout_matcher::state`]) and catches up from the feed after its position; a
+//! missing, damaged or foreign snapshot is logged and the service reads the whole table instead,
+//! as it does without the port. The snapshot is kept current by [`snapshot::refresh`] (the
+//! housekeeper, every few minutes).
 
 mod convert;
+pub mod snapshot;
 
 pub use convert::{entry_value, wire_entry};
 
+use optout_matcher::state::{StateError, StateReader, load_index};
 use optout_matcher::wire::{
     ChangesResponse, CheckResponse, CheckResult, MAX_BATCH, MAX_CHANGES_LIMIT, Snapshot,
 };
-use optout_matcher::{Candidate, Entry, ExclusionConfig, ExclusionIndex, FaceConfig};
+use optout_matcher::{Candidate, Entry, ExclusionConfig, ExclusionIndex, FaceConfig, FaceDeriver};
 use std::sync::{Arc, RwLock};
 
 use crate::ports::StoreError;
 use crate::ports::{
-    EntryState, ExclusionEntry, ExclusionStore, IndexerKeyStore, SnapshotPublisher,
+    EntryState, ExclusionEntry, ExclusionStore, IndexerKeyStore, MatcherSnapshots,
+    SnapshotPublisher, SnapshotStream,
 };
 
 /// The cosine similarity at or above which two face embeddings are the same person: the value
@@ -66,6 +77,12 @@ impl MatchSettings {
             return Err(MatchSettingsError::FaceThreshold);
         }
         Ok(())
+    }
+
+    /// The derivation of face records every index of these settings uses (the snapshot's).
+    pub fn face_deriver(&self) -> FaceDeriver {
+        let f = self.index_config().face;
+        FaceDeriver::new(f.tables, f.seed)
     }
 
     fn index_config(&self) -> ExclusionConfig {
@@ -130,6 +147,8 @@ enum Op {
 /// Batch checks, the change feed and snapshots of the exclusion table.
 pub struct ExclusionService {
     store: Arc<dyn ExclusionStore>,
+    /// Where the first load comes from, when there is a stored snapshot.
+    snapshots: Option<Arc<dyn MatcherSnapshots>>,
     settings: MatchSettings,
     mirror: Arc<RwLock<Mirror>>,
     /// Serialises catching up, so two requests never apply the same page twice.
@@ -169,6 +188,7 @@ impl ExclusionService {
     pub fn new(store: Arc<dyn ExclusionStore>, settings: MatchSettings) -> Self {
         ExclusionService {
             store,
+            snapshots: None,
             settings,
             mirror: Arc::new(RwLock::new(Mirror {
                 index: ExclusionIndex::new(settings.index_config()),
@@ -177,6 +197,13 @@ impl ExclusionService {
             })),
             sync: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Loads the index from the snapshot in `snapshots` (when there is a usable one) instead of
+    /// reading the whole table.
+    pub fn with_snapshots(mut self, snapshots: Arc<dyn MatcherSnapshots>) -> Self {
+        self.snapshots = Some(snapshots);
+        self
     }
 
     pub fn settings(&self) -> MatchSettings {
@@ -258,11 +285,20 @@ impl ExclusionService {
             (m.loaded, m.position)
         };
         if !loaded {
-            let head = self.store.head().await?;
-            let active = self.store.active().await?;
-            self.apply(active.iter().map(op).collect(), head, true)
-                .await?;
-            position = head;
+            let from_snapshot = match &self.snapshots {
+                Some(s) => self.load_snapshot(s.as_ref()).await?,
+                None => None,
+            };
+            position = match from_snapshot {
+                Some(p) => p,
+                None => {
+                    let head = self.store.head().await?;
+                    let active = self.store.active().await?;
+                    self.apply(active.iter().map(op).collect(), head, true)
+                        .await?;
+                    head
+                }
+            };
         }
         loop {
             let page = self.store.changes(position, SYNC_PAGE).await?;
@@ -277,6 +313,69 @@ impl ExclusionService {
             }
         }
         Ok(position)
+    }
+
+    /// Loads the index from the stored snapshot and returns its position, or `None` (logged)
+    /// when there is no usable snapshot: none stored, unreadable, damaged, or foreign (a
+    /// position beyond the table's head). Only the store's own failures are errors.
+    async fn load_snapshot(
+        &self,
+        snapshots: &dyn MatcherSnapshots,
+    ) -> Result<Option<u64>, StoreError> {
+        let started = std::time::Instant::now();
+        let stream = match snapshots.open().await {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                tracing::info!("no matcher snapshot stored yet: reading the whole exclusion table");
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "matcher snapshot unreadable: reading the whole exclusion table");
+                return Ok(None);
+            }
+        };
+        let cfg = self.settings.index_config();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let SnapshotStream { reader, len } = stream;
+            let mut index = ExclusionIndex::new(cfg);
+            let reader = StateReader::new(reader)?;
+            let loaded = load_index(reader, len, &mut index)?;
+            Ok::<_, StateError>((index, loaded))
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("snapshot load task failed: {e}")))?;
+        let (index, loaded) = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                // the partial index is dropped here, before the table is read
+                tracing::warn!(error = %e, "matcher snapshot refused: reading the whole exclusion table");
+                return Ok(None);
+            }
+        };
+        let head = self.store.head().await?;
+        if loaded.position > head {
+            tracing::warn!(
+                snapshot = loaded.position,
+                head,
+                "matcher snapshot is beyond the table's head (another deployment's?): reading the whole exclusion table"
+            );
+            return Ok(None);
+        }
+        let entries = index.len();
+        {
+            let mut m = self.mirror.write().map_err(|_| poisoned())?;
+            m.index = index;
+            m.position = loaded.position;
+            m.loaded = true;
+        }
+        tracing::info!(
+            position = loaded.position,
+            entries,
+            rederived = loaded.rederived,
+            millis = started.elapsed().as_millis() as u64,
+            "exclusion index loaded from the matcher snapshot"
+        );
+        Ok(Some(loaded.position))
     }
 
     async fn apply(&self, ops: Vec<Op>, position: u64, loaded: bool) -> Result<(), StoreError> {

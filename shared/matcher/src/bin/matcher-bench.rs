@@ -127,6 +127,109 @@ fn run(a: &Args) -> Result<(), String> {
     if only.contains("url") {
         bench_url(a)?;
     }
+    if only.contains("state") {
+        bench_state(a, seed)?;
+    }
+    Ok(())
+}
+
+/// Loading a matcher snapshot (`optout_matcher::state`) of N faces (as derived records) plus
+/// N/2 SHA-256, N/2 PDQ and N/2 URLs from memory into an empty index, against inserting the
+/// same entries one by one.
+fn bench_state(a: &Args, seed: u64) -> Result<(), String> {
+    use optout_matcher::state::{
+        Header, StateEntry, StateReader, StateValue, StateWriter, load_index,
+    };
+    use optout_matcher::{ExclusionConfig, ExclusionIndex, FaceDeriver};
+    let n: usize = a.num("state-faces", 1_000_000)?;
+    let cfg = ExclusionConfig::default();
+    let deriver = FaceDeriver::new(cfg.face.tables, cfg.face.seed);
+    let mut rng = SplitMix64::new(seed + 20);
+    let faces: Vec<optout_matcher::Embedding> = (0..n)
+        .map(|_| optout_matcher::synth::random_unit(&mut rng))
+        .collect();
+    let t0 = Instant::now();
+    let half = n.div_ceil(2);
+    let records: Vec<optout_matcher::FaceRecord> = std::thread::scope(|s| {
+        let (a, b) = faces.split_at(half);
+        let h = s.spawn(|| a.iter().map(|e| deriver.derive(e)).collect::<Vec<_>>());
+        let mut rb: Vec<_> = b.iter().map(|e| deriver.derive(e)).collect();
+        let mut ra = h.join().unwrap_or_default();
+        ra.append(&mut rb);
+        ra
+    });
+    println!(
+        "[state N={n}] derived {n} face records in {:.1}s (2 threads)",
+        t0.elapsed().as_secs_f64()
+    );
+    let m = n / 2;
+    let cap = [m as u64, m as u64, m as u64, n as u64];
+    let mut w = StateWriter::new(Vec::new(), &Header::new(1, Some(deriver.params()), cap))
+        .map_err(|e| e.to_string())?;
+    let mut id = 0u64;
+    let mut put = |w: &mut StateWriter<Vec<u8>>, value: StateValue| -> Result<(), String> {
+        id += 1;
+        w.write(
+            &StateEntry {
+                id,
+                position: id,
+                value,
+            }
+            .item(),
+        )
+        .map_err(|e| e.to_string())
+    };
+    for (i, r) in records.into_iter().enumerate() {
+        put(&mut w, StateValue::FaceRecord(Box::new(r)))?;
+        if i < m {
+            let mut h = [0u8; 32];
+            for b in h.chunks_mut(8) {
+                b.copy_from_slice(&rng.next_u64().to_le_bytes());
+            }
+            put(&mut w, StateValue::Sha256(h))?;
+            h[0] ^= 0x55;
+            put(&mut w, StateValue::Pdq(h))?;
+            put(
+                &mut w,
+                StateValue::Url(format!("https://example.org/u/{i}/photo.jpg?id={i}")),
+            )?;
+        }
+    }
+    let (buf, count) = w.finish().map_err(|e| e.to_string())?;
+    println!(
+        "[state N={n}] {count} entries, {:.1} MB ({:.0} B/entry)",
+        buf.len() as f64 / 1e6,
+        buf.len() as f64 / count as f64
+    );
+    let tm = Timer::start();
+    let mut reader = StateReader::new(buf.as_slice()).map_err(|e| e.to_string())?;
+    let mut seen = 0u64;
+    while let Some(item) = reader.next().map_err(|e| e.to_string())? {
+        seen += item.id & 1;
+    }
+    reader.finish().map_err(|e| e.to_string())?;
+    let (wall, _) = tm.stop();
+    println!("[state N={n}] decode and verify only: {wall:.2}s ({seen} odd ids)");
+    let r0 = rss_mb();
+    let tm = Timer::start();
+    let mut index = ExclusionIndex::new(cfg);
+    let reader = StateReader::new(buf.as_slice()).map_err(|e| e.to_string())?;
+    let loaded =
+        load_index(reader, Some(buf.len() as u64), &mut index).map_err(|e| e.to_string())?;
+    let (wall, cpu) = tm.stop();
+    println!(
+        "[state N={n}] load {wall:.2}s wall, {cpu:.2}s cpu: {} entries, heap {:.0} MB, RSS delta {:.0} MB",
+        loaded.entries,
+        index.heap_bytes() as f64 / 1e6,
+        rss_mb() - r0
+    );
+    println!(
+        "[state N={n}] heap MB: faces {:.0}, pdq {:.0}, sha256 {:.0}, urls {:.0}",
+        index.faces().heap_bytes() as f64 / 1e6,
+        index.pdq().heap_bytes() as f64 / 1e6,
+        index.sha256().heap_bytes() as f64 / 1e6,
+        index.urls().heap_bytes() as f64 / 1e6,
+    );
     Ok(())
 }
 

@@ -1,0 +1,110 @@
+//! The DynamoDB [`Lease`]: one item per lease in the cases table (`pk = LEASE#<name>`,
+//! `sk = LEASE`), taken with a conditional write (free, expired, or already this holder's) and
+//! given back with a conditional delete (only by its holder). The item carries the table's TTL
+//! attribute, so a lease no one gives back is eventually removed (it stops counting at `until`
+//! whatever the TTL does).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use optout_core::ports::{Lease, StoreError};
+
+use crate::error::unavailable;
+
+/// Leases in a table keyed by `pk` and `sk`.
+#[derive(Debug, Clone)]
+pub struct DynamoLease {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLease {
+    pub fn new(client: Client, table: &str) -> Self {
+        DynamoLease {
+            client,
+            table: table.to_owned(),
+        }
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn pk(name: &str) -> String {
+    format!("LEASE#{name}")
+}
+
+const SK: &str = "LEASE";
+
+#[async_trait]
+impl Lease for DynamoLease {
+    async fn acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(pk(name)))
+            .item("sk", s(SK))
+            .item("holder", s(holder))
+            .item("until", n(until.timestamp_millis()))
+            // Removed by TTL a day after it ends (the condition, not the TTL, decides).
+            .item("expires_at", n(until.timestamp() + 86_400))
+            .condition_expression("attribute_not_exists(pk) OR #u <= :now OR holder = :me")
+            .expression_attribute_names("#u", "until")
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("PutItem (lease)", e)),
+        }
+    }
+
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk(name)))
+            .key("sk", s(SK))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable("DeleteItem (lease)", e)),
+        }
+    }
+}
