@@ -10,7 +10,7 @@
 //! - [`S3SnapshotPublisher`]: exclusion snapshots in S3 behind presigned GET URLs;
 //! - [`S3MatcherSnapshots`]: the matcher's compact snapshot in S3, loaded by a cold start;
 //! - [`AwsConfig`]: the typed configuration, read once from the environment;
-//! - [`operator`]: what the operator binary does to a deployed stack (its outputs, the signing key
+//! - `operator` (feature `operator`): what the operator binary does to a deployed stack (its outputs, the signing key
 //!   ring and the indexer keys in SSM), with the operator's credentials;
 //! - `testing` (feature `test-support`): local emulators and resources created from the SAM template.
 
@@ -23,6 +23,7 @@ pub mod indexer_keys;
 pub mod lambda_api;
 pub mod lease;
 pub mod matcher_snapshots;
+#[cfg(feature = "operator")]
 pub mod operator;
 pub mod presign;
 pub mod runtime;
