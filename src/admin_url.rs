@@ -27,17 +27,25 @@ pub struct AdminUrlArgs {
     pub aws: crate::cmd_aws::AwsTarget,
 }
 
+impl AdminUrlArgs {
+    /// The reviewer and the link's lifetime, checked (the same for both modes).
+    pub fn grant(&self) -> anyhow::Result<(ReviewerName, chrono::Duration)> {
+        let Some(reviewer) = ReviewerName::parse(&self.reviewer) else {
+            bail!("--reviewer must be 1-64 letters, digits, '.', '-', '_' or '@'");
+        };
+        let Some(ttl) = admin::parse_ttl(&self.ttl) else {
+            bail!(
+                "--ttl must be a number and a unit (s, m, h, d), between 1 minute and {} days",
+                admin::MAX_TTL_DAYS
+            );
+        };
+        Ok((reviewer, ttl))
+    }
+}
+
 /// The admin link and its expiry.
 pub fn mint(args: &AdminUrlArgs, now: DateTime<Utc>) -> anyhow::Result<(String, DateTime<Utc>)> {
-    let Some(reviewer) = ReviewerName::parse(&args.reviewer) else {
-        bail!("--reviewer must be 1-64 letters, digits, '.', '-', '_' or '@'");
-    };
-    let Some(ttl) = admin::parse_ttl(&args.ttl) else {
-        bail!(
-            "--ttl must be a number and a unit (s, m, h, d), between 1 minute and {} days",
-            admin::MAX_TTL_DAYS
-        );
-    };
+    let (reviewer, ttl) = args.grant()?;
     // The same sources and checks as `optout serve`.
     let sources = args.serve.sources()?;
     let config = sources.resolve(sources.listen()?)?;

@@ -18,7 +18,6 @@ use chrono::Utc;
 use optout_aws::operator::stack::{self, StackOutputs};
 use optout_aws::operator::{Operator, OperatorError, indexer_keys, key_ring};
 use optout_core::indexer_keys::is_key_id;
-use optout_core::model::ReviewerName;
 use optout_core::signing::admin;
 
 use crate::admin_url::AdminUrlArgs;
@@ -178,15 +177,7 @@ async fn outputs<const N: usize>(
 /// `optout admin-url --aws`: the link, on `out`, exactly as the embedded mode mints it (the
 /// stack's `PublicUrl`, its key ring's first key); its expiry on stderr.
 pub async fn admin_url(args: &AdminUrlArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let Some(reviewer) = ReviewerName::parse(&args.reviewer) else {
-        bail!("--reviewer must be 1-64 letters, digits, '.', '-', '_' or '@'");
-    };
-    let Some(ttl) = admin::parse_ttl(&args.ttl) else {
-        bail!(
-            "--ttl must be a number and a unit (s, m, h, d), between 1 minute and {} days",
-            admin::MAX_TTL_DAYS
-        );
-    };
+    let (reviewer, ttl) = args.grant()?;
     let op = Operator::connect(args.aws.region.as_deref()).await?;
     let [public_url, parameter] = outputs(
         &op,

@@ -16,7 +16,6 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use bytes::Bytes;
@@ -64,31 +63,19 @@ impl S3MatcherSnapshots {
 
     /// Size, ETag and position of the stored object, `None` when there is none.
     async fn head(&self) -> Result<Option<(u64, Option<String>, Option<u64>)>, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .send()
-            .await
-        {
-            Ok(h) => {
-                let len = h.content_length().and_then(|l| u64::try_from(l).ok());
-                let position = h
-                    .metadata()
-                    .and_then(|m| m.get(POSITION))
-                    .and_then(|p| p.parse().ok());
-                Ok(Some((
-                    len.unwrap_or(0),
-                    h.e_tag().map(str::to_owned),
-                    position,
-                )))
-            }
-            Err(e) if matches!(e.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable("HeadObject", e)),
-        }
+        let Some(h) = crate::s3::head(&self.client, &self.bucket, &self.key).await? else {
+            return Ok(None);
+        };
+        let len = h.content_length().and_then(|l| u64::try_from(l).ok());
+        let position = h
+            .metadata()
+            .and_then(|m| m.get(POSITION))
+            .and_then(|p| p.parse().ok());
+        Ok(Some((
+            len.unwrap_or(0),
+            h.e_tag().map(str::to_owned),
+            position,
+        )))
     }
 }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectError;
-use aws_sdk_s3::operation::head_object::HeadObjectError;
+use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{Tag, Tagging};
 use chrono::{DateTime, Utc};
@@ -16,6 +16,20 @@ use optout_core::ports::{PhotoReadError, PhotoStore, StoreError, StoredPhoto, Up
 
 use crate::error::unavailable;
 use crate::presign::{self, ANY_IMAGE, PostPolicy, SigningCredentials};
+
+/// The metadata of an object, `None` when there is none: the one HEAD that the photo store and
+/// the snapshot stores share.
+pub(crate) async fn head(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<HeadObjectOutput>, StoreError> {
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(h) => Ok(Some(h)),
+        Err(e) if matches!(e.as_service_error(), Some(HeadObjectError::NotFound(_))) => Ok(None),
+        Err(e) => Err(unavailable("HeadObject", e)),
+    }
+}
 
 /// The `Cache-Control` S3 answers a view URL with: the photo is personal data, no cache keeps it.
 pub const VIEW_CACHE_CONTROL: &str = "no-store, private";
@@ -155,19 +169,8 @@ impl PhotoStore for S3PhotoStore {
     }
 
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError> {
-        let head = match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(h) => h,
-            Err(e) if matches!(e.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
-                return Err(PhotoReadError::NotFound);
-            }
-            Err(e) => return Err(unavailable("HeadObject", e).into()),
+        let Some(head) = head(&self.client, &self.bucket, key).await? else {
+            return Err(PhotoReadError::NotFound);
         };
         let size = head.content_length().unwrap_or(0);
         if size < 0 || size as u64 > max_bytes {
@@ -212,20 +215,7 @@ impl PhotoStore for S3PhotoStore {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(e.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable("HeadObject", e)),
-        }
+        Ok(head(&self.client, &self.bucket, key).await?.is_some())
     }
 
     async fn view_url(

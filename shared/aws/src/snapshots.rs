@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -55,26 +54,11 @@ impl S3SnapshotPublisher {
 
     /// Whether a current copy of the object is stored (one recent enough not to expire soon).
     async fn stored(&self, key: &str) -> Result<bool, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(h) => {
-                let recent = h
-                    .last_modified()
-                    .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
-                    .is_some_and(|t| chrono::Utc::now() - t < REWRITE_AFTER);
-                Ok(recent)
-            }
-            Err(e) if matches!(e.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable("HeadObject", e)),
-        }
+        let head = crate::s3::head(&self.client, &self.bucket, key).await?;
+        Ok(head
+            .and_then(|h| h.last_modified().copied())
+            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+            .is_some_and(|t| chrono::Utc::now() - t < REWRITE_AFTER))
     }
 }
 
