@@ -235,6 +235,7 @@ impl ExclusionIndex {
     pub fn finish_bulk(&mut self) {
         self.face.file_pending();
         self.pdq.file_pending();
+        self.urls.shrink_to_fit();
     }
 
     /// Withdraws entry `id`: it never matches again. Returns whether it was present.

@@ -9,12 +9,15 @@
 //! - [`state`]: the compact binary state file (a client's mirror, the server's snapshot).
 //! - [`synth`]: synthetic workloads for tests and the bench.
 
+mod buckets;
 mod cpu;
 pub mod exclusion;
 pub mod face;
 pub mod hex;
+mod ids;
 mod multimap;
 pub mod pdq;
+mod prefetch;
 pub mod rng;
 pub mod sha;
 pub mod state;

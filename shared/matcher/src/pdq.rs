@@ -9,38 +9,28 @@
 //! chunks), a cheap lower bound on the distance that discards almost every false candidate
 //! before the full 256-bit popcount. A match is reported only from the first chunk that is
 //! within `R / 16` bits, so no result appears twice. Radii above 47 fall back to a scan.
+//! Each table keeps its buckets in one flat array (`buckets::Buckets`), which a bulk load
+//! ([`PdqIndex::file_pending`]) lays out in one go.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::buckets::Buckets;
 use crate::cpu;
 use crate::hex::{HexError, parse_hex32, to_hex32};
+use crate::ids::SlotsById;
 
 /// Default match radius (bits), the usual PDQ threshold.
 pub const DEFAULT_RADIUS: u32 = 31;
 const CHUNKS: usize = 16;
-const BUCKETS: usize = 1 << 16;
 /// Radii above this are answered by a full scan (3 flips per chunk would cost more).
 const MAX_PROBED_RADIUS: u32 = 47;
 
 /// How many buckets ahead the probe asks memory for a bucket's header, and for its slots.
 const HEADER_AHEAD: usize = 16;
 const DATA_AHEAD: usize = 8;
-
-/// Hints the CPU to load the cache line at `p`; no effect on results.
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; it never faults, even on an invalid address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// A 256-bit PDQ hash.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,9 +132,10 @@ pub struct PdqIndex {
     words: Vec<[u64; 4]>,
     ids: Vec<u64>,
     free: Vec<u32>,
-    by_id: HashMap<u64, u32>,
-    /// `CHUNKS * BUCKETS` buckets: table c, value v at `c * BUCKETS + v`.
-    buckets: Vec<Vec<Slot>>,
+    /// Live slots by the id in `ids`.
+    by_id: SlotsById,
+    /// Table `c` files each slot under the value of its chunk `c`.
+    tables: Vec<Buckets<Slot>>,
     /// Slots from here on are not yet in their buckets (see [`PdqIndex::push_unfiled`]).
     unfiled_from: Option<usize>,
     /// Flip masks of 16-bit values with at most 0, 1, 2 bits set, in that order.
@@ -183,8 +174,8 @@ impl PdqIndex {
             words: Vec::new(),
             ids: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
-            buckets: vec![Vec::new(); CHUNKS * BUCKETS],
+            by_id: SlotsById::default(),
+            tables: vec![Buckets::default(); CHUNKS],
             unfiled_from: None,
             masks,
         }
@@ -206,51 +197,47 @@ impl PdqIndex {
     pub fn reserve(&mut self, additional: usize) {
         self.words.reserve_exact(additional);
         self.ids.reserve_exact(additional);
-        self.by_id.reserve(additional);
     }
 
     /// Whether entry `id` is present.
     pub fn contains(&self, id: u64) -> bool {
-        self.by_id.contains_key(&id)
+        self.by_id.get(id, |s| id_at(&self.ids, s)).is_some()
     }
 
     /// Adds entry `id` without filing it in its buckets until
     /// [`file_pending`](Self::file_pending) (a bulk load; searches do not see it until then).
     pub fn push_unfiled(&mut self, id: u64, hash: PdqHash) {
-        if self.by_id.contains_key(&id) {
+        let slot = self.words.len();
+        let ids = &self.ids;
+        if self
+            .by_id
+            .insert(id, slot as u32, |s| id_at(ids, s))
+            .is_err()
+        {
             self.insert(id, hash);
             return;
         }
-        let slot = self.words.len();
         self.unfiled_from.get_or_insert(slot);
         self.words.push(hash.words());
         self.ids.push(id);
-        self.by_id.insert(id, slot as u32);
     }
 
-    /// Files every entry added by [`push_unfiled`](Self::push_unfiled), each bucket grown
-    /// once to its final size.
+    /// Files every entry added by [`push_unfiled`](Self::push_unfiled): each table is laid
+    /// out anew, tightly, in one allocation (see `buckets::Buckets::extend_bulk`).
     pub fn file_pending(&mut self) {
         let Some(from) = self.unfiled_from.take() else {
             return;
         };
-        let n = self.words.len();
-        let mut counts = vec![0u32; BUCKETS];
-        for c in 0..CHUNKS {
-            counts.fill(0);
-            for w in &self.words[from..n] {
-                counts[usize::from(chunk(w, c))] += 1;
-            }
-            let table = &mut self.buckets[c * BUCKETS..(c + 1) * BUCKETS];
-            for (bucket, &k) in table.iter_mut().zip(&counts) {
-                bucket.reserve_exact(k as usize);
-            }
-            for (slot, w) in self.words[from..n].iter().enumerate() {
-                table[usize::from(chunk(w, c))].push(Slot {
-                    filter: filter_bits(w, c),
-                    slot: (from + slot) as u32,
-                });
-            }
+        let words = self.words.get(from..).unwrap_or(&[]);
+        for (c, table) in self.tables.iter_mut().enumerate() {
+            table.extend_bulk(
+                words.len(),
+                |i| chunk(&words[i], c),
+                |i| Slot {
+                    filter: filter_bits(&words[i], c),
+                    slot: (from + i) as u32,
+                },
+            );
         }
     }
 
@@ -270,33 +257,34 @@ impl PdqIndex {
                 (self.words.len() - 1) as u32
             }
         };
-        for c in 0..CHUNKS {
-            let b = c * BUCKETS + usize::from(chunk(&w, c));
-            self.buckets[b].push(Slot {
-                filter: filter_bits(&w, c),
-                slot,
-            });
+        for (c, table) in self.tables.iter_mut().enumerate() {
+            table.push(
+                chunk(&w, c),
+                Slot {
+                    filter: filter_bits(&w, c),
+                    slot,
+                },
+            );
         }
-        self.by_id.insert(id, slot);
+        let ids = &self.ids;
+        // `remove` above took `id` out, so this files it.
+        let _ = self.by_id.insert(id, slot, |s| id_at(ids, s));
     }
 
     /// Removes entry `id`; returns whether it was present. It stops matching at once.
     pub fn remove(&mut self, id: u64) -> bool {
         self.file_pending();
-        let Some(slot) = self.by_id.remove(&id) else {
+        let ids = &self.ids;
+        let Some(slot) = self.by_id.remove(id, |s| id_at(ids, s)) else {
             return false;
         };
         let w = self.words[slot as usize];
-        for c in 0..CHUNKS {
-            let bucket = &mut self.buckets[c * BUCKETS + usize::from(chunk(&w, c))];
-            if let Some(pos) = bucket.iter().position(|s| s.slot == slot) {
-                bucket.swap_remove(pos);
-            }
-            if bucket.is_empty() {
-                bucket.shrink_to_fit();
-            }
+        for (c, table) in self.tables.iter_mut().enumerate() {
+            table.remove(chunk(&w, c), |s| s.slot == slot);
         }
-        self.free.push(slot);
+        if self.by_id.reusable(slot) {
+            self.free.push(slot);
+        }
         true
     }
 
@@ -325,7 +313,7 @@ impl PdqIndex {
 
     #[inline(always)]
     fn scan(&self, q: &[u64; 4], radius: u32, hits: &mut Vec<PdqHit>) {
-        for &slot in self.by_id.values() {
+        for slot in self.by_id.slots() {
             let d = hamming(q, &self.words[slot as usize]);
             if d <= radius {
                 hits.push(PdqHit {
@@ -350,24 +338,28 @@ impl PdqIndex {
         // contents are requested from memory ahead of use: the probe is bound by random reads.
         let bucket_of = |k: usize| {
             let (c, m) = (k / n_masks, masks[k % n_masks]);
-            c * BUCKETS + usize::from(chunk(q, c) ^ m)
+            (&self.tables[c], chunk(q, c) ^ m)
         };
         let total = CHUNKS * n_masks;
         for k in 0..total.min(HEADER_AHEAD) {
-            prefetch(&self.buckets[bucket_of(k)]);
+            let (table, key) = bucket_of(k);
+            table.prefetch_span(key);
         }
         for k in 0..total {
             if k + HEADER_AHEAD < total {
-                prefetch(&self.buckets[bucket_of(k + HEADER_AHEAD)]);
+                let (table, key) = bucket_of(k + HEADER_AHEAD);
+                table.prefetch_span(key);
             }
             if k + DATA_AHEAD < total {
-                prefetch(self.buckets[bucket_of(k + DATA_AHEAD)].as_ptr());
+                let (table, key) = bucket_of(k + DATA_AHEAD);
+                table.prefetch_items(key);
             }
             let c = k / n_masks;
             let m = masks[k % n_masks];
             let qf = &filters[c];
             let budget = radius.saturating_sub(m.count_ones());
-            for s in &self.buckets[bucket_of(k)] {
+            let (table, key) = bucket_of(k);
+            for s in table.get(key) {
                 let lower = (s.filter[0] ^ qf[0]).count_ones()
                     + (s.filter[1] ^ qf[1]).count_ones()
                     + (s.filter[2] ^ qf[2]).count_ones();
@@ -391,15 +383,151 @@ impl PdqIndex {
         }
     }
 
-    /// Approximate heap bytes used (slot tables, stored hashes, id map).
+    /// Heap bytes held (slot tables, stored hashes, id table), by capacity.
     pub fn heap_bytes(&self) -> usize {
-        let slots: usize = self.buckets.iter().map(|b| b.capacity()).sum();
-        slots * std::mem::size_of::<Slot>()
-            + self.buckets.capacity() * std::mem::size_of::<Vec<Slot>>()
+        let tables: usize = self.tables.iter().map(Buckets::heap_bytes).sum();
+        tables
+            + self.tables.capacity() * std::mem::size_of::<Buckets<Slot>>()
             + self.words.capacity() * 32
             + self.ids.capacity() * 8
             + self.free.capacity() * 4
-            + self.by_id.capacity() * 13
+            + self.by_id.heap_bytes()
             + self.masks.capacity() * 2
+    }
+}
+
+/// The id in slot `s` of `ids` (`u64::MAX` past the end, where no filed slot is).
+#[inline(always)]
+fn id_at(ids: &[u64], s: u32) -> u64 {
+    ids.get(s as usize).copied().unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+    use crate::synth::flip_bits;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Every query's hits against a brute-force scan of `model`, at radius 31.
+    fn agree(idx: &PdqIndex, model: &BTreeMap<u64, PdqHash>, queries: &[PdqHash]) {
+        assert_eq!(idx.len(), model.len());
+        for q in queries {
+            let want: BTreeSet<(u32, u64)> = model
+                .iter()
+                .map(|(&id, h)| (h.distance(q), id))
+                .filter(|&(d, _)| d <= 31)
+                .collect();
+            let hits = idx.search(q);
+            let got: BTreeSet<(u32, u64)> = hits.iter().map(|h| (h.distance, h.id)).collect();
+            assert_eq!(got.len(), hits.len(), "no duplicates");
+            assert_eq!(got, want);
+        }
+    }
+
+    /// Queries near the stored hashes (and some far from all).
+    fn queries(rng: &mut SplitMix64, model: &BTreeMap<u64, PdqHash>) -> Vec<PdqHash> {
+        let stored: Vec<PdqHash> = model.values().copied().collect();
+        (0..400)
+            .map(|k| {
+                if k % 4 == 3 {
+                    PdqHash(rng.bytes32())
+                } else {
+                    let h = stored[rng.below(stored.len() as u64) as usize];
+                    let flips = rng.below(36) as u32;
+                    flip_bits(rng, &h, flips)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn changes_after_a_bulk_load_are_seen_at_once() {
+        let mut rng = SplitMix64::new(8);
+        let mut idx = PdqIndex::default();
+        let mut model = BTreeMap::new();
+        // Clusters of near copies share buckets, so changes land in filled buckets too.
+        let bases: Vec<PdqHash> = (0..100).map(|_| PdqHash(rng.bytes32())).collect();
+        let near = |rng: &mut SplitMix64| {
+            let base = bases[rng.below(bases.len() as u64) as usize];
+            let flips = rng.below(30) as u32;
+            flip_bits(rng, &base, flips)
+        };
+        for id in 0..3000u64 {
+            let h = if id % 2 == 0 {
+                near(&mut rng)
+            } else {
+                PdqHash(rng.bytes32())
+            };
+            idx.push_unfiled(id, h);
+            model.insert(id, h);
+        }
+        idx.file_pending();
+        let q = queries(&mut rng, &model);
+        agree(&idx, &model, &q);
+
+        // Inserts after the load are found beside the loaded entries.
+        for id in 10_000..11_000u64 {
+            let h = near(&mut rng);
+            idx.insert(id, h);
+            model.insert(id, h);
+        }
+        agree(&idx, &model, &queries(&mut rng, &model));
+
+        // Removals of loaded entries stop matching at once; a removed id comes back with
+        // another hash, and a present one is replaced.
+        let mut removed = Vec::new();
+        for id in (0..3000u64).step_by(5) {
+            assert!(idx.remove(id));
+            assert!(!idx.contains(id));
+            let old = model.remove(&id).unwrap_or(PdqHash([0; 32]));
+            assert!(
+                idx.search(&old).iter().all(|h| h.id != id),
+                "{id} still matches"
+            );
+            removed.push((id, old));
+        }
+        agree(&idx, &model, &q);
+        for &(id, old) in removed.iter().step_by(3) {
+            let h = near(&mut rng);
+            idx.insert(id, h);
+            model.insert(id, h);
+            assert!(idx.search(&h).iter().any(|x| x.id == id && x.distance == 0));
+            if old.distance(&h) > 31 {
+                assert!(idx.search(&old).iter().all(|x| x.id != id));
+            }
+        }
+        for id in (1..3000u64).step_by(7) {
+            let h = PdqHash(rng.bytes32());
+            idx.insert(id, h);
+            model.insert(id, h);
+        }
+        agree(&idx, &model, &queries(&mut rng, &model));
+
+        // Growth (runs moved, leaving holes), then removal of most of it: every table
+        // compacts its buckets, and nothing is lost.
+        let before: Vec<usize> = idx.tables.iter().map(|t| t.compactions).collect();
+        for k in 0..4000u64 {
+            let h = near(&mut rng);
+            idx.insert(20_000 + k, h);
+            model.insert(20_000 + k, h);
+        }
+        agree(&idx, &model, &q);
+        for k in (0..4000u64).filter(|k| k % 4 != 0) {
+            assert!(idx.remove(20_000 + k));
+            model.remove(&(20_000 + k));
+        }
+        for (t, b) in idx.tables.iter().zip(before) {
+            assert!(t.compactions > b, "a table did not compact");
+        }
+        agree(&idx, &model, &queries(&mut rng, &model));
+        // The scan (radius above 47) sees the same entries.
+        let mut all: Vec<u64> = idx
+            .search_within(&PdqHash([0; 32]), 256)
+            .iter()
+            .map(|h| h.id)
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, model.keys().copied().collect::<Vec<_>>());
     }
 }

@@ -1,16 +1,16 @@
 //! SHA-256 digests and the exact-digest index.
 //!
-//! A digest is already uniformly random, so the table hashes it by its first 8 bytes with a
-//! pass-through hasher instead of running SipHash over 32 bytes.
+//! A digest is already uniformly random, so the index hashes it by its first 8 bytes instead
+//! of running SipHash over 32 bytes (see `multimap::DigestKeys`).
 
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::hex::{HexError, parse_hex32, to_hex32};
-use crate::multimap::MultiMap;
+use crate::multimap::{DigestKeys, MultiMap};
 
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,31 +72,10 @@ impl<'de> Deserialize<'de> for Sha256Digest {
     }
 }
 
-/// Passes a `write_u64` value through unchanged; other writes are folded in (only
-/// `Sha256Digest` is hashed with it, which writes one u64).
-#[derive(Default, Clone, Copy)]
-pub struct PrefixHasher(u64);
-
-impl Hasher for PrefixHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x100_0000_01B3);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 ^= v;
-    }
-}
-
-type PrefixBuild = BuildHasherDefault<PrefixHasher>;
-
 /// Exact SHA-256 index: digest → entry id.
 #[derive(Clone, Debug, Default)]
 pub struct Sha256Index {
-    map: MultiMap<Sha256Digest, PrefixBuild>,
+    map: MultiMap<DigestKeys>,
 }
 
 impl Sha256Index {
@@ -117,7 +96,7 @@ impl Sha256Index {
 
     /// Adds entry `id` (replacing what `id` held before).
     pub fn insert(&mut self, id: u64, digest: Sha256Digest) {
-        self.map.insert(id, digest);
+        self.map.insert(id, &digest.0);
     }
 
     /// Whether entry `id` is present.
@@ -133,7 +112,7 @@ impl Sha256Index {
     /// The (lowest) entry id holding `digest`.
     #[inline]
     pub fn get(&self, digest: &Sha256Digest) -> Option<u64> {
-        self.map.get(digest)
+        self.map.get(&digest.0)
     }
 
     #[inline]
@@ -149,8 +128,8 @@ impl Sha256Index {
         self.len() == 0
     }
 
-    /// Approximate heap bytes used.
+    /// Heap bytes held, by capacity.
     pub fn heap_bytes(&self) -> usize {
-        self.map.heap_bytes(|_| 0)
+        self.map.heap_bytes()
     }
 }

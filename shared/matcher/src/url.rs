@@ -147,6 +147,14 @@ impl<'de> Deserialize<'de> for NormalizedUrl {
 
 /// Validates a link and returns its canonical form.
 pub fn normalize_url(input: &str) -> Result<NormalizedUrl, UrlError> {
+    match already_canonical(input) {
+        Some(n) => Ok(n),
+        None => parse_and_normalize(input),
+    }
+}
+
+/// [`normalize_url`] the long way.
+fn parse_and_normalize(input: &str) -> Result<NormalizedUrl, UrlError> {
     let s = input.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n');
     if s.is_empty() {
         return Err(UrlError::Empty);
@@ -197,6 +205,81 @@ pub fn normalize_url(input: &str) -> Result<NormalizedUrl, UrlError> {
         push_query(&mut text, query);
     }
     Ok(NormalizedUrl { text, authority_at })
+}
+
+/// `s` itself when it is, at a glance, already in the form `normalize_url` gives: a plain
+/// link that normalising would leave as it is. Most stored links (a snapshot's, all canonical)
+/// and many asked for are, and this one pass over the bytes costs a few percent of parsing.
+/// `None` says nothing about `s` (normalising decides). What passes is deliberately narrow,
+/// each rule keeping out what the parser or the normalisation would change:
+///
+/// - `http://` or `https://` (lowercase), at most [`MAX_URL_LEN`] bytes;
+/// - a host of lowercase ASCII letters, digits, `-` and `.`, no empty label, no `--` (so no
+///   punycode for IDNA to check), the last label starting with a letter (so the parser does
+///   not take it for an IPv4 address); no user info, no port;
+/// - a path: `/` then unreserved characters and `!$&'()*+,;=:@/`, no `%` escape, no `.` or
+///   `..` segment, no trailing `/` (except the root path);
+/// - optionally a query of `&`-separated `key[=value]` parameters of those characters less
+///   `'` (which the parser escapes in a query) and `?`, none empty, none a tracking
+///   parameter, in sorted order; no fragment.
+fn already_canonical(s: &str) -> Option<NormalizedUrl> {
+    if s.len() > MAX_URL_LEN {
+        return None;
+    }
+    let scheme_len = if s.starts_with("https://") {
+        5
+    } else if s.starts_with("http://") {
+        4
+    } else {
+        return None;
+    };
+    let rest = &s[scheme_len + 3..];
+    let host_end = rest.find('/')?;
+    let host = &rest[..host_end];
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !host.contains("--")
+        && host.split('.').all(|label| !label.is_empty())
+        && host
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.starts_with(|c: char| c.is_ascii_lowercase()));
+    if !host_ok {
+        return None;
+    }
+    let (path, query) = match rest[host_end..].split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (&rest[host_end..], None),
+    };
+    let plain = |b: u8, extra: &[u8]| b.is_ascii_alphanumeric() || extra.contains(&b);
+    let path_ok = path.bytes().all(|b| plain(b, b"-._~!$&'()*+,;=:@/"))
+        && (path == "/" || !path.ends_with('/'))
+        && path.split('/').all(|seg| seg != "." && seg != "..");
+    if !path_ok {
+        return None;
+    }
+    if let Some(q) = query {
+        if !q.bytes().all(|b| plain(b, b"-._~!$&()*+,;=:@/")) {
+            return None;
+        }
+        let mut last: Option<(&str, Option<&str>)> = None;
+        for param in q.split('&') {
+            let (k, v) = match param.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (param, None),
+            };
+            if param.is_empty() || is_tracking_param(k) || last.is_some_and(|l| l > (k, v)) {
+                return None;
+            }
+            last = Some((k, v));
+        }
+    }
+    Some(NormalizedUrl {
+        text: s.to_owned(),
+        authority_at: scheme_len + 1,
+    })
 }
 
 /// Rejects a non-http(s) scheme before anything else, so `javascript:`/`data:` links get
@@ -307,9 +390,16 @@ fn push_query(out: &mut String, query: &str) {
     }
 }
 
+/// Whether `key` names a tracking parameter, in any ASCII case.
 fn is_tracking_param(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    TRACKING_PARAMS.contains(&key.as_str()) || TRACKING_PREFIXES.iter().any(|p| key.starts_with(p))
+    let key = key.as_bytes();
+    TRACKING_PARAMS
+        .iter()
+        .any(|p| key.eq_ignore_ascii_case(p.as_bytes()))
+        || TRACKING_PREFIXES.iter().any(|p| {
+            key.get(..p.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(p.as_bytes()))
+        })
 }
 
 /// Decodes `%XX` escapes of unreserved characters (ALPHA DIGIT - . _ ~) and uppercases the
@@ -349,5 +439,186 @@ fn hex_val(c: u8) -> Option<u8> {
         b'a'..=b'f' => Some(c - b'a' + 10),
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    fn pick<'a>(rng: &mut SplitMix64, from: &[&'a str]) -> &'a str {
+        from[rng.below(from.len() as u64) as usize]
+    }
+
+    /// A link made of pieces chosen to hit every rule of `already_canonical`: most are close
+    /// to canonical, each piece may break it in one way.
+    fn link(rng: &mut SplitMix64) -> String {
+        let mut s = String::from(pick(
+            rng,
+            &["https://", "http://", "HTTP://", "ftp://", "https:/"],
+        ));
+        if rng.below(10) == 0 {
+            s.push_str("user@");
+        }
+        let labels = [
+            "example", "a", "b1", "ex-ample", "xn--e1a", "a--b", "1", "0x7f", "EXAMPLE", "", "com",
+            "org", "-a",
+        ];
+        for i in 0..1 + rng.below(3) {
+            if i > 0 {
+                s.push('.');
+            }
+            s.push_str(pick(rng, &labels));
+        }
+        s.push_str(pick(rng, &["", "", "", ".", ":443", ":8080", ":80", "?"]));
+        let segments = [
+            "a",
+            "B",
+            "photo.jpg",
+            "",
+            ".",
+            "..",
+            "%41",
+            "%2e",
+            "%7e",
+            "a b",
+            "\u{e9}",
+            "~x",
+            "x'y",
+            "a;b",
+            "c=d",
+            "@",
+            "+",
+            ":",
+            "*!$",
+            "(1)",
+            "\\",
+            "a#b",
+            "{x}",
+        ];
+        for _ in 0..rng.below(4) {
+            s.push('/');
+            s.push_str(pick(rng, &segments));
+        }
+        if rng.below(4) == 0 {
+            s.push('/');
+        }
+        if rng.below(2) == 0 {
+            let params = [
+                "a=1",
+                "a=2",
+                "b",
+                "a",
+                "id=7",
+                "utm_source=x",
+                "UTM_Medium=y",
+                "fbclid=2",
+                "FbClId",
+                "z=%41",
+                "z=%4a",
+                "k'=v",
+                "",
+                "x=y=z",
+                "a=",
+                "=b",
+                "q=a/b",
+                "q=?",
+                "c=+",
+                "d=(x)",
+                "e=~",
+            ];
+            let mut chosen: Vec<&str> = (0..1 + rng.below(4)).map(|_| pick(rng, &params)).collect();
+            if rng.below(2) == 0 {
+                chosen.sort_by(|x, y| {
+                    let split = |p: &'static str| match p.split_once('=') {
+                        Some((k, v)) => (k, Some(v)),
+                        None => (p, None),
+                    };
+                    split(x).cmp(&split(y))
+                });
+            }
+            s.push('?');
+            s.push_str(&chosen.join("&"));
+        }
+        if rng.below(8) == 0 {
+            s.push_str("#top");
+        }
+        s
+    }
+
+    /// What the fast path accepts, parsing and normalising leave exactly as it is.
+    #[test]
+    fn the_fast_path_accepts_only_links_normalising_would_not_change() {
+        let mut rng = SplitMix64::new(77);
+        let (mut accepted, mut canonical_accepted) = (0, 0);
+        for _ in 0..200_000 {
+            let s = link(&mut rng);
+            let slow = parse_and_normalize(&s);
+            if let Some(fast) = already_canonical(&s) {
+                accepted += 1;
+                let slow = slow.as_ref().map(NormalizedUrl::as_str);
+                assert_eq!(slow, Ok(fast.as_str()), "{s:?}");
+                assert_eq!(normalize_url(&s), Ok(fast.clone()));
+                assert_eq!(fast.match_key(), &s[s.find("//").unwrap_or(0)..]);
+            }
+            // Normalised links are the ones a snapshot holds.
+            if let Ok(n) = slow
+                && let Some(fast) = already_canonical(n.as_str())
+            {
+                canonical_accepted += 1;
+                assert_eq!(fast, n, "{s:?}");
+            }
+        }
+        // The pieces reach both sides of every rule often enough to mean something.
+        assert!(accepted > 500, "{accepted} accepted");
+        assert!(
+            canonical_accepted > 20_000,
+            "{canonical_accepted} canonical accepted"
+        );
+    }
+
+    #[test]
+    fn the_fast_path_takes_plain_canonical_links() {
+        for s in [
+            "https://example.org/",
+            "http://example.org/u/1/photo.jpg?id=1",
+            "https://cdn.example.com/a//b/c.jpg?a=1&a=2&b",
+            "https://x.example/p;q=1/r?k=v&z",
+        ] {
+            assert_eq!(
+                already_canonical(s).as_ref().map(NormalizedUrl::as_str),
+                Some(s)
+            );
+        }
+        for s in [
+            "https://example.org",
+            "https://example.org/a/",
+            "https://Example.org/",
+            "https://example.org:443/",
+            "https://example.org/./a",
+            "https://example.org/%41",
+            "https://example.org/?b&a",
+            "https://example.org/?utm_source=x",
+            "https://example.org/?",
+            "https://example.org/#x",
+            "https://127.0.0.1/",
+            "https://xn--e1a.example/",
+            "https://example.org/?q='",
+        ] {
+            assert_eq!(already_canonical(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn tracking_parameters_in_any_case() {
+        assert!(is_tracking_param("fbclid"));
+        assert!(is_tracking_param("FBCLID"));
+        assert!(is_tracking_param("utm_source"));
+        assert!(is_tracking_param("UTM_"));
+        assert!(!is_tracking_param("utm"));
+        assert!(!is_tracking_param("fbclid2"));
+        assert!(!is_tracking_param("\u{e9}tm_x"));
+        assert!(!is_tracking_param(""));
     }
 }

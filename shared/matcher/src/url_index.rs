@@ -1,13 +1,11 @@
 //! Exact index of normalised URLs (matched by scheme-less canonical form).
 
-use std::collections::hash_map::RandomState;
-
-use crate::multimap::MultiMap;
+use crate::multimap::{MultiMap, TextKeys};
 use crate::url::NormalizedUrl;
 
 #[derive(Clone, Debug, Default)]
 pub struct UrlIndex {
-    map: MultiMap<String, RandomState>,
+    map: MultiMap<TextKeys>,
 }
 
 impl UrlIndex {
@@ -22,7 +20,7 @@ impl UrlIndex {
 
     /// Adds entry `id` (replacing what `id` held before).
     pub fn insert(&mut self, id: u64, url: &NormalizedUrl) {
-        self.map.insert(id, url.match_key().to_string());
+        self.map.insert(id, url.match_key());
     }
 
     /// Whether entry `id` is present.
@@ -37,8 +35,7 @@ impl UrlIndex {
 
     /// The (lowest) entry id whose URL equals `url` after normalisation.
     pub fn get(&self, url: &NormalizedUrl) -> Option<u64> {
-        // MultiMap keys are owned Strings; look up without allocating via a borrowed key.
-        self.map.get_str(url.match_key())
+        self.map.get(url.match_key())
     }
 
     pub fn len(&self) -> usize {
@@ -49,7 +46,13 @@ impl UrlIndex {
         self.len() == 0
     }
 
+    /// Gives back the room that growing left unused (after a bulk load).
+    pub fn shrink_to_fit(&mut self) {
+        self.map.shrink_to_fit();
+    }
+
+    /// Heap bytes held, by capacity.
     pub fn heap_bytes(&self) -> usize {
-        self.map.heap_bytes(|k| k.capacity())
+        self.map.heap_bytes()
     }
 }

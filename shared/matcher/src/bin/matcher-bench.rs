@@ -3,7 +3,8 @@
 //! cargo run --release -p optout-matcher --bin matcher-bench -- [--face-sizes 100000,1000000]
 //!   [--nq 2000] [--nimp 2000] [--threshold 0.5] [--tables 16] [--probes 100,300,600,1000,1500,2500]
 //!   [--pdq-n 1000000] [--pdq-nq 4000] [--sha-n 1000000] [--sha-nq 2000000]
-//!   [--url-n 200000] [--url-nq 200000] [--only face,pdq,sha,url]
+//!   [--url-n 200000] [--url-nq 200000] [--only face,pdq,sha,url,state]
+//!   [--state-faces 1000000] [--state-file PATH]
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -58,7 +59,8 @@ impl Args {
 const HELP: &str = "matcher-bench [--face-sizes 100000,1000000] [--nq 2000] [--nimp 2000] \
 [--threshold 0.5] [--tables 16] [--probes 100,300,600,1000,1500,2500] [--pdq-n 1000000] \
 [--pdq-nq 4000] [--pdq-radius 31] [--pdq-max-flips 24] [--sha-n 1000000] [--sha-nq 2000000] \
-[--url-n 200000] [--url-nq 200000] [--only face,pdq,sha,url] [--seed 1234]";
+[--url-n 200000] [--url-nq 200000] [--only face,pdq,sha,url,state] [--seed 1234] \
+[--state-faces 1000000] [--state-file PATH (the generated snapshot: read if it exists, else written)]";
 
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -134,15 +136,75 @@ fn run(a: &Args) -> Result<(), String> {
 }
 
 /// Loading a matcher snapshot (`optout_matcher::state`) of N faces (as derived records) plus
-/// N/2 SHA-256, N/2 PDQ and N/2 URLs from memory into an empty index, against inserting the
-/// same entries one by one.
+/// N/2 SHA-256, N/2 PDQ and N/2 URLs from memory into an empty index.
 fn bench_state(a: &Args, seed: u64) -> Result<(), String> {
-    use optout_matcher::state::{
-        Header, StateEntry, StateReader, StateValue, StateWriter, load_index,
-    };
-    use optout_matcher::{ExclusionConfig, ExclusionIndex, FaceDeriver};
+    use optout_matcher::state::{StateReader, load_index};
+    use optout_matcher::{ExclusionConfig, ExclusionIndex};
     let n: usize = a.num("state-faces", 1_000_000)?;
     let cfg = ExclusionConfig::default();
+    // Generating the snapshot takes far longer than loading it: `--state-file` keeps it.
+    let file = a.0.get("state-file");
+    // The faces the snapshot was made from stay alive through the load, so that the load
+    // cannot reuse their memory (which would hide it from the RSS delta).
+    let mut _faces = Vec::new();
+    let buf = match file.map(std::fs::read) {
+        Some(Ok(buf)) => {
+            println!(
+                "[state N={n}] snapshot read from {}",
+                file.map_or("", |f| f.as_str())
+            );
+            buf
+        }
+        _ => {
+            let buf;
+            (buf, _faces) = state_snapshot(n, &cfg, seed)?;
+            if let Some(f) = file {
+                std::fs::write(f, &buf).map_err(|e| format!("{f}: {e}"))?;
+            }
+            buf
+        }
+    };
+    let tm = Timer::start();
+    let mut reader = StateReader::new(buf.as_slice()).map_err(|e| e.to_string())?;
+    let mut seen = 0u64;
+    while let Some(item) = reader.next().map_err(|e| e.to_string())? {
+        seen += item.id & 1;
+    }
+    reader.finish().map_err(|e| e.to_string())?;
+    let (wall, _) = tm.stop();
+    println!("[state N={n}] decode and verify only: {wall:.2}s ({seen} odd ids)");
+    let r0 = rss_mb();
+    let tm = Timer::start();
+    let mut index = ExclusionIndex::new(cfg);
+    let reader = StateReader::new(buf.as_slice()).map_err(|e| e.to_string())?;
+    let loaded =
+        load_index(reader, Some(buf.len() as u64), &mut index).map_err(|e| e.to_string())?;
+    let (wall, cpu) = tm.stop();
+    println!(
+        "[state N={n}] load {wall:.2}s wall, {cpu:.2}s cpu: {} entries, heap {:.0} MB, RSS delta {:.0} MB",
+        loaded.entries,
+        index.heap_bytes() as f64 / 1e6,
+        rss_mb() - r0
+    );
+    println!(
+        "[state N={n}] heap MB: faces {:.0}, pdq {:.0}, sha256 {:.0}, urls {:.0}",
+        index.faces().heap_bytes() as f64 / 1e6,
+        index.pdq().heap_bytes() as f64 / 1e6,
+        index.sha256().heap_bytes() as f64 / 1e6,
+        index.urls().heap_bytes() as f64 / 1e6,
+    );
+    Ok(())
+}
+
+/// A snapshot of `n` faces (as derived records) plus n/2 SHA-256, n/2 PDQ and n/2 URLs, and
+/// the faces.
+fn state_snapshot(
+    n: usize,
+    cfg: &optout_matcher::ExclusionConfig,
+    seed: u64,
+) -> Result<(Vec<u8>, Vec<optout_matcher::Embedding>), String> {
+    use optout_matcher::FaceDeriver;
+    use optout_matcher::state::{Header, StateEntry, StateValue, StateWriter};
     let deriver = FaceDeriver::new(cfg.face.tables, cfg.face.seed);
     let mut rng = SplitMix64::new(seed + 20);
     let faces: Vec<optout_matcher::Embedding> = (0..n)
@@ -201,36 +263,7 @@ fn bench_state(a: &Args, seed: u64) -> Result<(), String> {
         buf.len() as f64 / 1e6,
         buf.len() as f64 / count as f64
     );
-    let tm = Timer::start();
-    let mut reader = StateReader::new(buf.as_slice()).map_err(|e| e.to_string())?;
-    let mut seen = 0u64;
-    while let Some(item) = reader.next().map_err(|e| e.to_string())? {
-        seen += item.id & 1;
-    }
-    reader.finish().map_err(|e| e.to_string())?;
-    let (wall, _) = tm.stop();
-    println!("[state N={n}] decode and verify only: {wall:.2}s ({seen} odd ids)");
-    let r0 = rss_mb();
-    let tm = Timer::start();
-    let mut index = ExclusionIndex::new(cfg);
-    let reader = StateReader::new(buf.as_slice()).map_err(|e| e.to_string())?;
-    let loaded =
-        load_index(reader, Some(buf.len() as u64), &mut index).map_err(|e| e.to_string())?;
-    let (wall, cpu) = tm.stop();
-    println!(
-        "[state N={n}] load {wall:.2}s wall, {cpu:.2}s cpu: {} entries, heap {:.0} MB, RSS delta {:.0} MB",
-        loaded.entries,
-        index.heap_bytes() as f64 / 1e6,
-        rss_mb() - r0
-    );
-    println!(
-        "[state N={n}] heap MB: faces {:.0}, pdq {:.0}, sha256 {:.0}, urls {:.0}",
-        index.faces().heap_bytes() as f64 / 1e6,
-        index.pdq().heap_bytes() as f64 / 1e6,
-        index.sha256().heap_bytes() as f64 / 1e6,
-        index.urls().heap_bytes() as f64 / 1e6,
-    );
-    Ok(())
+    Ok((buf, faces))
 }
 
 fn bench_face(a: &Args, n: usize, seed: u64) -> Result<(), String> {

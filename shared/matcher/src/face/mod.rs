@@ -10,7 +10,9 @@
 //! (within 0.0005 of the f32 cosine, see `f16`).
 //!
 //! Add and remove are incremental: an entry goes into one bucket per table, and removal
-//! takes it out of them at once (its slot is reused later).
+//! takes it out of them at once (its slot is reused later, unless a bulk load filed it: see
+//! `ids::SlotsById`). Each table keeps its buckets in one flat array (`buckets::Buckets`), which a bulk
+//! load ([`FaceIndex::file_pending`]) lays out in one go.
 //!
 //! What an insert derives from an embedding (the f16 copy, the sketch and one bucket key per
 //! table: [`FaceRecord`]) costs 36 rotations, ~55 µs; a snapshot carries the records so that a
@@ -21,13 +23,15 @@ mod f16;
 mod probe;
 mod rotation;
 
-use std::collections::HashMap;
 use std::fmt;
 
 pub use embedding::{DIM, Embedding, EmbeddingError, NORM_TOLERANCE};
 
+use crate::buckets::{BUCKETS, Buckets};
 use crate::cpu;
-use probe::{BUCKETS, Ranked, bucket_key, rank, select};
+use crate::ids::SlotsById;
+use crate::prefetch::prefetch;
+use probe::{Ranked, bucket_key, rank, select};
 use rotation::Rotations;
 
 const SKETCH_ROTATIONS: usize = 4;
@@ -99,8 +103,8 @@ impl FaceRecord {
     }
 }
 
-/// The random rotations of one [`FaceParams`]: computes [`FaceRecord`]s without an index (and
-/// its 25 MB of empty buckets), e.g. to write a snapshot.
+/// The random rotations of one [`FaceParams`]: computes [`FaceRecord`]s without an index, e.g.
+/// to write a snapshot.
 #[derive(Clone, Debug)]
 pub struct FaceDeriver {
     params: FaceParams,
@@ -180,9 +184,10 @@ pub struct FaceIndex {
     /// `tables` bucket keys per slot (needed to remove the slot again).
     keys: Vec<u16>,
     free: Vec<u32>,
-    by_id: HashMap<u64, u32>,
-    /// `tables * BUCKETS` buckets of slots.
-    buckets: Vec<Vec<u32>>,
+    /// Live slots by the id in `ids`.
+    by_id: SlotsById,
+    /// One table of slots per LSH table, keyed by that table's bucket key.
+    buckets: Vec<Buckets<u32>>,
     /// Slots from here on are stored but not yet in their buckets (a bulk load: see
     /// [`FaceIndex::push_unfiled`]).
     unfiled_from: Option<usize>,
@@ -223,8 +228,8 @@ impl FaceIndex {
             ids: Vec::new(),
             keys: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
-            buckets: vec![Vec::new(); cfg.tables * BUCKETS],
+            by_id: SlotsById::default(),
+            buckets: vec![Buckets::default(); cfg.tables],
             unfiled_from: None,
             cfg,
         }
@@ -269,7 +274,6 @@ impl FaceIndex {
         self.sketches.reserve_exact(additional);
         self.ids.reserve_exact(additional);
         self.keys.reserve_exact(additional * self.cfg.tables);
-        self.by_id.reserve(additional);
     }
 
     /// Adds entry `id` (replacing what `id` held before).
@@ -294,7 +298,11 @@ impl FaceIndex {
 
     /// Whether entry `id` is present.
     pub fn contains(&self, id: u64) -> bool {
-        self.by_id.contains_key(&id)
+        self.slot_of(id).is_some()
+    }
+
+    fn slot_of(&self, id: u64) -> Option<u32> {
+        self.by_id.get(id, |s| id_at(&self.ids, s))
     }
 
     /// Adds entry `id` (which must not be present) from its record, leaving it out of its
@@ -308,46 +316,44 @@ impl FaceIndex {
                 found: record.keys.len(),
             });
         }
-        if self.by_id.contains_key(&id) {
+        let slot = self.vecs.len();
+        let ids = &self.ids;
+        if self
+            .by_id
+            .insert(id, slot as u32, |s| id_at(ids, s))
+            .is_err()
+        {
             return self.insert_record(id, record);
         }
-        let slot = self.vecs.len();
         self.unfiled_from.get_or_insert(slot);
         self.vecs.push(record.half);
         self.sketches.push(record.sketch);
         self.ids.push(id);
         self.keys.extend_from_slice(&record.keys);
-        self.by_id.insert(id, slot as u32);
         Ok(())
     }
 
-    /// Files every entry added by [`push_unfiled`](Self::push_unfiled) in its buckets, each
-    /// bucket grown once to its final size.
+    /// Files every entry added by [`push_unfiled`](Self::push_unfiled) in its buckets: each
+    /// table is laid out anew, tightly, in one allocation (see `buckets::Buckets::extend_bulk`).
     pub fn file_pending(&mut self) {
         let Some(from) = self.unfiled_from.take() else {
             return;
         };
         let l = self.cfg.tables;
         let n = self.vecs.len();
-        let mut counts = vec![0u32; BUCKETS];
-        for t in 0..l {
-            counts.fill(0);
-            for slot in from..n {
-                counts[usize::from(self.keys[slot * l + t])] += 1;
-            }
-            let table = &mut self.buckets[t * BUCKETS..(t + 1) * BUCKETS];
-            for (bucket, &c) in table.iter_mut().zip(&counts) {
-                bucket.reserve_exact(c as usize);
-            }
-            for slot in from..n {
-                table[usize::from(self.keys[slot * l + t])].push(slot as u32);
-            }
+        let keys = &self.keys;
+        for (t, table) in self.buckets.iter_mut().enumerate() {
+            table.extend_bulk(
+                n - from,
+                |i| keys.get((from + i) * l + t).copied().unwrap_or(0),
+                |i| (from + i) as u32,
+            );
         }
     }
 
     /// The record of entry `id` (what a snapshot stores), if present.
     pub fn record(&self, id: u64) -> Option<FaceRecord> {
-        let slot = *self.by_id.get(&id)? as usize;
+        let slot = self.slot_of(id)? as usize;
         let l = self.cfg.tables;
         Some(FaceRecord {
             half: self.vecs[slot],
@@ -376,31 +382,30 @@ impl FaceIndex {
             }
         };
         let l = self.cfg.tables;
-        for (t, &key) in keys.iter().enumerate().take(l) {
+        for ((t, &key), table) in keys.iter().enumerate().zip(&mut self.buckets) {
             self.keys[slot as usize * l + t] = key;
-            self.buckets[t * BUCKETS + usize::from(key)].push(slot);
+            table.push(key, slot);
         }
-        self.by_id.insert(id, slot);
+        let ids = &self.ids;
+        // `remove` above took `id` out, so this files it.
+        let _ = self.by_id.insert(id, slot, |s| id_at(ids, s));
     }
 
     /// Removes entry `id`; returns whether it was present. It stops matching at once.
     pub fn remove(&mut self, id: u64) -> bool {
         self.file_pending();
-        let Some(slot) = self.by_id.remove(&id) else {
+        let ids = &self.ids;
+        let Some(slot) = self.by_id.remove(id, |s| id_at(ids, s)) else {
             return false;
         };
         let l = self.cfg.tables;
-        for t in 0..l {
-            let key = self.keys[slot as usize * l + t];
-            let bucket = &mut self.buckets[t * BUCKETS + usize::from(key)];
-            if let Some(pos) = bucket.iter().position(|&s| s == slot) {
-                bucket.swap_remove(pos);
-            }
-            if bucket.is_empty() {
-                bucket.shrink_to_fit();
-            }
+        let keys = &self.keys[slot as usize * l..(slot as usize + 1) * l];
+        for (table, &key) in self.buckets.iter_mut().zip(keys) {
+            table.remove(key, |&s| s == slot);
         }
-        self.free.push(slot);
+        if self.by_id.reusable(slot) {
+            self.free.push(slot);
+        }
         true
     }
 
@@ -475,12 +480,12 @@ impl FaceIndex {
             select(&query.ranked, probes, &mut sel);
             for (k, &(t, key)) in sel.iter().enumerate() {
                 if let Some(&(ta, ka)) = sel.get(k + 16) {
-                    prefetch(&self.buckets[ta * BUCKETS + usize::from(ka)]);
+                    self.buckets[ta].prefetch_span(ka);
                 }
                 if let Some(&(ta, ka)) = sel.get(k + 6) {
-                    prefetch(self.buckets[ta * BUCKETS + usize::from(ka)].as_ptr());
+                    self.buckets[ta].prefetch_items(ka);
                 }
-                for &slot in &self.buckets[t * BUCKETS + usize::from(key)] {
+                for &slot in self.buckets[t].get(key) {
                     let p = slot as usize / PART_SLOTS;
                     if let Some(part) = parts.get_mut(p) {
                         part.push((u64::from(slot) << 16) | qi as u64);
@@ -529,7 +534,7 @@ impl FaceIndex {
     /// Exhaustive search (every stored embedding is scored); the reference for tests.
     pub fn search_exact(&self, q: &Embedding, threshold: f32) -> Option<FaceHit> {
         let mut best: Option<FaceHit> = None;
-        for &slot in self.by_id.values() {
+        for slot in self.by_id.slots() {
             consider(
                 &mut best,
                 self.ids[slot as usize],
@@ -570,21 +575,17 @@ impl FaceIndex {
     ) -> Option<FaceHit> {
         // Choose the buckets, then gather their slots and screen them, each time asking
         // memory for what comes a few steps later: the work is bound by random reads.
-        let mut probes_sel = Vec::with_capacity(probes);
-        select(&query.ranked, probes, &mut probes_sel);
-        let heads: Vec<usize> = probes_sel
-            .iter()
-            .map(|&(t, key)| t * BUCKETS + usize::from(key))
-            .collect();
-        for &b in heads.iter().take(16) {
-            prefetch(&self.buckets[b]);
+        let mut heads = Vec::with_capacity(probes);
+        select(&query.ranked, probes, &mut heads);
+        for &(t, key) in heads.iter().take(16) {
+            self.buckets[t].prefetch_span(key);
         }
         let mut lists: Vec<&[u32]> = Vec::with_capacity(heads.len());
-        for (k, &b) in heads.iter().enumerate() {
-            if let Some(&ahead) = heads.get(k + 16) {
-                prefetch(&self.buckets[ahead]);
+        for (k, &(t, key)) in heads.iter().enumerate() {
+            if let Some(&(ta, ka)) = heads.get(k + 16) {
+                self.buckets[ta].prefetch_span(ka);
             }
-            lists.push(self.buckets[b].as_slice());
+            lists.push(self.buckets[t].get(key));
         }
         let mut cands: Vec<u32> = Vec::with_capacity(probes * (self.len() / BUCKETS + 2));
         for (k, list) in lists.iter().enumerate() {
@@ -656,17 +657,17 @@ impl FaceIndex {
         acc.iter().sum()
     }
 
-    /// Approximate heap bytes used (vectors, sketches, ids, keys, buckets, id map).
+    /// Heap bytes held (vectors, sketches, ids, keys, buckets, id table), by capacity.
     pub fn heap_bytes(&self) -> usize {
-        let slots: usize = self.buckets.iter().map(|b| b.capacity()).sum();
+        let buckets: usize = self.buckets.iter().map(Buckets::heap_bytes).sum();
         self.vecs.capacity() * 2 * DIM
             + self.sketches.capacity() * 8 * SKETCH_WORDS
             + self.ids.capacity() * 8
             + self.keys.capacity() * 2
             + self.free.capacity() * 4
-            + self.by_id.capacity() * 13
-            + slots * 4
-            + self.buckets.capacity() * std::mem::size_of::<Vec<u32>>()
+            + self.by_id.heap_bytes()
+            + buckets
+            + self.buckets.capacity() * std::mem::size_of::<Buckets<u32>>()
             + self.deriver.rotations.heap_bytes()
     }
 }
@@ -705,16 +706,10 @@ fn dot_f16c(q: &[f32; DIM], v: &[u16; DIM]) -> f32 {
     lanes.iter().sum()
 }
 
-/// Hints the CPU to load the cache line at `p`; no effect on results.
+/// The id in slot `s` of `ids` (`u64::MAX` past the end, where no filed slot is).
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; it never faults, even on an invalid address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+fn id_at(ids: &[u64], s: u32) -> u64 {
+    ids.get(s as usize).copied().unwrap_or(u64::MAX)
 }
 
 #[inline(always)]
@@ -747,6 +742,99 @@ fn max_sketch_distance(threshold: f32, sigma: f32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::SplitMix64;
+    use crate::synth::random_unit;
+    use std::collections::BTreeMap;
+
+    /// Each pool vector is found under the lowest id holding it (its own buckets are always
+    /// probed and it matches itself at ~1), and under no id when none does (random unit
+    /// vectors are far below the threshold of each other); a batch agrees.
+    fn agree(idx: &FaceIndex, pool: &[(Embedding, FaceRecord)], model: &BTreeMap<u64, usize>) {
+        assert_eq!(idx.len(), model.len());
+        let mut holder: BTreeMap<usize, u64> = BTreeMap::new();
+        for (&id, &p) in model.iter().rev() {
+            holder.insert(p, id);
+        }
+        let queries: Vec<Embedding> = pool.iter().map(|(e, _)| e.clone()).collect();
+        let batch = idx.search_batch(&queries);
+        for (p, hit) in batch.iter().enumerate() {
+            assert_eq!(hit.map(|h| h.id), holder.get(&p).copied(), "pool {p}");
+            assert!(hit.is_none_or(|h| h.similarity > 0.99));
+        }
+        for p in (0..pool.len()).step_by(7) {
+            assert_eq!(idx.search(&queries[p]), batch[p], "one by one, pool {p}");
+        }
+    }
+
+    #[test]
+    fn changes_after_a_bulk_load_are_seen_at_once() {
+        let mut rng = SplitMix64::new(21);
+        // Four tables: the rotations of sixteen make a debug build slow, and each table is
+        // the same structure.
+        let mut idx = FaceIndex::new(FaceConfig {
+            tables: 4,
+            ..FaceConfig::default()
+        });
+        let pool: Vec<(Embedding, FaceRecord)> = (0..300)
+            .map(|_| {
+                let e = random_unit(&mut rng);
+                let r = idx.deriver().derive(&e);
+                (e, r)
+            })
+            .collect();
+        let mut model = BTreeMap::new();
+        for id in 0..200u64 {
+            idx.push_unfiled(id, &pool[id as usize].1).unwrap();
+            model.insert(id, id as usize);
+        }
+        idx.file_pending();
+        agree(&idx, &pool, &model);
+
+        // Inserts after the load are found beside the loaded entries.
+        for (p, (e, r)) in pool.iter().enumerate().skip(200) {
+            let id = 1000 + p as u64;
+            if p % 10 == 0 {
+                idx.insert(id, e);
+            } else {
+                idx.insert_record(id, r).unwrap();
+            }
+            model.insert(id, p);
+        }
+        agree(&idx, &pool, &model);
+
+        // Removing loaded entries stops their matches at once; removed ids come back with
+        // other vectors, and present ones are moved to other vectors.
+        for id in (0..200u64).step_by(4) {
+            assert!(idx.remove(id));
+            assert!(!idx.remove(id));
+            assert!(!idx.contains(id));
+            model.remove(&id);
+        }
+        agree(&idx, &pool, &model);
+        for id in (0..200u64).step_by(12) {
+            let p = 200 + (id as usize % 100);
+            idx.insert_record(id, &pool[p].1).unwrap();
+            model.insert(id, p);
+        }
+        for id in (1..200u64).step_by(9) {
+            let p = (id as usize * 7) % 300;
+            idx.insert_record(id, &pool[p].1).unwrap();
+            model.insert(id, p);
+        }
+        agree(&idx, &pool, &model);
+        assert_eq!(idx.record(1).as_ref(), Some(&pool[7].1));
+
+        // Enough churn for every table to compact its buckets; nothing is lost.
+        for k in 0..800u64 {
+            let p = rng.below(300) as usize;
+            idx.insert_record(10_000 + k, &pool[p].1).unwrap();
+            model.insert(10_000 + k, p);
+            let gone = 10_000 + rng.below(k + 1);
+            assert_eq!(idx.remove(gone), model.remove(&gone).is_some());
+        }
+        assert!(idx.buckets.iter().all(|t| t.compactions > 0));
+        agree(&idx, &pool, &model);
+    }
 
     #[test]
     fn f16c_dot_product_agrees_with_the_portable_one() {

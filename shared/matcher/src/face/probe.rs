@@ -11,8 +11,6 @@ use super::embedding::DIM;
 
 /// How many codes per rotation the probe sequence may reach.
 pub(crate) const DEPTH: usize = 32;
-/// Buckets per table.
-pub(crate) const BUCKETS: usize = 1 << 16;
 
 /// The cross-polytope code of rotated coordinates `y`.
 #[inline(always)]
