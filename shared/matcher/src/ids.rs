@@ -41,6 +41,13 @@ fn hash_id(id: u64) -> u64 {
     BuildHasherDefault::<IdHasher>::default().hash_one(id)
 }
 
+/// The id in slot `s` of an index's per-slot `ids`, for [`SlotsById`]'s `id_of` (`u64::MAX` past
+/// the end, where no filed slot is).
+#[inline(always)]
+pub(crate) fn id_at(ids: &[u64], s: u32) -> u64 {
+    ids.get(s as usize).copied().unwrap_or(u64::MAX)
+}
+
 /// The slots of an index found by the entry id each holds. An index keeps its entries in
 /// per-slot arrays, the id of slot `s` among them; every method that may look at stored slots
 /// takes `id_of`, which must give the id that slot `s` holds. Two parts:

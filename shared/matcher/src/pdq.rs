@@ -20,7 +20,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::buckets::Buckets;
 use crate::cpu;
 use crate::hex::{HexError, parse_hex32, to_hex32};
-use crate::ids::SlotsById;
+use crate::ids::{SlotsById, id_at};
 
 /// Default match radius (bits), the usual PDQ threshold.
 pub const DEFAULT_RADIUS: u32 = 31;
@@ -394,12 +394,6 @@ impl PdqIndex {
             + self.by_id.heap_bytes()
             + self.masks.capacity() * 2
     }
-}
-
-/// The id in slot `s` of `ids` (`u64::MAX` past the end, where no filed slot is).
-#[inline(always)]
-fn id_at(ids: &[u64], s: u32) -> u64 {
-    ids.get(s as usize).copied().unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub use embedding::{DIM, Embedding, EmbeddingError, NORM_TOLERANCE};
 
 use crate::buckets::{BUCKETS, Buckets};
 use crate::cpu;
-use crate::ids::SlotsById;
+use crate::ids::{SlotsById, id_at};
 use crate::prefetch::prefetch;
 use probe::{Ranked, bucket_key, rank, select};
 use rotation::Rotations;
@@ -704,12 +704,6 @@ fn dot_f16c(q: &[f32; DIM], v: &[u16; DIM]) -> f32 {
     // SAFETY: `lanes` holds exactly 8 floats.
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(acc[0], acc[1])) };
     lanes.iter().sum()
-}
-
-/// The id in slot `s` of `ids` (`u64::MAX` past the end, where no filed slot is).
-#[inline(always)]
-fn id_at(ids: &[u64], s: u32) -> u64 {
-    ids.get(s as usize).copied().unwrap_or(u64::MAX)
 }
 
 #[inline(always)]
