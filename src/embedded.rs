@@ -8,7 +8,7 @@ use optout_core::ports::{Clock, JobHandler, PhotoAnalyzer, SystemClock};
 use optout_core::service::{Desk, Ports};
 use optout_embedded::{
     Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteExclusions,
-    SqliteIndexerKeys, SqliteQueue, Worker, WorkerConfig,
+    SqliteIndexerKeys, SqliteMailLedger, SqliteQueue, Worker, WorkerConfig,
 };
 use optout_web::{AppState, IndexerApi};
 use std::path::{Path, PathBuf};
@@ -67,6 +67,7 @@ impl System {
             photos: Arc::new(photos.clone()),
             queue: Arc::new(queue.clone()),
             mailer: Arc::new(mailer),
+            mail_ledger: Arc::new(SqliteMailLedger::new(db.clone())),
             biometrics: Arc::new(SqliteBiometrics::new(db.clone())),
             exclusions,
             matcher_snapshots: None,
@@ -88,6 +89,9 @@ impl System {
             desk: self.desk.clone(),
             uploads: Some(Arc::new(self.photos.clone())),
             indexer: self.indexer.clone(),
+            sessions: Arc::new(optout_embedded::SqliteReviewerSessions::new(
+                self.db.clone(),
+            )),
         })
     }
 
@@ -162,6 +166,29 @@ async fn housekeeping(system: System, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// Takes the data directory's lock (`optout.lock`), held until the returned file is dropped: one
+/// server per data directory, so its job worker and relay are the only ones on its database.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", path_str(dir)))?;
+    let path = dir.join("optout.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path_str(&path)))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another optout serve is using the data directory {}; stop it first or choose another --data",
+            path_str(dir)
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path_str(&path)))
+        }
+    }
+}
+
 /// `optout serve`: checks the whole configuration before it binds, loads the face models
 /// (`analyzer`, given the sources to find them) and serves until Ctrl-C or SIGTERM.
 pub async fn serve(
@@ -177,7 +204,16 @@ pub async fn serve(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let config = sources.resolve(listener.local_addr()?)?;
+    let _lock = lock_data_dir(&config.data)?;
     let system = System::open(&config, Arc::new(SystemClock))?;
+    // This process alone runs jobs on this data: jobs left running were a dead process's.
+    match system.queue.requeue_orphans().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(jobs = n, "jobs interrupted by a previous run are retried"),
+        Err(e) => {
+            tracing::error!(error = %e, "interrupted jobs not requeued; they run when their lease ends")
+        }
+    }
     let public_url = config.desk.settings.public_url.clone();
     tracing::info!(url = %public_url, data = %path_str(&config.data), "optout is running: open {public_url}/");
     println!(

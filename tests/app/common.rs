@@ -436,3 +436,12 @@ pub async fn submit_face(app: &TestApp, photo: Vec<u8>) -> serde_json::Value {
     assert_eq!(r.status(), 201);
     r.json().await.unwrap()
 }
+
+/// A test photo fetched by `scripts/setup-models`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".cache/fixtures")
+        .join(name);
+    std::fs::read(&p)
+        .unwrap_or_else(|_| panic!("{} is missing: run scripts/setup-models", p.display()))
+}

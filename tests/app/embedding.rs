@@ -12,13 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".cache/fixtures")
-        .join(name);
-    std::fs::read(&p)
-        .unwrap_or_else(|_| panic!("{} is missing: run scripts/setup-models", p.display()))
-}
+use crate::common::fixture;
 
 fn analyzer() -> Arc<dyn PhotoAnalyzer> {
     static ENGINE: OnceLock<Arc<optout_face::FaceEngine>> = OnceLock::new();

@@ -539,7 +539,6 @@ async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
         "?after=abc",
         "?after=1.5",
         "?after=",
-        "?after=12",
         "?after=99999999999999999999999",
         "?limit=0",
         "?limit=10001",
@@ -550,6 +549,9 @@ async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
         let r = get_with(&app, &key, &format!("/v1/exclusions/changes{q}")).await;
         assert_error(&app, r, 400, "invalid_query").await;
     }
+    // A position this feed never reached: another deployment's (409, start from a snapshot).
+    let r = get_with(&app, &key, "/v1/exclusions/changes?after=12").await;
+    assert_error(&app, r, 409, "beyond_head").await;
 
     // The snapshot is the active set, labelled with the head.
     let r = get_with(&app, &key, "/v1/exclusions/snapshot").await;

@@ -733,13 +733,14 @@ async fn bad_photos_are_refused_with_a_precise_message() {
     );
     let r = upload(&app, &forged, jpeg(100, 100), "image/jpeg").await;
     assert_eq!(r.status(), 400);
+    // Not multipart/form-data at all: the wrong media type.
     let r = c
         .post(format!("{}/uploads", app.url))
         .body("x")
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 415);
     assert_eq!(app.count("uploads"), 0);
     assert_eq!(app.count("cases"), 0);
     assert!(app.outbox().is_empty());

@@ -6,19 +6,21 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use optout_aws::runtime::{SetupError, Started};
 use optout_core::exclusions::IndexerPorts;
+use optout_core::ports::ReviewerSessions;
 use optout_core::service::Desk;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-/// The router the function serves, on `desk` and the indexer API's ports (built on the AWS
-/// adapters by `optout_aws::runtime`).
-pub fn app(desk: Desk, indexer: IndexerPorts) -> axum::Router {
+/// The router the function serves, on `desk`, the indexer API's ports and the reviewers'
+/// sign-outs (built on the AWS adapters by `optout_aws::runtime`).
+pub fn app(desk: Desk, indexer: IndexerPorts, sessions: Arc<dyn ReviewerSessions>) -> axum::Router {
     let indexer = optout_web::IndexerApi::new(indexer);
     optout_web::router(optout_web::AppState {
         desk,
         uploads: None,
         indexer: Arc::new(indexer),
+        sessions,
     })
 }
 
@@ -31,7 +33,8 @@ pub async fn start() -> Result<axum::Router, SetupError> {
         rt.desk_config.matching,
         &rt.clients,
     )?;
-    Ok(app(rt.desk, indexer))
+    let sessions = optout_aws::runtime::reviewer_sessions(&rt.config, &rt.clients);
+    Ok(app(rt.desk, indexer, sessions))
 }
 
 /// The function's app, started once (see [`Started`]).

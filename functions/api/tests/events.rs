@@ -28,7 +28,8 @@ async fn app() -> axum::Router {
     );
     let indexer =
         optout_aws::runtime::indexer_ports(&desk.ports, &cfg, desk_cfg.matching, &clients).unwrap();
-    optout_api_fn::app(desk, indexer)
+    let sessions = optout_aws::runtime::reviewer_sessions(&cfg, &clients);
+    optout_api_fn::app(desk, indexer, sessions)
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use optout_core::model::{AuditEvent, Case, CaseId, CaseState, Personal};
 use optout_core::ports::{
     BiometricStore, Biometrics, CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase,
-    QueueCursor, StoreError,
+    QueueCursor, StoreError, Unique,
 };
 use sha2::{Digest, Sha256};
 
@@ -362,19 +362,19 @@ impl CaseStore for DynamoCaseStore {
         }
         items.push(self.put_new(&self.cases_table, Self::audit_item(new.audit)?, "pk", false)?);
         // The uniqueness items, each naming the case; their positions in the transaction.
-        let mut unique: Vec<(usize, String, &str)> = Vec::new();
+        let mut unique: Vec<(usize, String, &str, Unique)> = Vec::new();
         if let Some(k) = new.idempotency_key {
             let pk = idempotency_pk(k);
             let mut item = key(pk.clone(), "IDEM");
             item.insert("case_id".into(), s(case.id.to_string()));
-            unique.push((items.len(), pk, "IDEM"));
+            unique.push((items.len(), pk, "IDEM", Unique::IdempotencyKey));
             items.push(self.put_new(&self.cases_table, item, "pk", true)?);
         }
         if let Some(photo) = &case.photo {
             let pk = photo_pk(&photo.key);
             let mut item = key(pk.clone(), "PHOTO");
             item.insert("case_id".into(), s(case.id.to_string()));
-            unique.push((items.len(), pk, "PHOTO"));
+            unique.push((items.len(), pk, "PHOTO", Unique::Photo));
             items.push(self.put_new(&self.cases_table, item, "pk", true)?);
         }
 
@@ -396,7 +396,7 @@ impl CaseStore for DynamoCaseStore {
                 }
                 _ => return Err(unavailable("TransactWriteItems", err)),
             };
-            for (i, pk, sk) in &unique {
+            for (i, pk, sk, rule) in &unique {
                 if reason_code(&reasons, *i) == Some("ConditionalCheckFailed") {
                     let owner = reasons[*i]
                         .item()
@@ -407,7 +407,7 @@ impl CaseStore for DynamoCaseStore {
                         None => self.owner_of(pk.clone(), sk).await?,
                     };
                     return owner
-                        .map(InsertOutcome::Duplicate)
+                        .map(|id| InsertOutcome::Duplicate(id, *rule))
                         .ok_or_else(|| corrupt("uniqueness item without a case id"));
                 }
             }

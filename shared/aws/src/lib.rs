@@ -4,11 +4,12 @@
 //!   in its own table with a TTL);
 //! - [`S3PhotoStore`]: photos in a private S3 bucket, uploaded by presigned POST;
 //! - [`SqsJobQueue`]: embedding jobs on SQS (with a dead-letter queue);
-//! - [`SesMailer`]: mail through SESv2;
+//! - [`SesMailer`]: mail through SESv2; [`DynamoMailLedger`]: what was sent (each email once);
 //! - [`DynamoExclusions`]: the exclusion table and its change feed in DynamoDB;
 //! - [`SsmIndexerKeys`]: the indexer API keys from an SSM SecureString parameter, re-read every minute;
 //! - [`S3SnapshotPublisher`]: exclusion snapshots in S3 behind presigned GET URLs;
 //! - [`S3MatcherSnapshots`]: the matcher's compact snapshot in S3, loaded by a cold start;
+//! - [`DynamoReviewerSessions`]: reviewers' sign-outs (sessions revoked server-side);
 //! - [`AwsConfig`]: the typed configuration, read once from the environment;
 //! - `operator` (feature `operator`): what the operator binary does to a deployed stack (its outputs, the signing key
 //!   ring and the indexer keys in SSM), with the operator's credentials;
@@ -22,6 +23,7 @@ pub mod indexer_keys;
 #[cfg(feature = "test-support")]
 pub mod lambda_api;
 pub mod lease;
+pub mod mail_ledger;
 pub mod matcher_snapshots;
 #[cfg(feature = "operator")]
 pub mod operator;
@@ -30,6 +32,7 @@ pub mod runtime;
 pub mod s3;
 pub mod secrets;
 pub mod ses;
+pub mod sessions;
 pub mod snapshots;
 pub mod sqs;
 #[cfg(feature = "test-support")]
@@ -49,9 +52,11 @@ pub use dynamo::{DynamoBiometricStore, DynamoCaseStore};
 pub use exclusions::DynamoExclusions;
 pub use indexer_keys::SsmIndexerKeys;
 pub use lease::DynamoLease;
+pub use mail_ledger::DynamoMailLedger;
 pub use matcher_snapshots::S3MatcherSnapshots;
 pub use s3::S3PhotoStore;
 pub use ses::SesMailer;
+pub use sessions::DynamoReviewerSessions;
 pub use snapshots::S3SnapshotPublisher;
 pub use sqs::SqsJobQueue;
 
@@ -121,6 +126,11 @@ pub fn ports(
             clients.sesv2.clone(),
             &desk.mail_from,
             cfg.ses_configuration_set.as_deref(),
+        )),
+        mail_ledger: Arc::new(DynamoMailLedger::new(
+            clients.dynamodb.clone(),
+            &cfg.cases_table,
+            desk.settings.retention,
         )),
         biometrics: Arc::new(DynamoBiometricStore::new(
             clients.dynamodb.clone(),

@@ -148,6 +148,17 @@ pub async fn load_from(mut env: HashMap<String, String>) -> Result<Runtime, Setu
     })
 }
 
+/// Reviewers' sign-outs, kept in the cases table (see [`crate::DynamoReviewerSessions`]).
+pub fn reviewer_sessions(
+    cfg: &AwsConfig,
+    clients: &Clients,
+) -> Arc<dyn optout_core::ports::ReviewerSessions> {
+    Arc::new(crate::DynamoReviewerSessions::new(
+        clients.dynamodb.clone(),
+        &cfg.cases_table,
+    ))
+}
+
 /// The indexer API's ports: the exclusion table of the desk, matching with the configuration's
 /// (`OPTOUT_PDQ_RADIUS`, default 31; `OPTOUT_FACE_THRESHOLD`, default 0.50, the calibrated
 /// `optout_face::FACE_MATCH_THRESHOLD`, which the api function does not link); the keys from `OPTOUT_INDEXER_KEYS_PARAMETER` (SSM,

@@ -374,6 +374,7 @@ async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ClientError> {
     Err(match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ClientError::Unauthorized { message },
         StatusCode::BAD_REQUEST
+        | StatusCode::CONFLICT
         | StatusCode::PAYLOAD_TOO_LARGE
         | StatusCode::UNPROCESSABLE_ENTITY => {
             let (code, index) = match wire {

@@ -19,7 +19,7 @@ pub enum ClientError {
     /// 429, still after the retries the [`RetryPolicy`](crate::RetryPolicy) allows.
     #[error("rate limited by the API{}", after(*retry_after))]
     RateLimited { retry_after: Option<Duration> },
-    /// 400/413/422: the request was refused. `index` names the offending candidate in the
+    /// 400/409/413/422: the request was refused. `index` names the offending candidate in the
     /// slice given to [`Client::check`](crate::Client::check) (already offset for split batches).
     #[error("the API refused the request ({code}{}): {message}", index.map(|i| format!(", candidate {i}")).unwrap_or_default())]
     BadRequest {

@@ -292,9 +292,9 @@ impl Mirror {
         loop {
             let page = match feed.changes(after, self.page_limit).await {
                 Ok(page) => page,
-                // the server refuses an `after` beyond its newest position: learn its head to
-                // tell a mirror of other data from any other refusal
-                Err(e @ ClientError::BadRequest { .. }) if after > 0 && is_invalid_query(&e) => {
+                // the server refuses an `after` beyond its newest position (409): learn its
+                // head to say how far this mirror is ahead of that data
+                Err(e @ ClientError::BadRequest { .. }) if after > 0 && is_beyond_head(&e) => {
                     let head = feed.changes(0, 1).await?.head;
                     if head < after {
                         return Err(MirrorError::Diverged {
@@ -404,8 +404,8 @@ impl Mirror {
     }
 }
 
-fn is_invalid_query(e: &ClientError) -> bool {
-    matches!(e, ClientError::BadRequest { code, .. } if code == "invalid_query")
+fn is_beyond_head(e: &ClientError) -> bool {
+    matches!(e, ClientError::BadRequest { code, .. } if code == "beyond_head")
 }
 
 /// The entry with hashes in lower-case hex (how the state file gives them back).

@@ -92,7 +92,7 @@ impl ExclusionFeed for Feed {
         } else if after > s.head {
             // as the server does
             Err(ClientError::BadRequest {
-                code: "invalid_query".into(),
+                code: "beyond_head".into(),
                 message: "`after` is beyond the newest position".into(),
                 index: None,
             })

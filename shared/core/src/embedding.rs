@@ -118,9 +118,19 @@ impl JobHandler for EmbedJobs {
             }
         };
         let analyzer = self.analyzer.clone();
-        let analysis = tokio::task::spawn_blocking(move || analyzer.analyze(&stored.bytes))
+        // The decode slot is shared with the submission checks of this process (see
+        // `decode_gate`), so that the worker and a crowd of uploads never decode all at once.
+        let slot = self
+            .desk
+            .settings
+            .decodes
+            .enter(analyzer.decode_cost(&stored.bytes))
             .await
-            .map_err(|e| JobError::Retry(format!("analysis task failed: {e}")))?;
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let analysis = tokio::task::spawn_blocking(move || analyzer.analyze(&stored.bytes)).await;
+        drop(slot);
+        let analysis =
+            analysis.map_err(|e| JobError::Retry(format!("analysis task failed: {e}")))?;
         let findings = match analysis {
             Ok(f) => f,
             Err(AnalyzerError::Unreadable(why)) => PhotoFindings {
@@ -163,7 +173,7 @@ impl JobHandler for EmbedJobs {
             .await?;
         let url = self.better_photo_url(&next);
         if let Some(m) = mail::better_photo(&next, &self.desk.settings, &code, &url)
-            && let Err(e) = self.desk.ports.mailer.send(&m).await
+            && let Err(e) = self.desk.send_once(&m).await
         {
             tracing::warn!(case = %case.id, error = %e, "better-photo email not sent");
         }

@@ -39,6 +39,14 @@ pub enum FieldCode {
     FileTooLarge,
     UploadMissing,
     InvalidValue,
+    /// The idempotency key (or form token) was already used for a request with other content.
+    KeyReused,
+    /// The uploaded photo already belongs to a request with other content.
+    PhotoReused,
+    /// The field does not belong to this kind of request (a photo with a DSA notice).
+    NotAllowed,
+    /// An email address with non-ASCII characters before the `@`, which mail services cannot deliver to.
+    EmailNotAscii,
 }
 
 impl FieldCode {
@@ -66,6 +74,10 @@ impl FieldCode {
             FieldCode::FileTooLarge => "file_too_large",
             FieldCode::UploadMissing => "upload_missing",
             FieldCode::InvalidValue => "invalid_value",
+            FieldCode::KeyReused => "key_reused",
+            FieldCode::PhotoReused => "photo_reused",
+            FieldCode::NotAllowed => "not_allowed",
+            FieldCode::EmailNotAscii => "email_not_ascii",
         }
     }
 }

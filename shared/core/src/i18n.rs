@@ -609,6 +609,16 @@ pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
             "Please upload a photo first (or again: uploads expire after an hour)."
         }
         (Lang::En, InvalidValue) => "This value is not valid.",
+        (Lang::En, KeyReused) => {
+            "This form (or Idempotency-Key) was already used for a request with other details. Reload the page, or send a new key, to make a new request."
+        }
+        (Lang::En, PhotoReused) => {
+            "This photo was already sent with a request with other details. Upload it again to use it in a new request."
+        }
+        (Lang::En, NotAllowed) => "This kind of request does not take this field.",
+        (Lang::En, EmailNotAscii) => {
+            "We cannot send email to an address with letters outside A-Z before the @. Please use another address."
+        }
         (Lang::Th, Required) => "โปรดกรอกช่องนี้",
         (Lang::Th, TooLong) => "ยาวเกินไป ไม่เกิน {limit} ตัวอักษร",
         (Lang::Th, TooShort) => "โปรดอธิบายเพิ่มเติม อย่างน้อย {limit} ตัวอักษร",
@@ -639,6 +649,14 @@ pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
             "โปรดอัปโหลดรูปก่อน (หรืออัปโหลดอีกครั้ง เพราะการอัปโหลดหมดอายุภายในหนึ่งชั่วโมง)"
         }
         (Lang::Th, InvalidValue) => "ค่านี้ไม่ถูกต้อง",
+        (Lang::Th, KeyReused) => {
+            "แบบฟอร์มนี้ (หรือ Idempotency-Key) ถูกใช้กับคำขอที่มีรายละเอียดอื่นแล้ว โปรดโหลดหน้าใหม่หรือส่งคีย์ใหม่เพื่อยื่นคำขอใหม่"
+        }
+        (Lang::Th, PhotoReused) => "รูปนี้ถูกส่งมากับคำขอที่มีรายละเอียดอื่นแล้ว โปรดอัปโหลดอีกครั้งเพื่อใช้กับคำขอใหม่",
+        (Lang::Th, NotAllowed) => "คำขอประเภทนี้ไม่มีช่องนี้",
+        (Lang::Th, EmailNotAscii) => {
+            "เราส่งอีเมลไปยังที่อยู่ที่มีตัวอักษรนอกเหนือจาก A-Z ก่อน @ ไม่ได้ โปรดใช้อีเมลอื่น"
+        }
     };
     fill(t, &[("limit", &limit), ("mb", &mb)])
 }

@@ -94,7 +94,17 @@ fn email(case: &Case, to: &str, tag: &str, subject: String, blocks: Vec<Block>) 
         html,
         lang: case.lang,
         tag: tag.to_owned(),
+        key: format!("{}:{tag}", case.id),
         case_id: case.id,
+    }
+}
+
+impl Mail {
+    /// Makes the deduplication key name one occurrence of a message that a case may get more
+    /// than once (one decision email per decision, one better-photo email per photo).
+    fn occurrence(mut self, n: impl std::fmt::Display) -> Mail {
+        self.key = format!("{}:{n}", self.key);
+        self
     }
 }
 
@@ -102,7 +112,7 @@ fn greeting(case: &Case) -> Option<(String, String)> {
     let p = case.personal.as_ref()?;
     let t = texts(case.lang);
     Some((
-        p.email.as_str().to_owned(),
+        p.email.to_ascii(),
         fill(t.mail_greeting, &[("name", p.first_name.as_str())]),
     ))
 }
@@ -232,7 +242,8 @@ pub fn better_photo(
         Block::Link(upload_url.to_owned()),
     ];
     blocks.extend(footer(case, s));
-    Some(email(case, &to, "better_photo", subject, blocks))
+    let generation = case.photo.as_ref().map_or(0, |p| p.generation);
+    Some(email(case, &to, "better_photo", subject, blocks).occurrence(generation))
 }
 
 /// The decision email: what was decided, the statement of reasons and how to contest it (with the
@@ -276,7 +287,11 @@ pub fn decision(case: &Case, s: &Settings, complaint_url: &str) -> Option<Mail> 
         Block::Link(complaint_url.to_owned()),
     ]);
     blocks.extend(footer(case, s));
-    Some(email(case, &to, "decision", subject, blocks))
+    let decided = case
+        .decision
+        .as_ref()
+        .map_or(0, |d| d.at.timestamp_millis());
+    Some(email(case, &to, "decision", subject, blocks).occurrence(decided))
 }
 
 #[cfg(test)]

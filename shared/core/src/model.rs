@@ -89,6 +89,11 @@ impl Email {
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(invalid());
         }
+        // A non-ASCII local part needs SMTPUTF8 end to end, which SES and most relays refuse:
+        // say so now rather than accept a request whose receipt cannot be delivered.
+        if !local.is_ascii() {
+            return Err(FieldCode::EmailNotAscii.into());
+        }
         let domain = domain.to_lowercase();
         let labels: Vec<&str> = domain.split('.').collect();
         if labels.len() < 2
@@ -110,10 +115,38 @@ impl Email {
         {
             return Err(invalid());
         }
-        Ok(Email(format!("{local}@{domain}")))
+        if !domain.is_ascii() && ascii_domain(&domain).is_none() {
+            return Err(invalid());
+        }
+        // Lowercasing can lengthen a domain (`İ` is two bytes, `i̇` three): the limit holds for
+        // what is stored.
+        let email = format!("{local}@{domain}");
+        if email.len() > EMAIL_MAX {
+            return Err(too_long(EMAIL_MAX));
+        }
+        Ok(Email(email))
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+    /// The address as mail headers and SES take it: an internationalised domain in its ASCII
+    /// (punycode) form (RFC 5890); the local part is ASCII already ([`Email::parse`]).
+    pub fn to_ascii(&self) -> String {
+        match self.0.rsplit_once('@') {
+            Some((local, domain)) if !domain.is_ascii() => {
+                let domain = ascii_domain(domain).unwrap_or_else(|| domain.to_owned());
+                format!("{local}@{domain}")
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+/// The IDNA (punycode) form of a domain, if it has one.
+fn ascii_domain(domain: &str) -> Option<String> {
+    match url::Host::parse(domain) {
+        Ok(url::Host::Domain(d)) if d.is_ascii() => Some(d),
+        _ => None,
     }
 }
 
@@ -276,7 +309,23 @@ impl SourceUrl {
             return Err(FieldCode::InvalidUrl.into());
         }
         u.set_fragment(None);
-        Ok(SourceUrl(u.to_string()))
+        // The indexer matches links in the matcher's canonical form: a link it cannot
+        // normalise (an empty host label, say) would be a case nothing ever matches.
+        match optout_matcher::normalize_url(s) {
+            Ok(_) => {}
+            Err(optout_matcher::UrlError::TooLong { .. }) => return Err(too_long(URL_MAX)),
+            Err(optout_matcher::UrlError::UnsupportedScheme { .. }) => {
+                return Err(FieldCode::UrlScheme.into());
+            }
+            Err(_) => return Err(FieldCode::InvalidUrl.into()),
+        }
+        // Parsing percent-encodes what a browser would (a Thai path triples in length): the
+        // limit holds for what is stored.
+        let stored = u.to_string();
+        if stored.len() > URL_MAX {
+            return Err(too_long(URL_MAX));
+        }
+        Ok(SourceUrl(stored))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -793,8 +842,12 @@ mod tests {
             "Ann.B+x@example.com"
         );
         assert_eq!(
-            Email::parse("นก@ตัวอย่าง.ไทย").unwrap().as_str(),
-            "นก@ตัวอย่าง.ไทย"
+            Email::parse("nok@ตัวอย่าง.ไทย").unwrap().as_str(),
+            "nok@ตัวอย่าง.ไทย"
+        );
+        assert_eq!(
+            Email::parse("นก@ตัวอย่าง.ไทย").unwrap_err().0,
+            FieldCode::EmailNotAscii
         );
         for bad in [
             "",

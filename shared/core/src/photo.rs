@@ -1,12 +1,15 @@
 //! Verification of an uploaded photo: the bytes decide the type (never the name or the declared
-//! type alone), the size and pixel count are bounded before decoding, and the image is decoded in
-//! full under explicit [`image::Limits`] so truncated or corrupt files are refused at intake.
+//! type alone), the size and pixel count are bounded before decoding, and every pixel is decoded
+//! under explicit [`image::Limits`] so truncated or corrupt files are refused at intake. Large
+//! pictures are decoded without keeping their pixels ([`crate::pixels`]); [`inspect`] is the check
+//! without decoding, for page views.
 
 use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 use std::io::Cursor;
 
 use crate::error::{FieldCode, FieldCodeWithLimit};
+use crate::pixels::{self, PixelError, Variant};
 
 /// Bounds on accepted photos.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +86,8 @@ impl PhotoType {
             _ => None,
         }
     }
-    fn format(self) -> ImageFormat {
+    /// The `image` crate's name of the format.
+    pub fn format(self) -> ImageFormat {
         match self {
             PhotoType::Jpeg => ImageFormat::Jpeg,
             PhotoType::Png => ImageFormat::Png,
@@ -102,13 +106,55 @@ pub struct VerifiedPhoto {
     pub sha256: String,
 }
 
-/// Verifies a photo. `declared` is the content type the client gave, if any: it must be a
-/// supported type and agree with the bytes.
-pub fn verify(
+/// What the headers of a photo say, checked against the limits (no pixel decoded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InspectedPhoto {
+    pub kind: PhotoType,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub variant: Variant,
+}
+
+impl InspectedPhoto {
+    /// Whether [`verify_inspected`] decodes it whole with the `image` crate (small pictures, as
+    /// they always were) rather than with the reducing decoders of [`crate::pixels`].
+    fn decoded_whole(&self) -> bool {
+        self.width.max(self.height) < SMALL_LONG_SIDE
+    }
+
+    /// Bytes the decode of [`verify_inspected`] holds at its peak (an estimate, for the decode
+    /// gate).
+    pub fn verify_cost(&self) -> u64 {
+        if self.decoded_whole() {
+            // At worst 16-bit RGBA (8 bytes a pixel).
+            8 * u64::from(self.width) * u64::from(self.height)
+        } else {
+            // JPEG at 1/8 a side, the others row by row (or whole when they must).
+            let kept = u64::from(self.width.div_ceil(8)) * u64::from(self.height.div_ceil(8));
+            let kept = if self.kind == PhotoType::Jpeg {
+                kept
+            } else {
+                0
+            };
+            pixels::decode_cost(self.variant, self.width, self.height, kept)
+        }
+    }
+}
+
+/// Pictures whose longer side is under this are verified by decoding them whole (at most 3.7
+/// megapixels, 11 MB of RGB), as before; larger ones by the decoders of [`crate::pixels`], which
+/// keep no pixel (the face pipeline reduces pictures above the same size).
+pub const SMALL_LONG_SIDE: u32 = 1920;
+
+/// Checks what can be checked without decoding: the type from the bytes (and its agreement with
+/// the declared type), the file size, the dimensions from the header, and for a JPEG that its
+/// markers run to the end. This is what a page view may afford; [`verify`] decodes too.
+pub fn inspect(
     bytes: &[u8],
     declared: Option<&str>,
     limits: &PhotoLimits,
-) -> Result<VerifiedPhoto, FieldCodeWithLimit> {
+) -> Result<InspectedPhoto, FieldCodeWithLimit> {
     if bytes.is_empty() {
         return Err(FieldCode::Required.into());
     }
@@ -134,7 +180,7 @@ pub fn verify(
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), kind.format());
     reader.limits(limits.image_limits());
-    let mut decoder = reader.into_decoder().map_err(|e| classify(&e))?;
+    let decoder = reader.into_decoder().map_err(|e| classify(&e))?;
     let (width, height) = decoder.dimensions();
     if width > limits.max_side || height > limits.max_side {
         return Err(FieldCodeWithLimit(
@@ -154,17 +200,61 @@ pub fn verify(
             Some(limits.min_side as u64),
         ));
     }
-    decoder
-        .set_limits(limits.image_limits())
-        .map_err(|e| classify(&e))?;
-    // Decode it all: a truncated or corrupt file fails here, not in the embedding worker.
-    let mut buf = vec![0u8; decoder.total_bytes() as usize];
-    decoder.read_image(&mut buf).map_err(|e| classify(&e))?;
-    Ok(VerifiedPhoto {
+    let variant = pixels::variant(bytes, kind).ok_or(FieldCode::CorruptImage)?;
+    Ok(InspectedPhoto {
         kind,
         bytes: bytes.len() as u64,
         width,
         height,
+        variant,
+    })
+}
+
+/// Verifies a photo: [`inspect`], then every pixel decoded, so that a truncated or corrupt file is
+/// refused at intake and not in the embedding worker. `declared` is the content type the client
+/// gave, if any: it must be a supported type and agree with the bytes.
+pub fn verify(
+    bytes: &[u8],
+    declared: Option<&str>,
+    limits: &PhotoLimits,
+) -> Result<VerifiedPhoto, FieldCodeWithLimit> {
+    let inspected = inspect(bytes, declared, limits)?;
+    verify_inspected(bytes, &inspected, limits)
+}
+
+/// The decoding half of [`verify`], for bytes [`inspect`] accepted. Small pictures are decoded
+/// whole; larger ones are decoded without keeping their pixels (PNG row by row, JPEG at 1/8 a
+/// side, lossy WebP into its planes), so that the check of a 49-megapixel upload costs a few MB.
+pub fn verify_inspected(
+    bytes: &[u8],
+    inspected: &InspectedPhoto,
+    limits: &PhotoLimits,
+) -> Result<VerifiedPhoto, FieldCodeWithLimit> {
+    let size = (inspected.width, inspected.height);
+    if inspected.decoded_whole() {
+        let mut reader = ImageReader::with_format(Cursor::new(bytes), inspected.kind.format());
+        reader.limits(limits.image_limits());
+        let mut decoder = reader.into_decoder().map_err(|e| classify(&e))?;
+        decoder
+            .set_limits(limits.image_limits())
+            .map_err(|e| classify(&e))?;
+        let mut buf = vec![0u8; decoder.total_bytes() as usize];
+        decoder.read_image(&mut buf).map_err(|e| classify(&e))?;
+    } else {
+        let max_alloc = limits.image_limits().max_alloc.unwrap_or(u64::MAX);
+        pixels::check(bytes, inspected.kind, size, max_alloc).map_err(|e| match e {
+            PixelError::Limits(_) => FieldCode::ImageTooLarge.into(),
+            PixelError::Unsupported(_) => FieldCode::UnsupportedType.into(),
+            PixelError::Corrupt(_) | PixelError::Request(_) => {
+                FieldCodeWithLimit::from(FieldCode::CorruptImage)
+            }
+        })?;
+    }
+    Ok(VerifiedPhoto {
+        kind: inspected.kind,
+        bytes: inspected.bytes,
+        width: inspected.width,
+        height: inspected.height,
         sha256: hex::encode(Sha256::digest(bytes)),
     })
 }
@@ -328,6 +418,102 @@ mod tests {
             verify(&j, None, &small).unwrap_err().0,
             FieldCode::FileTooLarge
         );
+    }
+
+    /// A `w`x`h` RGB PNG written row by row (the picture never exists whole here).
+    fn png_streamed(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, w, h);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_compression(png::Compression::Fast);
+            let mut writer = enc.write_header().unwrap();
+            let mut stream = writer.stream_writer().unwrap();
+            let mut row = vec![0u8; w as usize * 3];
+            for y in 0..h {
+                for (x, p) in row.chunks_exact_mut(3).enumerate() {
+                    p.copy_from_slice(&px(x as u32, y));
+                }
+                std::io::Write::write_all(&mut stream, &row).unwrap();
+            }
+            stream.finish().unwrap();
+            writer.finish().unwrap();
+        }
+        out
+    }
+
+    /// Flips bits in the middle of the first IDAT chunk's data (the header stays valid).
+    fn damage_pixel_data(png: &mut [u8]) {
+        let at = png.windows(4).position(|w| w == b"IDAT").unwrap() + 4;
+        let len = u32::from_be_bytes(png[at - 8..at - 4].try_into().unwrap()) as usize;
+        for b in &mut png[at + len / 2..at + len / 2 + 16] {
+            *b ^= 0xA5;
+        }
+    }
+
+    #[test]
+    fn inspect_reads_headers_only_and_verify_decodes_every_pixel() {
+        let l = PhotoLimits::default();
+        for (w, h) in [(300, 200), (2400, 2000)] {
+            let good = png_streamed(w, h, |x, y| [(x % 251) as u8, (y % 241) as u8, 7]);
+            let mut bad = good.clone();
+            damage_pixel_data(&mut bad);
+            let seen = inspect(&bad, Some("image/png"), &l).unwrap();
+            assert_eq!((seen.kind, seen.width, seen.height), (PhotoType::Png, w, h));
+            assert_eq!(
+                verify(&bad, Some("image/png"), &l).unwrap_err().0,
+                FieldCode::CorruptImage,
+                "{w}x{h}"
+            );
+            let v = verify(&good, Some("image/png"), &l).unwrap();
+            assert_eq!((v.width, v.height), (w, h));
+            // and a truncated file
+            assert_eq!(
+                verify(&good[..good.len() * 2 / 3], None, &l).unwrap_err().0,
+                FieldCode::CorruptImage
+            );
+        }
+        // inspect still refuses what the headers give away
+        assert_eq!(
+            inspect(&png_bomb(10_000, 10_000), None, &l).unwrap_err().0,
+            FieldCode::TooManyPixels
+        );
+        assert_eq!(
+            inspect(&jpeg(320, 240), Some("image/png"), &l)
+                .unwrap_err()
+                .0,
+            FieldCode::TypeMismatch
+        );
+        let j = jpeg(320, 240);
+        assert_eq!(
+            inspect(&j[..j.len() / 2], None, &l).unwrap_err().0,
+            FieldCode::CorruptImage
+        );
+    }
+
+    /// A 49-megapixel upload is verified without holding its pixels: its decode is estimated (and
+    /// gated) at a few MB, where decoding it whole took 147 MB.
+    #[test]
+    fn a_49_megapixel_png_is_verified_row_by_row() {
+        let l = PhotoLimits::default();
+        let big = png_streamed(7000, 7000, |x, y| [(x / 28) as u8, (y / 28) as u8, 90]);
+        let seen = inspect(&big, None, &l).unwrap();
+        assert_eq!(seen.variant, Variant::PngSequential);
+        assert!(seen.verify_cost() < 2 << 20, "{}", seen.verify_cost());
+        assert!(seen.verify_cost() < crate::decode_gate::HEAVY_DECODE_BYTES);
+        verify_inspected(&big, &seen, &l).unwrap();
+        let mut bad = big;
+        damage_pixel_data(&mut bad);
+        assert_eq!(
+            verify(&bad, None, &l).unwrap_err().0,
+            FieldCode::CorruptImage
+        );
+        // A large JPEG is checked at 1/8 a side.
+        let j = jpeg(4000, 3000);
+        let seen = inspect(&j, None, &l).unwrap();
+        assert_eq!(seen.variant, Variant::JpegBaseline);
+        assert!(seen.verify_cost() < 2 << 20, "{}", seen.verify_cost());
+        verify(&j, Some("image/jpeg"), &l).unwrap();
     }
 
     #[test]

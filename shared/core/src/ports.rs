@@ -27,7 +27,14 @@ pub enum StoreError {
 pub enum InsertOutcome {
     Inserted,
     /// The idempotency key or the photo was already used by this case: nothing was written.
-    Duplicate(CaseId),
+    Duplicate(CaseId, Unique),
+}
+
+/// The uniqueness rule an insert ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    IdempotencyKey,
+    Photo,
 }
 
 /// A new case with everything that must be written with it in one atomic step.
@@ -231,6 +238,27 @@ pub trait IndexerKeyStore: Send + Sync {
     async fn find_key(&self, id: &str) -> Result<Option<IndexerKey>, StoreError>;
 }
 
+/// Server-side revocation of reviewers' sessions. A session cookie is a signed token carrying
+/// its issue time; signing out records a time per reviewer, and every session of that reviewer
+/// issued at or before it is refused from then on (a copied cookie dies with the sign-out, on
+/// every device). One small record per reviewer, whatever the number of sessions.
+#[async_trait]
+pub trait ReviewerSessions: Send + Sync {
+    /// Ends every session of `reviewer` issued at or before `until` (millisecond precision). An
+    /// earlier time than the one recorded changes nothing: a revocation is never undone.
+    async fn revoke(
+        &self,
+        reviewer: &crate::model::ReviewerName,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Until when `reviewer`'s sessions are revoked (`None`: never signed out).
+    async fn revoked_until(
+        &self,
+        reviewer: &crate::model::ReviewerName,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
 /// Publishes exclusion snapshots for bulk download (an S3 object behind a presigned GET in AWS).
 /// Without one, the app serves the snapshot in the response body.
 #[async_trait]
@@ -355,6 +383,9 @@ pub struct Mail {
     pub lang: crate::Lang,
     /// What kind of message (`receipt`, `withdrawn`, ...), for metrics and the outbox file name.
     pub tag: String,
+    /// Names this message among everything the desk sends (`<case>:<tag>[:<occurrence>]`): the
+    /// [`MailLedger`] sends each key once, however often a relay, a retry or a race asks.
+    pub key: String,
     pub case_id: CaseId,
 }
 
@@ -370,6 +401,42 @@ pub enum MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
+}
+
+/// What [`MailLedger::claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailClaim {
+    /// The caller holds the claim until it ends: send, then [`MailLedger::mark_sent`] (or
+    /// [`MailLedger::release`] when sending failed).
+    Claimed,
+    /// The message was sent already.
+    Sent,
+    /// Another sender holds a claim that has not ended.
+    InFlight,
+}
+
+/// The record of every message sent, by [`Mail::key`]: a message is claimed before it is sent
+/// and marked sent after, so races, retries and relays send it once. A sender that dies between
+/// sending and marking leaves a claim that ends; the message is then sent again (the one window
+/// where a duplicate is possible: mail services take no deduplication id).
+#[async_trait]
+pub trait MailLedger: Send + Sync {
+    /// Claims `key` for `holder` until `until`, unless it was sent or another holder's claim
+    /// has not ended by `now`.
+    async fn claim(
+        &self,
+        key: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<MailClaim, StoreError>;
+
+    /// Records that `holder` sent `key`: it is never claimed again.
+    async fn mark_sent(&self, key: &str, holder: &str, at: DateTime<Utc>)
+    -> Result<(), StoreError>;
+
+    /// Gives back `holder`'s claim of a message it could not send (others may claim it at once).
+    async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError>;
 }
 
 /// A named, expiring lease: at most one holder at a time, so a periodic job runs once even when
@@ -486,6 +553,12 @@ pub enum AnalyzerError {
 /// Computes the embedding and hashes of a photo (CPU bound; callers run it off the async executor).
 pub trait PhotoAnalyzer: Send + Sync {
     fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError>;
+    /// Bytes [`Self::analyze`] holds at its peak to decode `bytes` (an estimate from the headers),
+    /// for the decode gate: above [`crate::decode_gate::HEAVY_DECODE_BYTES`] the analysis runs
+    /// alone. Analyzers that decode nothing large keep the default.
+    fn decode_cost(&self, _bytes: &[u8]) -> u64 {
+        0
+    }
 }
 
 /// The biometric data of a case (embedding and hashes), kept apart from its personal data.

@@ -547,7 +547,7 @@ impl Desk {
                     None => None,
                 };
                 match m {
-                    Some(m) => self.ports.mailer.send(&m).await.map_err(|e| e.to_string()),
+                    Some(m) => self.send_once(&m).await.map_err(|e| e.to_string()),
                     None => Ok(()),
                 }
             }

@@ -20,6 +20,8 @@ pub struct Ports {
     pub photos: Arc<dyn PhotoStore>,
     pub queue: Arc<dyn JobQueue>,
     pub mailer: Arc<dyn Mailer>,
+    /// What was sent: every email goes through [`Desk::send_once`].
+    pub mail_ledger: Arc<dyn MailLedger>,
     pub biometrics: Arc<dyn BiometricStore>,
     /// The exclusion table (entries written when a case is approved).
     pub exclusions: Arc<dyn ExclusionStore>,
@@ -114,6 +116,25 @@ fn valid_idempotency_key(k: &str) -> bool {
     (8..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Whether `new` (a submission not stored because it repeated a key or photo of `stored`) asks
+/// for the same thing as `stored`: the same kind, personal data, links and photo. Values are
+/// compared parsed, so a retry that differs only in spacing or letter case of the email's
+/// domain is the same request. The photo is compared while the case still has its first one (a
+/// replaced photo's upload key is no longer known).
+fn same_request(stored: &Case, new: &Case, upload_key: Option<&str>) -> bool {
+    let photo_matches = match (&stored.photo, upload_key) {
+        (Some(p), Some(k)) if p.generation == 1 => p.key == k,
+        (Some(_), Some(_)) => true,
+        (None, None) => true,
+        _ => false,
+    };
+    stored.kind == new.kind
+        && stored.personal.is_some()
+        && stored.personal == new.personal
+        && stored.source_urls == new.source_urls
+        && photo_matches
+}
+
 /// The fields of a submission, parsed.
 struct Parsed {
     kind: CaseKind,
@@ -152,27 +173,24 @@ impl Desk {
             e.take::<()>("photo", Err(code));
             DeskError::Invalid(e)
         };
-        if !valid_upload_key(key) {
-            return Err(invalid(FieldCode::UploadMissing.into()));
-        }
-        let max = self.settings.photo.max_bytes;
-        let stored = match self.ports.photos.read(key, max).await {
-            Ok(p) => p,
-            Err(PhotoReadError::NotFound) => return Err(invalid(FieldCode::UploadMissing.into())),
-            Err(PhotoReadError::TooLarge { max }) => {
-                return Err(invalid(FieldCodeWithLimit(
-                    FieldCode::FileTooLarge,
-                    Some(max),
-                )));
-            }
-            Err(PhotoReadError::Store(e)) => return Err(e.into()),
-        };
+        let stored = self.read_upload(key).await?;
         let limits = self.settings.photo;
-        let declared = stored.declared_type.clone();
-        // Decoding a large image takes a while: keep it off the async workers.
-        tokio_blocking(move || photo::verify(&stored.bytes, declared.as_deref(), &limits))
+        let inspected = photo::inspect(&stored.bytes, stored.declared_type.as_deref(), &limits)
+            .map_err(invalid)?;
+        // One of the process's few decode slots, shared with the embedding worker (see
+        // `decode_gate`): eight uploads checked at once must not cost eight decodes of memory.
+        let slot = self
+            .settings
+            .decodes
+            .enter(inspected.verify_cost())
             .await
-            .map_err(invalid)
+            .map_err(|e| DeskError::Unavailable(e.to_string()))?;
+        // Decoding a large image takes a while: keep it off the async workers.
+        let verified =
+            tokio_blocking(move || photo::verify_inspected(&stored.bytes, &inspected, &limits))
+                .await;
+        drop(slot);
+        verified.map_err(invalid)
     }
 
     fn parse(&self, input: &SubmissionInput) -> Result<Parsed, FieldErrors> {
@@ -228,6 +246,11 @@ impl Desk {
                 }
             }
             None => {}
+        }
+        if kind == Some(CaseKind::DsaNotice) && input.upload_key.is_some() {
+            // A notice names images by their links; a photo sent with it would be silently
+            // dropped, so the client is told instead.
+            errs.push("upload_key", FieldCode::NotAllowed);
         }
         if let Some(k) = input.idempotency_key.as_deref()
             && !valid_idempotency_key(k)
@@ -340,13 +363,25 @@ impl Desk {
                 tracing::info!(case = %case.id, kind = case.kind.as_str(), "case received");
                 (case, true)
             }
-            InsertOutcome::Duplicate(existing) => {
-                let case =
+            InsertOutcome::Duplicate(existing, rule) => {
+                let stored =
                     self.ports.cases.get_case(existing).await?.ok_or_else(|| {
                         DeskError::Unavailable("duplicate of a missing case".into())
                     })?;
-                tracing::info!(case = %case.id, "repeated submission");
-                (case, false)
+                // A replay is answered with the first request's case (and its status link) only
+                // if it is the same request: a key or photo someone else used gets a 422.
+                if !same_request(&stored, &case, input.upload_key.as_deref()) {
+                    tracing::info!(case = %stored.id, rule = ?rule, "key or photo reused for another request");
+                    let (field, code) = match rule {
+                        Unique::IdempotencyKey => ("idempotency_key", FieldCode::KeyReused),
+                        Unique::Photo => ("photo", FieldCode::PhotoReused),
+                    };
+                    let mut e = FieldErrors::default();
+                    e.push(field, code);
+                    return Err(DeskError::Invalid(e));
+                }
+                tracing::info!(case = %stored.id, "repeated submission");
+                (stored, false)
             }
         };
         if created
@@ -385,7 +420,7 @@ impl Desk {
         if !case.receipt_sent {
             let (_, url, expires) = self.status_link(&case);
             match mail::receipt(&case, &self.settings, &url, expires) {
-                Some(m) => match self.ports.mailer.send(&m).await {
+                Some(m) => match self.send_once(&m).await {
                     Ok(()) => {
                         case.receipt_sent = true;
                         done.push("receipt_sent");
@@ -517,7 +552,7 @@ impl Desk {
                         tracing::warn!(case = %case.id, error = %e, "biometrics of a withdrawn case not deleted yet");
                     }
                     if let Some(m) = mail::withdrawn(&next, &self.settings, now)
-                        && let Err(e) = self.ports.mailer.send(&m).await
+                        && let Err(e) = self.send_once(&m).await
                     {
                         tracing::warn!(case = %case.id, error = %e, "withdrawal confirmation not sent");
                     }

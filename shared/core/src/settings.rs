@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 
+use crate::decode_gate::DecodeGate;
 use crate::photo::PhotoLimits;
 
 /// What the use cases need to know; built once from the typed configuration of a runtime.
@@ -13,6 +14,9 @@ pub struct Settings {
     /// Whether the phone number is required (default) or optional.
     pub phone_required: bool,
     pub photo: PhotoLimits,
+    /// The limit on photos decoded at once, shared by the submission checks and the embedding
+    /// worker of this process (clones of the settings share it). One slot per core by default.
+    pub decodes: DecodeGate,
     /// How long a status link stays valid.
     pub status_link_ttl: Duration,
     /// How long an upload form (a presigned upload) stays valid.
@@ -40,6 +44,7 @@ impl Settings {
             public_url: public_url.trim_end_matches('/').to_owned(),
             phone_required: true,
             photo: PhotoLimits::default(),
+            decodes: DecodeGate::per_core(),
             status_link_ttl: Duration::days(400),
             upload_ttl: Duration::hours(1),
             decision_due: Duration::days(30),

@@ -291,11 +291,21 @@ pub mod admin {
         parse_subject(&s, exp)
     }
 
-    /// The session token of a grant (same subject and expiry, another scope).
-    pub fn session_token(keys: &KeyRing, grant: &AdminGrant) -> String {
+    /// A verified session: its grant and when it was issued (sign-out revokes the sessions
+    /// issued until then, see `ports::ReviewerSessions`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AdminSession {
+        pub grant: AdminGrant,
+        /// The issue time, in whole milliseconds.
+        pub issued: DateTime<Utc>,
+    }
+
+    /// The session token of a grant, issued at `issued`: another scope, the same expiry, and the
+    /// subject `ROLE:REVIEWER:ISSUED_MILLIS`.
+    pub fn session_token(keys: &KeyRing, grant: &AdminGrant, issued: DateTime<Utc>) -> String {
         keys.sign(
             scope::ADMIN_SESSION,
-            &subject(&grant.reviewer),
+            &format!("{}:{}", subject(&grant.reviewer), issued.timestamp_millis()),
             grant.expires,
         )
     }
@@ -304,9 +314,20 @@ pub mod admin {
         keys: &KeyRing,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<AdminGrant, TokenError> {
+    ) -> Result<AdminSession, TokenError> {
         let (s, exp) = keys.verify(scope::ADMIN_SESSION, token, now)?;
-        parse_subject(&s, exp)
+        // Reviewer names have no ':'; a session without an issue time cannot be revoked and is
+        // refused.
+        let (s, issued) = s.rsplit_once(':').ok_or(TokenError::Malformed)?;
+        let issued = issued
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or(TokenError::Malformed)?;
+        Ok(AdminSession {
+            grant: parse_subject(s, exp)?,
+            issued,
+        })
     }
 
     /// The CSRF token of a session.
@@ -323,13 +344,14 @@ pub mod admin {
         let s = s.trim();
         let unit = s.chars().last()?;
         let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
+        // The checked constructors: a huge count is a refusal, not a panic.
         let d = match unit {
-            's' => Duration::seconds(n),
-            'm' => Duration::minutes(n),
-            'h' => Duration::hours(n),
-            'd' => Duration::days(n),
-            _ => return None,
-        };
+            's' => Duration::try_seconds(n),
+            'm' => Duration::try_minutes(n),
+            'h' => Duration::try_hours(n),
+            'd' => Duration::try_days(n),
+            _ => None,
+        }?;
         (d >= Duration::minutes(1) && d <= Duration::days(MAX_TTL_DAYS)).then_some(d)
     }
 }
@@ -441,5 +463,33 @@ mod tests {
             Err(KeyError::Duplicate(_))
         ));
         assert!(!format!("{:?}", KeyRing::parse(&g).unwrap()).contains(&g[2..]));
+    }
+
+    #[test]
+    fn sessions_carry_their_issue_time() {
+        use crate::model::ReviewerName;
+        let now = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+        let r = ring(&["k1"]);
+        let grant = admin::AdminGrant {
+            reviewer: ReviewerName::parse("alice@example.org").unwrap(),
+            role: admin::ROLE_REVIEW.into(),
+            expires: DateTime::from_timestamp(now.timestamp() + 3600, 0).unwrap(),
+        };
+        let t = admin::session_token(&r, &grant, now);
+        let s = admin::verify_session(&r, &t, now).unwrap();
+        assert_eq!((s.grant, s.issued), (grant.clone(), now));
+        // A session without an issue time (as signed before sessions could be revoked) and an
+        // admin link used as a session are refused.
+        let old = r.sign(
+            scope::ADMIN_SESSION,
+            "review:alice@example.org",
+            grant.expires,
+        );
+        assert_eq!(
+            admin::verify_session(&r, &old, now),
+            Err(TokenError::Malformed)
+        );
+        let link = r.sign(scope::ADMIN, "review:alice@example.org", grant.expires);
+        assert!(admin::verify_session(&r, &link, now).is_err());
     }
 }

@@ -72,12 +72,22 @@ CREATE TABLE IF NOT EXISTS indexer_keys (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS reviewer_sessions (
+    reviewer TEXT PRIMARY KEY,
+    revoked_until INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS uploads (
     key TEXT PRIMARY KEY,
     content_type TEXT,
     bytes INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     claimed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS mail_ledger (
+    key TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    sent_at INTEGER
 );
 "#;
 

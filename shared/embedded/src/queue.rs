@@ -98,6 +98,42 @@ impl SqliteQueue {
             .await
     }
 
+    /// Makes every job marked running ready again. Only for a process that knows no other runs
+    /// jobs on this database (`optout serve` holds the data directory's lock): those jobs belong
+    /// to a process that died, and are retried at once instead of when their lease ends. Their
+    /// attempt stays counted, so a photo that kills the process every time is parked in the end.
+    pub async fn requeue_orphans(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now().timestamp_millis();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE jobs SET state = 'queued', available_at = ?1, updated_at = ?1 WHERE state = 'running'",
+                    [now],
+                )
+                .map_err(unavailable)
+            })
+            .await
+    }
+
+    /// Extends the lease of a running job, if it is still the lease taken at attempt `attempts`
+    /// (a job whose lease ended and was taken again belongs to its new runner).
+    async fn renew(&self, id: &str, attempts: u32, lease: Duration) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        let now = self.clock.now().timestamp_millis();
+        let until = now + lease.as_millis() as i64;
+        self.db
+            .call(move |conn| {
+                let n = conn
+                    .execute(
+                        "UPDATE jobs SET available_at = ?3, updated_at = ?4 WHERE id = ?1 AND state = 'running' AND attempts = ?2",
+                        params![id, attempts as i64, until, now],
+                    )
+                    .map_err(unavailable)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
     async fn finish(
         &self,
         id: &str,
@@ -139,7 +175,9 @@ impl JobQueue for SqliteQueue {
 /// How the worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// How long a job stays invisible while it runs (a crashed run is retried after it).
+    /// How long a job stays invisible without a sign of life from its runner: the worker renews
+    /// it every third of this while the job runs, so a job of any length keeps it, and a job
+    /// whose process died (a crash, a kill -9) is retried within this after the process is back.
     pub lease: Duration,
     /// After this many attempts a failing job is parked as `failed`.
     pub max_attempts: u32,
@@ -152,7 +190,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            lease: Duration::from_secs(300),
+            lease: Duration::from_secs(60),
             max_attempts: 5,
             backoff: Duration::from_secs(5),
             idle: Duration::from_millis(500),
@@ -182,9 +220,25 @@ impl Worker {
         let Some((id, body, attempts)) = self.queue.lease(self.config.lease).await? else {
             return Ok(Step::Idle);
         };
-        let result = match EmbedJob::from_json(&body) {
-            Ok(job) => self.handler.handle(&job).await,
-            Err(e) => Err(JobError::Permanent(e)),
+        let work = async {
+            match EmbedJob::from_json(&body) {
+                Ok(job) => self.handler.handle(&job).await,
+                Err(e) => Err(JobError::Permanent(e)),
+            }
+        };
+        tokio::pin!(work);
+        let every = (self.config.lease / 3).max(Duration::from_millis(10));
+        let result = loop {
+            tokio::select! {
+                r = &mut work => break r,
+                _ = tokio::time::sleep(every) => {
+                    match self.queue.renew(&id, attempts, self.config.lease).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(job = %id, "job lease lost; another run may have it"),
+                        Err(e) => tracing::warn!(job = %id, error = %e, "job lease not renewed"),
+                    }
+                }
+            }
         };
         match result {
             Ok(()) => {
@@ -232,5 +286,106 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use optout_core::model::CaseId;
+    use optout_core::ports::SystemClock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Takes `run_for` per job and counts its runs.
+    struct Slow {
+        run_for: Duration,
+        runs: AtomicU32,
+    }
+
+    #[async_trait]
+    impl JobHandler for Slow {
+        async fn handle(&self, _job: &EmbedJob) -> Result<(), JobError> {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.run_for).await;
+            Ok(())
+        }
+    }
+
+    fn queue() -> SqliteQueue {
+        SqliteQueue::new(Db::in_memory().unwrap(), Arc::new(SystemClock))
+    }
+
+    fn job() -> EmbedJob {
+        EmbedJob {
+            case_id: CaseId::new(chrono::Utc::now()),
+            generation: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_runner_died_is_retried_once_its_lease_ends() {
+        let q = queue();
+        q.enqueue(&job()).await.unwrap();
+        let lease = Duration::from_millis(300);
+        // A runner takes it and dies (nothing renews or finishes it).
+        assert!(q.lease(lease).await.unwrap().is_some());
+        assert!(
+            q.lease(lease).await.unwrap().is_none(),
+            "invisible while leased"
+        );
+        tokio::time::sleep(lease + Duration::from_millis(50)).await;
+        let (_, _, attempts) = q
+            .lease(lease)
+            .await
+            .unwrap()
+            .expect("retried after the lease");
+        assert_eq!(attempts, 2);
+        assert_eq!(
+            WorkerConfig::default().lease,
+            Duration::from_secs(60),
+            "a crashed job is retried within a minute"
+        );
+    }
+
+    #[tokio::test]
+    async fn orphans_of_a_dead_process_are_ready_at_once() {
+        let q = queue();
+        q.enqueue(&job()).await.unwrap();
+        q.enqueue(&job()).await.unwrap();
+        assert!(q.lease(Duration::from_secs(60)).await.unwrap().is_some());
+        assert_eq!(q.requeue_orphans().await.unwrap(), 1);
+        let (_, _, a) = q.lease(Duration::from_secs(60)).await.unwrap().unwrap();
+        let (_, _, b) = q.lease(Duration::from_secs(60)).await.unwrap().unwrap();
+        let mut attempts = [a, b];
+        attempts.sort();
+        assert_eq!(attempts, [1, 2], "the crashed attempt stays counted");
+    }
+
+    #[tokio::test]
+    async fn a_running_job_keeps_its_lease_however_long_it_takes() {
+        let q = queue();
+        q.enqueue(&job()).await.unwrap();
+        let handler = Arc::new(Slow {
+            run_for: Duration::from_millis(900),
+            runs: AtomicU32::new(0),
+        });
+        let worker = Worker {
+            queue: q.clone(),
+            handler: handler.clone(),
+            config: WorkerConfig {
+                lease: Duration::from_millis(300),
+                ..Default::default()
+            },
+        };
+        let run = tokio::spawn(async move { worker.step().await.unwrap() });
+        // Well past the lease, while the job still runs: nobody else gets it.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(q.lease(Duration::from_millis(300)).await.unwrap().is_none());
+        assert!(matches!(run.await.unwrap(), Step::Done(_)));
+        assert_eq!(handler.runs.load(Ordering::SeqCst), 1);
+        let rows = q.jobs().await.unwrap();
+        assert_eq!(rows[0].state, "done");
+        assert_eq!(rows[0].attempts, 1);
     }
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use optout_core::model::{AuditEvent, Case, CaseId, CaseState, Personal};
 use optout_core::ports::{
-    CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase, QueueCursor, StoreError,
+    CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase, QueueCursor, StoreError, Unique,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -86,7 +86,7 @@ impl CaseStore for SqliteCaseStore {
                         .map_err(unavailable)?;
                     if let Some(id) = existing {
                         let id = CaseId::parse(&id).ok_or_else(|| StoreError::Corrupt("idempotency case id".into()))?;
-                        return Ok(InsertOutcome::Duplicate(id));
+                        return Ok(InsertOutcome::Duplicate(id, Unique::IdempotencyKey));
                     }
                 }
                 if let Some(p) = &case.photo {
@@ -96,7 +96,7 @@ impl CaseStore for SqliteCaseStore {
                         .map_err(unavailable)?;
                     if let Some(id) = existing {
                         let id = CaseId::parse(&id).ok_or_else(|| StoreError::Corrupt("case id".into()))?;
-                        return Ok(InsertOutcome::Duplicate(id));
+                        return Ok(InsertOutcome::Duplicate(id, Unique::Photo));
                     }
                 }
                 tx.execute(

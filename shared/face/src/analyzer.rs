@@ -1,6 +1,6 @@
 //! The face pipeline behind the desk's [`PhotoAnalyzer`] port (used by the embedded worker and the embedder Lambda).
 
-use crate::{AnalyzeError, FaceEngine};
+use crate::{AnalyzeError, FaceEngine, decode};
 use optout_core::ports::{AnalyzerError, PhotoAnalyzer, PhotoFindings};
 use std::sync::Arc;
 
@@ -9,6 +9,13 @@ use std::sync::Arc;
 pub struct FaceAnalyzer(pub Arc<FaceEngine>);
 
 impl PhotoAnalyzer for FaceAnalyzer {
+    fn decode_cost(&self, bytes: &[u8]) -> u64 {
+        // A file whose headers do not read fails at once in `analyze`: nothing to reserve.
+        decode::read_header(bytes).map_or(0, |h| {
+            decode::analysis_cost(&h, crate::engine::REDUCED_LONG_SIDE)
+        })
+    }
+
     fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError> {
         match self.0.analyze(bytes) {
             Ok(a) => Ok(PhotoFindings {

@@ -30,6 +30,21 @@ impl Detection {
     pub fn area(&self) -> f32 {
         self.width().max(0.0) * self.height().max(0.0)
     }
+    /// The same detection with every point moved by `f` (box corners included; the box is then
+    /// the one spanned by the moved corners).
+    pub fn mapped(&self, f: impl Fn([f32; 2]) -> [f32; 2]) -> Detection {
+        let mut d = *self;
+        let a = f([self.bbox[0], self.bbox[1]]);
+        let b = f([self.bbox[2], self.bbox[3]]);
+        d.bbox = [
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[0].max(b[0]),
+            a[1].max(b[1]),
+        ];
+        d.landmarks = self.landmarks.map(f);
+        d
+    }
     /// The same detection with every coordinate multiplied by `f`.
     pub fn scaled(&self, f: f32) -> Detection {
         let mut d = *self;

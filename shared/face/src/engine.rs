@@ -19,10 +19,11 @@ use crate::quality::{self, QualityVerdict};
 
 /// At most this many faces (best scores first) are kept and embedded per photo.
 pub const MAX_FACES: usize = 10;
-/// JPEGs are decoded reduced (DCT domain) as long as the longer side stays at least this.
+/// Photos are decoded reduced (see [`decode`]) as long as the longer side stays at least this.
 pub const REDUCED_LONG_SIDE: u32 = 960;
-/// If the chosen face's eyes are closer than this in the reduced image, the photo is decoded
-/// again at full resolution for the face crops (the template puts them ~35 px apart).
+/// If the chosen face's eyes are closer than this in the reduced image, the region around it is
+/// decoded again, closer: at the resolution that puts them at least this far apart (or full
+/// resolution), within [`decode::REGION_MAX_GRID_PIXELS`] (the template puts them ~35 px apart).
 pub const MIN_EYE_DISTANCE_REDUCED: f32 = 48.0;
 
 /// In adaptive detection, the 320 detector's answer stands when the largest face it found is at
@@ -256,6 +257,7 @@ impl FaceEngine {
         tm.sha256 = ms(t);
 
         let t = Instant::now();
+        let header = decode::read_header(bytes)?;
         let decoded = decode::decode_reduced(bytes, REDUCED_LONG_SIDE)?;
         tm.decode = ms(t);
 
@@ -271,30 +273,34 @@ impl FaceEngine {
             .max_by(|a, b| a.1.area().total_cmp(&b.1.area()))
             .map(|(i, _)| i);
 
-        // crops come from the reduced image unless the chosen face is small there
+        // Crops come from the reduced image, except the chosen face's when it is small there: its
+        // region is decoded again, closer.
         let t = Instant::now();
-        let full;
-        let (crop_src, crop_scale) = match chosen.map(|i| &dets[i]) {
+        let closer = match chosen.map(|i| &dets[i]) {
             Some(d) if decoded.scale < 1.0 && eye_distance(d) < MIN_EYE_DISTANCE_REDUCED => {
-                full = decode::decode_full(bytes)?;
-                (&full, full.scale / decoded.scale)
+                closer_region(bytes, &header, &decoded, d)?
             }
-            _ => (&decoded, 1.0),
+            _ => None,
         };
         tm.decode += ms(t);
 
         let mut faces = Vec::with_capacity(dets.len());
-        for d in &dets {
+        for (i, d) in dets.iter().enumerate() {
             let t = Instant::now();
-            let lm = d.scaled(crop_scale).landmarks;
-            let crop = align::align(&crop_src.image, &lm)
-                .ok_or_else(|| AnalyzeError::Inference("degenerate landmarks".into()))?;
+            let full_res = d.mapped(|p| decoded.map.to_full(p));
+            let crop = match &closer {
+                Some(region) if Some(i) == chosen => {
+                    let lm = full_res.landmarks.map(|p| region.map.from_full(p));
+                    align::align(&region.image, &lm)
+                }
+                _ => align::align(&decoded.image, &d.landmarks),
+            }
+            .ok_or_else(|| AnalyzeError::Inference("degenerate landmarks".into()))?;
             let sharpness = quality::sharpness(&crop, models::SFACE_SIDE);
             tm.align += ms(t);
             let t = Instant::now();
             let embedding = embed::embed(&self.sface, &crop)?;
             tm.embed += ms(t);
-            let full_res = d.scaled(1.0 / decoded.scale);
             let b = full_res.bbox;
             faces.push(FaceRecord {
                 bbox: FaceBox {
@@ -483,6 +489,52 @@ impl FaceEngine {
         tm.detect = ms(t);
         Ok((dets, scale))
     }
+}
+
+/// The region around a face that its aligned crop samples, decoded at the resolution that puts the
+/// eyes [`MIN_EYE_DISTANCE_REDUCED`] apart (full resolution at most; for JPEG, the DCT reduction
+/// at or above that, coarser if its grid would exceed [`decode::REGION_MAX_GRID_PIXELS`]). `None`
+/// when no decode would be closer than the reduced one.
+fn closer_region(
+    bytes: &[u8],
+    header: &decode::Header,
+    decoded: &decode::Decoded,
+    d: &Detection,
+) -> Result<Option<decode::Decoded>, AnalyzeError> {
+    let lm = d.landmarks.map(|p| decoded.map.to_full(p));
+    let eyes = (lm[0][0] - lm[1][0]).hypot(lm[0][1] - lm[1][1]);
+    let reduced = decoded.map.factor;
+    let wanted = ((eyes / MIN_EYE_DISTANCE_REDUCED).floor() as u32).clamp(1, reduced);
+    let mut factor = optout_core::pixels::supported_factor(header.kind, wanted);
+    if header.kind == optout_core::photo::PhotoType::Jpeg {
+        let grid = |f: u32| {
+            let (w, h) = optout_core::pixels::grid_size(header.width, header.height, f);
+            u64::from(w) * u64::from(h)
+        };
+        while factor < reduced && grid(factor) > decode::REGION_MAX_GRID_PIXELS {
+            factor *= 2;
+        }
+    }
+    if factor >= reduced {
+        return Ok(None);
+    }
+    // Every source pixel the warp to the 112x112 template reads, in full-resolution pixels.
+    let Some(inv) = align::estimate(&lm, &align::TEMPLATE).and_then(|m| m.inverse()) else {
+        return Ok(None);
+    };
+    let side = models::SFACE_SIDE as f64;
+    let corners = [[0.0, 0.0], [side, 0.0], [0.0, side], [side, side]].map(|p| inv.apply(p));
+    let margin = 2.0 * f64::from(factor);
+    let lo = |i: usize| corners.iter().map(|c| c[i]).fold(f64::INFINITY, f64::min) - margin;
+    let hi = |i: usize| {
+        corners
+            .iter()
+            .map(|c| c[i])
+            .fold(f64::NEG_INFINITY, f64::max)
+            + margin
+    };
+    let region = [lo(0), lo(1), hi(0), hi(1)].map(|v| v as f32);
+    decode::decode_region(bytes, header, factor, region).map(Some)
 }
 
 fn eye_distance(d: &Detection) -> f32 {

@@ -307,3 +307,73 @@ fn adaptive_detection_finds_small_faces_and_keeps_portraits_on_the_small_detecto
     );
     assert!(same > FACE_MATCH_THRESHOLD, "cosine {same}");
 }
+
+/// A `w`x`h` PNG written row by row: a flat background with `face` pasted at (`x`, `y`).
+fn big_png(w: u32, h: u32, face: &image::RgbImage, x: u32, y: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_compression(png::Compression::Fast);
+        let mut writer = enc.write_header().unwrap();
+        let mut stream = writer.stream_writer().unwrap();
+        let mut row = vec![0u8; w as usize * 3];
+        for r in 0..h {
+            for (c, p) in row.chunks_exact_mut(3).enumerate() {
+                let c = c as u32;
+                let px =
+                    if (x..x + face.width()).contains(&c) && (y..y + face.height()).contains(&r) {
+                        face.get_pixel(c - x, r - y).0
+                    } else {
+                        [200, 200, 190]
+                    };
+                p.copy_from_slice(&px);
+            }
+            std::io::Write::write_all(&mut stream, &row).unwrap();
+        }
+        stream.finish().unwrap();
+        writer.finish().unwrap();
+    }
+    out
+}
+
+/// The portrait at its own size inside a 49-megapixel PNG (decoded reduced at 1/7 a side, the
+/// face region again at the resolution the embedder needs) and inside a 12-megapixel JPEG
+/// (reduced at 1/4 in the DCT domain): the same face, the same person, as on the portrait alone.
+#[test]
+fn a_face_in_a_very_large_photo_is_found_and_embedded_as_on_its_own() {
+    let bytes = photo("person_b_1.jpg");
+    let portrait = image::load_from_memory(&bytes).unwrap().into_rgb8();
+    let alone = engine().analyze(&bytes).unwrap();
+    let want = alone.embedding().unwrap();
+    let (fx, fy) = (3100, 2500);
+
+    let png = big_png(7000, 7000, &portrait, fx, fy);
+    let a = engine().analyze(&png).unwrap();
+    assert_eq!((a.width, a.height), (7000, 7000));
+    assert_eq!(a.faces.len(), 1, "{:?}", a.faces);
+    let f = &a.faces[0];
+    let g = &alone.faces[0];
+    assert!(
+        (f.bbox.x - fx as f32 - g.bbox.x).abs() < 12.0
+            && (f.bbox.y - fy as f32 - g.bbox.y).abs() < 12.0,
+        "{:?} vs {:?} + ({fx}, {fy})",
+        f.bbox,
+        g.bbox
+    );
+    let c = cosine(a.embedding().unwrap(), want);
+    eprintln!(
+        "49 MP PNG: cosine {c} to the portrait alone, box {:?}",
+        f.bbox
+    );
+    assert!(c > 0.9, "49 MP PNG: cosine {c} to the portrait alone");
+    assert_eq!(a.verdict, QualityVerdict::Ok, "sharpness {}", f.sharpness);
+
+    let mut canvas = image::RgbImage::from_pixel(4000, 3000, image::Rgb([200, 200, 190]));
+    imageops::replace(&mut canvas, &portrait, 1700, 1100);
+    let b = engine().analyze(&jpeg(&canvas, 92)).unwrap();
+    assert_eq!(b.faces.len(), 1, "{:?}", b.faces);
+    let c = cosine(b.embedding().unwrap(), want);
+    eprintln!("12 MP JPEG: cosine {c} to the portrait alone");
+    assert!(c > 0.9, "12 MP JPEG: cosine {c} to the portrait alone");
+}

@@ -204,6 +204,14 @@ fn parse_and_normalize(input: &str) -> Result<NormalizedUrl, UrlError> {
     if let Some(query) = parsed.query() {
         push_query(&mut text, query);
     }
+    // Percent-encoding and punycode can lengthen a link: the limit holds for the canonical
+    // form too, so that normalising what was normalised gives the same answer.
+    if text.len() > MAX_URL_LEN {
+        return Err(UrlError::TooLong {
+            len: text.len(),
+            max: MAX_URL_LEN,
+        });
+    }
     Ok(NormalizedUrl { text, authority_at })
 }
 

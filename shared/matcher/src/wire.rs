@@ -152,7 +152,7 @@ pub struct WireError {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireErrorBody {
     /// A stable code: `unauthorized`, `rate_limited`, `malformed_request`, `invalid_candidate`,
-    /// `too_many_candidates`, `invalid_query`, `unavailable`.
+    /// `too_many_candidates`, `invalid_query`, `beyond_head`, `unavailable`.
     pub code: String,
     pub message: String,
     /// For `invalid_candidate`: the index of the bad item in `candidates`.

@@ -2,20 +2,21 @@
 //! photo (served here, or a redirect to the photo store) and decisions. Every response is
 //! `no-store` and `noindex`; every state-changing request carries the session's CSRF token.
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use maud::Markup;
 use optout_core::model::{CaseId, CaseKind, CaseState, Country};
 use optout_core::ports::{CaseFilter, QueueCursor};
 use optout_core::review::{DecisionInput, PhotoView, ReviewError};
-use optout_core::signing::admin::{self, AdminGrant};
+use optout_core::signing::admin::{self, AdminSession};
 use std::collections::HashMap;
 
 use crate::AppState;
-use crate::admin_pages::{self, QueueQuery};
+use crate::admin_pages::{self, QueueQuery, Reviewer};
 use crate::forms::form_fields;
+use crate::reject::{Body, Param, QueryMap};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "optout_admin";
@@ -36,7 +37,7 @@ fn page(status: StatusCode, m: Markup) -> Response {
     private((status, axum::response::Html(m.into_string())).into_response())
 }
 
-fn msg(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn msg(status: StatusCode, title: &str, body: &str) -> Response {
     page(status, admin_pages::message(title, body))
 }
 
@@ -63,7 +64,7 @@ fn unavailable(cause: &str) -> Response {
 }
 
 /// Why an admin request was refused before its handler ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Refusal {
     /// No valid session (or link): 403, saying nothing more.
     Forbidden,
@@ -73,6 +74,8 @@ enum Refusal {
     NotAForm,
     /// The path's case id is malformed: 400.
     BadCaseId,
+    /// The sign-outs could not be read: 503 (the cause is logged).
+    Unavailable(String),
 }
 
 impl IntoResponse for Refusal {
@@ -94,44 +97,69 @@ impl IntoResponse for Refusal {
                 "Bad request",
                 "This is not a case reference.",
             ),
+            Refusal::Unavailable(cause) => unavailable(&cause),
         }
     }
 }
 
 /// A reviewer's valid session.
 struct Session {
-    grant: AdminGrant,
+    session: AdminSession,
     token: String,
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+impl Session {
+    fn reviewer(&self) -> &optout_core::model::ReviewerName {
+        &self.session.grant.reviewer
+    }
+
+    /// The reviewer's name and the session's CSRF token, for the pages' forms.
+    fn page_reviewer(&self, state: &AppState) -> (String, String) {
+        (
+            self.reviewer().to_string(),
+            admin::csrf(&state.desk.keys, &self.token),
+        )
+    }
+}
+
+/// Every `optout_admin` cookie of the request, in order: a browser sends several when a page of
+/// another path (or a forged one) set its own, and any of them may be the valid one.
+fn session_cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(COOKIE)
-                .and_then(|r| r.strip_prefix('='))
-                .map(str::to_owned)
-        })
+        .filter_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
 }
 
-fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, Refusal> {
-    let token = session_cookie(headers).ok_or(Refusal::Forbidden)?;
+/// The first session cookie that is signed, unexpired and not revoked by a sign-out.
+async fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, Refusal> {
     let now = state.desk.ports.clock.now();
-    let grant =
-        admin::verify_session(&state.desk.keys, &token, now).map_err(|_| Refusal::Forbidden)?;
-    Ok(Session { grant, token })
+    // Only signed tokens reach the store; a flood of forged cookies costs a MAC each.
+    for token in session_cookies(headers).take(16) {
+        let Ok(session) = admin::verify_session(&state.desk.keys, token, now) else {
+            continue;
+        };
+        let revoked = state
+            .sessions
+            .revoked_until(&session.grant.reviewer)
+            .await
+            .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+        if revoked.is_some_and(|r| session.issued <= r) {
+            continue;
+        }
+        return Ok(Session {
+            session,
+            token: token.to_owned(),
+        });
+    }
+    Err(Refusal::Forbidden)
 }
 
 /// `GET /admin/login?token=...`: a valid admin link sets the session cookie (bound to the link's
 /// expiry) and redirects to the queue.
-pub async fn login(
-    State(state): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn login(State(state): State<AppState>, QueryMap(q): QueryMap) -> Response {
     let Some(token) = q.get("token") else {
         return forbidden();
     };
@@ -143,7 +171,7 @@ pub async fn login(
             return forbidden();
         }
     };
-    let session = admin::session_token(&state.desk.keys, &grant);
+    let session = admin::session_token(&state.desk.keys, &grant, now);
     let max_age = (grant.expires - now).num_seconds().max(0);
     let cookie = format!(
         "{COOKIE}={session}; Path=/admin; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
@@ -159,11 +187,23 @@ pub async fn login(
     }
 }
 
-/// `POST /admin/logout`: forgets the session cookie.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = checked_form(&state, &headers, &body) {
-        return r.into_response();
+/// `POST /admin/logout`: ends every session of the reviewer issued until now (on this device and
+/// any other, so a copied cookie stops working too) and forgets the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Response {
+    let s = match checked_form(&state, &headers, &body).await {
+        Ok((s, _)) => s,
+        Err(r) => return r.into_response(),
+    };
+    // Never before this session's own issue time, whatever another server's clock says.
+    let until = state.desk.ports.clock.now().max(s.session.issued);
+    if let Err(e) = state.sessions.revoke(s.reviewer(), until).await {
+        return unavailable(&e.to_string());
     }
+    tracing::info!(reviewer = %s.reviewer(), "reviewer signed out");
     let mut r = private(msg(StatusCode::OK, "Signed out", "You are signed out.").into_response());
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -186,9 +226,9 @@ fn bad_request(what: &str) -> Response {
 pub async fn queue(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    QueryMap(q): QueryMap,
 ) -> Response {
-    let s = match session(&state, &headers) {
+    let s = match session(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -233,11 +273,15 @@ pub async fn queue(
             None => return bad_request("after"),
         },
     };
+    let (name, csrf) = s.page_reviewer(&state);
     match state.desk.queue(&filter, PAGE_SIZE, after.as_ref()).await {
         Ok(p) => page(
             StatusCode::OK,
             admin_pages::queue(
-                s.grant.reviewer.as_str(),
+                &Reviewer {
+                    name: &name,
+                    csrf: &csrf,
+                },
                 &query,
                 &p,
                 state.desk.ports.clock.now(),
@@ -259,10 +303,10 @@ fn not_found() -> Response {
 pub async fn case_page(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Param(id): Param,
+    QueryMap(q): QueryMap,
 ) -> Response {
-    let s = match session(&state, &headers) {
+    let s = match session(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -288,13 +332,15 @@ pub async fn case_page(
     } else {
         None
     };
-    let csrf = admin::csrf(&state.desk.keys, &s.token);
+    let (name, csrf) = s.page_reviewer(&state);
     let mut r = page(
         StatusCode::OK,
         admin_pages::case_page(
-            s.grant.reviewer.as_str(),
+            &Reviewer {
+                name: &name,
+                csrf: &csrf,
+            },
             &review,
-            &csrf,
             photo,
             q.contains_key("done"),
         ),
@@ -317,9 +363,9 @@ pub async fn case_page(
 pub async fn photo(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Param(id): Param,
 ) -> Response {
-    if let Err(r) = session(&state, &headers) {
+    if let Err(r) = session(&state, &headers).await {
         return r.into_response();
     }
     let id = match case_id(&id) {
@@ -344,7 +390,7 @@ pub async fn photo(
             bytes,
             content_type: ct,
         })) => {
-            let mut r = Response::new(Body::from(bytes));
+            let mut r = Response::new(axum::body::Body::from(bytes));
             if let Ok(v) = HeaderValue::from_str(&ct) {
                 r.headers_mut().insert(header::CONTENT_TYPE, v);
             }
@@ -360,12 +406,12 @@ pub async fn photo(
 }
 
 /// The fields of a posted admin form after the session and CSRF checks.
-fn checked_form(
+async fn checked_form(
     state: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Session, HashMap<String, String>), Refusal> {
-    let s = session(state, headers)?;
+    let s = session(state, headers).await?;
     let f = form_fields(headers, body).ok_or(Refusal::NotAForm)?;
     let ok = f
         .get("csrf")
@@ -380,10 +426,10 @@ fn checked_form(
 pub async fn decide(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
+    Param(id): Param,
+    Body(body): Body,
 ) -> Response {
-    let (s, f) = match checked_form(&state, &headers, &body) {
+    let (s, f) = match checked_form(&state, &headers, &body).await {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
@@ -404,11 +450,7 @@ pub async fn decide(
         Err(ReviewError::Invalid(field)) => return invalid(field),
         Err(e) => return unavailable(&e.to_string()),
     };
-    match state
-        .desk
-        .decide(id, &s.grant.reviewer, version, input)
-        .await
-    {
+    match state.desk.decide(id, s.reviewer(), version, input).await {
         Ok(_) => private(Redirect::to(&format!("/admin/cases/{id}?done=1")).into_response()),
         Err(ReviewError::NotFound) => not_found(),
         Err(ReviewError::AlreadyDecided(st)) => msg(

@@ -25,9 +25,18 @@ button{margin-top:.5rem;background:#1d4ed8;color:#fff;border:0;border-radius:4px
 button.reject{background:#a4000f}button.photo-req{background:#92400e}
 .alert{border-left:4px solid #a4000f;background:#fff1f1;padding:.5rem .8rem}.ok{border-left:4px solid #11703a;background:#effaf2;padding:.5rem .8rem}
 .filters{display:flex;gap:.6rem;align-items:end;flex-wrap:wrap}.filters label{display:block;font-size:.85rem}
+header .who{display:flex;gap:.8rem;align-items:center}header form{margin:0}
+header button{margin:0;background:#fff;color:#1f2937;padding:.25rem .8rem}
 "#;
 
-pub fn layout(title: &str, reviewer: Option<&str>, body: Markup) -> Markup {
+/// The signed-in reviewer, as the pages show them: their name, and the CSRF token of their
+/// session for the pages' forms (decisions, sign-out).
+pub struct Reviewer<'a> {
+    pub name: &'a str,
+    pub csrf: &'a str,
+}
+
+pub fn layout(title: &str, reviewer: Option<&Reviewer>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -41,7 +50,15 @@ pub fn layout(title: &str, reviewer: Option<&str>, body: Markup) -> Markup {
             body {
                 header {
                     a href="/admin" { "Review desk" }
-                    @if let Some(r) = reviewer { span id="reviewer" { "Signed in as " strong { (r) } } }
+                    @if let Some(r) = reviewer {
+                        div.who {
+                            span id="reviewer" { "Signed in as " strong { (r.name) } }
+                            form id="logout" method="post" action="/admin/logout" {
+                                input type="hidden" name="csrf" value=(r.csrf);
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
                 }
                 main { (body) }
             }
@@ -77,7 +94,7 @@ pub struct QueueQuery {
     pub complaint: String,
 }
 
-pub fn queue(reviewer: &str, q: &QueueQuery, page: &CasePage, now: DateTime<Utc>) -> Markup {
+pub fn queue(reviewer: &Reviewer, q: &QueueQuery, page: &CasePage, now: DateTime<Utc>) -> Markup {
     let next = page.next.map(|c| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
@@ -212,7 +229,7 @@ fn decision_forms(case: &Case, csrf: &str) -> Markup {
     }
 }
 
-pub fn case_page(reviewer: &str, r: &CaseReview, csrf: &str, photo: bool, done: bool) -> Markup {
+pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -> Markup {
     let c = &r.case;
     let findings = r.biometrics.as_ref().map(|b| &b.findings);
     let details = findings.map(|f| &f.details);
@@ -320,7 +337,7 @@ pub fn case_page(reviewer: &str, r: &CaseReview, csrf: &str, photo: bool, done: 
                     } }
                 }
             }
-            @if c.state == CaseState::AwaitingReview { (decision_forms(c, csrf)) }
+            @if c.state == CaseState::AwaitingReview { (decision_forms(c, reviewer.csrf)) }
             h2 { "Audit trail" }
             table id="audit" {
                 thead { tr { th { "When" } th { "Who" } th { "What" } th { "State" } th { "Detail" } } }

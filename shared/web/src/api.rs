@@ -1,8 +1,7 @@
 //! The JSON API under `/v1/` (described by `/openapi.json`).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,6 +13,8 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::json_body;
+use crate::reject::{Body, Param};
 use crate::respond::{json_error, json_invalid, json_unavailable};
 
 /// A direct-upload form for one photo: POST `multipart/form-data` to `url` with every entry of
@@ -32,9 +33,10 @@ pub struct UploadResponse {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A new request.
+/// A new request. The document adds the parsers' patterns and bounds, and what each kind
+/// requires (`schema_rules`).
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a JSON object")]
 pub struct CaseRequest {
     pub kind: CaseKindSchema,
     /// The language of the emails: `en` (default) or `th`.
@@ -42,17 +44,16 @@ pub struct CaseRequest {
     pub lang: Option<String>,
     /// ISO 3166-1 alpha-2 code of the country of residence.
     pub country: String,
-    #[schema(max_length = 100)]
+    /// 1 to 100 characters on one line.
     pub first_name: String,
-    #[schema(max_length = 100)]
+    /// 1 to 100 characters on one line.
     pub last_name: String,
-    #[schema(max_length = 254)]
+    /// At most 254 characters; the part before `@` in ASCII.
     pub email: String,
     /// E.164 (`+66812345678`); required unless the operator made it optional.
     #[serde(default)]
     pub phone: Option<String>,
-    /// Why (face opt-out) or the substantiated explanation (DSA notice).
-    #[schema(min_length = 10, max_length = 5000)]
+    /// Why (face opt-out) or the substantiated explanation (DSA notice): 10 to 5000 characters.
     pub reason: String,
     /// Face opt-out: explicit consent to processing the photo for this purpose (must be true).
     #[serde(default)]
@@ -60,9 +61,9 @@ pub struct CaseRequest {
     /// DSA notice: the good-faith statement (must be true).
     #[serde(default)]
     pub good_faith: bool,
-    /// DSA notice: 1 to 20 http(s) links of specific images.
+    /// DSA notice: 1 to 20 http(s) links of specific images (blank items are skipped; the same
+    /// link twice is refused). A face opt-out ignores them.
     #[serde(default)]
-    #[schema(max_items = 20)]
     pub source_urls: Vec<String>,
     /// Face opt-out: the `key` of a completed upload (`POST /v1/uploads`).
     #[serde(default)]
@@ -71,10 +72,25 @@ pub struct CaseRequest {
 
 /// The kind of a request.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum CaseKindSchema {
     FaceOptOut,
     DsaNotice,
+}
+
+/// Read from a string, so that any other JSON value is told "expected a string" in words.
+impl TryFrom<String> for CaseKindSchema {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match CaseKind::parse(&s) {
+            Some(CaseKind::FaceOptOut) => Ok(CaseKindSchema::FaceOptOut),
+            Some(CaseKind::DsaNotice) => Ok(CaseKindSchema::DsaNotice),
+            None => Err(format!(
+                "unknown kind `{}`, expected `face_opt_out` or `dsa_notice`",
+                s.chars().take(40).collect::<String>()
+            )),
+        }
+    }
 }
 
 /// A case as its requester sees it.
@@ -123,6 +139,22 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// The JSON body of a request, or why not: 415 unless it says `application/json`, 400 with the
+/// field at fault unless it reads as `T`.
+fn json_request<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, (StatusCode, &'static str, String)> {
+    if !is_json(headers) {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send application/json.".into(),
+        ));
+    }
+    json_body::parse(body).map_err(|m| (StatusCode::BAD_REQUEST, "malformed_request", m))
+}
+
 fn desk_error(lang: Lang, e: DeskError) -> Response {
     match e {
         DeskError::Invalid(errs) => json_invalid(lang, &errs),
@@ -169,33 +201,24 @@ pub async fn create_upload(State(state): State<AppState>) -> Response {
 /// characters) to make retries safe: a repeated key returns the first case with status 200.
 #[utoipa::path(post, path = "/v1/cases", tag = "requests",
     request_body = CaseRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 8 to 128 visible ASCII characters")),
     responses(
         (status = 201, description = "Case created; a receipt email was sent", body = CaseResponse),
         (status = 200, description = "A repeated request: the case it created first", body = CaseResponse),
-        (status = 400, description = "Malformed JSON", body = crate::respond::ApiError),
-        (status = 413, description = "Body too large", body = crate::respond::ApiError),
+        (status = 400, description = "Malformed JSON, not an object, or a field of the wrong type or unknown (named in the message)", body = crate::respond::ApiError),
+        (status = 413, description = "Body larger than 256 KiB", body = crate::respond::ApiError),
         (status = 415, description = "Not application/json", body = crate::respond::ApiError),
-        (status = 422, description = "Invalid fields (each named)", body = crate::respond::ApiError),
+        (status = 422, description = "Invalid fields, each named (`idempotency_key` when the key is invalid or was used for a different request)", body = crate::respond::ApiError),
         (status = 503, description = "Unavailable; nothing was saved; retry later", body = crate::respond::ApiError),
     ))]
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_json(&headers) {
-        return json_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send application/json.",
-        );
-    }
-    let req: CaseRequest = match serde_json::from_slice(&body) {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Response {
+    let req: CaseRequest = match json_request(&headers, &body) {
         Ok(r) => r,
-        Err(e) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "malformed_request",
-                &format!("Malformed JSON: {e}"),
-            );
-        }
+        Err((status, code, message)) => return json_error(status, code, &message),
     };
     let lang = match req.lang.as_deref() {
         None => Lang::En,
@@ -211,12 +234,14 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let idempotency_key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
         Some(Ok(k)) => Some(k.to_owned()),
+        // Not visible ASCII: the rule the desk applies to every key (8 to 128 of them).
         Some(Err(_)) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "malformed_request",
-                "The Idempotency-Key header is not visible ASCII.",
+            let mut errs = optout_core::FieldErrors::default();
+            errs.push(
+                "idempotency_key",
+                optout_core::error::FieldCode::InvalidValue,
             );
+            return json_invalid(lang, &errs);
         }
     };
     let kind = match req.kind {
@@ -260,13 +285,14 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
 
 /// The status of a case, from the token of its private status link.
 #[utoipa::path(get, path = "/v1/status/{token}", tag = "requests",
-    params(("token" = String, Path, description = "The token of the status link")),
+    params(("token" = String, Path, description = "The token of the status link", max_length = 2048)),
     responses(
         (status = 200, description = "The case", body = CaseResponse),
+        (status = 400, description = "The path is not valid UTF-8 once percent-decoded", body = crate::respond::ApiError),
         (status = 404, description = "Unknown, changed or expired link", body = crate::respond::ApiError),
         (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
     ))]
-pub async fn status(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+pub async fn status(State(state): State<AppState>, Param(token): Param) -> Response {
     match state.desk.status(&token).await {
         Ok(v) => Json(case_response(&state, &v.case)).into_response(),
         Err(e) => desk_error(Lang::En, e),
@@ -275,14 +301,15 @@ pub async fn status(State(state): State<AppState>, Path(token): Path<String>) ->
 
 /// Withdraws a request. Withdrawing twice is harmless.
 #[utoipa::path(post, path = "/v1/status/{token}/withdraw", tag = "requests",
-    params(("token" = String, Path, description = "The token of the status link")),
+    params(("token" = String, Path, description = "The token of the status link", max_length = 2048)),
     responses(
         (status = 200, description = "The withdrawn case", body = CaseResponse),
+        (status = 400, description = "The path is not valid UTF-8 once percent-decoded", body = crate::respond::ApiError),
         (status = 404, description = "Unknown, changed or expired link", body = crate::respond::ApiError),
         (status = 409, description = "The case can no longer be withdrawn", body = crate::respond::ApiError),
         (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
     ))]
-pub async fn withdraw(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+pub async fn withdraw(State(state): State<AppState>, Param(token): Param) -> Response {
     match state.desk.withdraw(&token).await {
         Ok(case) => Json(case_response(&state, &case)).into_response(),
         Err(e) => desk_error(Lang::En, e),
@@ -291,7 +318,7 @@ pub async fn withdraw(State(state): State<AppState>, Path(token): Path<String>) 
 
 /// A better photo for a case that needs one.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a JSON object")]
 pub struct PhotoRequest {
     /// The `key` of a completed upload (`POST /v1/uploads`).
     pub upload_key: String,
@@ -299,39 +326,27 @@ pub struct PhotoRequest {
 
 /// Replaces the photo of a case in state `needs_better_photo`; the case goes back to `received`.
 #[utoipa::path(post, path = "/v1/status/{token}/photo", tag = "requests",
-    params(("token" = String, Path, description = "The token of the status link")),
+    params(("token" = String, Path, description = "The token of the status link", max_length = 2048)),
     request_body = PhotoRequest,
     responses(
         (status = 200, description = "The case, received again with its new photo", body = CaseResponse),
-        (status = 400, description = "Malformed JSON", body = crate::respond::ApiError),
+        (status = 400, description = "Malformed JSON, not an object, or a field of the wrong type or unknown; or a path that is not UTF-8", body = crate::respond::ApiError),
         (status = 404, description = "Unknown, changed or expired link", body = crate::respond::ApiError),
         (status = 409, description = "The case does not need a new photo", body = crate::respond::ApiError),
+        (status = 413, description = "Body larger than 256 KiB", body = crate::respond::ApiError),
         (status = 415, description = "Not application/json", body = crate::respond::ApiError),
         (status = 422, description = "The photo is not usable", body = crate::respond::ApiError),
         (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
     ))]
 pub async fn replace_photo(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    Param(token): Param,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
-    if !is_json(&headers) {
-        return json_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send application/json.",
-        );
-    }
-    let req: PhotoRequest = match serde_json::from_slice(&body) {
+    let req: PhotoRequest = match json_request(&headers, &body) {
         Ok(r) => r,
-        Err(e) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "malformed_request",
-                &format!("Malformed JSON: {e}"),
-            );
-        }
+        Err((status, code, message)) => return json_error(status, code, &message),
     };
     match state.desk.replace_photo(&token, &req.upload_key).await {
         Ok(case) => Json(case_response(&state, &case)).into_response(),

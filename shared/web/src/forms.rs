@@ -1,7 +1,7 @@
 //! Handlers of the HTML pages and forms.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use optout_core::Lang;
@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use crate::AppState;
 use crate::lang::{PageLang, cookie};
 use crate::pages::{self, FormValues};
+use crate::reject::{Body, Param, QueryMap, Refusal, Surface};
 use crate::respond::{html, html_message, html_unavailable};
 
 /// Adds the language cookie when the language was chosen by the request.
@@ -29,11 +30,6 @@ fn remember(lang: PageLang, mut r: Response) -> Response {
 
 pub async fn landing(lang: PageLang) -> Response {
     remember(lang, html(StatusCode::OK, pages::landing(lang.lang)))
-}
-
-pub async fn not_found(lang: PageLang) -> Response {
-    let t = texts(lang.lang);
-    html_message(StatusCode::NOT_FOUND, lang.lang, t.not_found, t.not_found)
 }
 
 /// The fields of a urlencoded form body; `None` if the body is not a form.
@@ -106,13 +102,7 @@ fn posted_lang(f: &HashMap<String, String>, lang: PageLang) -> Lang {
 }
 
 fn unsupported_form(lang: Lang) -> Response {
-    let t = texts(lang);
-    html_message(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        lang,
-        t.site_title,
-        t.server_error,
-    )
+    Surface::Site(lang).refuse(Refusal::NotAForm)
 }
 
 async fn photo_step(state: &AppState, lang: Lang, errors: &FieldErrors) -> Response {
@@ -138,12 +128,14 @@ async fn photo_step(state: &AppState, lang: Lang, errors: &FieldErrors) -> Respo
 pub async fn face_page(
     State(state): State<AppState>,
     lang: PageLang,
-    Query(q): Query<HashMap<String, String>>,
+    QueryMap(q): QueryMap,
 ) -> Response {
     let l = lang.lang;
     let r = match q.get("key") {
         None => photo_step(&state, l, &FieldErrors::default()).await,
-        Some(key) => match state.desk.check_upload(key).await {
+        // The page only looks at the upload's headers: anyone with the key may load it at will,
+        // and decoding is left to the submission (`Desk::check_upload`).
+        Some(key) => match state.desk.peek_upload(key).await {
             Ok(_) => {
                 let v = FormValues {
                     upload_key: key.clone(),
@@ -215,7 +207,7 @@ pub async fn face_submit(
     State(state): State<AppState>,
     lang: PageLang,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
     submit_form(state, lang, headers, body, CaseKind::FaceOptOut).await
 }
@@ -240,7 +232,7 @@ pub async fn dsa_submit(
     State(state): State<AppState>,
     lang: PageLang,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
     submit_form(state, lang, headers, body, CaseKind::DsaNotice).await
 }
@@ -264,7 +256,7 @@ fn status_lang(lang: PageLang, case_lang: Lang) -> Lang {
 pub async fn status_page(
     State(state): State<AppState>,
     lang: PageLang,
-    Path(token): Path<String>,
+    Param(token): Param,
 ) -> Response {
     let r = match state.desk.status(&token).await {
         Ok(v) => {
@@ -291,9 +283,9 @@ pub async fn status_page(
 pub async fn withdraw(
     State(state): State<AppState>,
     lang: PageLang,
-    Path(token): Path<String>,
+    Param(token): Param,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
     let Some(f) = form_fields(&headers, &body) else {
         return unsupported_form(lang.lang);
@@ -344,8 +336,8 @@ pub async fn withdraw(
 pub async fn better_photo_page(
     State(state): State<AppState>,
     lang: PageLang,
-    Path(token): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Param(token): Param,
+    QueryMap(q): QueryMap,
 ) -> Response {
     let view = match state.desk.status(&token).await {
         Ok(v) => v,
@@ -358,7 +350,8 @@ pub async fn better_photo_page(
     }
     let mut errors = FieldErrors::default();
     if let Some(key) = q.get("key") {
-        match state.desk.check_upload(key).await {
+        // Headers only, as on the opt-out page; the photo is decoded when it is attached.
+        match state.desk.peek_upload(key).await {
             Ok(_) => {
                 return remember(
                     lang,
@@ -402,9 +395,9 @@ pub async fn better_photo_page(
 pub async fn better_photo_submit(
     State(state): State<AppState>,
     lang: PageLang,
-    Path(token): Path<String>,
+    Param(token): Param,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
     let Some(f) = form_fields(&headers, &body) else {
         return unsupported_form(lang.lang);
@@ -432,7 +425,7 @@ pub async fn better_photo_submit(
 pub async fn complaint_page(
     State(state): State<AppState>,
     lang: PageLang,
-    Path(token): Path<String>,
+    Param(token): Param,
 ) -> Response {
     let view = match state.desk.status(&token).await {
         Ok(v) => v,
@@ -462,9 +455,9 @@ pub async fn complaint_page(
 pub async fn complaint_submit(
     State(state): State<AppState>,
     lang: PageLang,
-    Path(token): Path<String>,
+    Param(token): Param,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Response {
     let Some(f) = form_fields(&headers, &body) else {
         return unsupported_form(lang.lang);

@@ -28,12 +28,11 @@ pub fn from_query(query: Option<&str>) -> Option<Lang> {
         .and_then(|(_, v)| Lang::parse(&v))
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for PageLang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+impl PageLang {
+    /// The language of the request with these parts.
+    pub fn of(parts: &Parts) -> PageLang {
         if let Some(lang) = from_query(parts.uri.query()) {
-            return Ok(PageLang { lang, chosen: true });
+            return PageLang { lang, chosen: true };
         }
         let lang = from_cookie(&parts.headers)
             .or_else(|| {
@@ -44,10 +43,18 @@ impl<S: Send + Sync> FromRequestParts<S> for PageLang {
                     .and_then(Lang::from_accept_language)
             })
             .unwrap_or_default();
-        Ok(PageLang {
+        PageLang {
             lang,
             chosen: false,
-        })
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PageLang::of(parts))
     }
 }
 

@@ -13,10 +13,13 @@ mod api;
 mod csp;
 mod forms;
 pub mod indexer;
+mod json_body;
 mod lang;
 pub mod openapi;
 mod pages;
+mod reject;
 mod respond;
+mod schema_rules;
 mod uploads;
 
 use axum::Router;
@@ -26,7 +29,7 @@ pub use csp::{CONTENT_SECURITY_POLICY, csp_with_image_origin};
 use http::HeaderValue;
 use http::header;
 pub use indexer::IndexerApi;
-use optout_core::ports::UploadSink;
+use optout_core::ports::{ReviewerSessions, UploadSink};
 use optout_core::service::Desk;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -39,6 +42,8 @@ pub struct AppState {
     pub uploads: Option<Arc<dyn UploadSink>>,
     /// The indexer API: exclusion checks, change feed, snapshots, keys and rate limits.
     pub indexer: Arc<IndexerApi>,
+    /// Reviewers' sign-outs: the sessions they revoke are refused.
+    pub sessions: Arc<dyn ReviewerSessions>,
 }
 
 /// The largest form or JSON body accepted (a DSA notice with 20 long URLs fits easily).
@@ -90,7 +95,9 @@ pub fn router(state: AppState) -> Router {
     html_and_api
         .merge(upload)
         .merge(indexer)
-        .fallback(forms::not_found)
+        // Unknown routes and methods in the shape of the surface asked (JSON under /v1/).
+        .fallback(reject::not_found)
+        .method_not_allowed_fallback(reject::method_not_allowed)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),

@@ -1,8 +1,10 @@
 //! The OpenAPI 3.1 description of the JSON API, generated from the very types and handlers that
-//! serve it.
+//! serve it, with the parsers' rules that attributes cannot say added by [`crate::schema_rules`].
 
 use axum::Json;
+use axum::extract::State;
 use axum::response::IntoResponse;
+use optout_core::settings::Settings;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -72,12 +74,14 @@ impl Modify for IndexerKeyScheme {
 )]
 pub struct ApiDoc;
 
-/// The document as JSON.
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The document of a desk with `settings` (whether a phone number is required), as JSON.
+pub fn document(settings: &Settings) -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    crate::schema_rules::apply(&mut doc, settings);
+    doc
 }
 
 /// `GET /openapi.json`.
-pub async fn serve() -> impl IntoResponse {
-    Json(document())
+pub async fn serve(State(state): State<crate::AppState>) -> impl IntoResponse {
+    Json(document(&state.desk.settings))
 }

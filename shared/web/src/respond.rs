@@ -66,7 +66,8 @@ pub struct ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiErrorBody {
     /// A stable code: `validation_failed`, `malformed_request`, `unsupported_media_type`,
-    /// `payload_too_large`, `invalid_link`, `wrong_state`, `not_found`, `unavailable`.
+    /// `payload_too_large`, `invalid_link`, `wrong_state`, `not_found`, `method_not_allowed`,
+    /// `unavailable`.
     pub code: String,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use http::{HeaderMap, StatusCode, header};
+use http::{StatusCode, header};
 use optout_core::Lang;
 use optout_core::i18n::texts;
 use optout_core::ports::{StoreError, UploadRefused, UploadTicket};
@@ -12,20 +12,16 @@ use std::collections::BTreeMap;
 
 use crate::AppState;
 use crate::lang::PageLang;
+use crate::reject::{self, wants_json};
 use crate::respond::{html_message, json_error, json_unavailable};
 
 /// Room for the multipart framing and the signed fields around the file.
 pub const MULTIPART_OVERHEAD: usize = 64 * 1024;
 const TEXT_FIELD_MAX: usize = 4096;
 
-fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json"))
-}
-
 enum Refusal {
+    /// Not `multipart/form-data` (415).
+    NotMultipart,
     TooLarge,
     Expired,
     Invalid(&'static str),
@@ -38,6 +34,14 @@ fn respond(json: bool, lang: Lang, r: Refusal) -> Response {
     match (json, r) {
         (_, Refusal::Unavailable(cause)) if json => json_unavailable(&cause),
         (_, Refusal::Unavailable(cause)) => crate::respond::html_unavailable(lang, &cause),
+        (true, Refusal::NotMultipart) => json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send multipart/form-data.",
+        ),
+        (false, Refusal::NotMultipart) => {
+            reject::Surface::Site(lang).refuse(reject::Refusal::NotAForm)
+        }
         (true, Refusal::TooLarge) => json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
@@ -106,9 +110,24 @@ pub async fn receive(State(state): State<AppState>, lang: PageLang, req: Request
     if declared_len.is_some_and(|n| n > limit as u64) {
         return respond(json, lang, Refusal::TooLarge);
     }
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("multipart/form-data"));
+    if !is_multipart {
+        return respond(json, lang, Refusal::NotMultipart);
+    }
     let mut multipart = match Multipart::from_request(req, &state).await {
         Ok(m) => m,
-        Err(_) => return respond(json, lang, Refusal::Invalid("Send multipart/form-data.")),
+        Err(_) => {
+            return respond(
+                json,
+                lang,
+                Refusal::Invalid("The multipart/form-data boundary is missing or invalid."),
+            );
+        }
     };
     let mut fields = BTreeMap::new();
     let mut ticket: Option<UploadTicket> = None;

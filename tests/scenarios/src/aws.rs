@@ -108,7 +108,8 @@ impl Aws {
             &stack.clients,
         )
         .expect("indexer ports");
-        let app = optout_api_fn::app(desk.clone(), indexer);
+        let sessions = optout_aws::runtime::reviewer_sessions(&config, &stack.clients);
+        let app = optout_api_fn::app(desk.clone(), indexer, sessions);
         Aws {
             stack,
             desk,

@@ -16,6 +16,7 @@
 pub mod aws;
 pub mod embedded;
 pub mod photo_view;
+pub mod privacy;
 pub mod scenarios;
 
 use std::path::PathBuf;

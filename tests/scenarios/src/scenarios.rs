@@ -268,6 +268,256 @@ pub async fn double_submit_makes_one_case(mode: &dyn Mode) {
     assert_eq!(mode.mails_to(&email).await.len(), 1, "{}", mode.name());
 }
 
+/// The field codes of a 422 answer.
+fn field_codes(r: &Reply) -> Vec<(String, String)> {
+    r.json()["error"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap_or_default().to_owned(),
+                f["code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Idempotency keys and photos are scoped to their request: concurrent replays make one case and
+/// one receipt; a key or photo reused with other data is refused and reveals nothing; a notice
+/// takes no photo; addresses are what mail services can deliver to.
+pub async fn replays_are_scoped_to_their_request(mode: &dyn Mode) {
+    let m = mode.name();
+    // Eight identical submissions at once (a double click, an eager retry): one case, one receipt.
+    let email = mode.email("burst");
+    let body = merge(
+        person(&email),
+        json!({"kind": "dsa_notice", "good_faith": true,
+               "source_urls": ["https://images.example.com/burst.jpg"]}),
+    );
+    let key = "burst-key-0001";
+    let replies = futures_util::future::join_all(
+        (0..8)
+            .map(|_| mode.send(Req::post_json("/v1/cases", &body).header("idempotency-key", key))),
+    )
+    .await;
+    let ids: std::collections::BTreeSet<String> = replies
+        .iter()
+        .map(|r| {
+            assert!(
+                matches!(r.status, 200 | 201),
+                "{m}: {} {}",
+                r.status,
+                r.text()
+            );
+            r.json()["id"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{m}: {ids:?}");
+    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1, "{m}");
+    mode.housekeep().await;
+    assert_eq!(mode.mails_to(&email).await.len(), 1, "{m}: one receipt");
+    let first = &replies[0].json();
+
+    // The same key with another person's data: refused, and nothing of the first case shows.
+    let other_email = mode.email("intruder");
+    let intruder = merge(
+        merge(
+            person(&other_email),
+            json!({"first_name": "Mallory", "country": "DE"}),
+        ),
+        json!({"kind": "dsa_notice", "good_faith": true,
+               "source_urls": ["https://images.example.com/burst.jpg"]}),
+    );
+    let r = mode
+        .send(Req::post_json("/v1/cases", &intruder).header("idempotency-key", key))
+        .await;
+    assert_eq!(r.status, 422, "{m}: {}", r.text());
+    assert_eq!(
+        field_codes(&r),
+        vec![("idempotency_key".to_owned(), "key_reused".to_owned())],
+        "{m}"
+    );
+    let text = r.text();
+    let first_id = first["id"].as_str().expect("id");
+    let first_status = first["status_url"].as_str().expect("status url");
+    assert!(
+        !text.contains(first_id) && !text.contains(&status_token(first_status)),
+        "{m}: {text}"
+    );
+    assert!(mode.mails_to(&other_email).await.is_empty(), "{m}");
+    // The same data with other links is another request too.
+    let other_links = merge(
+        body.clone(),
+        json!({"source_urls": ["https://images.example.com/other.jpg"]}),
+    );
+    let r = mode
+        .send(Req::post_json("/v1/cases", &other_links).header("idempotency-key", key))
+        .await;
+    assert_eq!(r.status, 422, "{m}: {}", r.text());
+    // Spacing and the case of the email's domain do not make a request another one.
+    let respaced = merge(
+        body.clone(),
+        json!({"first_name": " Somchai ", "email": email.replace("example.org", "EXAMPLE.org")}),
+    );
+    let r = mode
+        .send(Req::post_json("/v1/cases", &respaced).header("idempotency-key", key))
+        .await;
+    assert_eq!(r.status, 200, "{m}: {}", r.text());
+    assert_eq!(r.header("idempotent-replayed"), Some("true"), "{m}");
+    assert_eq!(r.json()["id"], first["id"], "{m}");
+
+    // Someone else's photo (its upload key) with other personal data: refused.
+    let owner = mode.email("owner");
+    let photo = fixture("person_a_1.jpg");
+    let upload = upload_photo(mode, photo).await;
+    let face = |who: &str| {
+        merge(
+            person(who),
+            json!({"kind": "face_opt_out", "consent": true, "upload_key": upload}),
+        )
+    };
+    let r = mode.send(Req::post_json("/v1/cases", &face(&owner))).await;
+    assert_eq!(r.status, 201, "{m}: {}", r.text());
+    let owned = r.json();
+    let thief = mode.email("thief");
+    let r = mode.send(Req::post_json("/v1/cases", &face(&thief))).await;
+    assert_eq!(r.status, 422, "{m}: {}", r.text());
+    assert_eq!(
+        field_codes(&r),
+        vec![("photo".to_owned(), "photo_reused".to_owned())],
+        "{m}"
+    );
+    assert!(!r.text().contains(owned["id"].as_str().expect("id")), "{m}");
+    // The owner's own retry without a key is still the same request.
+    let r = mode.send(Req::post_json("/v1/cases", &face(&owner))).await;
+    assert_eq!(r.status, 200, "{m}: {}", r.text());
+    assert_eq!(r.json()["id"], owned["id"], "{m}");
+    mode.housekeep().await;
+    assert_eq!(mode.mails_to(&owner).await.len(), 1, "{m}: one receipt");
+    assert!(mode.mails_to(&thief).await.is_empty(), "{m}");
+
+    // A notice with a photo: the photo would be dropped silently, so it is refused.
+    let notice_with_photo = merge(body.clone(), json!({"upload_key": upload}));
+    let r = mode
+        .send(Req::post_json("/v1/cases", &notice_with_photo))
+        .await;
+    assert_eq!(r.status, 422, "{m}: {}", r.text());
+    assert!(
+        field_codes(&r).contains(&("upload_key".to_owned(), "not_allowed".to_owned())),
+        "{m}: {}",
+        r.text()
+    );
+
+    // Addresses: an internationalised domain is sent to in its ASCII form; letters outside
+    // ASCII before the @ cannot be delivered by mail services and are refused with their code.
+    let local = mode.email("idn");
+    let local = local.split('@').next().expect("local part");
+    let idn = merge(
+        body.clone(),
+        json!({"email": format!("{local}@bücher.example"),
+               "source_urls": ["https://images.example.com/idn.jpg"]}),
+    );
+    let r = mode.send(Req::post_json("/v1/cases", &idn)).await;
+    assert_eq!(r.status, 201, "{m}: {}", r.text());
+    mode.housekeep().await;
+    let mails = mode
+        .mails_to(&format!("{local}@xn--bcher-kva.example"))
+        .await;
+    assert_eq!(
+        mails.len(),
+        1,
+        "{m}: the receipt goes to the punycode address"
+    );
+    let r = mode
+        .send(Req::post_json(
+            "/v1/cases",
+            &merge(body.clone(), json!({"email": "sömchai@example.org"})),
+        ))
+        .await;
+    assert_eq!(r.status, 422, "{m}: {}", r.text());
+    assert_eq!(
+        field_codes(&r),
+        vec![("email".to_owned(), "email_not_ascii".to_owned())],
+        "{m}"
+    );
+}
+
+/// A mailer that takes its time (the window in which a racing dispatch used to send a second
+/// receipt: after the first send began, before the case recorded it).
+struct SlowMailer(std::sync::Arc<dyn optout_core::ports::Mailer>);
+
+#[async_trait::async_trait]
+impl optout_core::ports::Mailer for SlowMailer {
+    async fn send(
+        &self,
+        mail: &optout_core::ports::Mail,
+    ) -> Result<(), optout_core::ports::MailError> {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        self.0.send(mail).await
+    }
+}
+
+/// Eight submissions of one request at once, on parallel tasks, with a slow mail service: one
+/// case, one receipt; then the relay runs over it and sends nothing more.
+pub async fn concurrent_submissions_send_one_receipt(mode: &dyn Mode) {
+    let m = mode.name();
+    let mut desk = mode.desk().clone();
+    desk.ports.mailer = std::sync::Arc::new(SlowMailer(desk.ports.mailer.clone()));
+    let email = mode.email("race");
+    let input = optout_core::service::SubmissionInput {
+        kind: Some(optout_core::model::CaseKind::DsaNotice),
+        country: "TH".into(),
+        first_name: "Somchai".into(),
+        last_name: "Jaidee".into(),
+        email: email.clone(),
+        phone: "+66812345678".into(),
+        reason: "I never agreed to photos of my face being searchable.".into(),
+        good_faith: true,
+        source_urls: vec!["https://images.example.com/race.jpg".into()],
+        idempotency_key: Some("race-key-0001".into()),
+        ..Default::default()
+    };
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (desk, input) = (desk.clone(), input.clone());
+            tokio::spawn(async move { desk.submit(input).await })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut created = 0;
+    for t in tasks {
+        let s = t
+            .await
+            .expect("task")
+            .unwrap_or_else(|e| panic!("{m}: {e}"));
+        ids.insert(s.case.id);
+        created += usize::from(s.created);
+    }
+    assert_eq!((ids.len(), created), (1, 1), "{m}");
+    let id = *ids.first().expect("a case");
+    mode.housekeep().await;
+    assert_eq!(mode.mails_to(&email).await.len(), 1, "{m}: one receipt");
+    // However often a relay or a retry dispatches the case now, nothing more is sent.
+    for _ in 0..3 {
+        let case = desk
+            .ports
+            .cases
+            .get_case(id)
+            .await
+            .expect("store")
+            .expect("case");
+        let mut unsent = case.clone();
+        unsent.receipt_sent = false;
+        desk.dispatch(unsent).await;
+    }
+    assert_eq!(
+        mode.mails_to(&email).await.len(),
+        1,
+        "{m}: still one receipt"
+    );
+}
+
 /// A DSA notice withdrawn from its status link: confirmation email, state withdrawn.
 pub async fn dsa_notice_withdrawn(mode: &dyn Mode) {
     let email = mode.email("anna");
@@ -790,4 +1040,34 @@ pub async fn indexer_api_over_http(mode: &dyn Mode) {
         mode.name()
     );
     assert!(doc["position"].as_u64() > Some(position), "{}", mode.name());
+}
+
+/// Signing out revokes the session on the server: a copy of the cookie kept from before no
+/// longer opens the desk, and a forged `optout_admin` cookie sent before the valid one does not
+/// lock the reviewer out. Every desk page carries the sign-out form.
+pub async fn sign_out_revokes_the_session(mode: &dyn Mode) {
+    let m = mode.name();
+    let alice = login(mode, "alice").await;
+    let forged = "optout_admin=k1.9999999999.cmV2aWV3OmFsaWNlOjA.AAAA";
+    let page = mode
+        .send(Req::get("/admin").header("cookie", &format!("{forged}; {alice}")))
+        .await;
+    assert_eq!(page.status, 200, "{m}: a forged cookie sent first");
+    let html = page.text();
+    assert!(html.contains("action=\"/admin/logout\""), "{m}: {html}");
+    let csrf = hidden(&html, "csrf");
+    let r = mode
+        .send(Req::post_form("/admin/logout", &[("csrf", csrf.as_str())]).header("cookie", &alice))
+        .await;
+    assert_eq!(r.status, 200, "{m}: {}", r.text());
+    let r = mode.send(Req::get("/admin").header("cookie", &alice)).await;
+    assert_eq!(
+        r.status, 403,
+        "{m}: the cookie kept from before the sign-out"
+    );
+    // Sessions are revoked to the millisecond: the next sign-in is a new session.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let again = login(mode, "alice").await;
+    let r = mode.send(Req::get("/admin").header("cookie", &again)).await;
+    assert_eq!(r.status, 200, "{m}: signed in again");
 }

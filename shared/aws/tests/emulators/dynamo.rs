@@ -104,7 +104,10 @@ async fn duplicate_idempotency_key_and_photo() {
         })
         .await
         .unwrap();
-    assert_eq!(out, InsertOutcome::Duplicate(first.id));
+    assert_eq!(
+        out,
+        InsertOutcome::Duplicate(first.id, Unique::IdempotencyKey)
+    );
     assert_eq!(
         db.get_case(second.id).await.unwrap(),
         None,
@@ -124,7 +127,7 @@ async fn duplicate_idempotency_key_and_photo() {
         })
         .await
         .unwrap();
-    assert_eq!(out, InsertOutcome::Duplicate(first.id));
+    assert_eq!(out, InsertOutcome::Duplicate(first.id, Unique::Photo));
     // The key of the refused insert was not taken either.
     let fourth = case();
     let out = db

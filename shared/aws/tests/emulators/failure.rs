@@ -56,11 +56,20 @@ async fn stopped_emulators_give_unavailable_quickly() {
         html: "h".into(),
         lang: Lang::En,
         tag: "receipt".into(),
+        key: "test:receipt".into(),
         case_id: CaseId::new(Utc::now()),
     };
     assert!(matches!(
         ports.mailer.send(&mail).await,
         Err(MailError::Unavailable(_))
+    ));
+    let now = Utc::now();
+    assert!(matches!(
+        ports
+            .mail_ledger
+            .claim(&mail.key, "a", now, now + chrono::Duration::minutes(2))
+            .await,
+        Err(StoreError::Unavailable(_))
     ));
     assert!(matches!(
         ports.exclusions.head().await,

@@ -1,6 +1,7 @@
 //! The AWS adapters through the real SDK clients against local emulators (DynamoDB Local, moto),
 //! on resources created from `infra/template.yaml`. Needs `scripts/setup-emulators` first.
 
+mod decisions;
 mod dynamo;
 mod exclusions;
 mod failure;

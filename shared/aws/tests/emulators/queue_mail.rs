@@ -84,6 +84,7 @@ async fn mail_is_sent_through_ses() {
         html: "<p>ได้รับคำขอแล้ว</p>".into(),
         lang: Lang::Th,
         tag: "receipt".into(),
+        key: "test:receipt".into(),
         case_id: CaseId::new(Utc::now()),
     };
     s.ports().mailer.send(&mail).await.unwrap();
@@ -98,4 +99,58 @@ async fn mail_is_sent_through_ses() {
         &text[..text.len().min(2000)]
     );
     assert!(text.contains(&subject), "subject not found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mail_ledger_lets_one_sender_send_each_message_once() {
+    let s = stack("ledger").await;
+    let ledger = s.ports().mail_ledger;
+    let t = |secs: i64| chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap();
+    let key = format!("{}:receipt", s.prefix);
+    assert_eq!(
+        ledger.claim(&key, "a", t(0), t(120)).await.unwrap(),
+        MailClaim::Claimed
+    );
+    assert_eq!(
+        ledger.claim(&key, "b", t(1), t(121)).await.unwrap(),
+        MailClaim::InFlight
+    );
+    // Only the holder gives a claim back.
+    ledger.release(&key, "b").await.unwrap();
+    assert_eq!(
+        ledger.claim(&key, "b", t(2), t(122)).await.unwrap(),
+        MailClaim::InFlight
+    );
+    ledger.release(&key, "a").await.unwrap();
+    assert_eq!(
+        ledger.claim(&key, "b", t(3), t(123)).await.unwrap(),
+        MailClaim::Claimed
+    );
+    // b dies: once its claim ends, c takes it, sends and records it.
+    assert_eq!(
+        ledger.claim(&key, "c", t(122), t(242)).await.unwrap(),
+        MailClaim::InFlight
+    );
+    assert_eq!(
+        ledger.claim(&key, "c", t(123), t(243)).await.unwrap(),
+        MailClaim::Claimed
+    );
+    ledger.mark_sent(&key, "c", t(124)).await.unwrap();
+    for (who, at) in [("a", 125), ("c", 1000)] {
+        assert_eq!(
+            ledger.claim(&key, who, t(at), t(at + 120)).await.unwrap(),
+            MailClaim::Sent
+        );
+    }
+    ledger.release(&key, "c").await.unwrap();
+    assert_eq!(
+        ledger.claim(&key, "d", t(2000), t(2120)).await.unwrap(),
+        MailClaim::Sent,
+        "a sent message stays sent"
+    );
+    let other = format!("{}:decision:1", s.prefix);
+    assert_eq!(
+        ledger.claim(&other, "a", t(0), t(120)).await.unwrap(),
+        MailClaim::Claimed
+    );
 }

@@ -3,6 +3,9 @@
 //!   optout-face-bench [--runs N] [--model-dir DIR] [--json FILE]   timings, then peak RSS in a child
 //!   optout-face-bench calibrate [--model-dir DIR]                   cosine table of the real photos
 //!   optout-face-bench rss FILE [--model-dir DIR]                     (child) analyse FILE, print VmHWM
+//!   optout-face-bench memory [--model-dir DIR]                       peak RSS of the largest photos the
+//!                     form accepts (made here, in a temporary directory), each in a fresh process,
+//!                     against the embedder Lambda's MemorySize in infra/template.yaml
 //!   optout-face-bench loadprofile [--model-dir DIR]                  load steps, per model (ROUNDS,
 //!                     FILES, DEBUG_OPS=1 op histograms, OPT_PASSES=1 tract's optimiser per pass)
 //!
@@ -348,7 +351,7 @@ fn parse_args() -> Result<Args> {
             "--model-dir" => a.model_dir = it.next().context("--model-dir DIR")?.into(),
             "--json" => a.json = Some(it.next().context("--json FILE")?.into()),
             "calibrate" | "rss" | "bench" | "loadprofile" | "probe" | "embedloop" | "loadonce"
-            | "loadonce-onnx" | "detloop" | "headloop" => a.cmd = x,
+            | "loadonce-onnx" | "detloop" | "headloop" | "memory" => a.cmd = x,
             other if (a.cmd == "rss" || a.cmd == "probe") && a.file.is_none() => {
                 a.file = Some(other.into())
             }
@@ -362,6 +365,7 @@ fn main() -> Result<()> {
     let a = parse_args()?;
     match a.cmd.as_str() {
         "rss" => rss(&a),
+        "memory" => memory(&a),
         "calibrate" => calibrate(&a),
         "loadprofile" => loadprofile(&a),
         "embedloop" => embedloop(&a),
@@ -387,6 +391,115 @@ fn rss(a: &Args) -> Result<()> {
         loaded as f64 / 1024.0,
         peak as f64 / 1024.0,
         r.faces.len()
+    );
+    Ok(())
+}
+
+/// The embedder function's `MemorySize` in infra/template.yaml, MB.
+fn embedder_memory_size() -> Result<u64> {
+    let path = root().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+    let mut in_embedder = false;
+    for line in text.lines() {
+        if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') {
+            in_embedder = line.trim() == "EmbedderFunction:";
+        }
+        if in_embedder && let Some(v) = line.trim().strip_prefix("MemorySize:") {
+            return Ok(v.trim().parse()?);
+        }
+    }
+    bail!("no MemorySize for EmbedderFunction in {}", path.display())
+}
+
+/// A photo of `w`x`h` pixels: a flat, slightly graded background with the fixture portrait pasted
+/// at its native size (its face is small in the whole picture, the pipeline's costliest path).
+fn big_photo(portrait: &image::RgbImage, w: u32, h: u32) -> image::RgbImage {
+    let mut img = image::RgbImage::from_fn(w, h, |_, y| {
+        let v = 170 + (y * 60 / h) as u8;
+        image::Rgb([v, v, v.saturating_sub(12)])
+    });
+    imageops::replace(&mut img, portrait, i64::from(w / 3), i64::from(h / 4));
+    img
+}
+
+/// Peak RSS of the embedding pipeline (models loaded, one photo analysed) for the largest photos
+/// the form accepts, each in a fresh process, against the embedder Lambda's memory setting.
+fn memory(a: &Args) -> Result<()> {
+    use image::ImageEncoder;
+    let limits = optout_core::photo::PhotoLimits::default();
+    let lambda_mb = embedder_memory_size()?;
+    let portrait = image::open(root().join(".cache/fixtures/person_b_1.jpg"))
+        .context("person_b_1.jpg: run scripts/setup-models")?
+        .into_rgb8();
+    let square = (limits.max_pixels as f64).sqrt() as u32;
+    let wide = (
+        limits.max_side,
+        (limits.max_pixels / u64::from(limits.max_side)) as u32,
+    );
+    let dir = std::env::temp_dir().join(format!("optout-face-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    println!(
+        "largest accepted photo: {} pixels, {} a side, {} bytes; embedder MemorySize {lambda_mb} MB",
+        limits.max_pixels, limits.max_side, limits.max_bytes
+    );
+    let mut worst = 0f64;
+    for (w, h) in [(square, square), wide] {
+        let img = big_photo(&portrait, w, h);
+        for format in ["png", "jpeg", "webp-lossless"] {
+            let mut bytes = Vec::new();
+            let raw = img.as_raw();
+            let color = image::ExtendedColorType::Rgb8;
+            match format {
+                "png" => {
+                    image::codecs::png::PngEncoder::new(&mut bytes).write_image(raw, w, h, color)?
+                }
+                "jpeg" => image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+                    .write_image(raw, w, h, color)?,
+                _ => image::codecs::webp::WebPEncoder::new_lossless(&mut bytes)
+                    .write_image(raw, w, h, color)?,
+            }
+            let verified = optout_core::photo::verify(&bytes, None, &limits);
+            let path = dir.join(format!("{w}x{h}.{format}"));
+            std::fs::write(&path, &bytes)?;
+            let o = std::process::Command::new(std::env::current_exe()?)
+                .arg("rss")
+                .arg(&path)
+                .arg("--model-dir")
+                .arg(&a.model_dir)
+                .output()?;
+            let _ = std::fs::remove_file(&path);
+            let line = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let peak = v["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
+            worst = worst.max(peak);
+            println!(
+                "{w}x{h} {format:<13} {:>6} KB, form {}: peak RSS {peak:.0} MB ({:.0}% of {lambda_mb} MB; after model load {:.0} MB, faces {})",
+                bytes.len() / 1024,
+                if verified.is_ok() {
+                    "accepts"
+                } else {
+                    "refuses"
+                },
+                100.0 * peak / lambda_mb as f64,
+                v["rss_after_load_mb"].as_f64().unwrap_or(f64::NAN),
+                v["faces"],
+            );
+            if !o.status.success() {
+                println!(
+                    "  child failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(&dir);
+    println!(
+        "worst peak {worst:.0} MB against MemorySize {lambda_mb} MB: {}",
+        if worst < lambda_mb as f64 {
+            "within"
+        } else {
+            "OVER"
+        }
     );
     Ok(())
 }

@@ -77,12 +77,7 @@ pub async fn check(State(state): State<AppState>, req: Request) -> Response {
                 None,
             );
         }
-        Err(rejection) => {
-            return reply::bad_request(
-                "malformed_request",
-                &format!("The body could not be read: {}", rejection.body_text()),
-            );
-        }
+        Err(_) => return reply::bad_request("malformed_request", "The body could not be read."),
     };
     let candidates = match body::candidates(&body) {
         Ok(c) => c,
@@ -163,12 +158,13 @@ fn changes_query(q: Option<&str>) -> Result<(u64, usize), String> {
 #[utoipa::path(get, path = "/v1/exclusions/changes", tag = "indexer",
     security(("indexer_key" = [])),
     params(
-        ("after" = Option<u64>, Query, description = "Return changes after this position (default 0: from the start)"),
-        ("limit" = Option<u32>, Query, description = "At most this many changes (1 to 10000, default 1000)"),
+        ("after" = Option<u64>, Query, minimum = 0, description = "Return changes after this position (default 0: from the start)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "At most this many changes (1 to 10000, default 1000)"),
     ),
     responses(
         (status = 200, description = "A page of the change feed", body = schema::ChangesResponse),
-        (status = 400, description = "Invalid query (bad, repeated or unknown parameter; `after` beyond the newest position)", body = schema::IndexerError),
+        (status = 400, description = "Invalid query (bad, repeated or unknown parameter)", body = schema::IndexerError),
+        (status = 409, description = "`after` is beyond the newest position (`beyond_head`): this feed holds other data than the caller's position came from; start again from a snapshot", body = schema::IndexerError),
         (status = 401, description = "Missing, malformed, unknown or revoked key", body = schema::IndexerError),
         (status = 429, description = "Over the key's rate limit; see Retry-After", body = schema::IndexerError),
         (status = 503, description = "Unavailable; see Retry-After", body = schema::IndexerError),
@@ -188,9 +184,11 @@ pub async fn changes(
     };
     match api.ports.exclusions.changes(after, limit).await {
         Ok(page) => reply::json(&page),
-        Err(e @ ChangesError::BeyondHead { .. }) => reply::bad_request(
-            "invalid_query",
+        Err(e @ ChangesError::BeyondHead { .. }) => reply::error(
+            StatusCode::CONFLICT,
+            "beyond_head",
             &format!("`after`: {e}; start again from a snapshot."),
+            None,
         ),
         Err(ChangesError::Store(e)) => reply::unavailable(&e.to_string()),
     }

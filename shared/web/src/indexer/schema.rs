@@ -150,7 +150,7 @@ pub struct IndexerError {
 #[derive(ToSchema)]
 pub struct IndexerErrorBody {
     /// A stable code: `unauthorized`, `rate_limited`, `malformed_request`, `invalid_candidate`,
-    /// `too_many_candidates`, `invalid_query`, `unsupported_media_type`, `payload_too_large`,
+    /// `too_many_candidates`, `invalid_query`, `beyond_head`, `unsupported_media_type`, `payload_too_large`,
     /// `unavailable`.
     pub code: String,
     pub message: String,

@@ -1,0 +1,166 @@
+//! The embedded [`MailLedger`]: one row per message key in the `mail_ledger` table, claimed and
+//! marked in transactions of the one writer connection.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use optout_core::ports::{MailClaim, MailLedger, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+use crate::db::{Db, unavailable};
+
+/// The ledger of sent emails in the embedded database.
+#[derive(Clone)]
+pub struct SqliteMailLedger {
+    db: Db,
+}
+
+impl SqliteMailLedger {
+    pub fn new(db: Db) -> Self {
+        SqliteMailLedger { db }
+    }
+}
+
+#[async_trait]
+impl MailLedger for SqliteMailLedger {
+    async fn claim(
+        &self,
+        key: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<MailClaim, StoreError> {
+        let (key, holder) = (key.to_owned(), holder.to_owned());
+        let (now, until) = (now.timestamp_millis(), until.timestamp_millis());
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(unavailable)?;
+                let row: Option<(i64, Option<i64>)> = tx
+                    .query_row(
+                        "SELECT until, sent_at FROM mail_ledger WHERE key = ?1",
+                        [&key],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                let claim = match row {
+                    Some((_, Some(_))) => MailClaim::Sent,
+                    Some((ends, None)) if ends > now => MailClaim::InFlight,
+                    _ => {
+                        tx.execute(
+                            "INSERT INTO mail_ledger (key, holder, until) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (key) DO UPDATE SET holder = ?2, until = ?3",
+                            params![key, holder, until],
+                        )
+                        .map_err(unavailable)?;
+                        MailClaim::Claimed
+                    }
+                };
+                tx.commit().map_err(unavailable)?;
+                Ok(claim)
+            })
+            .await
+    }
+
+    async fn mark_sent(
+        &self,
+        key: &str,
+        holder: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (key, holder) = (key.to_owned(), holder.to_owned());
+        self.db
+            .call(move |conn| {
+                // Recorded even if the claim ended meanwhile: the message did go out.
+                conn.execute(
+                    "UPDATE mail_ledger SET sent_at = ?3 WHERE key = ?1 AND (holder = ?2 OR sent_at IS NULL)",
+                    params![key, holder, at.timestamp_millis()],
+                )
+                .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let (key, holder) = (key.to_owned(), holder.to_owned());
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "DELETE FROM mail_ledger WHERE key = ?1 AND holder = ?2 AND sent_at IS NULL",
+                    params![key, holder],
+                )
+                .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_key_is_claimed_by_one_sender_and_sent_once() {
+        let l = SqliteMailLedger::new(Db::in_memory().unwrap());
+        let until = t(0) + Duration::minutes(2);
+        assert_eq!(
+            l.claim("k", "a", t(0), until).await.unwrap(),
+            MailClaim::Claimed
+        );
+        assert_eq!(
+            l.claim("k", "b", t(1), until).await.unwrap(),
+            MailClaim::InFlight
+        );
+        l.mark_sent("k", "a", t(2)).await.unwrap();
+        assert_eq!(
+            l.claim("k", "b", t(500), t(600)).await.unwrap(),
+            MailClaim::Sent
+        );
+        // A release by anyone after sending changes nothing.
+        l.release("k", "a").await.unwrap();
+        assert_eq!(
+            l.claim("k", "c", t(700), t(800)).await.unwrap(),
+            MailClaim::Sent
+        );
+    }
+
+    #[tokio::test]
+    async fn a_released_or_ended_claim_can_be_taken() {
+        let l = SqliteMailLedger::new(Db::in_memory().unwrap());
+        assert_eq!(
+            l.claim("k", "a", t(0), t(120)).await.unwrap(),
+            MailClaim::Claimed
+        );
+        // Only the holder releases.
+        l.release("k", "b").await.unwrap();
+        assert_eq!(
+            l.claim("k", "b", t(1), t(121)).await.unwrap(),
+            MailClaim::InFlight
+        );
+        l.release("k", "a").await.unwrap();
+        assert_eq!(
+            l.claim("k", "b", t(2), t(122)).await.unwrap(),
+            MailClaim::Claimed
+        );
+        // b dies without a word: after its claim ends, c takes it.
+        assert_eq!(
+            l.claim("k", "c", t(121), t(241)).await.unwrap(),
+            MailClaim::InFlight
+        );
+        assert_eq!(
+            l.claim("k", "c", t(122), t(242)).await.unwrap(),
+            MailClaim::Claimed
+        );
+        // Other keys are independent.
+        assert_eq!(
+            l.claim("j", "a", t(122), t(242)).await.unwrap(),
+            MailClaim::Claimed
+        );
+    }
+}
