@@ -95,28 +95,20 @@ impl Email {
             return Err(FieldCode::EmailNotAscii.into());
         }
         let domain = domain.to_lowercase();
-        let labels: Vec<&str> = domain.split('.').collect();
-        if labels.len() < 2
-            || labels.iter().any(|l| {
-                l.is_empty()
-                    || l.len() > 63
-                    || l.starts_with('-')
-                    || l.ends_with('-')
-                    || !l
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
-            })
-        {
+        if !valid_domain(&domain) {
             return Err(invalid());
         }
-        if labels
-            .last()
-            .is_some_and(|tld| tld.len() < 2 || tld.chars().all(|c| c.is_ascii_digit()))
-        {
-            return Err(invalid());
-        }
-        if !domain.is_ascii() && ascii_domain(&domain).is_none() {
-            return Err(invalid());
+        if !domain.is_ascii() {
+            // Mail headers and SES take the ASCII (punycode) form: the rules and the limit hold
+            // for it too (a label of 62 bytes with one Thai mark is 65 characters of punycode).
+            match ascii_domain(&domain) {
+                Some(ascii) if valid_domain(&ascii) => {
+                    if local.len() + 1 + ascii.len() > EMAIL_MAX {
+                        return Err(too_long(EMAIL_MAX));
+                    }
+                }
+                _ => return Err(invalid()),
+            }
         }
         // Lowercasing can lengthen a domain (`İ` is two bytes, `i̇` three): the limit holds for
         // what is stored.
@@ -140,6 +132,25 @@ impl Email {
             _ => self.0.clone(),
         }
     }
+}
+
+/// Whether `domain` (lowercase) has at least two labels of 1 to 63 bytes of letters, digits,
+/// `-` (not first or last) or non-ASCII characters, the last of two or more bytes and not all
+/// digits.
+fn valid_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The IDNA (punycode) form of a domain, if it has one.
@@ -870,6 +881,28 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(Email::parse(&long).unwrap_err().0, FieldCode::TooLong);
+    }
+
+    /// Found by the `model_fields` fuzz target: the domain's rules held for its Unicode form only,
+    /// so an address whose ASCII form (what SES takes) has a 65-character label, an empty label
+    /// or an all-digit TLD was accepted.
+    #[test]
+    fn the_ascii_form_of_an_email_domain_follows_the_rules_too() {
+        let label = "or0gt1v8ruuuuuuuuuuuuuuuuuet1v8ruuuuuuuuu\u{e48}uuuuuuuuuugt1v2w3";
+        assert!(label.len() <= 63);
+        for bad in [
+            format!("a@b.{label}.com"),
+            "a@b.example\u{ff0e}".to_owned(),
+            "a@b.\u{ff11}\u{ff12}".to_owned(),
+        ] {
+            assert_eq!(
+                Email::parse(&bad).unwrap_err().0,
+                FieldCode::InvalidEmail,
+                "{bad:?}"
+            );
+        }
+        let e = Email::parse("nok@ตัวอย่าง.ไทย").unwrap();
+        assert_eq!(Email::parse(&e.to_ascii()).unwrap().as_str(), e.to_ascii());
     }
 
     #[test]

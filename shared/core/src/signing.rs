@@ -172,7 +172,13 @@ impl KeyRing {
         ) else {
             return Err(TokenError::Malformed);
         };
+        let exp_text = exp;
         let exp: i64 = exp.parse().map_err(|_| TokenError::Malformed)?;
+        // The MAC covers the expiry as `sign` writes it: another spelling of it (`+`, leading
+        // zeros) is refused, so that a token has one text only.
+        if exp.to_string() != exp_text {
+            return Err(TokenError::Malformed);
+        }
         let subject = B64.decode(subject).map_err(|_| TokenError::Malformed)?;
         let subject = String::from_utf8(subject).map_err(|_| TokenError::Malformed)?;
         let tag = B64.decode(tag).map_err(|_| TokenError::Malformed)?;
@@ -425,6 +431,25 @@ mod tests {
             ring(&["k1"]).verify(scope::STATUS, &t, now),
             Err(TokenError::BadSignature)
         );
+    }
+
+    /// Found by the `admin_tokens` fuzz target: the expiry was read with `i64::from_str`, so
+    /// `+EXP` and `000EXP` verified as the token signed with `EXP`.
+    #[test]
+    fn a_token_has_one_spelling() {
+        let now = Utc::now();
+        let r = ring(&["k1"]);
+        let t = r.sign(scope::STATUS, "01JCASE", now + Duration::hours(1));
+        assert!(r.verify(scope::STATUS, &t, now).is_ok());
+        let (kid, rest) = t.split_once('.').unwrap();
+        for prefix in ["+", "0", "000", "-0"] {
+            let other = format!("{kid}.{prefix}{rest}");
+            assert_eq!(
+                r.verify(scope::STATUS, &other, now),
+                Err(TokenError::Malformed),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -411,27 +411,35 @@ fn is_tracking_param(key: &str) -> bool {
 }
 
 /// Decodes `%XX` escapes of unreserved characters (ALPHA DIGIT - . _ ~) and uppercases the
-/// hex digits of all other escapes. A '%' not followed by two hex digits is kept as is.
+/// hex digits of all other escapes. A '%' not followed by two hex digits is written `%25`: kept
+/// as is, it could form an escape with what a decoding brings next to it (`%%41f` would become
+/// `%Af`), and normalising again would change the link.
 fn normalize_escapes(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     let mut copied = 0;
     while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
-        {
+        if b[i] == b'%' {
             out.push_str(&s[copied..i]);
-            let v = (h << 4) | l;
-            if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
-                out.push(char::from(v));
-            } else {
-                out.push('%');
-                out.push(char::from(b[i + 1].to_ascii_uppercase()));
-                out.push(char::from(b[i + 2].to_ascii_uppercase()));
+            let digit = |k: usize| b.get(k).copied().and_then(hex_val);
+            match (digit(i + 1), digit(i + 2)) {
+                (Some(h), Some(l)) => {
+                    let v = (h << 4) | l;
+                    if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
+                        out.push(char::from(v));
+                    } else {
+                        out.push('%');
+                        out.push(char::from(b[i + 1].to_ascii_uppercase()));
+                        out.push(char::from(b[i + 2].to_ascii_uppercase()));
+                    }
+                    i += 3;
+                }
+                _ => {
+                    out.push_str("%25");
+                    i += 1;
+                }
             }
-            i += 3;
             copied = i;
             continue;
         }
@@ -615,6 +623,28 @@ mod tests {
             "https://example.org/?q='",
         ] {
             assert_eq!(already_canonical(s), None, "{s}");
+        }
+    }
+
+    /// Found by the `url_normalize` fuzz target: a lone '%' kept as is formed a new escape with
+    /// the character decoded after it (`%%42f` gave `%Bf`, then `%BF`).
+    #[test]
+    fn a_lone_percent_is_escaped_so_that_normalising_is_idempotent() {
+        for (raw, canonical) in [
+            (
+                "HTTPS://Exam.ple/d8E%/1%%42f?x=%%41",
+                "https://exam.ple/d8E%25/1%25Bf?x=%25A",
+            ),
+            ("http://example.org/100%", "http://example.org/100%25"),
+            ("http://example.org/%4", "http://example.org/%254"),
+            (
+                "http://example.org/%zz%2541",
+                "http://example.org/%25zz%2541",
+            ),
+        ] {
+            let n = normalize_url(raw).unwrap();
+            assert_eq!(n.as_str(), canonical, "{raw}");
+            assert_eq!(normalize_url(n.as_str()), Ok(n.clone()), "{raw}");
         }
     }
 

@@ -1,0 +1,13 @@
+//! What the fuzz targets and the seed writer (`examples/seeds.rs`) share: the fixed signing keys
+//! and clock of the `admin_tokens` target.
+
+use chrono::{DateTime, Utc};
+
+/// `k1` signs; `k0` still verifies (as after a rotation). Secrets: 32 bytes of 0x11 and of 0x22.
+pub const SPEC_K1: &str = "k1:ERERERERERERERERERERERERERERERERERERERERERE";
+pub const SPEC_K0: &str = "k0:IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI";
+
+/// The fixed "now" of token checks, 2025-01-01T00:00:00Z.
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_735_689_600, 0).expect("a valid instant")
+}
