@@ -1,18 +1,20 @@
-//! The exclusion table has no DynamoDB adapter yet: every call reports the store unavailable, so
-//! the desk keeps the `WriteExclusions` / `WithdrawExclusions` effects pending (its outbox) instead
-//! of losing them, and the relay finishes them once the adapter exists.
+//! The exclusion store of a process configured without `OPTOUT_EXCLUSIONS_TABLE` (the embedder
+//! function, which neither writes nor reads exclusions; see [`crate::config`]): every call reports
+//! the store unavailable, so a `WriteExclusions` / `WithdrawExclusions` effect that reached such a
+//! process stays pending on its case (the desk's outbox) instead of being lost, and the relay of
+//! a process with the table (the housekeeper's) finishes it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::model::CaseId;
 use optout_core::ports::{ExclusionEntry, ExclusionStore, ExclusionValue, StoreError};
 
-/// An [`ExclusionStore`] that is not there yet.
+/// An [`ExclusionStore`] without a table: see the module's documentation.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExclusionsNotWired;
 
 fn not_wired() -> StoreError {
-    StoreError::Unavailable("the exclusion table has no AWS adapter in this build".into())
+    StoreError::Unavailable("no exclusion table is configured (OPTOUT_EXCLUSIONS_TABLE)".into())
 }
 
 #[async_trait]

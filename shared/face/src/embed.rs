@@ -1,15 +1,48 @@
 //! Embedding with SFace: 112x112 RGB face in, 128 floats out, L2-normalised.
+//!
+//! Uses [`crate::models`] (file names, the NNEF loader) and [`crate::head`]; neither uses this
+//! module.
 
-use tract_onnx::prelude::*;
+use std::path::Path;
 
-use crate::error::AnalyzeError;
+use tract_nnef::framework::Nnef;
+use tract_nnef::prelude::*;
+
+use crate::error::{AnalyzeError, ModelError};
 use crate::head::Head;
-use crate::models::{EMBEDDING_LEN, Plan, SFACE_SIDE};
+use crate::models::{
+    self, EMBEDDING_LEN, Plan, SFACE_FEATURES, SFACE_HEAD, SFACE_NNEF, SFACE_SIDE,
+};
 
 /// SFace: the convolutional body run by tract, the dense head run by [`Head`].
 pub(crate) struct Embedder {
-    pub(crate) body: Plan,
-    pub(crate) head: Head,
+    body: Plan,
+    head: Head,
+}
+
+impl Embedder {
+    /// Load the prepared embedder from `dir`: the body (tract) and the head.
+    pub(crate) fn load(nnef: &Nnef, dir: &Path) -> Result<Embedder, ModelError> {
+        let body = models::load_nnef(
+            nnef,
+            &dir.join(SFACE_NNEF),
+            &[1, 3, SFACE_SIDE, SFACE_SIDE],
+            &[vec![1, SFACE_FEATURES]],
+        )?;
+        let path = dir.join(SFACE_HEAD);
+        let head = Head::load(&path)?;
+        if head.inputs() != SFACE_FEATURES || head.outputs() != EMBEDDING_LEN {
+            return Err(models::corrupt(
+                &path,
+                format!(
+                    "head is {}x{}, expected {EMBEDDING_LEN}x{SFACE_FEATURES}",
+                    head.outputs(),
+                    head.inputs()
+                ),
+            ));
+        }
+        Ok(Embedder { body, head })
+    }
 }
 
 /// Run SFace on an aligned 112x112 RGB face (row-major, 3 bytes a pixel).
@@ -34,7 +67,7 @@ pub(crate) fn embed(embedder: &Embedder, face: &[u8]) -> Result<Vec<f32>, Analyz
         .map_err(|e| AnalyzeError::Inference(e.to_string()))?;
     let v = out
         .first()
-        .and_then(|t| crate::models::f32s(t).ok())
+        .and_then(|t| models::f32s(t).ok())
         .and_then(|features| embedder.head.apply(features))
         .filter(|s| s.len() == EMBEDDING_LEN)
         .ok_or_else(|| AnalyzeError::Inference("embedder returned an unexpected output".into()))?;

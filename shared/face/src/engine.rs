@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tract_onnx::prelude::*;
+use tract_nnef::prelude::*;
 
 use crate::align;
 use crate::decode;
@@ -209,7 +209,7 @@ impl FaceEngine {
         let t = Instant::now();
         let nnef = models::nnef_loader();
         let yunet = models::load_yunet(&nnef, model_dir, side)?;
-        let sface = models::load_sface(&nnef, model_dir)?;
+        let sface = embed::Embedder::load(&nnef, model_dir)?;
         let fine = if options.adaptive {
             // Loaded when first needed, but a missing file is reported now.
             let path = model_dir.join(models::yunet_nnef(640));

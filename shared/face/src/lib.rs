@@ -3,7 +3,9 @@
 //! [`FaceEngine::analyze`] decodes a photo under explicit limits, applies its EXIF orientation,
 //! detects faces (YuNet), picks the face, aligns it with its 5 landmarks, embeds it (SFace,
 //! L2-normalised), and hashes the photo (SHA-256 of the bytes, PDQ of the pixels). Models are
-//! prepared once by `scripts/setup-models` and loaded by [`FaceEngine::load`].
+//! prepared once by `scripts/setup-models` (the `optout-prepare-models` binary of the
+//! `optout-face-prepare` crate, which holds everything that only runs at build time) and loaded by
+//! [`FaceEngine::load`]. This crate only reads the prepared files: it has no ONNX parser.
 
 pub mod align;
 pub mod analyzer;
@@ -12,14 +14,11 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod error;
-pub mod fold;
 pub mod head;
 pub mod models;
 pub mod nnef_text;
 pub mod pdq;
-pub mod prepare;
 pub mod quality;
-pub mod surgery;
 
 pub use analyzer::FaceAnalyzer;
 pub use embed::cosine;

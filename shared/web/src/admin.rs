@@ -122,22 +122,13 @@ impl Session {
     }
 }
 
-/// Every `optout_admin` cookie of the request, in order: a browser sends several when a page of
-/// another path (or a forged one) set its own, and any of them may be the valid one.
-fn session_cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-}
-
-/// The first session cookie that is signed, unexpired and not revoked by a sign-out.
+/// The first session cookie that is signed, unexpired and not revoked by a sign-out: a browser
+/// sends several when a page of another path (or a forger) set its own, and any of them may be
+/// the valid one.
 async fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, Refusal> {
     let now = state.desk.ports.clock.now();
     // Only signed tokens reach the store; a flood of forged cookies costs a MAC each.
-    for token in session_cookies(headers).take(16) {
+    for token in crate::cookies::values(headers, COOKIE).take(16) {
         let Ok(session) = admin::verify_session(&state.desk.keys, token, now) else {
             continue;
         };

@@ -13,13 +13,9 @@ pub struct PageLang {
     pub chosen: bool,
 }
 
+/// The first `lang` cookie that names a language.
 fn from_cookie(headers: &HeaderMap) -> Option<Lang> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("lang=").and_then(Lang::parse))
+    crate::cookies::values(headers, "lang").find_map(Lang::parse)
 }
 
 pub fn from_query(query: Option<&str>) -> Option<Lang> {

@@ -10,6 +10,7 @@
 mod admin;
 mod admin_pages;
 mod api;
+mod cookies;
 mod csp;
 mod forms;
 pub mod indexer;

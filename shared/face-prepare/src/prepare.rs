@@ -6,15 +6,23 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
+use optout_face::head::Head;
+use optout_face::models::{self, EMBEDDING_LEN, SFACE_SIDE};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 
 use crate::fold::fold_model;
-use crate::head::Head;
-use crate::models::{self, EMBEDDING_LEN, SFACE_SIDE};
+use crate::onnx::{self, SFACE_ONNX, YUNET_ONNX};
 use crate::surgery;
+
+/// The NNEF framework the preparation writes with (standard library, tract core and the ONNX
+/// extension operators). Every file written is then reloaded with the engine's
+/// [`models::nnef_loader`], which has no ONNX operators: a graph that needed them would fail here.
+pub fn nnef_writer() -> tract_nnef::framework::Nnef {
+    tract_nnef::nnef().with_onnx()
+}
 
 /// SHA-256 of a byte slice as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -91,7 +99,7 @@ fn write_nnef(model: &TypedModel, path: &Path) -> Result<()> {
     let tmp = path.with_extension("tar.tmp");
     let file =
         std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    models::nnef_framework().write_to_tar(model, std::io::BufWriter::new(file))?;
+    nnef_writer().write_to_tar(model, std::io::BufWriter::new(file))?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
@@ -131,22 +139,16 @@ fn max_abs_diff(a: &TVec<TValue>, b: &TVec<TValue>) -> Result<f32> {
 pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(out_dir)?;
     let _ = std::fs::remove_file(out_dir.join(models::MANIFEST));
-    let yunet_src = read_checked(
-        &src_dir.join(models::YUNET_SOURCE),
-        models::YUNET_SOURCE_SHA256,
-    )?;
-    let sface_src = read_checked(
-        &src_dir.join(models::SFACE_SOURCE),
-        models::SFACE_SOURCE_SHA256,
-    )?;
+    let yunet_src = read_checked(&src_dir.join(onnx::YUNET_SOURCE), onnx::YUNET_SOURCE_SHA256)?;
+    let sface_src = read_checked(&src_dir.join(onnx::SFACE_SOURCE), onnx::SFACE_SOURCE_SHA256)?;
 
     let yunet = fold_file(&yunet_src, "YuNet")?;
-    // SFace's dense head keeps its shipped int8 weights (see crate::head): read them before folding
+    // SFace's dense head keeps its shipped int8 weights (see optout_face::head): read them before folding
     let head_weights = surgery::quantized_head_weights(&ModelProto::decode(&sface_src[..])?)
         .context("reading SFace's dense head")?;
     let sface = fold_file(&sface_src, "SFace")?;
     let mut files = serde_json::Map::new();
-    for (proto, name) in [(&yunet, models::YUNET_ONNX), (&sface, models::SFACE_ONNX)] {
+    for (proto, name) in [(&yunet, YUNET_ONNX), (&sface, SFACE_ONNX)] {
         let bytes = proto.encode_to_vec();
         std::fs::write(out_dir.join(name), &bytes)?;
         files.insert(
@@ -176,7 +178,7 @@ pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
         serde_json::json!({"bytes": head_bytes.len()}),
     );
 
-    let nnef = models::nnef_framework();
+    let nnef = nnef_writer();
     let mut jobs: Vec<Job> = Vec::new();
     for side in models::DETECT_SIDES {
         let input = vec![1, 3, side, side];
@@ -243,8 +245,8 @@ pub fn prepare(src_dir: &Path, out_dir: &Path) -> Result<()> {
     let manifest = serde_json::json!({
         "prepared_format": models::PREPARED_FORMAT,
         "sources": {
-            models::YUNET_SOURCE: models::YUNET_SOURCE_SHA256,
-            models::SFACE_SOURCE: models::SFACE_SOURCE_SHA256,
+            onnx::YUNET_SOURCE: onnx::YUNET_SOURCE_SHA256,
+            onnx::SFACE_SOURCE: onnx::SFACE_SOURCE_SHA256,
         },
         "files": files,
         "tract": "0.23",

@@ -1,5 +1,5 @@
 //! Model surgery at preparation time: cut SFace's dense head (fully connected layer + batch
-//! normalisation, see [`crate::head`]) off the ONNX graph.
+//! normalisation, see [`optout_face::head`]) off the ONNX graph.
 //!
 //! The head's int8 weights are taken from the shipped (unfolded) model, so nothing is lost; its
 //! bias and normalisation parameters from the folded one, where they are plain floats. What is
@@ -9,10 +9,10 @@
 use std::collections::HashSet;
 
 use anyhow::{Context, Result, ensure};
+use optout_face::head::HeadParts;
 use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, TensorProto};
 
 use crate::fold::{attr_i, float_values, int_values};
-use crate::head::HeadParts;
 
 fn graph(model: &ModelProto) -> Result<&GraphProto> {
     model.graph.as_ref().context("model has no graph")

@@ -10,5 +10,5 @@ fn main() -> anyhow::Result<()> {
     let (Some(src), Some(out), None) = (args.next(), args.next(), args.next()) else {
         anyhow::bail!("usage: optout-prepare-models SRC_DIR OUT_DIR");
     };
-    optout_face::prepare::prepare(&PathBuf::from(src), &PathBuf::from(out))
+    optout_face_prepare::prepare::prepare(&PathBuf::from(src), &PathBuf::from(out))
 }

@@ -24,6 +24,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use image::imageops::{self, FilterType};
 use optout_face::{FACE_MATCH_THRESHOLD, FaceEngine, cosine, decode, detect, models, pdq};
+use optout_face_prepare::onnx::{SFACE_ONNX, YUNET_ONNX, load_folded};
 
 fn root() -> PathBuf {
     let mut dir = std::env::current_dir().unwrap_or_default();
@@ -139,8 +140,8 @@ fn detloop(a: &Args) -> Result<()> {
 fn loadonce(a: &Args, onnx: bool) -> Result<()> {
     let t = Instant::now();
     if onnx {
-        models::load_onnx_for_bench(&a.model_dir.join(models::YUNET_ONNX), &[1, 3, 640, 640])?;
-        models::load_onnx_for_bench(&a.model_dir.join(models::SFACE_ONNX), &[1, 3, 112, 112])?;
+        load_folded(&a.model_dir.join(YUNET_ONNX), &[1, 3, 640, 640])?;
+        load_folded(&a.model_dir.join(SFACE_ONNX), &[1, 3, 112, 112])?;
     } else {
         std::hint::black_box(FaceEngine::load(&a.model_dir)?);
     }
@@ -598,8 +599,8 @@ fn bench(a: &Args) -> Result<()> {
         FaceEngine::load(dir).map_err(anyhow::Error::from)
     })?;
     let (onnx_ms, onnx_cpu) = time_ms(runs.min(11), 1, || {
-        models::load_onnx_for_bench(&dir.join(models::YUNET_ONNX), &[1, 3, 640, 640])?;
-        models::load_onnx_for_bench(&dir.join(models::SFACE_ONNX), &[1, 3, 112, 112])
+        load_folded(&dir.join(YUNET_ONNX), &[1, 3, 640, 640])?;
+        load_folded(&dir.join(SFACE_ONNX), &[1, 3, 112, 112])
     })?;
     let (fixed_ms, fixed_cpu) = time_ms(runs, 1, || {
         FaceEngine::load_with(dir, optout_face::EngineOptions::fixed(640))
