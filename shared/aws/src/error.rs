@@ -43,3 +43,20 @@ where
     tracing::warn!(error = %msg, "AWS call failed");
     StoreError::Unavailable(msg)
 }
+
+/// Whether a conditional write took place: `Ok(false)` when its condition did not hold (DynamoDB's
+/// `ConditionalCheckFailedException`, whichever operation), any other failure [`unavailable`].
+pub(crate) fn conditional<T, E, R>(
+    op: &str,
+    r: Result<T, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(unavailable(op, e)),
+    }
+}

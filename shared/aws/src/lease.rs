@@ -6,13 +6,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use optout_core::ports::{Lease, StoreError};
 
-use crate::error::unavailable;
+use crate::error::conditional;
 
 /// Leases in a table keyed by `pk` and `sk`.
 #[derive(Debug, Clone)]
@@ -69,18 +67,7 @@ impl Lease for DynamoLease {
             .expression_attribute_values(":me", s(holder))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable("PutItem (lease)", e)),
-        }
+        conditional("PutItem (lease)", r)
     }
 
     async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError> {
@@ -94,17 +81,6 @@ impl Lease for DynamoLease {
             .expression_attribute_values(":me", s(holder))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable("DeleteItem (lease)", e)),
-        }
+        conditional("DeleteItem (lease)", r).map(|_| ())
     }
 }

@@ -6,14 +6,12 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use optout_core::ports::{MailClaim, MailLedger, StoreError};
 
-use crate::error::unavailable;
+use crate::error::{conditional, unavailable};
 
 /// The ledger of sent emails in a table keyed by `pk` and `sk`.
 #[derive(Debug, Clone)]
@@ -128,18 +126,7 @@ impl MailLedger for DynamoMailLedger {
             .expression_attribute_values(":exp", n((at + self.keep).timestamp()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable("UpdateItem (mail ledger)", e)),
-        }
+        conditional("UpdateItem (mail ledger)", r).map(|_| ())
     }
 
     async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError> {
@@ -153,17 +140,6 @@ impl MailLedger for DynamoMailLedger {
             .expression_attribute_values(":me", s(holder))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable("DeleteItem (mail ledger)", e)),
-        }
+        conditional("DeleteItem (mail ledger)", r).map(|_| ())
     }
 }

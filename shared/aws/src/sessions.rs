@@ -8,14 +8,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use optout_core::model::ReviewerName;
 use optout_core::ports::{ReviewerSessions, StoreError};
 use optout_core::signing::admin::MAX_TTL_DAYS;
 
-use crate::error::unavailable;
+use crate::error::{conditional, unavailable};
 
 /// Reviewers' sign-outs in a table keyed by `pk` and `sk`.
 #[derive(Debug, Clone)]
@@ -66,19 +65,8 @@ impl ReviewerSessions for DynamoReviewerSessions {
             .expression_attribute_values(":e", n(forget_at))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(()),
-            // A later sign-out is recorded already: it covers this one.
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable("UpdateItem (reviewer sessions)", e)),
-        }
+        // Not written when a later sign-out is recorded already: it covers this one.
+        conditional("UpdateItem (reviewer sessions)", r).map(|_| ())
     }
 
     async fn revoked_until(
