@@ -223,10 +223,12 @@ impl Function {
         let raw = event.to_string();
         let start = Instant::now();
         let request: LambdaRequest = serde_json::from_str(&raw)?;
-        let mut adapter = Adapter::from(self.app.clone());
-        let response = adapter
-            .call(LambdaEvent::new(request, Context::default()))
-            .await?;
+        // The adapter is not `Send`: only its future crosses the await.
+        let response = {
+            let mut adapter = Adapter::from(self.app.clone());
+            adapter.call(LambdaEvent::new(request, Context::default()))
+        }
+        .await?;
         let doc = serde_json::to_string(&response)?;
         let took = start.elapsed();
         let doc: Value = serde_json::from_str(&doc)?;
@@ -376,47 +378,40 @@ async fn drive(
 ) -> Result<Timings, Error> {
     let next = Arc::new(AtomicUsize::new(first));
     let end = first + count;
-    // `lambda_http`'s adapter is not `Send`: the tasks share this thread (as one Lambda instance
-    // would run them), the emulators have cores of their own.
-    let local = tokio::task::LocalSet::new();
-    local
-        .run_until(async move {
-            let tasks: Vec<_> = (0..o.concurrency)
-                .map(|_| {
-                    let (f, http, photos, next, run) = (
-                        f.clone(),
-                        http.clone(),
-                        photos.clone(),
-                        next.clone(),
-                        run.to_owned(),
-                    );
-                    let percent = o.face_percent;
-                    tokio::task::spawn_local(async move {
-                        let mut t = Timings::default();
-                        loop {
-                            let n = next.fetch_add(1, Ordering::Relaxed);
-                            if n >= end {
-                                return t;
-                            }
-                            let r = if is_face(n, percent) {
-                                face(&f, &http, &photos[n % photos.len()], n, &run, &mut t).await
-                            } else {
-                                dsa(&f, n, &run, &mut t).await
-                            };
-                            if let Err(e) = r {
-                                t.errors.push(format!("#{n}: {e}"));
-                            }
-                        }
-                    })
-                })
-                .collect();
-            let mut all = Timings::default();
-            for task in tasks {
-                all.merge(task.await?);
-            }
-            Ok(all)
+    let tasks: Vec<_> = (0..o.concurrency)
+        .map(|_| {
+            let (f, http, photos, next, run) = (
+                f.clone(),
+                http.clone(),
+                photos.clone(),
+                next.clone(),
+                run.to_owned(),
+            );
+            let percent = o.face_percent;
+            tokio::spawn(async move {
+                let mut t = Timings::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= end {
+                        return t;
+                    }
+                    let r = if is_face(n, percent) {
+                        face(&f, &http, &photos[n % photos.len()], n, &run, &mut t).await
+                    } else {
+                        dsa(&f, n, &run, &mut t).await
+                    };
+                    if let Err(e) = r {
+                        t.errors.push(format!("#{n}: {e}"));
+                    }
+                }
+            })
         })
-        .await
+        .collect();
+    let mut all = Timings::default();
+    for task in tasks {
+        all.merge(task.await?);
+    }
+    Ok(all)
 }
 
 #[tokio::main]
