@@ -83,6 +83,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The first message of the outbox whose subject contains `subject`, waiting up to 10 s for
+    /// it: a case's state is written before its email goes out (the mail ledger's claim, then the
+    /// send), so a test that saw the state may be a moment early for the message.
+    pub async fn wait_for_mail(&self, subject: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(m) = self
+                .outbox()
+                .into_iter()
+                .find(|m| eml_subject(m).contains(subject))
+            {
+                return m;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no email with {subject:?} in its subject"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The `.eml` files of the outbox, oldest first.
     pub fn outbox(&self) -> Vec<String> {
         let mut files: Vec<_> = std::fs::read_dir(self.dir.join("outbox"))

@@ -170,11 +170,7 @@ async fn an_unusable_photo_asks_for_a_better_one_which_goes_through_the_same_pip
             .unwrap()
             .is_none()
     );
-    let mail = app
-        .outbox()
-        .into_iter()
-        .find(|m| eml_subject(m).contains("better photo"))
-        .expect("better-photo email");
+    let mail = app.wait_for_mail("better photo").await;
     let text = eml_part(&mail, "text/plain");
     assert!(text.contains("could not find a face"), "{text}");
     let link = format!("{}/status/{t}/photo", app.url);
@@ -234,11 +230,7 @@ async fn a_group_photo_asks_for_a_photo_of_only_the_requester() {
     let case = submit_face(&app, fixture("t1.jpg")).await;
     let s = wait_for_state(&app, &token(&case), "needs_better_photo").await;
     assert_eq!(s["state"], "needs_better_photo");
-    let mail = app
-        .outbox()
-        .into_iter()
-        .find(|m| eml_subject(m).contains("better photo"))
-        .unwrap();
+    let mail = app.wait_for_mail("better photo").await;
     assert!(eml_part(&mail, "text/plain").contains("several people"));
 }
 

@@ -29,6 +29,8 @@ pub mod send_once;
 pub mod service;
 pub mod settings;
 pub mod signing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod upload_check;
 
 pub use error::{FieldError, FieldErrors};

@@ -420,27 +420,7 @@ mod tests {
         );
     }
 
-    /// A `w`x`h` RGB PNG written row by row (the picture never exists whole here).
-    fn png_streamed(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
-        let mut out = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut out, w, h);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_compression(png::Compression::Fast);
-            let mut writer = enc.write_header().unwrap();
-            let mut stream = writer.stream_writer().unwrap();
-            let mut row = vec![0u8; w as usize * 3];
-            for y in 0..h {
-                for (x, p) in row.chunks_exact_mut(3).enumerate() {
-                    p.copy_from_slice(&px(x as u32, y));
-                }
-                std::io::Write::write_all(&mut stream, &row).unwrap();
-            }
-            stream.finish().unwrap();
-            writer.finish().unwrap();
-        }
-        out
-    }
+    use crate::testing::png_by_rows as png_streamed;
 
     /// Flips bits in the middle of the first IDAT chunk's data (the header stays valid).
     fn damage_pixel_data(png: &mut [u8]) {

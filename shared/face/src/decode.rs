@@ -439,27 +439,7 @@ mod tests {
         out
     }
 
-    /// A `w`×`h` PNG made row by row (a 7000×7000 picture never exists whole here either).
-    fn png_rows(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
-        let mut out = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut out, w, h);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_compression(png::Compression::Fast);
-            let mut writer = enc.write_header().unwrap();
-            let mut stream = writer.stream_writer().unwrap();
-            let mut row = vec![0u8; w as usize * 3];
-            for y in 0..h {
-                for (x, p) in row.chunks_exact_mut(3).enumerate() {
-                    p.copy_from_slice(&px(x as u32, y));
-                }
-                std::io::Write::write_all(&mut stream, &row).unwrap();
-            }
-            stream.finish().unwrap();
-            writer.finish().unwrap();
-        }
-        out
-    }
+    use optout_core::testing::png_by_rows as png_rows;
 
     #[test]
     fn rejects_junk_empty_and_truncated() {

@@ -310,31 +310,13 @@ fn adaptive_detection_finds_small_faces_and_keeps_portraits_on_the_small_detecto
 
 /// A `w`x`h` PNG written row by row: a flat background with `face` pasted at (`x`, `y`).
 fn big_png(w: u32, h: u32, face: &image::RgbImage, x: u32, y: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_compression(png::Compression::Fast);
-        let mut writer = enc.write_header().unwrap();
-        let mut stream = writer.stream_writer().unwrap();
-        let mut row = vec![0u8; w as usize * 3];
-        for r in 0..h {
-            for (c, p) in row.chunks_exact_mut(3).enumerate() {
-                let c = c as u32;
-                let px =
-                    if (x..x + face.width()).contains(&c) && (y..y + face.height()).contains(&r) {
-                        face.get_pixel(c - x, r - y).0
-                    } else {
-                        [200, 200, 190]
-                    };
-                p.copy_from_slice(&px);
-            }
-            std::io::Write::write_all(&mut stream, &row).unwrap();
+    optout_core::testing::png_by_rows(w, h, |c, r| {
+        if (x..x + face.width()).contains(&c) && (y..y + face.height()).contains(&r) {
+            face.get_pixel(c - x, r - y).0
+        } else {
+            [200, 200, 190]
         }
-        stream.finish().unwrap();
-        writer.finish().unwrap();
-    }
-    out
+    })
 }
 
 /// The portrait at its own size inside a 49-megapixel PNG (decoded reduced at 1/7 a side, the
