@@ -28,6 +28,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "support/load.rs"]
+mod load;
+use load::*;
+
 /// The goal of the issue, for the whole server process.
 const GOAL_MB: f64 = 512.0;
 
@@ -97,21 +101,6 @@ fn encode(img: &RgbImage, format: &str) -> anyhow::Result<(Vec<u8>, &'static str
         }
         other => bail!("unknown format {other} (png or jpeg)"),
     }
-}
-
-/// A `/proc/<pid>/status` value in MB.
-fn status_mb(pid: u32, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Resets the peak resident size of `pid` (`VmHWM`) to its current size.
@@ -240,7 +229,7 @@ async fn submit(c: &reqwest::Client, url: &str, key: &str, n: usize) -> anyhow::
 fn sampler(pid: u32, stop: Arc<AtomicBool>, high: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            let kb = (status_mb(pid, "VmRSS:") * 1024.0) as u64;
+            let kb = (status_mb(&pid.to_string(), "VmRSS:") * 1024.0) as u64;
             high.fetch_max(kb, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -270,8 +259,8 @@ async fn run_format(o: &Opts, format: &str, portrait: &RgbImage) -> anyhow::Resu
     let server = Server::start(data.path())?;
     let (pid, url) = (server.pid(), server.url.clone());
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let start_peak = status_mb(pid, "VmHWM:");
-    let before = status_mb(pid, "VmRSS:");
+    let start_peak = status_mb(&pid.to_string(), "VmHWM:");
+    let before = status_mb(&pid.to_string(), "VmRSS:");
     println!("server pid {pid}: RSS after start {before:.0} MB (start-up peak {start_peak:.0} MB)");
     let c = reqwest::Client::new();
 
@@ -303,7 +292,7 @@ async fn run_format(o: &Opts, format: &str, portrait: &RgbImage) -> anyhow::Resu
     for v in views {
         codes.push(v.await??);
     }
-    let views_peak = status_mb(pid, "VmHWM:");
+    let views_peak = status_mb(&pid.to_string(), "VmHWM:");
     println!(
         "{} page views in {:.2} s (status {:?}): peak RSS {views_peak:.0} MB",
         o.count,
@@ -348,11 +337,11 @@ async fn run_format(o: &Opts, format: &str, portrait: &RgbImage) -> anyhow::Resu
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let peak = status_mb(pid, "VmHWM:");
+    let peak = status_mb(&pid.to_string(), "VmHWM:");
     stop.store(true, Ordering::Relaxed);
     let _ = s.join();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = status_mb(pid, "VmRSS:");
+    let after = status_mb(&pid.to_string(), "VmRSS:");
     println!(
         "{} submissions accepted in {submitted:.2} s, all embedded after {:.1} s ({states:?})",
         o.count,

@@ -19,7 +19,11 @@ use optout_matcher::synth::{flip_bits, perturb, random_unit};
 use optout_matcher::wire::{CheckResponse, MAX_BATCH};
 use optout_matcher::{Embedding, PdqHash, Sha256Digest};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+#[path = "support/load.rs"]
+mod load;
+use load::*;
 
 struct Opts {
     entries: usize,
@@ -129,11 +133,6 @@ fn batch(t: &Table, rng: &mut SplitMix64) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let o = opts()?;
@@ -228,8 +227,8 @@ async fn main() -> anyhow::Result<()> {
         o.concurrency,
         o.entries / 4 * 4,
         n as f64 / elapsed,
-        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        pct(&latencies, 0.5).as_secs_f64() * 1e3,
+        pct(&latencies, 0.99).as_secs_f64() * 1e3,
         hits as f64 * 100.0 / n as f64,
     );
     Ok(())

@@ -36,6 +36,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "support/load.rs"]
+mod load;
+use load::*;
+
 /// The credited fixture photos (`.cache/fixtures/CREDITS.md`).
 const PHOTOS: [&str; 6] = [
     "person_a_1.jpg",
@@ -79,42 +83,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A `/proc/self/status` value (`VmRSS:`, `VmHWM:`) in MB.
-fn status_mb(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// "n, p50 …, p99 …, max …" of `v` (sorted here).
-fn latencies(mut v: Vec<Duration>) -> String {
-    v.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    format!(
-        "{:>5} requests, p50 {:>7.1} ms, p99 {:>7.1} ms, max {:>7.1} ms",
-        v.len(),
-        ms(pct(&v, 0.50)),
-        ms(pct(&v, 0.99)),
-        ms(v.last().copied().unwrap_or_default())
-    )
-}
-
 /// The latencies one client measured.
 #[derive(Default)]
 struct Timings {
@@ -140,21 +108,6 @@ impl Timings {
         self.face_total.extend(o.face_total);
         self.errors.extend(o.errors);
     }
-}
-
-fn person(n: usize, run: &str) -> serde_json::Value {
-    serde_json::json!({
-        "lang": "en", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
-        "email": format!("load-{run}-{n}@example.org"), "phone": "+66812345678",
-        "reason": "I never agreed to photos of my face being searchable.",
-    })
-}
-
-fn with(mut a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
-    if let (Some(a), Some(b)) = (a.as_object_mut(), b.as_object()) {
-        a.extend(b.clone());
-    }
-    a
 }
 
 /// Posts a case; `Ok(latency)` when it was created (201).
@@ -251,11 +204,6 @@ async fn dsa(
     Ok(())
 }
 
-/// Whether submission `n` is a face opt-out (spread evenly over the run).
-fn is_face(n: usize, percent: usize) -> bool {
-    n * percent / 100 != (n + 1) * percent / 100
-}
-
 /// (queued or running, done, failed) jobs.
 async fn job_counts(system: &System) -> anyhow::Result<(usize, usize, usize)> {
     let jobs = system.queue.jobs().await?;
@@ -294,7 +242,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!(".cache/fixtures/{p}: run scripts/setup-models"))
         })
         .collect::<anyhow::Result<_>>()?;
-    let rss_empty = status_mb("VmRSS:");
+    let rss_empty = status_mb("self", "VmRSS:");
 
     // The system as `optout serve` runs it.
     let tmp = tempfile::tempdir()?;
@@ -327,8 +275,8 @@ async fn main() -> anyhow::Result<()> {
         bail!("the server did not come up: {}", up.status());
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = status_mb("VmRSS:");
-    let startup_peak = status_mb("VmHWM:");
+    let rss_before = status_mb("self", "VmRSS:");
+    let startup_peak = status_mb("self", "VmHWM:");
     // The peak of the run alone (resets VmHWM to the current RSS).
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
 
@@ -383,7 +331,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let load = started.elapsed();
     let (pending_at_end, done_at_end, _) = job_counts(&system).await?;
-    let rss_at_end = status_mb("VmRSS:");
+    let rss_at_end = status_mb("self", "VmRSS:");
 
     // The worker drains the queue.
     let deadline = Instant::now() + Duration::from_secs(1800);
@@ -398,9 +346,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let drained = started.elapsed();
-    let peak = status_mb("VmHWM:");
+    let peak = status_mb("self", "VmHWM:");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = status_mb("VmRSS:");
+    let rss_after = status_mb("self", "VmRSS:");
     let sent = receipts(&system);
 
     let secs = load.as_secs_f64();

@@ -119,9 +119,10 @@ pub async fn run(
     analyzer: Option<Arc<dyn PhotoAnalyzer>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // The submission checks decode photos too, with or without a face pipeline.
+    return_memory_promptly();
     let mut tasks = Vec::new();
     if let Some(analyzer) = analyzer {
-        return_memory_promptly();
         let handler = system.embed_jobs(analyzer);
         let worker = Worker {
             queue: system.queue.clone(),

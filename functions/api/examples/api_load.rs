@@ -39,6 +39,10 @@ use optout_core::service::Desk;
 use optout_core::signing::KeyRing;
 use serde_json::{Value, json};
 
+#[path = "../../../examples/support/load.rs"]
+mod load;
+use load::*;
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The credited fixture photos (`.cache/fixtures/CREDITS.md`).
@@ -85,21 +89,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A `/proc/self/status` value (`VmRSS:`, `VmHWM:`) in MB.
-fn status_mb(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 /// CPU seconds (user + system) and RSS in MB of the emulators: the children of this process
 /// other than the harness's `sh` watchdogs. Clock ticks are taken as 100 per second (Linux).
 fn emulators_usage() -> (f64, f64) {
@@ -138,27 +127,6 @@ fn own_cpu() -> f64 {
             Some((f.get(11)? + f.get(12)?) / 100.0)
         })
         .unwrap_or(0.0)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// "n, p50 …, p99 …, max …" of `v` (sorted here).
-fn latencies(mut v: Vec<Duration>) -> String {
-    v.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    format!(
-        "{:>5} requests, p50 {:>7.1} ms, p99 {:>7.1} ms, max {:>7.1} ms",
-        v.len(),
-        ms(pct(&v, 0.50)),
-        ms(pct(&v, 0.99)),
-        ms(v.last().copied().unwrap_or_default())
-    )
 }
 
 /// The function: its router behind `lambda_http`'s adapter.
@@ -271,21 +239,6 @@ impl Timings {
     }
 }
 
-fn person(n: usize, run: &str) -> Value {
-    json!({
-        "lang": "en", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
-        "email": format!("load-{run}-{n}@example.org"), "phone": "+66812345678",
-        "reason": "I never agreed to photos of my face being searchable.",
-    })
-}
-
-fn with(mut a: Value, b: Value) -> Value {
-    if let (Some(a), Some(b)) = (a.as_object_mut(), b.as_object()) {
-        a.extend(b.clone());
-    }
-    a
-}
-
 /// Submits a case; its latency when it was created (201).
 async fn post_case(f: &Function, body: &Value, key: &str) -> Result<Duration, Error> {
     let (r, took) = f
@@ -361,11 +314,6 @@ async fn dsa(f: &Function, n: usize, run: &str, t: &mut Timings) -> Result<(), E
     Ok(())
 }
 
-/// Whether submission `n` is a face opt-out (spread evenly over the run).
-fn is_face(n: usize, percent: usize) -> bool {
-    n * percent / 100 != (n + 1) * percent / 100
-}
-
 /// `count` submissions from `concurrency` tasks, numbered from `first`.
 async fn drive(
     f: &Function,
@@ -432,7 +380,7 @@ async fn main() -> Result<(), Error> {
         })
         .collect::<Result<_, _>>()?;
     let photos = Arc::new(photos);
-    let rss_empty = status_mb("VmRSS:");
+    let rss_empty = status_mb("self", "VmRSS:");
 
     let t0 = Instant::now();
     let em = Emulators::start()?;
@@ -473,7 +421,7 @@ async fn main() -> Result<(), Error> {
     if let Some(e) = warm.errors.first() {
         return Err(format!("warm-up failed: {e}").into());
     }
-    let rss_before = status_mb("VmRSS:");
+    let rss_before = status_mb("self", "VmRSS:");
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let (em_cpu0, _) = emulators_usage();
     let cpu0 = own_cpu();
@@ -490,11 +438,11 @@ async fn main() -> Result<(), Error> {
     let started = Instant::now();
     let t = drive(&f, &http, &photos, &o, o.concurrency, o.count, &run).await?;
     let secs = started.elapsed().as_secs_f64();
-    let peak = status_mb("VmHWM:");
+    let peak = status_mb("self", "VmHWM:");
     let (em_cpu1, em_rss) = emulators_usage();
     let cpu1 = own_cpu();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = status_mb("VmRSS:");
+    let rss_after = status_mb("self", "VmRSS:");
 
     let ok_face = t.face_case.len();
     let ok_dsa = t.dsa_case.len();

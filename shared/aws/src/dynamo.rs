@@ -31,6 +31,7 @@ use optout_core::ports::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::attr::{n, s};
 use crate::error::{describe, unavailable};
 
 type Item = HashMap<String, AttributeValue>;
@@ -50,14 +51,6 @@ pub struct DynamoCaseStore {
     cases_table: String,
     personal_table: String,
     retention: chrono::Duration,
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 fn ts(t: DateTime<Utc>) -> String {

@@ -42,6 +42,7 @@ use optout_core::model::CaseId;
 use optout_core::ports::{EntryState, ExclusionEntry, ExclusionStore, ExclusionValue, StoreError};
 use sha2::{Digest, Sha256};
 
+use crate::attr::{n, s};
 use crate::error::{describe, unavailable};
 
 type Item = HashMap<String, AttributeValue>;
@@ -69,14 +70,6 @@ const FEED_PAGE: i32 = 500;
 pub struct DynamoExclusions {
     client: Client,
     table: String,
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 fn ts(t: DateTime<Utc>) -> String {

@@ -6,10 +6,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use optout_core::ports::{Lease, StoreError};
 
+use crate::attr::{n, s};
 use crate::error::conditional;
 
 /// Leases in a table keyed by `pk` and `sk`.
@@ -26,14 +26,6 @@ impl DynamoLease {
             table: table.to_owned(),
         }
     }
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 fn pk(name: &str) -> String {

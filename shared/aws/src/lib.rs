@@ -15,6 +15,7 @@
 //!   ring and the indexer keys in SSM), with the operator's credentials;
 //! - `testing` (feature `test-support`): local emulators and resources created from the SAM template.
 
+mod attr;
 pub mod config;
 pub mod dynamo;
 mod error;

@@ -7,10 +7,11 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
 use optout_core::ports::{MailClaim, MailLedger, StoreError};
 
+use crate::attr::{n, s};
 use crate::error::{conditional, unavailable};
 
 /// The ledger of sent emails in a table keyed by `pk` and `sk`.
@@ -45,14 +46,6 @@ impl DynamoMailLedger {
             .map_err(|e| unavailable("GetItem (mail ledger)", e))?;
         Ok(out.item().is_some_and(|i| i.contains_key("sent_at")))
     }
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 fn pk(key: &str) -> String {

@@ -14,6 +14,7 @@ use optout_core::model::ReviewerName;
 use optout_core::ports::{ReviewerSessions, StoreError};
 use optout_core::signing::admin::MAX_TTL_DAYS;
 
+use crate::attr::n;
 use crate::error::{conditional, unavailable};
 
 /// Reviewers' sign-outs in a table keyed by `pk` and `sk`.
@@ -38,10 +39,6 @@ fn pk(reviewer: &ReviewerName) -> AttributeValue {
 
 fn sk() -> AttributeValue {
     AttributeValue::S("SESSIONS".to_owned())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 #[async_trait]
