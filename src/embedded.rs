@@ -2,10 +2,10 @@
 //! store, all in one process, everything under one data directory.
 
 use anyhow::Context;
-use optout_core::embedding::EmbedJobs;
+use optout_core::EmbedJobs;
 use optout_core::exclusions::{ExclusionService, IndexerPorts};
 use optout_core::ports::{Clock, JobHandler, PhotoAnalyzer, SystemClock};
-use optout_core::service::{Desk, Ports};
+use optout_core::{Desk, Ports};
 use optout_embedded::{
     Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteExclusions,
     SqliteIndexerKeys, SqliteMailLedger, SqliteQueue, Worker, WorkerConfig,

@@ -18,7 +18,7 @@ use optout_core::model::{
     REASON_MAX, REASON_MIN, Reason, RejectReason, ReviewerName, SourceUrl, URL_MAX,
 };
 use optout_core::ports::QueueCursor;
-use optout_core::review::{NOTE_MAX, parse_note};
+use optout_core::case::{NOTE_MAX, parse_note};
 use optout_matcher::normalize_url;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request};
-use optout_core::embedding::EmbedJobs;
+use optout_core::EmbedJobs;
 use optout_core::model::{CaseId, EmbedJob};
 use optout_core::ports::{AnalyzerError, JobHandler, PhotoAnalyzer, PhotoFindings};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! better photo by email and taking a new one, idempotent redelivery, withdrawn cases, dead jobs.
 
 use crate::common::*;
-use optout_core::embedding::EmbedJobs;
+use optout_core::EmbedJobs;
 use optout_core::model::{CaseId, EmbedJob};
 use optout_core::ports::{BiometricStore, JobHandler, PhotoAnalyzer, SystemClock};
 use optout_face::FaceAnalyzer;

@@ -35,7 +35,7 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::tower::Service;
 use lambda_http::{Adapter, Context, LambdaEvent};
 use optout_aws::testing::{Emulators, Stack};
-use optout_core::service::Desk;
+use optout_core::Desk;
 use optout_core::signing::KeyRing;
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use optout_aws::runtime::{SetupError, Started};
 use optout_core::exclusions::IndexerPorts;
 use optout_core::ports::ReviewerSessions;
-use optout_core::service::Desk;
+use optout_core::Desk;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::ServiceExt;

@@ -21,7 +21,7 @@ async fn app() -> axum::Router {
     let desk_cfg = optout_core::config::DeskConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     let sdk = optout_aws::testing::sdk_config(&cfg).await;
     let clients = optout_aws::Clients::new(&sdk, &cfg);
-    let desk = optout_core::service::Desk::new(
+    let desk = optout_core::Desk::new(
         optout_aws::ports(&sdk, &cfg, &desk_cfg, &clients),
         optout_core::signing::KeyRing::generate("k1"),
         desk_cfg.settings.clone(),

@@ -5,7 +5,7 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use optout_aws::runtime::SetupError;
-use optout_core::embedding::EmbedJobs;
+use optout_core::EmbedJobs;
 use optout_core::model::EmbedJob;
 pub use optout_core::ports::{JobError, JobHandler};
 use std::sync::Arc;

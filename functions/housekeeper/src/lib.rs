@@ -8,8 +8,8 @@
 pub mod matcher_snapshot;
 
 use optout_core::ports::Lease;
-use optout_core::review::Housekeeping;
-use optout_core::service::{Desk, DeskError};
+use optout_core::housekeeper::Housekeeping;
+use optout_core::{Desk, DeskError};
 use serde::Serialize;
 
 /// The name of the housekeeper's lease: one run at a time. EventBridge Scheduler delivers at least

@@ -4,7 +4,7 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use optout_aws::DynamoLease;
 use optout_aws::runtime::{SetupError, Started, init_logging, load};
-use optout_core::service::Desk;
+use optout_core::Desk;
 use optout_housekeeper_fn::run;
 
 /// The desk and the lease, started once (a failure is logged, naming the setting, and retried by

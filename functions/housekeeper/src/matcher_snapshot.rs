@@ -5,7 +5,7 @@
 
 use optout_core::exclusions::MatchSettings;
 use optout_core::exclusions::snapshot::{self, RefreshLimits, Refreshed};
-use optout_core::service::Desk;
+use optout_core::Desk;
 
 /// Refreshes the snapshot when the desk has a snapshot store. A failure is logged and left to
 /// the next run (the api function then replays a longer tail of the feed, or reads the table):

@@ -86,12 +86,7 @@ fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
     item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
-/// Whether the relay still has something to do for the case (what [`optout_core::service::Desk::dispatch`] would do).
-fn is_pending(case: &Case) -> bool {
-    (!case.job_dispatched && case.state == CaseState::Received)
-        || !case.receipt_sent
-        || !case.pending.is_empty()
-}
+/// Whether the relay still has something to do for the case (what [`optout_core::Desk::dispatch`] would do).
 
 impl DynamoCaseStore {
     /// `retention`: how long personal data is kept after the later of the last change and the due date.
@@ -122,7 +117,7 @@ impl DynamoCaseStore {
         item.insert("due_at".into(), s(ts(case.due_at)));
         item.insert("created_at".into(), s(ts(case.created_at)));
         item.insert("kind".into(), s(case.kind.as_str()));
-        if is_pending(case) {
+        if case.has_outbox() {
             item.insert("pending".into(), s("1"));
         }
         Ok(item)
@@ -583,7 +578,7 @@ impl CaseStore for DynamoCaseStore {
         for id in ids {
             // The index is eventually consistent: re-check on the item itself.
             if let Some(case) = self.get_case(id).await?
-                && is_pending(&case)
+                && case.has_outbox()
             {
                 cases.push(case);
             }

@@ -45,7 +45,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use optout_core::ports::SystemClock;
 
-use optout_core::service::Ports;
+use optout_core::Ports;
 pub use unwired::ExclusionsNotWired;
 
 pub use config::{AwsConfig, ConfigError, Endpoints, Secret, SecretSource};
@@ -96,7 +96,7 @@ impl Clients {
     }
 }
 
-/// The AWS adapters of every port, ready for a [`optout_core::service::Desk`] configured with `desk`
+/// The AWS adapters of every port, ready for a [`optout_core::Desk`] configured with `desk`
 /// (the sender of the mail and the retention period of personal data come from it).
 pub fn ports(
     sdk: &SdkConfig,

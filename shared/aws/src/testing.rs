@@ -606,7 +606,7 @@ impl Stack {
     }
 
     /// The adapters of every port on this stack.
-    pub fn ports(&self) -> optout_core::service::Ports {
+    pub fn ports(&self) -> optout_core::Ports {
         crate::ports(&self.sdk, &self.config, &self.desk, &self.clients)
     }
 }

@@ -2,69 +2,10 @@
 //! checks it: [`Texts`] has no optional field). Placeholders are `{name}` and are filled by
 //! [`fill`]; values are escaped where they are shown (HTML pages and HTML email), never here.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{FieldCode, FieldError};
 use crate::model::CaseState;
 
-/// A language of the product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    En,
-    Th,
-}
-
-impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::En, Lang::Th];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Th => "th",
-        }
-    }
-
-    /// The language's own name, for the language switch.
-    pub fn native_name(self) -> &'static str {
-        match self {
-            Lang::En => "English",
-            Lang::Th => "ไทย",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "en" => Some(Lang::En),
-            "th" => Some(Lang::Th),
-            _ => None,
-        }
-    }
-
-    /// The first supported language of an `Accept-Language` header, by quality.
-    pub fn from_accept_language(header: &str) -> Option<Lang> {
-        let mut best: Option<(f32, Lang)> = None;
-        for item in header.split(',').take(20) {
-            let mut parts = item.split(';');
-            let tag = parts.next().unwrap_or("").trim();
-            let q = parts
-                .find_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|v| v.parse::<f32>().ok())
-                })
-                .unwrap_or(1.0);
-            let primary = tag.split('-').next().unwrap_or("");
-            if let Some(lang) = Lang::parse(primary)
-                && best.is_none_or(|(bq, _)| q > bq)
-            {
-                best = Some((q, lang));
-            }
-        }
-        best.map(|(_, l)| l)
-    }
-}
+pub use crate::lang::Lang;
 
 /// Replaces `{key}` placeholders.
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use crate::countries::COUNTRIES;
 use crate::error::{FieldCode, FieldCodeWithLimit};
-use crate::i18n::Lang;
+use crate::lang::Lang;
 
 type ParseResult<T> = Result<T, FieldCodeWithLimit>;
 
@@ -501,12 +501,13 @@ impl CaseState {
         )
     }
 
-    /// Whether the transition `self -> to` is allowed.
+    /// Whether the transition `self -> to` is in the state diagram (ARCHITECTURE.md). Only
+    /// [`Case::apply`](crate::case) moves a case, and it checks this first.
     pub fn can_become(self, to: CaseState) -> bool {
         use CaseState::*;
         match (self, to) {
-            (Received, Embedding | AwaitingReview | NeedsBetterPhoto) => true,
-            (Embedding, AwaitingReview | NeedsBetterPhoto | Received) => true,
+            (Received, Embedding | AwaitingReview) => true,
+            (Embedding, AwaitingReview | NeedsBetterPhoto) => true,
             (NeedsBetterPhoto, Received) => true,
             (AwaitingReview, Approved | Rejected | NeedsBetterPhoto) => true,
             (Approved | Rejected, AwaitingReview) => true, // a complaint re-opens the case
@@ -592,30 +593,44 @@ pub struct Case {
     pub pending: Vec<Effect>,
 }
 
-/// A side effect recorded with a transition and done after it (idempotently, retried by the relay).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A side effect recorded with a transition, in the same write (the case's outbox), and done
+/// after it by [`crate::outbox`]: idempotently, retried by the relay until it is done.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     /// Write the exclusion entries of an approved case.
     WriteExclusions,
     /// Mark the case's exclusion entries withdrawn.
     WithdrawExclusions,
-    /// Delete the raw photo (a decision was made).
+    /// Delete the raw photo (a decision was made, or the case ended).
     DeletePhoto,
-    /// Delete the biometric data (the case was erased).
+    /// Delete the biometric data (the case was withdrawn or erased).
     DeleteBiometrics,
     /// Send the decision email with the statement of reasons.
     DecisionMail,
+    /// Mark the current photo as belonging to the case (the clean-up of unclaimed uploads spares it).
+    ClaimPhoto,
+    /// Delete a photo the requester replaced (its key).
+    DeleteReplacedPhoto(String),
+    /// Confirm a withdrawal by email.
+    WithdrawnMail,
+    /// Ask the requester for a better photo by email (the embedding found it unusable).
+    BetterPhotoMail,
 }
 
 impl Effect {
-    pub fn as_str(self) -> &'static str {
+    /// What the audit trail records once the effect is done.
+    pub fn as_str(&self) -> &'static str {
         match self {
             Effect::WriteExclusions => "exclusions_written",
             Effect::WithdrawExclusions => "exclusions_withdrawn",
             Effect::DeletePhoto => "photo_deleted",
             Effect::DeleteBiometrics => "biometrics_deleted",
             Effect::DecisionMail => "decision_sent",
+            Effect::ClaimPhoto => "photo_claimed",
+            Effect::DeleteReplacedPhoto(_) => "replaced_photo_deleted",
+            Effect::WithdrawnMail => "withdrawal_sent",
+            Effect::BetterPhotoMail => "better_photo_sent",
         }
     }
 }
@@ -1008,20 +1023,6 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(URL_MAX));
         assert_eq!(SourceUrl::parse(&long).unwrap_err().0, FieldCode::TooLong);
-    }
-
-    #[test]
-    fn state_machine() {
-        use CaseState::*;
-        assert!(Received.can_become(Embedding));
-        assert!(AwaitingReview.can_become(Approved));
-        assert!(!Approved.can_become(Rejected));
-        assert!(!Withdrawn.can_become(Withdrawn));
-        assert!(Approved.can_become(Withdrawn));
-        assert!(!Erased.can_become(Received));
-        for s in CaseState::ALL {
-            assert_eq!(CaseState::parse(s.as_str()), Some(s));
-        }
     }
 
     #[test]

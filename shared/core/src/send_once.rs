@@ -6,7 +6,7 @@
 use chrono::Duration;
 
 use crate::ports::{Mail, MailClaim, MailError};
-use crate::service::Desk;
+use crate::desk::Desk;
 use crate::signing::random_token;
 
 /// How long a claim holds: longer than any send takes (the SDK gives up well before), short

@@ -38,6 +38,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The periods the rules of a case depend on.
+    pub fn policy(&self) -> crate::case::Policy {
+        crate::case::Policy {
+            decision_due: self.decision_due,
+            complaint_window: self.complaint_window,
+            retention: self.retention,
+        }
+    }
+
     /// Defaults for a local run on `public_url`.
     pub fn local(public_url: &str) -> Self {
         Settings {

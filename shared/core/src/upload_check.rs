@@ -7,7 +7,8 @@
 use crate::error::{FieldCode, FieldCodeWithLimit, FieldErrors};
 use crate::photo::{self, InspectedPhoto};
 use crate::ports::{PhotoReadError, StoredPhoto};
-use crate::service::{Desk, DeskError, valid_upload_key};
+use crate::desk::{Desk, DeskError};
+use crate::requester::valid_upload_key;
 
 /// A refusal reported on the field `photo`.
 pub(crate) fn photo_invalid(code: FieldCodeWithLimit) -> DeskError {

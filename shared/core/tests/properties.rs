@@ -15,8 +15,8 @@ use optout_core::indexer_keys::{self, PresentedKey};
 use optout_core::model::*;
 use optout_core::photo::{self, PhotoLimits};
 use optout_core::ports::QueueCursor;
-use optout_core::review::{DecisionInput, NOTE_MAX, parse_note};
-use optout_core::service::valid_upload_key;
+use optout_core::case::{DecisionInput, NOTE_MAX, parse_note};
+use optout_core::requester::valid_upload_key;
 use optout_core::signing::{KeyRing, admin, random_token, scope};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -332,7 +332,7 @@ proptest! {
                 prop_assert_eq!(Some(code), quality.as_deref());
                 check_note(n)?;
             }
-            Err(optout_core::review::ReviewError::Invalid(field)) => {
+            Err(optout_core::DomainError::Invalid(field)) => {
                 prop_assert!(["decision", "reason", "quality", "note"].contains(&field));
             }
             Err(e) => return Err(TestCaseError::fail(format!("not a form error: {e}"))),

@@ -7,7 +7,7 @@ use optout_core::ports::{
     Clock, PhotoReadError, PhotoStore, StoreError, StoredPhoto, UploadForm, UploadRefused,
     UploadSink, UploadTicket,
 };
-use optout_core::service::valid_upload_key;
+use optout_core::requester::valid_upload_key;
 use optout_core::signing::{KeyRing, TokenError, scope};
 use rusqlite::{OptionalExtension, params};
 use std::collections::BTreeMap;

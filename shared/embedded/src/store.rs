@@ -2,7 +2,7 @@
 //! idempotency key, its first job and the claim of its photo are written in one transaction.
 
 use async_trait::async_trait;
-use optout_core::model::{AuditEvent, Case, CaseId, CaseState, Personal};
+use optout_core::model::{AuditEvent, Case, CaseId, Personal};
 use optout_core::ports::{
     CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase, QueueCursor, StoreError, Unique,
 };
@@ -43,11 +43,6 @@ fn insert_audit(tx: &Transaction<'_>, a: &AuditEvent) -> Result<(), StoreError> 
     Ok(())
 }
 
-fn undispatched(c: &Case) -> bool {
-    (!c.job_dispatched && c.state == CaseState::Received)
-        || !c.receipt_sent
-        || !c.pending.is_empty()
-}
 
 fn load(conn: &rusqlite::Connection, id: &str) -> Result<Option<Case>, StoreError> {
     let row: Option<(String, Option<String>)> = conn
@@ -111,7 +106,7 @@ impl CaseStore for SqliteCaseStore {
                         case.updated_at.to_rfc3339(),
                         case.due_at.to_rfc3339(),
                         case.personal.as_ref().map(|p| p.country.code().to_owned()),
-                        undispatched(&case),
+                        case.has_outbox(),
                         case.photo.as_ref().map(|p| p.key.clone()),
                         case_json(&case)?,
                     ],
@@ -162,7 +157,7 @@ impl CaseStore for SqliteCaseStore {
                             case.version as i64,
                             case.updated_at.to_rfc3339(),
                             case.due_at.to_rfc3339(),
-                            undispatched(&case),
+                            case.has_outbox(),
                             case.photo.as_ref().map(|p| p.key.clone()),
                             case_json(&case)?,
                             case.version as i64 - 1,

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use maud::Markup;
 use optout_core::model::{CaseId, CaseKind, CaseState, Country};
 use optout_core::ports::{CaseFilter, QueueCursor};
-use optout_core::review::{DecisionInput, PhotoView, ReviewError};
+use optout_core::{DecisionInput, DomainError, ReviewError, reviewer::PhotoView};
 use optout_core::signing::admin::{self, AdminSession};
 use std::collections::HashMap;
 
@@ -438,7 +438,7 @@ pub async fn decide(
         f.get("note").map(String::as_str),
     ) {
         Ok(i) => i,
-        Err(ReviewError::Invalid(field)) => return invalid(field),
+        Err(DomainError::Invalid(field)) => return invalid(field),
         Err(e) => return unavailable(&e.to_string()),
     };
     match state.desk.decide(id, s.reviewer(), version, input).await {

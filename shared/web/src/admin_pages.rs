@@ -5,7 +5,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use optout_core::i18n::{Lang, quality_message, reject_reason_text};
 use optout_core::model::{BETTER_PHOTO_CODES, Case, CaseKind, CaseState, RejectReason};
 use optout_core::ports::{CasePage, EntryState, ExclusionValue};
-use optout_core::review::CaseReview;
+use optout_core::reviewer::CaseReview;
 use serde_json::Value;
 
 const STYLE: &str = r#"

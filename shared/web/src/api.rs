@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use optout_core::Lang;
 use optout_core::model::{Case, CaseKind};
-use optout_core::service::{DeskError, SubmissionInput};
+use optout_core::{DeskError, SubmissionInput};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;

@@ -31,7 +31,7 @@ use http::HeaderValue;
 use http::header;
 pub use indexer::IndexerApi;
 use optout_core::ports::{ReviewerSessions, UploadSink};
-use optout_core::service::Desk;
+use optout_core::Desk;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 

@@ -9,7 +9,7 @@ use common::App;
 use http::Method;
 use image::ImageEncoder;
 use optout_core::decode_gate::HEAVY_DECODE_BYTES;
-use optout_core::embedding::EmbedJobs;
+use optout_core::EmbedJobs;
 use optout_core::model::{CaseId, EmbedJob};
 use optout_core::ports::{AnalyzerError, JobHandler, PhotoAnalyzer, PhotoFindings};
 use std::sync::Arc;

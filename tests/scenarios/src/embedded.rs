@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use optout::config::{DeskArgs, ServeArgs};
 use optout::embedded::{System, run};
 use optout_core::ports::SystemClock;
-use optout_core::service::Desk;
+use optout_core::Desk;
 use optout_embedded::queue::Step;
 use optout_embedded::{Worker, WorkerConfig};
 use tokio::sync::watch;

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use async_trait::async_trait;
-use optout_core::service::Desk;
+use optout_core::Desk;
 use serde_json::Value;
 
 use crate::{Mode, Reply, Req, SentMail};

@@ -465,7 +465,7 @@ pub async fn concurrent_submissions_send_one_receipt(mode: &dyn Mode) {
     let mut desk = mode.desk().clone();
     desk.ports.mailer = std::sync::Arc::new(SlowMailer(desk.ports.mailer.clone()));
     let email = mode.email("race");
-    let input = optout_core::service::SubmissionInput {
+    let input = optout_core::SubmissionInput {
         kind: Some(optout_core::model::CaseKind::DsaNotice),
         country: "TH".into(),
         first_name: "Somchai".into(),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, Method, Request, StatusCode};
 use optout_core::exclusions::{ExclusionService, IndexerPorts, MatchSettings};
 use optout_core::ports::{Clock, ReviewerSessions};
-use optout_core::service::{Desk, Ports};
+use optout_core::{Desk, Ports};
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
 use optout_embedded::{

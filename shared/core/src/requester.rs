@@ -1,35 +1,16 @@
-//! The use cases of the public desk, on top of the ports: upload forms, submissions, the status
-//! page, withdrawal, and the relay that finishes what a failure interrupted.
+//! The requester's use cases: upload forms, submissions, the status page, withdrawal, a better
+//! photo, and complaints against decisions.
 
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 
+use crate::case::{Command, NewRequest};
+use crate::desk::{Desk, DeskError, tokio_blocking};
 use crate::error::{FieldCode, FieldCodeWithLimit, FieldErrors};
 use crate::i18n::Lang;
-use crate::mail;
 use crate::model::*;
 use crate::photo::{self, VerifiedPhoto};
 use crate::ports::*;
-use crate::settings::Settings;
-use crate::signing::{KeyRing, random_token, scope};
-
-/// The capabilities a [`Desk`] runs on.
-#[derive(Clone)]
-pub struct Ports {
-    pub cases: Arc<dyn CaseStore>,
-    pub photos: Arc<dyn PhotoStore>,
-    pub queue: Arc<dyn JobQueue>,
-    pub mailer: Arc<dyn Mailer>,
-    /// What was sent: every email goes through [`Desk::send_once`].
-    pub mail_ledger: Arc<dyn MailLedger>,
-    pub biometrics: Arc<dyn BiometricStore>,
-    /// The exclusion table (entries written when a case is approved).
-    pub exclusions: Arc<dyn ExclusionStore>,
-    /// Where the matcher's snapshot of that table is kept (AWS: S3; the embedded mode loads
-    /// from its local database and has none).
-    pub matcher_snapshots: Option<Arc<dyn MatcherSnapshots>>,
-    pub clock: Arc<dyn Clock>,
-}
+use crate::signing::{random_token, scope};
 
 /// A submission as it arrives from the form or the JSON API: raw strings, nothing trusted yet.
 #[derive(Debug, Clone, Default)]
@@ -50,29 +31,6 @@ pub struct SubmissionInput {
     pub idempotency_key: Option<String>,
 }
 
-/// Why a use case did not complete.
-#[derive(Debug, thiserror::Error)]
-pub enum DeskError {
-    /// The input is wrong; nothing was stored and nothing was sent.
-    #[error("invalid input: {0}")]
-    Invalid(FieldErrors),
-    /// A link is unknown, tampered with or expired (answered without saying which).
-    #[error("invalid or expired link")]
-    InvalidLink,
-    /// The case is not in a state that allows this.
-    #[error("not allowed in state {0}")]
-    WrongState(CaseState),
-    /// An infrastructure failure; the caller may retry.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<StoreError> for DeskError {
-    fn from(e: StoreError) -> Self {
-        DeskError::Unavailable(e.to_string())
-    }
-}
-
 /// A stored case and the requester's private status link.
 #[derive(Debug, Clone)]
 pub struct Submitted {
@@ -88,14 +46,6 @@ pub struct StatusView {
     pub case: Case,
     pub token: String,
     pub link_expires: DateTime<Utc>,
-}
-
-/// The public desk.
-#[derive(Clone)]
-pub struct Desk {
-    pub ports: Ports,
-    pub keys: KeyRing,
-    pub settings: Arc<Settings>,
 }
 
 /// The prefix of photo keys created by upload forms.
@@ -143,18 +93,6 @@ struct Parsed {
 }
 
 impl Desk {
-    pub fn new(ports: Ports, keys: KeyRing, settings: Settings) -> Self {
-        Desk {
-            ports,
-            keys,
-            settings: Arc::new(settings),
-        }
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.ports.clock.now()
-    }
-
     /// A new upload form for one photo. `redirect` is where the browser goes afterwards.
     pub async fn new_upload(&self, redirect: Option<&str>) -> Result<UploadForm, DeskError> {
         let key = format!("{UPLOAD_PREFIX}{}", random_token());
@@ -309,7 +247,6 @@ impl Desk {
             (Err(fe), Ok(_)) => return Err(DeskError::Invalid(fe)),
         };
         let now = self.now();
-        let id = CaseId::new(now);
         let photo = photo.map(|(key, v)| PhotoRef {
             key,
             content_type: v.kind.mime().to_owned(),
@@ -319,38 +256,24 @@ impl Desk {
             sha256: v.sha256,
             generation: 1,
         });
-        let case = Case {
-            id,
-            kind: parsed.kind,
-            state: CaseState::Received,
-            lang: input.lang,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            due_at: now + self.settings.decision_due,
-            personal: Some(parsed.personal),
-            photo,
-            source_urls: parsed.source_urls,
-            consent: input.consent && parsed.kind == CaseKind::FaceOptOut,
-            good_faith: input.good_faith && parsed.kind == CaseKind::DsaNotice,
-            job_dispatched: false,
-            receipt_sent: false,
-            quality_issue: None,
-            decision: None,
-            complaint: None,
-            pending: Vec::new(),
-        };
-        let audit = AuditEvent {
-            case_id: id,
-            at: now,
-            actor: Actor::Requester,
-            action: "submitted".into(),
-            state: CaseState::Received,
-            detail: None,
-        };
+        let received = Case::receive(
+            NewRequest {
+                id: CaseId::new(now),
+                kind: parsed.kind,
+                lang: input.lang,
+                personal: parsed.personal,
+                photo,
+                source_urls: parsed.source_urls,
+                consent: input.consent,
+                good_faith: input.good_faith,
+            },
+            now,
+            &self.settings.policy(),
+        );
+        let (case, audit) = (received.case, received.audit);
         let job = EmbedJob {
-            case_id: id,
-            generation: case.photo.as_ref().map_or(0, |p| p.generation),
+            case_id: case.id,
+            generation: case.photo_generation(),
         };
         let new = NewCase {
             case: &case,
@@ -384,13 +307,6 @@ impl Desk {
                 (stored, false)
             }
         };
-        if created
-            && let Some(p) = &case.photo
-            && let Err(e) = self.ports.photos.claim(&p.key).await
-        {
-            // The embedding job claims it again.
-            tracing::warn!(case = %case.id, error = %e, "could not claim the photo yet");
-        }
         let case = self.dispatch(case).await;
         let status_url = self.status_url(&case);
         Ok(Submitted {
@@ -398,94 +314,6 @@ impl Desk {
             status_url,
             created,
         })
-    }
-
-    /// Hands the case's job to the queue and sends its receipt, if not done yet, and records it.
-    /// Failures are logged and left for the next [`Desk::relay`].
-    pub async fn dispatch(&self, mut case: Case) -> Case {
-        let mut done = Vec::new();
-        if !case.job_dispatched && case.state == CaseState::Received {
-            let job = EmbedJob {
-                case_id: case.id,
-                generation: case.photo.as_ref().map_or(0, |p| p.generation),
-            };
-            match self.ports.queue.enqueue(&job).await {
-                Ok(()) => {
-                    case.job_dispatched = true;
-                    done.push("job_enqueued");
-                }
-                Err(e) => tracing::warn!(case = %case.id, error = %e, "job not enqueued yet"),
-            }
-        }
-        if !case.receipt_sent {
-            let (_, url, expires) = self.status_link(&case);
-            match mail::receipt(&case, &self.settings, &url, expires) {
-                Some(m) => match self.send_once(&m).await {
-                    Ok(()) => {
-                        case.receipt_sent = true;
-                        done.push("receipt_sent");
-                    }
-                    Err(e) => tracing::warn!(case = %case.id, error = %e, "receipt not sent yet"),
-                },
-                None => case.receipt_sent = true,
-            }
-        }
-        if !case.pending.is_empty() {
-            self.run_effects(&mut case, &mut done).await;
-        }
-        if done.is_empty() {
-            return case;
-        }
-        let before = case.clone();
-        let mut updated = case;
-        updated.version += 1;
-        let audit = AuditEvent {
-            case_id: updated.id,
-            at: self.now(),
-            actor: Actor::System,
-            action: done.join(","),
-            state: updated.state,
-            detail: None,
-        };
-        match self.ports.cases.update_case(&updated, &audit).await {
-            Ok(()) => updated,
-            Err(e) => {
-                // Someone else moved the case on (the worker, a withdrawal); the relay re-checks it.
-                tracing::info!(case = %updated.id, error = %e, "dispatch flags not recorded");
-                before
-            }
-        }
-    }
-
-    /// Finishes interrupted dispatches (jobs not enqueued, receipts not sent). Returns how many
-    /// cases it looked at.
-    ///
-    /// Cases changed within the last [`Settings::relay_grace`] are left to the request that is
-    /// still dispatching them (a receipt or decision email would otherwise go out twice).
-    pub async fn relay(&self, limit: usize) -> Result<usize, DeskError> {
-        let pending = self.ports.cases.undispatched(limit).await?;
-        let settled = self.now() - self.settings.relay_grace;
-        let mut n = 0;
-        for case in pending {
-            if case.created_at.max(case.updated_at) > settled {
-                continue;
-            }
-            n += 1;
-            self.dispatch(case).await;
-        }
-        Ok(n)
-    }
-
-    /// The status token and link of a case, and when it expires.
-    pub fn status_link(&self, case: &Case) -> (String, String, DateTime<Utc>) {
-        let expires = case.created_at + self.settings.status_link_ttl;
-        let token = self.keys.sign(scope::STATUS, &case.id.to_string(), expires);
-        let url = format!("{}/status/{}", self.settings.public_url, token);
-        (token, url, expires)
-    }
-
-    pub fn status_url(&self, case: &Case) -> String {
-        self.status_link(case).1
     }
 
     /// The case behind a status token. Unknown, tampered and expired tokens are all `InvalidLink`.
@@ -511,131 +339,101 @@ impl Desk {
         })
     }
 
-    /// Withdraws the request behind a status token: the case becomes `withdrawn`, its photo is
-    /// deleted and a confirmation is sent. Withdrawing twice is harmless.
+
+    /// The case id a status token names (unknown, tampered and expired tokens are `InvalidLink`).
+    fn token_case(&self, token: &str) -> Result<CaseId, DeskError> {
+        let (subject, _) = self
+            .keys
+            .verify(scope::STATUS, token, self.now())
+            .map_err(|_| DeskError::InvalidLink)?;
+        CaseId::parse(&subject).ok_or(DeskError::InvalidLink)
+    }
+
+    /// Runs a requester's command on the case behind a status token (an erased case is answered
+    /// like an invalid link), then its outbox.
+    async fn by_token(
+        &self,
+        token: &str,
+        mut decide: impl FnMut(&Case) -> Option<Command>,
+    ) -> Result<Case, DeskError> {
+        let id = self.token_case(token)?;
+        let done = self.cases().run(id, |c| Ok(decide(c))).await?;
+        if done.transition.is_some_and(|t| !t.scheduled.is_empty()) {
+            return Ok(self.dispatch(done.case).await);
+        }
+        Ok(done.case)
+    }
+
+    /// Withdraws the request behind a status token: the case becomes `withdrawn`, and its outbox
+    /// withdraws its exclusions, deletes its photo and biometrics and confirms by email.
+    /// Withdrawing twice is harmless.
     pub async fn withdraw(&self, token: &str) -> Result<Case, DeskError> {
-        for _ in 0..3 {
-            let view = self.status(token).await?;
-            let case = view.case;
-            if case.state == CaseState::Withdrawn {
-                return Ok(case);
-            }
-            if !case.state.can_become(CaseState::Withdrawn) {
-                return Err(DeskError::WrongState(case.state));
-            }
-            let now = self.now();
-            let mut next = case.clone();
-            next.state = CaseState::Withdrawn;
-            // Entries of an approval (or of an earlier one, before a complaint) stop applying.
-            if !next.pending.contains(&Effect::WithdrawExclusions) {
-                next.pending.push(Effect::WithdrawExclusions);
-            }
-            next.version += 1;
-            next.updated_at = now;
-            let audit = AuditEvent {
-                case_id: case.id,
-                at: now,
-                actor: Actor::Requester,
-                action: "withdrawn".into(),
-                state: CaseState::Withdrawn,
-                detail: None,
-            };
-            match self.ports.cases.update_case(&next, &audit).await {
-                Ok(()) => {
-                    tracing::info!(case = %case.id, "case withdrawn");
-                    if let Some(p) = &next.photo
-                        && let Err(e) = self.ports.photos.delete(&p.key).await
-                    {
-                        tracing::warn!(case = %case.id, error = %e, "photo of a withdrawn case not deleted yet");
-                    }
-                    if let Err(e) = self.ports.biometrics.delete_biometrics(case.id).await {
-                        tracing::warn!(case = %case.id, error = %e, "biometrics of a withdrawn case not deleted yet");
-                    }
-                    if let Some(m) = mail::withdrawn(&next, &self.settings, now)
-                        && let Err(e) = self.send_once(&m).await
-                    {
-                        tracing::warn!(case = %case.id, error = %e, "withdrawal confirmation not sent");
-                    }
-                    return Ok(self.dispatch(next).await);
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(DeskError::Unavailable(
-            "the case kept changing; try again".into(),
-        ))
+        let case = self
+            .by_token(token, |c| {
+                (c.state != CaseState::Withdrawn).then_some(Command::Withdraw)
+            })
+            .await?;
+        tracing::info!(case = %case.id, "case withdrawn");
+        Ok(case)
     }
-}
 
-impl Desk {
     /// Replaces the photo of a case that needs a better one (from its status link): the new photo
-    /// is verified, the case goes back to `received` with a new photo generation, the old photo is
-    /// deleted and the embedding job of the new one is enqueued.
+    /// is verified, the case goes back to `received` with a new photo generation, and its outbox
+    /// claims the new photo, deletes the old one and enqueues the new embedding job.
     pub async fn replace_photo(&self, token: &str, upload_key: &str) -> Result<Case, DeskError> {
-        for _ in 0..3 {
-            let case = self.status(token).await?.case;
-            if case.photo.as_ref().is_some_and(|p| p.key == upload_key) {
-                return Ok(case); // the same form posted twice
-            }
-            if case.state != CaseState::NeedsBetterPhoto {
-                return Err(DeskError::WrongState(case.state));
-            }
-            let v = self.check_upload(upload_key).await?;
-            let now = self.now();
-            let old = case.photo.clone();
-            let mut next = case.clone();
-            next.photo = Some(PhotoRef {
-                key: upload_key.to_owned(),
-                content_type: v.kind.mime().to_owned(),
-                bytes: v.bytes,
-                width: v.width,
-                height: v.height,
-                sha256: v.sha256,
-                generation: old.as_ref().map_or(1, |p| p.generation + 1),
-            });
-            next.state = CaseState::Received;
-            next.quality_issue = None;
-            next.job_dispatched = false;
-            next.version += 1;
-            next.updated_at = now;
-            let audit = AuditEvent {
-                case_id: case.id,
-                at: now,
-                actor: Actor::Requester,
-                action: "photo_replaced".into(),
-                state: CaseState::Received,
-                detail: None,
-            };
-            match self.ports.cases.update_case(&next, &audit).await {
-                Ok(()) => {
-                    if let Err(e) = self.ports.photos.claim(upload_key).await {
-                        tracing::warn!(case = %case.id, error = %e, "could not claim the new photo yet");
-                    }
-                    if let Some(old) = old
-                        && let Err(e) = self.ports.photos.delete(&old.key).await
-                    {
-                        tracing::warn!(case = %case.id, error = %e, "old photo not deleted yet");
-                    }
-                    tracing::info!(case = %case.id, "better photo received");
-                    return Ok(self.dispatch(next).await);
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let case = self.status(token).await?.case;
+        let same_form = |c: &Case| c.photo.as_ref().is_some_and(|p| p.key == upload_key);
+        if same_form(&case) {
+            return Ok(case); // the same form posted twice
         }
-        Err(DeskError::Unavailable(
-            "the case kept changing; try again".into(),
-        ))
+        if case.state != CaseState::NeedsBetterPhoto {
+            return Err(DeskError::WrongState(case.state));
+        }
+        let v = self.check_upload(upload_key).await?;
+        let photo = PhotoRef {
+            key: upload_key.to_owned(),
+            content_type: v.kind.mime().to_owned(),
+            bytes: v.bytes,
+            width: v.width,
+            height: v.height,
+            sha256: v.sha256,
+            generation: 0, // set by the case
+        };
+        let case = self
+            .by_token(token, |c| {
+                (!same_form(c)).then(|| Command::ReplacePhoto {
+                    photo: photo.clone(),
+                })
+            })
+            .await?;
+        tracing::info!(case = %case.id, "better photo received");
+        Ok(case)
+    }
+
+    /// Whether the requester may contest the case's decision now.
+    pub fn complaint_open(&self, case: &Case) -> bool {
+        case.complaint_open(self.now(), &self.settings.policy())
+    }
+
+    /// A complaint against the decision behind a status token: the case goes back to the queue
+    /// marked as a complaint, to be decided by another reviewer.
+    pub async fn complain(&self, token: &str, text: &str) -> Result<Case, DeskError> {
+        let text = Reason::parse(text).map_err(|e| {
+            let mut errs = FieldErrors::default();
+            errs.take::<()>("complaint", Err(e));
+            DeskError::Invalid(errs)
+        })?;
+        let case = self
+            .by_token(token, |_| Some(Command::Complain { text: text.clone() }))
+            .await?;
+        tracing::info!(case = %case.id, "complaint received");
+        Ok(case)
     }
 }
 
-/// Runs CPU-bound work off the async executor when there is one.
-async fn tokio_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
+/// A field error for the complaint form (used by the web layer for a missing text).
+pub fn complaint_required() -> FieldErrors {
+    let mut e = FieldErrors::default();
+    e.push("complaint", FieldCode::Required);
+    e
 }

@@ -1,0 +1,159 @@
+//! The job worker's use case: compute the embedding and hashes of a case's photo, store them apart
+//! from the personal data and move the case on: to *awaiting review*, or to *needs a better
+//! photo* (its outbox then asks the requester for another). Idempotent under redelivery: a job
+//! for a case that moved on, or for an older photo, does nothing.
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+use crate::case::{Command, ExecError};
+use crate::desk::Desk;
+use crate::model::{Case, CaseState, EmbedJob};
+use crate::ports::*;
+
+/// The [`JobHandler`] of embedding jobs.
+pub struct EmbedJobs {
+    pub desk: Desk,
+    pub analyzer: Arc<dyn PhotoAnalyzer>,
+}
+
+fn retry(e: StoreError) -> JobError {
+    JobError::Retry(e.to_string())
+}
+
+/// Whether `job` is still the work `case` waits for.
+fn current(case: &Case, job: &EmbedJob) -> bool {
+    matches!(case.state, CaseState::Received | CaseState::Embedding)
+        && case.photo_generation() == job.generation
+}
+
+impl EmbedJobs {
+    /// Moves the case on with `command` if `job` is still current and the case is still in
+    /// `from`. Returns the case as it now is, and whether this call moved it.
+    async fn step(
+        &self,
+        case: Case,
+        job: &EmbedJob,
+        from: CaseState,
+        command: Command,
+    ) -> Result<(Case, bool), JobError> {
+        let done = self
+            .desk
+            .cases()
+            .run_from(case, |c| {
+                Ok((current(c, job) && c.state == from).then(|| command.clone()))
+            })
+            .await
+            .map_err(|e| match e {
+                ExecError::Store(e) => retry(e),
+                ExecError::Busy => JobError::Retry("the case kept changing".into()),
+                e => JobError::Permanent(e.to_string()),
+            })?;
+        Ok((done.case, done.transition.is_some()))
+    }
+
+    /// The link that lets the requester upload a better photo for the same case.
+    pub fn better_photo_url(&self, case: &Case) -> String {
+        self.desk.better_photo_url(case)
+    }
+}
+
+#[async_trait]
+impl JobHandler for EmbedJobs {
+    async fn handle(&self, job: &EmbedJob) -> Result<(), JobError> {
+        let ports = &self.desk.ports;
+        let Some(case) = ports.cases.get_case(job.case_id).await.map_err(retry)? else {
+            tracing::info!(case = %job.case_id, "embedding job for a case that no longer exists: nothing to do");
+            return Ok(());
+        };
+        if !current(&case, job) {
+            tracing::info!(case = %case.id, state = %case.state, "stale embedding job: nothing to do");
+            return Ok(());
+        }
+        let Some(photo) = case.photo.clone() else {
+            // A notice: nothing to embed.
+            self.step(case, job, CaseState::Received, Command::ReadyForReview)
+                .await?;
+            return Ok(());
+        };
+        let generation = photo.generation;
+        let start = Command::StartEmbedding { generation };
+        let (case, _) = self.step(case, job, CaseState::Received, start).await?;
+        if !current(&case, job) {
+            return Ok(()); // withdrawn, or a newer photo, meanwhile
+        }
+        if let Err(e) = ports.photos.claim(&photo.key).await {
+            return Err(retry(e));
+        }
+        let stored = match ports
+            .photos
+            .read(&photo.key, self.desk.settings.photo.max_bytes)
+            .await
+        {
+            Ok(p) => p,
+            Err(PhotoReadError::Store(e)) => return Err(retry(e)),
+            Err(e) => {
+                return Err(JobError::Permanent(format!(
+                    "photo of the case cannot be read: {e}"
+                )));
+            }
+        };
+        let analyzer = self.analyzer.clone();
+        // The decode slot is shared with the submission checks of this process (see
+        // `decode_gate`), so that the worker and a crowd of uploads never decode all at once.
+        let slot = self
+            .desk
+            .settings
+            .decodes
+            .enter(analyzer.decode_cost(&stored.bytes))
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let analysis = tokio::task::spawn_blocking(move || analyzer.analyze(&stored.bytes)).await;
+        drop(slot);
+        let analysis =
+            analysis.map_err(|e| JobError::Retry(format!("analysis task failed: {e}")))?;
+        let findings = match analysis {
+            Ok(f) => f,
+            Err(AnalyzerError::Unreadable(why)) => PhotoFindings {
+                verdict: "unreadable".into(),
+                embedding: None,
+                sha256: photo.sha256.clone(),
+                pdq: String::new(),
+                pdq_quality: 0,
+                details: serde_json::json!({ "error": why }),
+            },
+            Err(AnalyzerError::Failed(why)) => return Err(JobError::Retry(why)),
+        };
+        if findings.verdict == "ok" && findings.embedding.is_some() {
+            let b = Biometrics {
+                case_id: case.id,
+                generation,
+                findings,
+                created_at: self.desk.now(),
+            };
+            ports.biometrics.put_biometrics(&b).await.map_err(retry)?;
+            let embedded = Command::Embedded { generation };
+            if self
+                .step(case, job, CaseState::Embedding, embedded)
+                .await?
+                .1
+            {
+                tracing::info!(case = %job.case_id, "photo embedded; awaiting review");
+            }
+            return Ok(());
+        }
+        let verdict = findings.verdict;
+        let unusable = Command::PhotoUnusable {
+            generation,
+            verdict: verdict.clone(),
+        };
+        let (next, moved) = self
+            .step(case, job, CaseState::Embedding, unusable)
+            .await?;
+        if moved {
+            tracing::info!(case = %next.id, verdict = %verdict, "photo unusable; asking for a better one");
+            self.desk.dispatch(next).await;
+        }
+        Ok(())
+    }
+}
