@@ -12,6 +12,8 @@ use optout_aws::testing::unique_prefix;
 use optout_core::indexer_keys::{AuthError, authenticate};
 use optout_core::signing::{KeyRing, admin};
 
+use crate::common::output_of;
+
 /// Runs `optout` with only the AWS settings given here (test credentials, moto's endpoint, the
 /// region), none of the caller's; `drop` removes some of them. Returns status, stdout, stderr.
 async fn optout(args: &[&str], drop: &[&str]) -> (i32, String, String) {
@@ -49,15 +51,7 @@ async fn optout_with(args: &[&str], drop: &[&str], set: &[(&str, &str)]) -> (i32
     for (k, v) in set {
         cmd.env(k, v);
     }
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    output_of(cmd).await
 }
 
 async fn value(op: &Operator, name: &str) -> (String, i64) {
@@ -74,11 +68,21 @@ async fn value(op: &Operator, name: &str) -> (String, i64) {
     (p.value().unwrap().to_owned(), p.version())
 }
 
-/// The secret parts of a key ring spec (`ID:SECRET,...`).
-fn secrets(spec: &str) -> Vec<String> {
-    spec.split(',')
-        .map(|e| e.split_once(':').unwrap().1.to_owned())
-        .collect()
+/// Makes stack `name` as `sam deploy` leaves it, naming the two parameters.
+async fn deploy_stack(op: &Operator, name: &str, signing: &str, indexer: &str) {
+    let outputs = [
+        (stack::PUBLIC_URL, "https://desk.example.org"),
+        (stack::SIGNING_KEYS_PARAMETER, signing),
+        (stack::INDEXER_KEYS_PARAMETER, indexer),
+    ];
+    create_stack(op, name, &outputs).await.unwrap();
+}
+
+/// Asserts that no secret of a key ring spec (`ID:SECRET,...`) is in `out` or `err`.
+fn assert_no_secret_in(spec: &str, out: &str, err: &str) {
+    for s in spec.split(',').map(|e| e.split_once(':').unwrap().1) {
+        assert!(!out.contains(s) && !err.contains(s), "a secret was printed");
+    }
 }
 
 #[tokio::test]
@@ -108,12 +112,7 @@ async fn aws_init_admin_url_and_indexer_keys_end_to_end() {
     );
     let (spec, v1) = value(&op, &signing).await;
     assert_eq!(KeyRing::parse(&spec).unwrap().key_ids().len(), 1);
-    for s in secrets(&spec) {
-        assert!(
-            !out.contains(&s) && !err.contains(&s),
-            "a secret was printed"
-        );
-    }
+    assert_no_secret_in(&spec, &out, &err);
     assert_eq!(value(&op, &indexer).await, ("[]".to_owned(), 1));
 
     // Idempotent: said so, nothing written.
@@ -129,17 +128,7 @@ async fn aws_init_admin_url_and_indexer_keys_end_to_end() {
 
     // The stack as `sam deploy` leaves it.
     let name = unique_prefix("stack");
-    create_stack(
-        &op,
-        &name,
-        &[
-            (stack::PUBLIC_URL, "https://desk.example.org"),
-            (stack::SIGNING_KEYS_PARAMETER, &signing),
-            (stack::INDEXER_KEYS_PARAMETER, &indexer),
-        ],
-    )
-    .await
-    .unwrap();
+    deploy_stack(&op, &name, &signing, &indexer).await;
 
     // admin-url --aws: a link that verifies with the key ring read back from SSM.
     let (code, link, err) = optout(
@@ -233,12 +222,7 @@ async fn aws_init_admin_url_and_indexer_keys_end_to_end() {
     );
     let (spec, v) = value(&op, &signing).await;
     assert_eq!(v, v1 + 1);
-    for s in secrets(&spec) {
-        assert!(
-            !out.contains(&s) && !err.contains(&s),
-            "a secret was printed"
-        );
-    }
+    assert_no_secret_in(&spec, &out, &err);
     let ring = KeyRing::parse(&spec).unwrap();
     assert_eq!(ring.key_ids().len(), 2);
     assert!(admin::verify_link(&ring, token, chrono::Utc::now()).is_ok());
@@ -297,17 +281,7 @@ async fn aws_commands_fail_precisely() {
         format!("/{fresh}/signing-keys"),
         format!("/{fresh}/indexer-keys"),
     );
-    create_stack(
-        &op,
-        &fresh,
-        &[
-            (stack::PUBLIC_URL, "https://desk.example.org"),
-            (stack::SIGNING_KEYS_PARAMETER, &signing),
-            (stack::INDEXER_KEYS_PARAMETER, &indexer),
-        ],
-    )
-    .await
-    .unwrap();
+    deploy_stack(&op, &fresh, &signing, &indexer).await;
     let (code, _, err) = run(admin(&fresh)).await;
     assert_ne!(code, 0);
     assert!(

@@ -37,16 +37,31 @@ fn server_config() -> ExclusionConfig {
     }
 }
 
-/// An approved face opt-out and an approved DSA notice (with `LINK`): five active entries.
-async fn approved_cases(app: &TestApp) -> (Submitted, PhotoFindings) {
-    let alice = login(app, "alice").await;
+/// The app with an approved face opt-out and an approved DSA notice (with `LINK`): five active
+/// entries; and an indexer key.
+struct Approved {
+    app: TestApp,
+    key: String,
+    face: Submitted,
+    found: PhotoFindings,
+}
+
+async fn approved_cases() -> Approved {
+    let app = start(Arc::new(SystemClock)).await;
+    let key = new_key(&app).await;
+    let alice = login(&app, "alice").await;
     let photo = jpeg(640, 480);
     let found = FakeAnalyzer.analyze(&photo).unwrap();
-    let face = submit_face_case(app, "en", photo).await;
-    assert_eq!(approve(app, &alice, face.id).await.status(), 303);
-    let dsa = submit_dsa(app, "DE").await; // https://Example.com/a.jpg#x, https://example.org/b.png
-    assert_eq!(approve(app, &alice, dsa.id).await.status(), 303);
-    (face, found)
+    let face = submit_face_case(&app, "en", photo).await;
+    assert_eq!(approve(&app, &alice, face.id).await.status(), 303);
+    let dsa = submit_dsa(&app, "DE").await; // https://Example.com/a.jpg#x, https://example.org/b.png
+    assert_eq!(approve(&app, &alice, dsa.id).await.status(), 303);
+    Approved {
+        app,
+        key,
+        face,
+        found,
+    }
 }
 
 fn probes(found: &PhotoFindings) -> Vec<Candidate> {
@@ -64,22 +79,11 @@ fn excluded(r: &CheckResponse) -> Vec<bool> {
     r.results.iter().map(|r| r.excluded).collect()
 }
 
-async fn withdraw(app: &TestApp, token: &str) {
-    let r = app
-        .client()
-        .post(format!("{}/status/{token}/withdraw", app.url))
-        .form(&[("lang", "en"), ("confirm", "yes")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-}
-
 #[tokio::test]
 async fn the_client_splits_large_batches_and_keeps_their_order() {
-    let (app, _tmp) = start(Arc::new(SystemClock)).await;
-    let key = new_key(&app).await;
-    let (_, found) = approved_cases(&app).await;
+    let Approved {
+        app, key, found, ..
+    } = approved_cases().await;
     let c = client(&app, &key);
 
     let n = 2 * MAX_BATCH + 500;
@@ -112,9 +116,12 @@ async fn the_client_splits_large_batches_and_keeps_their_order() {
 
 #[tokio::test]
 async fn a_mirror_answers_like_the_api_and_follows_a_withdrawal() {
-    let (app, _tmp) = start(Arc::new(SystemClock)).await;
-    let key = new_key(&app).await;
-    let (face_case, found) = approved_cases(&app).await;
+    let Approved {
+        app,
+        key,
+        face,
+        found,
+    } = approved_cases().await;
     let c = client(&app, &key);
     let dir = tempfile::tempdir().unwrap();
 
@@ -130,7 +137,7 @@ async fn a_mirror_answers_like_the_api_and_follows_a_withdrawal() {
     assert_eq!(excluded(&api), [true, true, true, true, false, false]);
     assert_eq!(mirror.check(&probes(&found)).unwrap(), api);
 
-    withdraw(&app, &face_case.token).await;
+    withdraw(&app, &face.token).await;
     let api = c.check(&probes(&found)).await.unwrap();
     assert_eq!(excluded(&api), [false, false, false, true, false, false]);
     let report = mirror.sync(&c).await.unwrap();
@@ -148,7 +155,7 @@ async fn a_mirror_answers_like_the_api_and_follows_a_withdrawal() {
 
 #[tokio::test]
 async fn a_wrong_key_is_refused_and_never_echoed() {
-    let (app, _tmp) = start(Arc::new(SystemClock)).await;
+    let app = start(Arc::new(SystemClock)).await;
     let key = format!("optk_000000000000_{}", "5ec7e7".repeat(10) + "abcd");
     let err = client(&app, &key).snapshot().await.unwrap_err();
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
@@ -170,23 +177,12 @@ async fn optout(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    // off the runtime's thread: the server under test runs on it
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    output_of(cmd).await
 }
 
 #[tokio::test]
 async fn the_commands_check_links_and_keep_a_mirror() {
-    let (app, _tmp) = start(Arc::new(SystemClock)).await;
-    let key = new_key(&app).await;
-    approved_cases(&app).await;
+    let Approved { app, key, .. } = approved_cases().await;
     let dir = tempfile::tempdir().unwrap();
     let mirror = dir.path().join("mirror");
     let mirror = mirror.to_str().unwrap();

@@ -3,7 +3,11 @@
 
 use optout::config::{DeskArgs, ServeArgs};
 use optout::embedded::{System, run};
-use optout_core::ports::{Clock, PhotoAnalyzer, SystemClock};
+use optout_core::model::{AuditEvent, Case, CaseId};
+use optout_core::ports::{
+    BiometricStore, Biometrics, Clock, ExclusionEntry, PhotoAnalyzer, SystemClock,
+};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -29,9 +33,17 @@ pub fn desk_args() -> DeskArgs {
 
 impl TestApp {
     pub async fn start() -> TestApp {
+        Self::start_with(desk_args(), None, Arc::new(SystemClock)).await
+    }
+
+    /// Starts on a fresh data directory that lives as long as the app.
+    pub async fn start_with(
+        desk: DeskArgs,
+        analyzer: Option<Arc<dyn PhotoAnalyzer>>,
+        clock: Arc<dyn Clock>,
+    ) -> TestApp {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_owned();
-        let mut app = Self::start_in(&dir, desk_args(), None, Arc::new(SystemClock)).await;
+        let mut app = Self::start_in(tmp.path(), desk, analyzer, clock).await;
         app._tmp = Some(tmp);
         app
     }
@@ -83,6 +95,91 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `path` on this app; a full URL (a link from a page or an email) stays as it is.
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.url)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client().get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    /// A POST without a body.
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        self.client().post(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        let r = self.client().post(self.url(path)).json(body);
+        r.send().await.unwrap()
+    }
+
+    /// A POST of `body` as `content_type`.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let r = self.client().post(self.url(path));
+        let r = r.header("content-type", content_type).body(body);
+        r.send().await.unwrap()
+    }
+
+    /// A POST of an urlencoded form, as a browser sends it.
+    pub fn form_request<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        path: &str,
+        fields: &[(K, V)],
+    ) -> reqwest::RequestBuilder {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+            .finish();
+        let r = self.client().post(self.url(path));
+        r.header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    }
+
+    pub async fn post_form<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        path: &str,
+        fields: &[(K, V)],
+    ) -> reqwest::Response {
+        self.form_request(path, fields).send().await.unwrap()
+    }
+
+    /// The stored case `id`.
+    pub async fn case(&self, id: CaseId) -> Case {
+        let cases = &self.system.desk.ports.cases;
+        cases.get_case(id).await.unwrap().expect("the case")
+    }
+
+    pub async fn audit(&self, id: CaseId) -> Vec<AuditEvent> {
+        self.system.desk.ports.cases.audit_trail(id).await.unwrap()
+    }
+
+    /// The exclusion entries of case `id`.
+    pub async fn entries(&self, id: CaseId) -> Vec<ExclusionEntry> {
+        let exclusions = &self.system.desk.ports.exclusions;
+        exclusions.case_entries(id).await.unwrap()
+    }
+
+    pub async fn biometrics(&self, id: CaseId) -> Option<Biometrics> {
+        self.system.biometrics().get_biometrics(id).await.unwrap()
+    }
+
     /// The first message of the outbox whose subject contains `subject`, waiting up to 10 s for
     /// it: a case's state is written before its email goes out (the mail ledger's claim, then the
     /// send), so a test that saw the state may be a moment early for the message.
@@ -122,9 +219,17 @@ impl TestApp {
     }
 
     pub fn count(&self, table: &str) -> i64 {
+        self.query(&format!("SELECT COUNT(*) FROM {table}"), [])
+    }
+
+    /// The first column of the row `sql` selects in the app's database.
+    pub fn query<T: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> T {
         let db = rusqlite_open(&self.dir);
-        db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-            .unwrap()
+        db.query_row(sql, params, |r| r.get(0)).unwrap()
     }
 }
 
@@ -241,19 +346,10 @@ pub async fn upload(
 
 /// Goes through the photo step and returns the details page's hidden fields.
 pub async fn upload_photo(app: &TestApp, lang: &str, bytes: Vec<u8>) -> Vec<(String, String)> {
-    let c = app.client();
-    let page = c
-        .get(format!("{}/opt-out?lang={lang}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get_text(&format!("/opt-out?lang={lang}")).await;
     let r = upload(app, &page, bytes, "image/jpeg").await;
     assert_eq!(r.status(), 303, "upload refused");
-    let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let details = c.get(&location).send().await.unwrap();
+    let details = app.get(r.headers()["location"].to_str().unwrap()).await;
     assert_eq!(details.status(), 200);
     hidden_inputs(&details.text().await.unwrap())
 }
@@ -379,15 +475,7 @@ impl Clock for TestClock {
 
 /// The schema `name` of the OpenAPI document the server serves, as a standalone JSON Schema.
 async fn served_schema(app: &TestApp, name: &str) -> serde_json::Value {
-    let doc: serde_json::Value = app
-        .client()
-        .get(format!("{}/openapi.json", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/openapi.json").await;
     serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": format!("#/components/schemas/{name}"),
@@ -409,15 +497,7 @@ pub async fn matches_schema(app: &TestApp, name: &str, value: &serde_json::Value
 
 /// Uploads a photo through `POST /v1/uploads` and the upload form it returns; returns its key.
 pub async fn upload_api(app: &TestApp, photo: Vec<u8>) -> String {
-    let c = app.client();
-    let form: serde_json::Value = c
-        .post(format!("{}/v1/uploads", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let form: Value = app.post("/v1/uploads").await.json().await.unwrap();
     let mut mp = reqwest::multipart::Form::new();
     for (k, v) in form["fields"].as_object().unwrap() {
         mp = mp.text(k.clone(), v.as_str().unwrap().to_owned());
@@ -428,7 +508,8 @@ pub async fn upload_api(app: &TestApp, photo: Vec<u8>) -> String {
             .mime_str("image/jpeg")
             .unwrap(),
     );
-    let r = c
+    let r = app
+        .client()
         .post(form["url"].as_str().unwrap())
         .header("accept", "application/json")
         .multipart(mp)
@@ -439,23 +520,53 @@ pub async fn upload_api(app: &TestApp, photo: Vec<u8>) -> String {
     form["key"].as_str().unwrap().to_owned()
 }
 
-/// Uploads a photo through the API and submits a face opt-out; returns the case JSON.
-pub async fn submit_face(app: &TestApp, photo: Vec<u8>) -> serde_json::Value {
-    let c = app.client();
-    let key = upload_api(app, photo).await;
-    let body = serde_json::json!({
+/// The fields of a case request (`POST /v1/cases`, the `CaseRequest` schema).
+pub const CASE_FIELDS: &[&str] = &[
+    "kind",
+    "lang",
+    "country",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "reason",
+    "consent",
+    "good_faith",
+    "source_urls",
+    "upload_key",
+];
+
+/// A face opt-out of Somchai's whose photo was uploaded as `upload_key`.
+pub fn face_case(upload_key: &str) -> Value {
+    serde_json::json!({
         "kind": "face_opt_out", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
         "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
-        "consent": true, "upload_key": key
-    });
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+        "consent": true, "upload_key": upload_key
+    })
+}
+
+/// Posts `body` to `POST /v1/cases`, which must create a case; returns the case JSON.
+pub async fn create_case(app: &TestApp, body: &Value) -> Value {
+    let r = app.post_json("/v1/cases", body).await;
+    assert_eq!(r.status(), 201, "{body}");
     r.json().await.unwrap()
+}
+
+/// Uploads a photo through the API and submits a face opt-out; returns the case JSON.
+pub async fn submit_face(app: &TestApp, photo: Vec<u8>) -> Value {
+    let key = upload_api(app, photo).await;
+    create_case(app, &face_case(&key)).await
+}
+
+/// The status token at the end of a case's `status_url`.
+pub fn status_token(case: &Value) -> String {
+    let url = case["status_url"].as_str().unwrap();
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
+/// The id of a case JSON.
+pub fn case_id(case: &Value) -> CaseId {
+    CaseId::parse(case["id"].as_str().unwrap()).unwrap()
 }
 
 /// A test photo fetched by `scripts/setup-models`.
@@ -465,4 +576,18 @@ pub fn fixture(name: &str) -> Vec<u8> {
         .join(name);
     std::fs::read(&p)
         .unwrap_or_else(|_| panic!("{} is missing: run scripts/setup-models", p.display()))
+}
+
+/// Runs `cmd` off the runtime's threads (the server under test runs on them); returns its exit
+/// status, stdout and stderr.
+pub async fn output_of(mut cmd: std::process::Command) -> (i32, String, String) {
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }

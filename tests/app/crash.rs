@@ -2,6 +2,7 @@
 //! every case finishes its embedding soon after the restart (the jobs the dead process held are
 //! retried at once), with exactly one receipt; and one data directory takes one server.
 
+use crate::common::{face_case, status_token};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -52,17 +53,14 @@ fn serve(data: &Path) -> (Child, String) {
     }
 }
 
+/// The JSON answer to `req`.
+async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// Uploads `photo` and submits a face opt-out for `email`; returns the status token.
 async fn submit(http: &reqwest::Client, url: &str, email: &str, photo: &[u8]) -> String {
-    let form: Value = http
-        .post(format!("{url}/v1/uploads"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let form = json_of(http.post(format!("{url}/v1/uploads")).json(&json!({}))).await;
     let mut multipart = reqwest::multipart::Form::new();
     for (k, v) in form["fields"].as_object().expect("fields") {
         multipart = multipart.text(k.clone(), v.as_str().unwrap_or_default().to_owned());
@@ -79,32 +77,17 @@ async fn submit(http: &reqwest::Client, url: &str, email: &str, photo: &[u8]) ->
         .await
         .unwrap();
     assert!(r.status().as_u16() < 400, "upload: {}", r.status());
-    let body = json!({
-        "kind": "face_opt_out", "lang": "en", "country": "TH", "first_name": "Somchai",
-        "last_name": "Jaidee", "email": email, "phone": "+66812345678", "consent": true,
-        "reason": "Please remove my face from your index.", "upload_key": form["key"],
-    });
-    let r = http
-        .post(format!("{url}/v1/cases"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let mut body = face_case(form["key"].as_str().unwrap());
+    body["lang"] = json!("en");
+    body["email"] = json!(email);
+    let r = http.post(format!("{url}/v1/cases")).json(&body);
+    let r = r.send().await.unwrap();
     assert_eq!(r.status(), 201);
-    let doc: Value = r.json().await.unwrap();
-    let status = doc["status_url"].as_str().unwrap();
-    status.rsplit('/').next().unwrap().to_owned()
+    status_token(&r.json().await.unwrap())
 }
 
 async fn state(http: &reqwest::Client, url: &str, token: &str) -> String {
-    let doc: Value = http
-        .get(format!("{url}/v1/status/{token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = json_of(http.get(format!("{url}/v1/status/{token}"))).await;
     doc["state"].as_str().unwrap_or_default().to_owned()
 }
 

@@ -62,10 +62,8 @@ impl PhotoAnalyzer for FakeAnalyzer {
     }
 }
 
-pub async fn start(clock: Arc<dyn Clock>) -> (TestApp, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().unwrap();
-    let app = TestApp::start_in(tmp.path(), desk_args(), Some(Arc::new(FakeAnalyzer)), clock).await;
-    (app, tmp)
+pub async fn start(clock: Arc<dyn Clock>) -> TestApp {
+    TestApp::start_with(desk_args(), Some(Arc::new(FakeAnalyzer)), clock).await
 }
 
 /// A submitted case: its id and status token.
@@ -75,67 +73,55 @@ pub struct Submitted {
 }
 
 pub async fn submit(app: &TestApp, body: Value) -> Submitted {
-    let r = app
-        .client()
-        .post(format!("{}/v1/cases", app.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let v: Value = r.json().await.unwrap();
+    let v = create_case(app, &body).await;
     Submitted {
-        id: CaseId::parse(v["id"].as_str().unwrap()).unwrap(),
-        token: v["status_url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_owned(),
+        id: case_id(&v),
+        token: status_token(&v),
     }
 }
 
 pub async fn submit_face_case(app: &TestApp, lang: &str, photo: Vec<u8>) -> Submitted {
     let key = upload_api(app, photo).await;
-    let s = submit(app, json!({
-        "kind": "face_opt_out", "lang": lang, "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
-        "email": "somchai@example.org", "phone": "+66812345678", "reason": "Please remove my face from your index.",
-        "consent": true, "upload_key": key
-    }))
-    .await;
+    let mut body = face_case(&key);
+    body["lang"] = json!(lang);
+    let s = submit(app, body).await;
     wait_for_state(app, &s.token, "awaiting_review").await;
     s
 }
 
+/// A DSA notice of Anna's from `country` with two links, waiting for review.
 pub async fn submit_dsa(app: &TestApp, country: &str) -> Submitted {
+    let links = ["https://Example.com/a.jpg#x", "https://example.org/b.png"];
+    submit_notice(app, country, &links).await
+}
+
+/// A DSA notice of Anna's from `country` with these links, waiting for review.
+pub async fn submit_notice(app: &TestApp, country: &str, links: &[&str]) -> Submitted {
     let s = submit(app, json!({
         "kind": "dsa_notice", "lang": "en", "country": country, "first_name": "Anna", "last_name": "Schmidt",
         "email": "anna@example.org", "phone": "+4930123456", "reason": "These images of me were published without my consent.",
-        "good_faith": true, "source_urls": ["https://Example.com/a.jpg#x", "https://example.org/b.png"]
+        "good_faith": true, "source_urls": links
     }))
     .await;
     wait_for_state(app, &s.token, "awaiting_review").await;
     s
 }
 
-pub async fn wait_for_state(app: &TestApp, token: &str, state: &str) {
-    let c = app.client();
-    for _ in 0..400 {
-        let v: Value = c
-            .get(format!("{}/v1/status/{token}", app.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if v["state"] == state {
-            return;
+/// Waits (up to a minute: the real face pipeline is slow on a small machine) until the status
+/// API reports `state` for the case of `token`; returns the status JSON.
+pub async fn wait_for_state(app: &TestApp, token: &str, state: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let last = app.get_json(&format!("/v1/status/{token}")).await;
+        if last["state"] == state {
+            return last;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "case never reached {state}: {last}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    panic!("case never reached {state}");
 }
 
 pub fn admin_args(app: &TestApp, reviewer: &str, ttl: &str) -> AdminUrlArgs {
@@ -166,25 +152,25 @@ pub fn admin_link(app: &TestApp, reviewer: &str) -> String {
 
 /// Opens an admin link; returns the session cookie (`optout_admin=...`).
 pub async fn login(app: &TestApp, reviewer: &str) -> String {
-    let r = app
-        .client()
-        .get(admin_link(app, reviewer))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&admin_link(app, reviewer)).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/admin");
     let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     set.split(';').next().unwrap().to_owned()
 }
 
+/// Sends `req` with a reviewer's session cookie.
+pub async fn as_reviewer(req: reqwest::RequestBuilder, cookie: &str) -> reqwest::Response {
+    req.header("cookie", cookie).send().await.unwrap()
+}
+
 pub async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
-    app.client()
-        .get(format!("{}{path}", app.url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
+    as_reviewer(app.client().get(app.url(path)), cookie).await
+}
+
+/// The text of the admin page at `path`.
+pub async fn admin_page(app: &TestApp, cookie: &str, path: &str) -> String {
+    get(app, cookie, path).await.text().await.unwrap()
 }
 
 /// The case page's HTML and the hidden fields of its decision forms (csrf, version).
@@ -204,32 +190,51 @@ pub async fn case_page(app: &TestApp, cookie: &str, id: CaseId) -> (String, Stri
     (html, csrf, version)
 }
 
-pub async fn decide(
+/// Posts the decision form of case `id` (any text: the route must refuse what is not an id).
+pub async fn decide<K: AsRef<str>, V: AsRef<str>>(
+    app: &TestApp,
+    cookie: &str,
+    id: impl std::fmt::Display,
+    fields: &[(K, V)],
+) -> reqwest::Response {
+    let path = format!("/admin/cases/{id}/decide");
+    as_reviewer(app.form_request(&path, fields), cookie).await
+}
+
+/// The decision form of the case page as the reviewer's browser has it: the page's csrf and
+/// version, then `fields`.
+pub async fn decision_form(
+    app: &TestApp,
+    cookie: &str,
+    id: CaseId,
+    fields: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let (_, csrf, version) = case_page(app, cookie, id).await;
+    let mut form = vec![("csrf".to_owned(), csrf), ("version".to_owned(), version)];
+    form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    form
+}
+
+/// Opens the case page and posts its decision form with `fields`.
+pub async fn decide_on_page(
     app: &TestApp,
     cookie: &str,
     id: CaseId,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    app.client()
-        .post(format!("{}/admin/cases/{id}/decide", app.url))
-        .header("cookie", cookie)
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
+    let form = decision_form(app, cookie, id, fields).await;
+    decide(app, cookie, id, &form).await
 }
 
 pub async fn approve(app: &TestApp, cookie: &str, id: CaseId) -> reqwest::Response {
-    let (_, csrf, version) = case_page(app, cookie, id).await;
-    decide(
-        app,
-        cookie,
-        id,
-        &[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", "approve"),
-        ],
-    )
-    .await
+    decide_on_page(app, cookie, id, &[("decision", "approve")]).await
+}
+
+/// Withdraws a request from its status page, as the requester does.
+pub async fn withdraw(app: &TestApp, token: &str) {
+    let form = [("lang", "en"), ("confirm", "yes")];
+    let r = app
+        .post_form(&format!("/status/{token}/withdraw"), &form)
+        .await;
+    assert_eq!(r.status(), 200);
 }

@@ -31,8 +31,12 @@ const PERSONAL: &[&str] = &[
     "published without my consent",
 ];
 
-async fn start_app() -> (TestApp, tempfile::TempDir) {
-    start(Arc::new(SystemClock)).await
+/// An app, an indexer key without a practical rate limit, and alice's session.
+async fn with_key_and_reviewer() -> (TestApp, String, String) {
+    let app = start(Arc::new(SystemClock)).await;
+    let key = new_key(&app, 10_000).await;
+    let alice = login(&app, "alice").await;
+    (app, key, alice)
 }
 
 /// A new key of `rate` requests per minute, made on the app's database.
@@ -45,27 +49,14 @@ async fn new_key(app: &TestApp, rate: u32) -> String {
         .1
 }
 
-fn url(app: &TestApp, path: &str) -> String {
-    format!("{}{path}", app.url)
-}
-
 async fn post_check(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
-    app.client()
-        .post(url(app, "/v1/exclusions/check"))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    let r = app.client().post(app.url("/v1/exclusions/check"));
+    r.bearer_auth(key).json(body).send().await.unwrap()
 }
 
 async fn get_with(app: &TestApp, key: &str, path: &str) -> reqwest::Response {
-    app.client()
-        .get(url(app, path))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
+    let r = app.client().get(app.url(path));
+    r.bearer_auth(key).send().await.unwrap()
 }
 
 /// The body of a response as JSON after checking it carries nothing personal and is not cached.
@@ -115,14 +106,7 @@ fn face_candidate(e: &Embedding) -> Value {
 
 /// A DSA notice with these links, submitted and waiting for review.
 async fn dsa_notice(app: &TestApp, links: &[&str]) -> Submitted {
-    let s = submit(app, json!({
-        "kind": "dsa_notice", "lang": "en", "country": "DE", "first_name": "Anna", "last_name": "Schmidt",
-        "email": "anna@example.org", "phone": "+4930123456", "reason": "These images of me were published without my consent.",
-        "good_faith": true, "source_urls": links
-    }))
-    .await;
-    wait_for_state(app, &s.token, "awaiting_review").await;
-    s
+    submit_notice(app, "DE", links).await
 }
 
 /// A face opt-out of `photo`, approved by a reviewer; returns it and what the stand-in pipeline
@@ -132,18 +116,6 @@ async fn approved_face(app: &TestApp, cookie: &str, photo: Vec<u8>) -> (Submitte
     let case = submit_face_case(app, "en", photo).await;
     assert_eq!(approve(app, cookie, case.id).await.status(), 303);
     (case, findings)
-}
-
-/// Withdraws a request from its status page, as the requester does.
-async fn withdraw(app: &TestApp, token: &str) {
-    let r = app
-        .client()
-        .post(url(app, &format!("/status/{token}/withdraw")))
-        .form(&[("lang", "en"), ("confirm", "yes")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
 }
 
 #[test]
@@ -161,7 +133,7 @@ fn the_default_face_threshold_is_the_calibrated_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn indexer_requests_need_a_known_unrevoked_key() {
-    let (app, _tmp) = start_app().await;
+    let app = start(Arc::new(SystemClock)).await;
     let (stored, key) = app
         .system
         .indexer_keys
@@ -185,9 +157,9 @@ async fn indexer_requests_need_a_known_unrevoked_key() {
     ] {
         let send = |auth: Option<String>| {
             let mut req = if path.ends_with("check") {
-                c.post(url(&app, path)).json(&ok_body)
+                c.post(app.url(path)).json(&ok_body)
             } else {
-                c.get(url(&app, path))
+                c.get(app.url(path))
             };
             if let Some(a) = auth {
                 req = req.header("authorization", a);
@@ -232,16 +204,15 @@ async fn indexer_requests_need_a_known_unrevoked_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_key_has_its_own_rate_limit() {
-    let (app, _tmp) = start_app().await;
+    let app = start(Arc::new(SystemClock)).await;
     let slow = new_key(&app, 3).await;
     let other = new_key(&app, 3).await;
+    let status = |key: &str, path: &'static str| {
+        let (app, key) = (&app, key.to_owned());
+        async move { get_with(app, &key, path).await.status() }
+    };
     for _ in 0..3 {
-        assert_eq!(
-            get_with(&app, &slow, "/v1/exclusions/changes")
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(status(&slow, "/v1/exclusions/changes").await, 200);
     }
     let r = post_check(&app, &slow, &json!({ "candidates": [{ "sha256": "00" }] })).await;
     // 3 per minute: the next token comes in 20 seconds.
@@ -252,23 +223,13 @@ async fn each_key_has_its_own_rate_limit() {
         .unwrap();
     assert!((1..=20).contains(&wait), "Retry-After {wait}");
     assert_error(&app, r, 429, "rate_limited").await;
-    assert_eq!(
-        get_with(&app, &slow, "/v1/exclusions/snapshot")
-            .await
-            .status(),
-        429
-    );
-    assert_eq!(
-        get_with(&app, &other, "/v1/exclusions/snapshot")
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status(&slow, "/v1/exclusions/snapshot").await, 429);
+    assert_eq!(status(&other, "/v1/exclusions/snapshot").await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_batches_get_400_with_the_index_of_the_bad_candidate() {
-    let (app, _tmp) = start_app().await;
+    let app = start(Arc::new(SystemClock)).await;
     let key = new_key(&app, 10_000).await;
     let good = json!({ "url": "https://example.com/a.jpg" });
     let mut unit = vec![0.0f32; 128];
@@ -336,7 +297,7 @@ async fn bad_batches_get_400_with_the_index_of_the_bad_candidate() {
     }
     let c = app.client();
     let send_raw = |ct: &'static str, bytes: Vec<u8>| {
-        c.post(url(&app, "/v1/exclusions/check"))
+        c.post(app.url("/v1/exclusions/check"))
             .bearer_auth(&key)
             .header("content-type", ct)
             .body(bytes)
@@ -370,9 +331,7 @@ async fn bad_batches_get_400_with_the_index_of_the_bad_candidate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approved_links_match_their_variants_and_nothing_else() {
-    let (app, _tmp) = start_app().await;
-    let key = new_key(&app, 10_000).await;
-    let alice = login(&app, "alice").await;
+    let (app, key, alice) = with_key_and_reviewer().await;
     let notice = dsa_notice(
         &app,
         &[
@@ -424,9 +383,7 @@ async fn approved_links_match_their_variants_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approved_face_matches_until_the_request_is_withdrawn() {
-    let (app, _tmp) = start_app().await;
-    let key = new_key(&app, 10_000).await;
-    let alice = login(&app, "alice").await;
+    let (app, key, alice) = with_key_and_reviewer().await;
     let (case, found) = approved_face(&app, &alice, jpeg(640, 480)).await;
     let stored = Embedding::new(found.embedding.as_deref().unwrap()).unwrap();
     let pdq = PdqHash::from_hex(&found.pdq).unwrap();
@@ -497,9 +454,7 @@ fn mirror_entry(e: &WireEntry) -> Entry {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
-    let (app, _tmp) = start_app().await;
-    let key = new_key(&app, 10_000).await;
-    let alice = login(&app, "alice").await;
+    let (app, key, alice) = with_key_and_reviewer().await;
     let (face_a, found_a) = approved_face(&app, &alice, jpeg(640, 480)).await;
     let notice = dsa_notice(
         &app,
@@ -675,12 +630,11 @@ async fn keys_made_with_the_cli_work_until_revoked_and_are_never_listed() {
     let key = out.trim().to_owned();
     assert!(key.starts_with("optk_") && key.len() == 82, "{out}");
     let id = key[5..17].to_owned();
-    assert_eq!(
-        get_with(&app, &key, "/v1/exclusions/changes")
-            .await
-            .status(),
-        200
-    );
+    let changes = |key: &str| {
+        let (app, key) = (&app, key.to_owned());
+        async move { get_with(app, &key, "/v1/exclusions/changes").await.status() }
+    };
+    assert_eq!(changes(&key).await, 200);
 
     let (r, listed) = run(IndexerKeyCommand::List { data: data.clone() }).await;
     r.unwrap();
@@ -703,12 +657,7 @@ async fn keys_made_with_the_cli_work_until_revoked_and_are_never_listed() {
     .await;
     r.unwrap();
     assert!(out.starts_with("revoked "));
-    assert_eq!(
-        get_with(&app, &key, "/v1/exclusions/changes")
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(changes(&key).await, 401);
     let (r, _) = run(IndexerKeyCommand::Revoke {
         data: data.clone(),
         id: "000000000000".into(),
@@ -725,16 +674,8 @@ async fn keys_made_with_the_cli_work_until_revoked_and_are_never_listed() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_the_indexer_api() {
-    let (app, _tmp) = start_app().await;
-    let doc: Value = app
-        .client()
-        .get(url(&app, "/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = start(Arc::new(SystemClock)).await;
+    let doc = app.get_json("/openapi.json").await;
     for (path, method) in [
         ("/v1/exclusions/check", "post"),
         ("/v1/exclusions/changes", "get"),

@@ -2,7 +2,15 @@
 //! status page and withdrawal, every bad-input rule, atomicity and restart durability.
 
 use crate::common::*;
+use optout_core::ports::SystemClock;
 use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The case reference a success page shows.
+fn reference(page: &str) -> String {
+    let after = page.split("id=\"reference\">").nth(1).unwrap();
+    after.split('<').next().unwrap().to_owned()
+}
 
 fn face_form(hidden: &[(String, String)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut f: Vec<(String, String)> = hidden.to_vec();
@@ -20,17 +28,8 @@ fn face_form(hidden: &[(String, String)], extra: &[(&str, &str)]) -> Vec<(String
 #[tokio::test]
 async fn health_and_openapi() {
     let app = TestApp::start().await;
-    let c = app.client();
-    let r = c.get(format!("{}/healthz", app.url)).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let doc: Value = c
-        .get(format!("{}/openapi.json", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let doc = app.get_json("/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     for p in [
         "/v1/uploads",
@@ -46,93 +45,43 @@ async fn health_and_openapi() {
     let props = doc["components"]["schemas"]["CaseRequest"]["properties"]
         .as_object()
         .unwrap();
-    for f in [
-        "kind",
-        "country",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "reason",
-        "consent",
-        "good_faith",
-        "source_urls",
-        "upload_key",
-    ] {
-        assert!(props.contains_key(f), "CaseRequest.{f} undocumented");
+    for f in CASE_FIELDS {
+        assert!(props.contains_key(*f), "CaseRequest.{f} undocumented");
     }
-    let r = c
-        .get(format!("{}/no/such/page", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(app.get("/no/such/page").await.status(), 404);
 }
 
 #[tokio::test]
 async fn landing_in_english_and_thai_remembers_the_choice() {
     let app = TestApp::start().await;
     let c = app.client();
-    let en = c
-        .get(format!("{}/", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let en = app.get_text("/").await;
     assert!(en.contains("Remove my face") && en.contains("Digital Services Act"));
-    let r = c.get(format!("{}/?lang=th", app.url)).send().await.unwrap();
+    let r = app.get("/?lang=th").await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("lang=th"));
     assert!(r.text().await.unwrap().contains("ลบใบหน้าของฉัน"));
-    let again = c
-        .get(format!("{}/dsa", app.url))
-        .header("cookie", "lang=th")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(again.contains("lang=\"th\""));
-    let browser = c
-        .get(format!("{}/", app.url))
-        .header("accept-language", "th-TH,th;q=0.9")
-        .send()
-        .await
-        .unwrap();
-    assert!(browser.text().await.unwrap().contains("<html lang=\"th\""));
+    let with_header = |path: &str, (name, value): (&'static str, &'static str)| {
+        c.get(app.url(path)).header(name, value).send()
+    };
+    let again = with_header("/dsa", ("cookie", "lang=th")).await.unwrap();
+    assert!(again.text().await.unwrap().contains("lang=\"th\""));
+    let browser = with_header("/", ("accept-language", "th-TH,th;q=0.9"));
+    let browser = browser.await.unwrap().text().await.unwrap();
+    assert!(browser.contains("<html lang=\"th\""));
 }
 
 #[tokio::test]
 async fn face_opt_out_through_the_html_form_then_status_and_withdrawal() {
     let app = TestApp::start().await;
-    let c = app.client();
     let hidden = upload_photo(&app, "en", jpeg(640, 480)).await;
-    let key = hidden
-        .iter()
-        .find(|(k, _)| k == "upload_key")
-        .unwrap()
-        .1
-        .clone();
+    let key = hidden.iter().find(|(k, _)| k == "upload_key");
+    let key = key.unwrap().1.clone();
     assert!(app.dir.join("photos").join(&key).exists());
-    let r = c
-        .post(format!("{}/opt-out", app.url))
-        .form(&face_form(&hidden, &[("consent", "yes")]))
-        .send()
-        .await
-        .unwrap();
+    let form = face_form(&hidden, &[("consent", "yes")]);
+    let r = app.post_form("/opt-out", &form).await;
     assert_eq!(r.status(), 200);
-    let page = r.text().await.unwrap();
-    let reference = page
-        .split("id=\"reference\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
+    let reference = reference(&r.text().await.unwrap());
     assert_eq!(reference.len(), 26);
     assert_eq!(app.count("cases"), 1);
     assert_eq!(app.count("jobs"), 1);
@@ -156,26 +105,17 @@ async fn face_opt_out_through_the_html_form_then_status_and_withdrawal() {
         .unwrap()
         .trim()
         .to_owned();
-    let status = c.get(&status_url).send().await.unwrap();
+    let status = app.get(&status_url).await;
     assert_eq!(status.status(), 200);
     assert_eq!(status.headers()["cache-control"], "no-store");
     let status = status.text().await.unwrap();
     assert!(status.contains("data-state=\"received\"") && status.contains(&reference));
     // Withdrawal needs the confirmation box.
     let withdraw_url = format!("{status_url}/withdraw");
-    let r = c
-        .post(&withdraw_url)
-        .form(&[("lang", "en")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(&withdraw_url, &[("lang", "en")]).await;
     assert_eq!(r.status(), 422);
-    let r = c
-        .post(&withdraw_url)
-        .form(&[("lang", "en"), ("confirm", "yes")])
-        .send()
-        .await
-        .unwrap();
+    let confirmed = [("lang", "en"), ("confirm", "yes")];
+    let r = app.post_form(&withdraw_url, &confirmed).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("data-state=\"withdrawn\""));
     assert!(
@@ -186,12 +126,7 @@ async fn face_opt_out_through_the_html_form_then_status_and_withdrawal() {
     assert_eq!(outbox.len(), 2);
     assert!(eml_subject(&outbox[1]).contains("withdrawn"));
     // Twice is harmless.
-    let r = c
-        .post(&withdraw_url)
-        .form(&[("lang", "en"), ("confirm", "yes")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(&withdraw_url, &confirmed).await;
     assert_eq!(r.status(), 200);
     assert_eq!(app.outbox().len(), 2);
 }
@@ -199,36 +134,14 @@ async fn face_opt_out_through_the_html_form_then_status_and_withdrawal() {
 #[tokio::test]
 async fn the_same_form_posted_twice_makes_one_case() {
     let app = TestApp::start().await;
-    let c = app.client();
     let hidden = upload_photo(&app, "en", jpeg(320, 240)).await;
     let form = face_form(&hidden, &[("consent", "yes")]);
-    let a = c
-        .post(format!("{}/opt-out", app.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let b = c
-        .post(format!("{}/opt-out", app.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let reference = |p: &str| {
-        p.split("id=\"reference\">")
-            .nth(1)
-            .unwrap()
-            .split('<')
-            .next()
-            .unwrap()
-            .to_owned()
+    let post = |form: Vec<(String, String)>| {
+        let app = &app;
+        async move { app.post_form("/opt-out", &form).await.text().await.unwrap() }
     };
+    let a = post(form.clone()).await;
+    let b = post(form.clone()).await;
     assert_eq!(reference(&a), reference(&b));
     assert_eq!(app.count("cases"), 1);
     assert_eq!(app.outbox().len(), 1, "one receipt");
@@ -239,15 +152,7 @@ async fn the_same_form_posted_twice_makes_one_case() {
             *v = "another-token-123".into();
         }
     }
-    let c3 = c
-        .post(format!("{}/opt-out", app.url))
-        .form(&other)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let c3 = post(other).await;
     assert_eq!(reference(&c3), reference(&a));
     assert_eq!(app.count("cases"), 1);
 }
@@ -298,31 +203,12 @@ async fn dsa_notice_through_the_json_api_is_idempotent_and_thai() {
     );
     assert!(text.contains("เยอรมนี"));
     // Status through the API.
-    let token = first["status_url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let s: Value = c
-        .get(format!("{}/v1/status/{token}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = status_token(&first);
+    let s = app.get_json(&format!("/v1/status/{token}")).await;
     assert_eq!(s["id"], first["id"]);
     assert_eq!(s["can_withdraw"], true);
-    let w: Value = c
-        .post(format!("{}/v1/status/{token}/withdraw", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let w = app.post(&format!("/v1/status/{token}/withdraw")).await;
+    let w: Value = w.json().await.unwrap();
     assert_eq!(w["state"], "withdrawn");
     assert_eq!(w["can_withdraw"], false);
 }
@@ -337,13 +223,7 @@ async fn face_opt_out_through_the_json_api() {
 
 /// Posts a JSON case and expects 422 naming `field` with `code`; nothing stored, nothing sent.
 async fn expect_invalid(app: &TestApp, body: Value, field: &str, code: &str) {
-    let r = app
-        .client()
-        .post(format!("{}/v1/cases", app.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_json("/v1/cases", &body).await;
     assert_eq!(r.status(), 422, "{field}/{code}: {body}");
     let e: Value = r.json().await.unwrap();
     let fields = e["error"]["fields"].as_array().unwrap();
@@ -371,202 +251,83 @@ fn with(mut v: Value, k: &str, x: Value) -> Value {
 #[tokio::test]
 async fn every_field_rule_is_enforced() {
     let app = TestApp::start().await;
-    let ok = dsa_json();
-    let cases: Vec<(Value, &str, &str)> = vec![
+    // A valid notice with one field changed: that field is refused with its code.
+    let too_many: Vec<String> = (0..21)
+        .map(|i| format!("https://a.example/{i}.jpg"))
+        .collect();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("first_name", json!(""), "required"),
+        ("last_name", json!("   "), "required"),
+        ("email", json!(""), "required"),
+        ("email", json!("not-an-email"), "invalid_email"),
         (
-            with(ok.clone(), "first_name", json!("")),
-            "first_name",
-            "required",
-        ),
-        (
-            with(ok.clone(), "last_name", json!("   ")),
-            "last_name",
-            "required",
-        ),
-        (with(ok.clone(), "email", json!("")), "email", "required"),
-        (
-            with(ok.clone(), "email", json!("not-an-email")),
             "email",
+            json!("a@b.com\r\nBcc: victim@example.org"),
             "invalid_email",
         ),
+        ("phone", json!("0812345678"), "invalid_phone"),
+        ("phone", json!(""), "required"),
+        ("country", json!("XX"), "invalid_country"),
+        ("country", json!(""), "required"),
+        ("first_name", json!("x".repeat(101)), "too_long"),
         (
-            with(
-                ok.clone(),
-                "email",
-                json!("a@b.com\r\nBcc: victim@example.org"),
-            ),
-            "email",
-            "invalid_email",
-        ),
-        (
-            with(ok.clone(), "phone", json!("0812345678")),
-            "phone",
-            "invalid_phone",
-        ),
-        (with(ok.clone(), "phone", json!("")), "phone", "required"),
-        (
-            with(ok.clone(), "country", json!("XX")),
-            "country",
-            "invalid_country",
-        ),
-        (
-            with(ok.clone(), "country", json!("")),
-            "country",
-            "required",
-        ),
-        (
-            with(ok.clone(), "first_name", json!("x".repeat(101))),
             "first_name",
-            "too_long",
-        ),
-        (
-            with(
-                ok.clone(),
-                "first_name",
-                json!("Anna\r\nBcc: victim@example.org"),
-            ),
-            "first_name",
+            json!("Anna\r\nBcc: victim@example.org"),
             "invalid_chars",
         ),
+        ("last_name", json!("Schmidt\u{202E}"), "invalid_chars"),
+        ("reason", json!("x".repeat(5001)), "too_long"),
+        ("reason", json!("short"), "too_short"),
+        ("good_faith", json!(false), "good_faith_required"),
+        ("source_urls", json!([]), "required"),
+        ("source_urls", json!(["javascript:alert(1)"]), "url_scheme"),
+        ("source_urls", json!(["file:///etc/passwd"]), "url_scheme"),
+        ("source_urls", json!(["https://"]), "invalid_url"),
+        ("source_urls", json!(["not a url"]), "invalid_url"),
         (
-            with(ok.clone(), "last_name", json!("Schmidt\u{202E}")),
-            "last_name",
-            "invalid_chars",
-        ),
-        (
-            with(ok.clone(), "reason", json!("x".repeat(5001))),
-            "reason",
-            "too_long",
-        ),
-        (
-            with(ok.clone(), "reason", json!("short")),
-            "reason",
-            "too_short",
-        ),
-        (
-            with(ok.clone(), "good_faith", json!(false)),
-            "good_faith",
-            "good_faith_required",
-        ),
-        (
-            with(ok.clone(), "source_urls", json!([])),
             "source_urls",
-            "required",
-        ),
-        (
-            with(ok.clone(), "source_urls", json!(["javascript:alert(1)"])),
-            "source_urls",
-            "url_scheme",
-        ),
-        (
-            with(ok.clone(), "source_urls", json!(["file:///etc/passwd"])),
-            "source_urls",
-            "url_scheme",
-        ),
-        (
-            with(ok.clone(), "source_urls", json!(["https://"])),
-            "source_urls",
-            "invalid_url",
-        ),
-        (
-            with(ok.clone(), "source_urls", json!(["not a url"])),
-            "source_urls",
-            "invalid_url",
-        ),
-        (
-            with(
-                ok.clone(),
-                "source_urls",
-                json!(["https://a.example/1.jpg", "https://a.example/1.jpg"]),
-            ),
-            "source_urls",
+            json!(["https://a.example/1.jpg", "https://a.example/1.jpg"]),
             "duplicate_url",
         ),
-        (
-            with(
-                ok.clone(),
-                "source_urls",
-                json!(
-                    (0..21)
-                        .map(|i| format!("https://a.example/{i}.jpg"))
-                        .collect::<Vec<_>>()
-                ),
-            ),
-            "source_urls",
-            "too_many_urls",
-        ),
-        (
-            with(ok.clone(), "lang", json!("fr")),
-            "lang",
-            "invalid_value",
-        ),
+        ("source_urls", json!(too_many), "too_many_urls"),
+        ("lang", json!("fr"), "invalid_value"),
     ];
-    for (body, field, code) in cases {
-        expect_invalid(&app, body, field, code).await;
+    for (field, value, code) in cases {
+        expect_invalid(&app, with(dsa_json(), field, value), field, code).await;
     }
     // Face opt-out: consent and a photo are required.
     let face = json!({"kind": "face_opt_out", "country": "TH", "first_name": "A", "last_name": "B",
         "email": "a@example.org", "phone": "+66812345678", "reason": "Please remove my face."});
-    expect_invalid(&app, face.clone(), "consent", "consent_required").await;
-    expect_invalid(&app, face.clone(), "photo", "upload_missing").await;
-    expect_invalid(
-        &app,
-        with(
-            face.clone(),
-            "upload_key",
-            json!("uploads/../../etc/passwd"),
+    let key = |k: &str| with(face.clone(), "upload_key", json!(k));
+    for (body, field, code) in [
+        (face.clone(), "consent", "consent_required"),
+        (face.clone(), "photo", "upload_missing"),
+        (key("uploads/../../etc/passwd"), "photo", "upload_missing"),
+        (
+            key("uploads/AAAAAAAAAAAAAAAAAAAAAA"),
+            "photo",
+            "upload_missing",
         ),
-        "photo",
-        "upload_missing",
-    )
-    .await;
-    expect_invalid(
-        &app,
-        with(face, "upload_key", json!("uploads/AAAAAAAAAAAAAAAAAAAAAA")),
-        "photo",
-        "upload_missing",
-    )
-    .await;
+    ] {
+        expect_invalid(&app, body, field, code).await;
+    }
     // Malformed requests.
-    let c = app.client();
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_raw("/v1/cases", "application/json", "{not json")
+        .await;
     assert_eq!(r.status(), 400);
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 415);
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&with(dsa_json(), "extra", json!(1)))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(
+        app.post_raw("/v1/cases", "text/plain", "{}").await.status(),
+        415
+    );
+    let r = app
+        .post_json("/v1/cases", &with(dsa_json(), "extra", json!(1)))
+        .await;
     assert_eq!(r.status(), 400, "unknown fields are refused");
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&json!({"kind": "other"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_json("/v1/cases", &json!({"kind": "other"})).await;
     assert_eq!(r.status(), 400);
     let big = with(dsa_json(), "reason", json!("x".repeat(400_000)));
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
+    assert_eq!(app.post_json("/v1/cases", &big).await.status(), 413);
     assert_eq!(app.count("cases"), 0);
     assert!(app.outbox().is_empty());
 }
@@ -574,40 +335,23 @@ async fn every_field_rule_is_enforced() {
 #[tokio::test]
 async fn the_html_form_keeps_the_input_and_explains_each_error() {
     let app = TestApp::start().await;
-    let c = app.client();
-    let page = c
-        .get(format!("{}/dsa", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut form = hidden_inputs(&page);
-    form.extend([
-        ("country".to_owned(), "TH".to_owned()),
-        (
-            "first_name".to_owned(),
-            "<script>alert(1)</script>".to_owned(),
-        ),
-        ("last_name".to_owned(), "Jaidee".to_owned()),
-        ("email".to_owned(), "bad@".to_owned()),
-        ("phone".to_owned(), "+66812345678".to_owned()),
-        (
-            "reason".to_owned(),
-            "These images show me without my consent.".to_owned(),
-        ),
-        (
-            "source_urls".to_owned(),
-            "https://a.example/1.jpg\njavascript:alert(1)".to_owned(),
-        ),
-    ]);
-    let r = c
-        .post(format!("{}/dsa", app.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let mut form = hidden_inputs(&app.get_text("/dsa").await);
+    form.extend(
+        [
+            ("country", "TH"),
+            ("first_name", "<script>alert(1)</script>"),
+            ("last_name", "Jaidee"),
+            ("email", "bad@"),
+            ("phone", "+66812345678"),
+            ("reason", "These images show me without my consent."),
+            (
+                "source_urls",
+                "https://a.example/1.jpg\njavascript:alert(1)",
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let r = app.post_form("/dsa", &form).await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"email-error\"") && html.contains("not a valid email address"));
@@ -630,46 +374,21 @@ async fn the_html_form_keeps_the_input_and_explains_each_error() {
         }
     }
     form.push(("good_faith".into(), "yes".into()));
-    let r = c
-        .post(format!("{}/dsa", app.url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.post_form("/dsa", &form).await.status(), 200);
     let eml = &app.outbox()[0];
     let html = eml_part(eml, "text/html");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>"));
     // A form with a wrong content type gets a readable page.
-    let r = c
-        .post(format!("{}/dsa", app.url))
-        .body("x")
-        .header("content-type", "text/plain")
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_raw("/dsa", "text/plain", "x").await;
     assert_eq!(r.status(), 415);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    let content_type = r.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/html"));
 }
 
 #[tokio::test]
 async fn bad_photos_are_refused_with_a_precise_message() {
     let app = TestApp::start().await;
-    let c = app.client();
-    let photo_page = || async {
-        c.get(format!("{}/opt-out", app.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let photo_page = || app.get_text("/opt-out");
     let mut truncated = jpeg(640, 480);
     truncated.truncate(truncated.len() / 2);
     let cases: Vec<(Vec<u8>, &str, &str)> = vec![
@@ -694,8 +413,7 @@ async fn bad_photos_are_refused_with_a_precise_message() {
             303,
             "the store takes the bytes; the desk verifies them"
         );
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        let r = c.get(&location).send().await.unwrap();
+        let r = app.get(r.headers()["location"].to_str().unwrap()).await;
         assert_eq!(r.status(), 422, "{message}");
         let html = r.text().await.unwrap();
         assert!(
@@ -715,8 +433,9 @@ async fn bad_photos_are_refused_with_a_precise_message() {
     assert_eq!(r.status(), 413);
     assert!(r.text().await.unwrap().contains("larger than 10 MB"));
     // A declared length over the limit is refused before any byte is read.
-    let r = c
-        .post(format!("{}/uploads", app.url))
+    let r = app
+        .client()
+        .post(app.url("/uploads"))
         .header("content-type", "multipart/form-data; boundary=x")
         .header("content-length", "50000000")
         .body(vec![0u8; 10])
@@ -734,13 +453,8 @@ async fn bad_photos_are_refused_with_a_precise_message() {
     let r = upload(&app, &forged, jpeg(100, 100), "image/jpeg").await;
     assert_eq!(r.status(), 400);
     // Not multipart/form-data at all: the wrong media type.
-    let r = c
-        .post(format!("{}/uploads", app.url))
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 415);
+    let r = app.client().post(app.url("/uploads")).body("x").send();
+    assert_eq!(r.await.unwrap().status(), 415);
     assert_eq!(app.count("uploads"), 0);
     assert_eq!(app.count("cases"), 0);
     assert!(app.outbox().is_empty());
@@ -749,73 +463,36 @@ async fn bad_photos_are_refused_with_a_precise_message() {
 #[tokio::test]
 async fn unknown_or_tampered_status_links_reveal_nothing() {
     let app = TestApp::start().await;
-    let c = app.client();
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&dsa_json())
-        .send()
-        .await
-        .unwrap();
-    let case: Value = r.json().await.unwrap();
+    let case = create_case(&app, &dsa_json()).await;
     let url = case["status_url"].as_str().unwrap().to_owned();
-    let token = url.rsplit('/').next().unwrap().to_owned();
-    let mut tampered = token.clone().into_bytes();
+    let mut tampered = status_token(&case).into_bytes();
     let last = tampered.len() - 2;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     for t in [tampered.as_str(), "nonsense", "k1.1.x.y", &"A".repeat(3000)] {
-        let r = c
-            .get(format!("{}/status/{t}", app.url))
-            .send()
-            .await
-            .unwrap();
+        let r = app.get(&format!("/status/{t}")).await;
         assert_eq!(r.status(), 404);
         assert!(r.text().await.unwrap().contains("This link is not valid"));
-        let r = c
-            .get(format!("{}/v1/status/{t}", app.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 404);
-        let r = c
-            .post(format!("{}/status/{t}/withdraw", app.url))
-            .form(&[("confirm", "yes")])
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(app.get(&format!("/v1/status/{t}")).await.status(), 404);
+        let withdraw = format!("/status/{t}/withdraw");
+        let r = app.post_form(&withdraw, &[("confirm", "yes")]).await;
         assert_eq!(r.status(), 404);
     }
-    let r = c.get(&url).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.get(&url).await.status(), 200);
 }
 
 #[tokio::test]
 async fn phone_can_be_optional_by_configuration() {
-    let tmp = tempfile::tempdir().unwrap();
     let mut args = desk_args();
     args.phone_required = Some("false".into());
-    let app = TestApp::start_in(
-        tmp.path(),
-        args,
-        None,
-        std::sync::Arc::new(optout_core::ports::SystemClock),
-    )
-    .await;
+    let app = TestApp::start_with(args, None, Arc::new(SystemClock)).await;
     let r = app
-        .client()
-        .post(format!("{}/v1/cases", app.url))
-        .json(&with(dsa_json(), "phone", json!("")))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/v1/cases", &with(dsa_json(), "phone", json!("")))
+        .await;
     assert_eq!(r.status(), 201);
     let r = app
-        .client()
-        .post(format!("{}/v1/cases", app.url))
-        .json(&with(dsa_json(), "phone", json!("12")))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/v1/cases", &with(dsa_json(), "phone", json!("12")))
+        .await;
     assert_eq!(r.status(), 422, "a given phone must still be valid");
     app.stop().await;
 }
@@ -823,41 +500,13 @@ async fn phone_can_be_optional_by_configuration() {
 #[tokio::test]
 async fn data_survives_a_restart() {
     let app = TestApp::start().await;
-    let c = app.client();
-    let case: Value = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&dsa_json())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = case["status_url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let case = create_case(&app, &dsa_json()).await;
     let dir = app.dir.clone();
     let tmp = app.stop().await;
-    let app = TestApp::start_in(
-        &dir,
-        desk_args(),
-        None,
-        std::sync::Arc::new(optout_core::ports::SystemClock),
-    )
-    .await;
-    let s: Value = app
-        .client()
-        .get(format!("{}/v1/status/{token}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = TestApp::start_in(&dir, desk_args(), None, Arc::new(SystemClock)).await;
+    let s = app
+        .get_json(&format!("/v1/status/{}", status_token(&case)))
+        .await;
     assert_eq!(s["id"], case["id"]);
     assert_eq!(app.count("jobs"), 1);
     app.stop().await;
@@ -866,30 +515,14 @@ async fn data_survives_a_restart() {
 
 #[tokio::test]
 async fn status_links_expire() {
-    let tmp = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let app = TestApp::start_in(
-        tmp.path(),
-        desk_args(),
-        None,
-        std::sync::Arc::new(clock.clone()),
-    )
-    .await;
-    let c = app.client();
-    let case: Value = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&dsa_json())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = TestApp::start_with(desk_args(), None, Arc::new(clock.clone())).await;
+    let case = create_case(&app, &dsa_json()).await;
     let url = case["status_url"].as_str().unwrap().to_owned();
     clock.advance(chrono::Duration::days(399));
-    assert_eq!(c.get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(app.get(&url).await.status(), 200);
     clock.advance(chrono::Duration::days(2));
-    let r = c.get(&url).send().await.unwrap();
+    let r = app.get(&url).await;
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("expired"));
     app.stop().await;
@@ -898,86 +531,42 @@ async fn status_links_expire() {
 #[tokio::test]
 async fn the_openapi_document_matches_what_the_server_accepts_and_returns() {
     let app = TestApp::start().await;
-    let c = app.client();
     // Requests: what the server accepts matches the request schema, and what it refuses as
     // malformed does not.
     assert!(matches_schema(&app, "CaseRequest", &dsa_json()).await);
     assert!(!matches_schema(&app, "CaseRequest", &with(dsa_json(), "extra", json!(1))).await);
     assert!(!matches_schema(&app, "CaseRequest", &json!({"kind": "other"})).await);
     // Responses of every kind match their documented schemas.
-    let r = c
-        .post(format!("{}/v1/uploads", app.url))
-        .send()
-        .await
-        .unwrap();
+    let r = app.post("/v1/uploads").await;
     assert_eq!(r.status(), 201);
     assert_schema(&app, "UploadResponse", &r.json().await.unwrap()).await;
-    let r = c
-        .post(format!("{}/v1/cases", app.url))
-        .json(&dsa_json())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let case: Value = r.json().await.unwrap();
+    let case = create_case(&app, &dsa_json()).await;
     assert_schema(&app, "CaseResponse", &case).await;
-    let token = case["status_url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let s: Value = c
-        .get(format!("{}/v1/status/{token}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = status_token(&case);
+    let s = app.get_json(&format!("/v1/status/{token}")).await;
     assert_schema(&app, "CaseResponse", &s).await;
     let errors: Vec<reqwest::Response> = vec![
-        c.post(format!("{}/v1/cases", app.url))
-            .json(&with(dsa_json(), "email", json!("x")))
-            .send()
-            .await
-            .unwrap(),
-        c.post(format!("{}/v1/cases", app.url))
-            .header("content-type", "application/json")
-            .body("{")
-            .send()
-            .await
-            .unwrap(),
-        c.post(format!("{}/v1/cases", app.url))
+        app.post_json("/v1/cases", &with(dsa_json(), "email", json!("x")))
+            .await,
+        app.post_raw("/v1/cases", "application/json", "{").await,
+        app.client()
+            .post(app.url("/v1/cases"))
             .body("x")
             .send()
             .await
             .unwrap(),
-        c.get(format!("{}/v1/status/nope", app.url))
-            .send()
-            .await
-            .unwrap(),
+        app.get("/v1/status/nope").await,
     ];
     for r in errors {
         assert!(r.status().is_client_error());
         assert_schema(&app, "ApiError", &r.json().await.unwrap()).await;
     }
-    let w: Value = c
-        .post(format!("{}/v1/status/{token}/withdraw", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_schema(&app, "CaseResponse", &w).await;
-    let r = c
-        .post(format!("{}/v1/status/{token}/photo", app.url))
-        .json(&json!({"upload_key": "uploads/x"}))
-        .send()
-        .await
-        .unwrap();
+    let w = app.post(&format!("/v1/status/{token}/withdraw")).await;
+    assert_schema(&app, "CaseResponse", &w.json().await.unwrap()).await;
+    let key = json!({"upload_key": "uploads/x"});
+    let r = app
+        .post_json(&format!("/v1/status/{token}/photo"), &key)
+        .await;
     assert_eq!(r.status(), 409);
     assert_schema(&app, "ApiError", &r.json().await.unwrap()).await;
 }

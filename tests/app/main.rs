@@ -3,6 +3,8 @@
 
 mod common;
 mod desk;
+#[path = "../browser/run.rs"]
+mod journeys;
 
 mod atomicity;
 mod aws_operator;

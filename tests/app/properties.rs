@@ -20,6 +20,8 @@ use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use crate::common::CASE_FIELDS;
+
 /// The public URL the harness's desk believes it is served on.
 pub const PUBLIC_URL: &str = "https://desk.example.org";
 
@@ -317,20 +319,7 @@ fn any_json() -> impl Strategy<Value = Value> {
 
 /// A valid DSA notice, with some of its fields replaced, removed or added.
 fn case_document() -> impl Strategy<Value = Value> {
-    let field = prop::sample::select(vec![
-        "kind",
-        "lang",
-        "country",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "reason",
-        "consent",
-        "good_faith",
-        "source_urls",
-        "upload_key",
-    ]);
+    let field = prop::sample::select(CASE_FIELDS);
     let value = prop_oneof![
         3 => tricky_string(60).prop_map(Value::String),
         1 => prop::collection::vec(tricky_string(60).prop_map(Value::String), 0..22).prop_map(Value::Array),
@@ -738,22 +727,10 @@ fn signed_upload_forms_take_any_photo_and_nothing_forged() {
 #[test]
 fn html_forms_of_anything_get_a_page_never_a_failure() {
     let h = Harness::new();
-    let name = prop::sample::select(vec![
-        "country",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "reason",
-        "consent",
-        "good_faith",
-        "source_urls",
-        "upload_key",
-        "form_token",
-        "lang",
-        "complaint",
-        "csrf",
-    ]);
+    // The fields of the forms: a case's (its kind is the form's path) and the others.
+    let fields = CASE_FIELDS.iter().filter(|f| **f != "kind");
+    let fields = fields.chain(&["form_token", "complaint", "csrf"]);
+    let name = prop::sample::select(fields.copied().collect::<Vec<_>>());
     let field = prop_oneof![
         4 => (name.prop_map(str::to_owned), tricky_string(60)),
         1 => (tricky_string(10), tricky_string(20)),

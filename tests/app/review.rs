@@ -6,12 +6,12 @@
 
 use crate::common::*;
 use crate::desk::*;
+use crate::journeys::Browser;
 use chrono::Duration;
 use optout::admin_url::mint;
 use optout_core::model::CaseId;
-use optout_core::ports::{
-    BiometricStore, CaseFilter, Clock, EntryState, ExclusionValue, QueueCursor,
-};
+use optout_core::ports::{CaseFilter, Clock, EntryState, ExclusionValue, QueueCursor, SystemClock};
+use optout_core::signing::{KeyRing, scope};
 use std::sync::Arc;
 
 fn mails_tagged(app: &TestApp, tag: &str) -> Vec<String> {
@@ -40,17 +40,12 @@ fn photo_files(app: &TestApp) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_the_photo() {
-    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let app = start(Arc::new(SystemClock)).await;
     let case = submit_face_case(&app, "th", jpeg(800, 600)).await;
     assert_eq!(photo_files(&app), 1);
 
     // Login: the link sets a strict, HttpOnly, Secure session cookie bound to /admin.
-    let r = app
-        .client()
-        .get(admin_link(&app, "alice"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&admin_link(&app, "alice")).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["cache-control"], "no-store");
     let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -114,27 +109,15 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
         optout_web::CONTENT_SECURITY_POLICY
     );
     // Without a session, the photo is not there.
-    let r = app
-        .client()
-        .get(format!("{}/admin/cases/{}/photo", app.url, case.id))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/admin/cases/{}/photo", case.id)).await;
     assert_eq!(r.status(), 403);
 
     // Approve.
-    let r = decide(
-        &app,
-        &cookie,
-        case.id,
-        &[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", "approve"),
-            ("note", "Checked against the photo."),
-        ],
-    )
-    .await;
+    let note = [
+        ("decision", "approve"),
+        ("note", "Checked against the photo."),
+    ];
+    let r = decide_on_page(&app, &cookie, case.id, &note).await;
     assert_eq!(r.status(), 303);
     assert_eq!(
         r.headers()["location"].to_str().unwrap(),
@@ -142,15 +125,9 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
     );
 
     // Entries: exactly the face embedding, the SHA-256 and the PDQ hash of the photo.
-    let b = app
-        .system
-        .biometrics()
-        .get_biometrics(case.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let b = app.biometrics(case.id).await.unwrap();
     let ex = &app.system.desk.ports.exclusions;
-    let entries = ex.case_entries(case.id).await.unwrap();
+    let entries = app.entries(case.id).await;
     assert_eq!(entries.len(), 3);
     assert_eq!(
         entries.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
@@ -176,7 +153,7 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
     )
     .await
     .unwrap();
-    assert_eq!(ex.case_entries(case.id).await.unwrap().len(), 3);
+    assert_eq!(app.entries(case.id).await.len(), 3);
 
     // The decision email: Thai, text and HTML, statement of reasons and how to contest it.
     let mails = mails_tagged(&app, "decision");
@@ -215,14 +192,7 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
     assert_eq!(r.status(), 404);
 
     // Audit: the decision by the reviewer and its effects.
-    let audit = app
-        .system
-        .desk
-        .ports
-        .cases
-        .audit_trail(case.id)
-        .await
-        .unwrap();
+    let audit = app.audit(case.id).await;
     let decision = audit
         .iter()
         .find(|a| a.action == "decision:approved")
@@ -236,13 +206,7 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
         && a.action.contains("decision_sent")));
 
     // The status page shows the decision and offers the complaint form.
-    let r = app
-        .client()
-        .get(format!("{}/status/{}", app.url, case.token))
-        .send()
-        .await
-        .unwrap();
-    let html = r.text().await.unwrap();
+    let html = app.get_text(&format!("/status/{}", case.token)).await;
     assert!(html.contains("id=\"decision\""));
     assert!(html.contains("id=\"complaint-link\""));
 
@@ -258,13 +222,14 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_expired_and_missing_admin_credentials_get_403() {
     let clock = TestClock::new();
-    let (app, _tmp) = start(Arc::new(clock.clone())).await;
+    let app = start(Arc::new(clock.clone())).await;
     let link = admin_link(&app, "alice");
     let token = link.split("token=").nth(1).unwrap().to_owned();
     let parts: Vec<&str> = token.split('.').collect();
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let keys = &app.system.desk.keys;
+    let later = clock.now() + Duration::hours(1);
     let forged = [
         // another reviewer with the same MAC
         format!(
@@ -285,57 +250,26 @@ async fn forged_expired_and_missing_admin_credentials_get_403() {
         // an unknown key id
         format!("zz.{}.{}.{}", parts[1], parts[2], parts[3]),
         // the right subject signed for another scope (a status link)
-        keys.sign(
-            optout_core::signing::scope::STATUS,
-            "review:alice",
-            clock.now() + Duration::hours(1),
-        ),
+        keys.sign(scope::STATUS, "review:alice", later),
         // a session token used as a link
-        keys.sign(
-            optout_core::signing::scope::ADMIN_SESSION,
-            "review:alice",
-            clock.now() + Duration::hours(1),
-        ),
+        keys.sign(scope::ADMIN_SESSION, "review:alice", later),
         // another key
-        optout_core::signing::KeyRing::generate(parts[0]).sign(
-            optout_core::signing::scope::ADMIN,
-            "review:alice",
-            clock.now() + Duration::hours(1),
-        ),
+        KeyRing::generate(parts[0]).sign(scope::ADMIN, "review:alice", later),
         // a bad reviewer name, properly signed
-        keys.sign(
-            optout_core::signing::scope::ADMIN,
-            "review:bad name",
-            clock.now() + Duration::hours(1),
-        ),
+        keys.sign(scope::ADMIN, "review:bad name", later),
         // another role, properly signed
-        keys.sign(
-            optout_core::signing::scope::ADMIN,
-            "superuser:alice",
-            clock.now() + Duration::hours(1),
-        ),
+        keys.sign(scope::ADMIN, "superuser:alice", later),
         String::new(),
         "garbage".into(),
     ];
     for t in &forged {
-        let r = app
-            .client()
-            .get(format!("{}/admin/login?token={t}", app.url))
-            .send()
-            .await
-            .unwrap();
+        let r = app.get(&format!("/admin/login?token={t}")).await;
         assert_eq!(r.status(), 403, "forged token accepted: {t}");
         assert!(r.headers().get("set-cookie").is_none());
         let body = r.text().await.unwrap();
         assert!(!body.contains("expired") && !body.contains("signature"));
     }
-    let r = app
-        .client()
-        .get(format!("{}/admin/login", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    assert_eq!(app.get("/admin/login").await.status(), 403);
 
     // No session, a forged session, a link token as a session: 403 everywhere.
     for cookie in [
@@ -355,8 +289,7 @@ async fn forged_expired_and_missing_admin_credentials_get_403() {
     assert_eq!(get(&app, &cookie, "/admin").await.status(), 200);
     clock.advance(Duration::hours(8) + Duration::seconds(1));
     assert_eq!(get(&app, &cookie, "/admin").await.status(), 403);
-    let r = app.client().get(&link).send().await.unwrap();
-    assert_eq!(r.status(), 403);
+    assert_eq!(app.get(&link).await.status(), 403);
 
     // The CLI refuses bad reviewers and durations.
     for (reviewer, ttl) in [
@@ -381,42 +314,31 @@ async fn forged_expired_and_missing_admin_credentials_get_403() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_need_the_sessions_csrf_token_and_valid_fields() {
-    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let app = start(Arc::new(SystemClock)).await;
     let case = submit_face_case(&app, "en", jpeg(640, 480)).await;
     let alice = login(&app, "alice").await;
     let bob = login(&app, "bob").await;
     let (_, csrf, version) = case_page(&app, &alice, case.id).await;
     let (_, bob_csrf, _) = case_page(&app, &bob, case.id).await;
+    let approve_with = |csrf| {
+        [
+            ("csrf", csrf),
+            ("version", version.as_str()),
+            ("decision", "approve"),
+        ]
+    };
     for fields in [
         vec![("version", version.as_str()), ("decision", "approve")],
-        vec![
-            ("csrf", "AAAA"),
-            ("version", &version),
-            ("decision", "approve"),
-        ],
-        vec![("csrf", ""), ("version", &version), ("decision", "approve")],
+        approve_with("AAAA").to_vec(),
+        approve_with("").to_vec(),
         // another session's token
-        vec![
-            ("csrf", &bob_csrf),
-            ("version", &version),
-            ("decision", "approve"),
-        ],
+        approve_with(bob_csrf.as_str()).to_vec(),
     ] {
         let r = decide(&app, &alice, case.id, &fields).await;
         assert_eq!(r.status(), 403, "{fields:?}");
     }
     // A CSRF token without a session.
-    let r = decide(
-        &app,
-        "",
-        case.id,
-        &[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", "approve"),
-        ],
-    )
-    .await;
+    let r = decide(&app, "", case.id, &approve_with(csrf.as_str())).await;
     assert_eq!(r.status(), 403);
     // Invalid fields: 422 naming the field; wrong ids: 400 / 404; not a form: 415.
     for (fields, needle) in [
@@ -438,58 +360,26 @@ async fn decisions_need_the_sessions_csrf_token_and_valid_fields() {
         &app,
         &alice,
         case.id,
-        &[("csrf", &csrf), ("decision", "approve")],
+        &[("csrf", csrf.as_str()), ("decision", "approve")],
     )
     .await;
     assert_eq!(r.status(), 422);
-    let r = app
-        .client()
-        .post(format!("{}/admin/cases/not-a-case/decide", app.url))
-        .header("cookie", &alice)
-        .form(&[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", &"approve".to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = decide(&app, &alice, "not-a-case", &approve_with(csrf.as_str())).await;
     assert_eq!(r.status(), 400);
     let unknown = CaseId::new(chrono::Utc::now());
-    let r = decide(
-        &app,
-        &alice,
-        unknown,
-        &[("csrf", &csrf), ("version", "1"), ("decision", "approve")],
-    )
-    .await;
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("version", "1"),
+        ("decision", "approve"),
+    ];
+    assert_eq!(decide(&app, &alice, unknown, &fields).await.status(), 404);
+    let r = get(&app, &alice, &format!("/admin/cases/{unknown}")).await;
     assert_eq!(r.status(), 404);
-    assert_eq!(
-        get(&app, &alice, &format!("/admin/cases/{unknown}"))
-            .await
-            .status(),
-        404
-    );
-    let r = app
-        .client()
-        .post(format!("{}/admin/cases/{}/decide", app.url, case.id))
-        .header("cookie", &alice)
-        .body("csrf=x")
-        .send()
-        .await
-        .unwrap();
+    let url = app.url(&format!("/admin/cases/{}/decide", case.id));
+    let r = as_reviewer(app.client().post(url).body("csrf=x"), &alice).await;
     assert_eq!(r.status(), 415);
     // Nothing was decided.
-    let c = app
-        .system
-        .desk
-        .ports
-        .cases
-        .get_case(case.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(c.state.as_str(), "awaiting_review");
+    assert_eq!(app.case(case.id).await.state.as_str(), "awaiting_review");
     // Queue parameters are checked.
     for q in [
         "state=bogus",
@@ -508,24 +398,14 @@ async fn decisions_need_the_sessions_csrf_token_and_valid_fields() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_concurrent_decisions_exactly_one_wins() {
-    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let app = start(Arc::new(SystemClock)).await;
     for round in 0..3 {
         let case = submit_face_case(&app, "en", jpeg(640 + round, 480)).await;
         let alice = login(&app, "alice").await;
         let bob = login(&app, "bob").await;
-        let (_, a_csrf, a_version) = case_page(&app, &alice, case.id).await;
-        let (_, b_csrf, b_version) = case_page(&app, &bob, case.id).await;
-        let a_fields = [
-            ("csrf", a_csrf.as_str()),
-            ("version", a_version.as_str()),
-            ("decision", "approve"),
-        ];
-        let b_fields = [
-            ("csrf", b_csrf.as_str()),
-            ("version", b_version.as_str()),
-            ("decision", "reject"),
-            ("reason", "not_the_requester"),
-        ];
+        let a_fields = decision_form(&app, &alice, case.id, &[("decision", "approve")]).await;
+        let reject = [("decision", "reject"), ("reason", "not_the_requester")];
+        let b_fields = decision_form(&app, &bob, case.id, &reject).await;
         let (a, b) = tokio::join!(
             decide(&app, &alice, case.id, &a_fields),
             decide(&app, &bob, case.id, &b_fields)
@@ -535,38 +415,11 @@ async fn of_two_concurrent_decisions_exactly_one_wins() {
         assert_eq!(statuses, [303, 409], "round {round}");
         let loser = if a.status() == 409 { a } else { b };
         assert!(loser.text().await.unwrap().contains("Already decided"));
-        let c = app
-            .system
-            .desk
-            .ports
-            .cases
-            .get_case(case.id)
-            .await
-            .unwrap()
-            .unwrap();
-        let audit = app
-            .system
-            .desk
-            .ports
-            .cases
-            .audit_trail(case.id)
-            .await
-            .unwrap();
-        assert_eq!(
-            audit
-                .iter()
-                .filter(|a| a.action.starts_with("decision:"))
-                .count(),
-            1
-        );
-        let entries = app
-            .system
-            .desk
-            .ports
-            .exclusions
-            .case_entries(case.id)
-            .await
-            .unwrap();
+        let c = app.case(case.id).await;
+        let audit = app.audit(case.id).await;
+        let decisions = audit.iter().filter(|a| a.action.starts_with("decision:"));
+        assert_eq!(decisions.count(), 1);
+        let entries = app.entries(case.id).await;
         match c.state.as_str() {
             "approved" => assert_eq!(entries.len(), 3),
             "rejected" => assert!(entries.is_empty()),
@@ -578,36 +431,19 @@ async fn of_two_concurrent_decisions_exactly_one_wins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_and_better_photo_flows() {
-    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let app = start(Arc::new(SystemClock)).await;
     let alice = login(&app, "alice").await;
 
     // Reject: a reason from the list and a note; no entries; photo deleted; email with reasons.
     let case = submit_face_case(&app, "en", jpeg(700, 500)).await;
-    let (_, csrf, version) = case_page(&app, &alice, case.id).await;
-    let r = decide(
-        &app,
-        &alice,
-        case.id,
-        &[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", "reject"),
-            ("reason", "overriding_interest"),
-            ("note", "The photos are part of news reporting."),
-        ],
-    )
-    .await;
+    let reject = [
+        ("decision", "reject"),
+        ("reason", "overriding_interest"),
+        ("note", "The photos are part of news reporting."),
+    ];
+    let r = decide_on_page(&app, &alice, case.id, &reject).await;
     assert_eq!(r.status(), 303);
-    assert!(
-        app.system
-            .desk
-            .ports
-            .exclusions
-            .case_entries(case.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.entries(case.id).await.is_empty());
     assert_eq!(photo_files(&app), 0);
     let mails = mails_tagged(&app, "decision");
     assert_eq!(mails.len(), 1);
@@ -628,44 +464,16 @@ async fn reject_and_better_photo_flows() {
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
-    let audit = app
-        .system
-        .desk
-        .ports
-        .cases
-        .audit_trail(case.id)
-        .await
-        .unwrap();
-    let d = audit
-        .iter()
-        .find(|a| a.action == "decision:rejected")
-        .unwrap();
-    assert!(
-        d.detail
-            .as_deref()
-            .unwrap()
-            .contains("reason=overriding_interest")
-    );
-    assert!(
-        !d.detail.as_deref().unwrap().contains("news"),
-        "no free text in the audit"
-    );
+    let audit = app.audit(case.id).await;
+    let d = audit.iter().find(|a| a.action == "decision:rejected");
+    let detail = d.unwrap().detail.as_deref().unwrap();
+    assert!(detail.contains("reason=overriding_interest"));
+    assert!(!detail.contains("news"), "no free text in the audit");
 
     // Better photo: the case waits for a new photo and the requester is told how.
     let case = submit_face_case(&app, "th", jpeg(900, 700)).await;
-    let (_, csrf, version) = case_page(&app, &alice, case.id).await;
-    let r = decide(
-        &app,
-        &alice,
-        case.id,
-        &[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", "better_photo"),
-            ("quality", "too_blurred"),
-        ],
-    )
-    .await;
+    let better = [("decision", "better_photo"), ("quality", "too_blurred")];
+    let r = decide_on_page(&app, &alice, case.id, &better).await;
     assert_eq!(r.status(), 303);
     wait_for_state(&app, &case.token, "needs_better_photo").await;
     let mails = mails_tagged(&app, "better_photo");
@@ -678,26 +486,14 @@ async fn reject_and_better_photo_flows() {
         1,
         "the photo stays until a new one replaces it"
     );
-    let r = app
-        .client()
-        .get(format!("{}/status/{}", app.url, case.token))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.text().await.unwrap().contains("id=\"better-photo\""));
+    let status = app.get_text(&format!("/status/{}", case.token)).await;
+    assert!(status.contains("id=\"better-photo\""));
 
     // DSA notices: approving excludes each normalised link.
     let dsa = submit_dsa(&app, "DE").await;
     let r = approve(&app, &alice, dsa.id).await;
     assert_eq!(r.status(), 303);
-    let entries = app
-        .system
-        .desk
-        .ports
-        .exclusions
-        .case_entries(dsa.id)
-        .await
-        .unwrap();
+    let entries = app.entries(dsa.id).await;
     assert_eq!(
         entries.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
         vec![
@@ -713,18 +509,15 @@ async fn reject_and_better_photo_flows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawal_withdraws_the_cases_entries_in_the_change_feed() {
-    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let app = start(Arc::new(SystemClock)).await;
     let alice = login(&app, "alice").await;
     let case = submit_face_case(&app, "en", jpeg(640, 480)).await;
     assert_eq!(approve(&app, &alice, case.id).await.status(), 303);
     let ex = &app.system.desk.ports.exclusions;
     assert_eq!(ex.active().await.unwrap().len(), 3);
     let r = app
-        .client()
-        .post(format!("{}/v1/status/{}/withdraw", app.url, case.token))
-        .send()
-        .await
-        .unwrap();
+        .post(&format!("/v1/status/{}/withdraw", case.token))
+        .await;
     assert_eq!(r.status(), 200);
     assert!(ex.active().await.unwrap().is_empty());
     let changes = ex.changes(3, 100).await.unwrap();
@@ -739,22 +532,8 @@ async fn withdrawal_withdraws_the_cases_entries_in_the_change_feed() {
         vec![4, 5, 6]
     );
     assert!(ex.changes(6, 100).await.unwrap().is_empty());
-    assert!(
-        app.system
-            .biometrics()
-            .get_biometrics(case.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let audit = app
-        .system
-        .desk
-        .ports
-        .cases
-        .audit_trail(case.id)
-        .await
-        .unwrap();
+    assert!(app.biometrics(case.id).await.is_none());
+    let audit = app.audit(case.id).await;
     assert!(
         audit
             .iter()
@@ -765,137 +544,64 @@ async fn withdrawal_withdraws_the_cases_entries_in_the_change_feed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_complaint_reopens_the_case_for_a_different_reviewer() {
     let clock = TestClock::new();
-    let (app, _tmp) = start(Arc::new(clock.clone())).await;
-    let alice = login(&app, "alice").await;
+    let app = start(Arc::new(clock.clone())).await;
     let case = submit_face_case(&app, "en", jpeg(640, 480)).await;
-    let (_, csrf, version) = case_page(&app, &alice, case.id).await;
-    let r = decide(
-        &app,
-        &alice,
-        case.id,
-        &[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", "reject"),
-            ("reason", "not_the_requester"),
-        ],
-    )
-    .await;
+    let alice = login(&app, "alice").await;
+    let reject = [("decision", "reject"), ("reason", "not_the_requester")];
+    let r = decide_on_page(&app, &alice, case.id, &reject).await;
     assert_eq!(r.status(), 303);
 
     // The complaint form: the text is required; then the case is back in the queue.
-    let url = format!("{}/status/{}/complaint", app.url, case.token);
-    let r = app.client().get(&url).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let r = app
-        .client()
-        .post(&url)
-        .form(&[("complaint", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
+    let url = format!("/status/{}/complaint", case.token);
+    assert_eq!(app.get(&url).await.status(), 200);
+    let (app, url) = (&app, url.as_str());
+    let complain =
+        |text: &'static str| async move { app.post_form(url, &[("complaint", text)]).await };
+    assert_eq!(complain("").await.status(), 422);
     clock.advance(Duration::days(30));
-    let r = app
-        .client()
-        .post(&url)
-        .form(&[(
-            "complaint",
-            "The photo is really me; I can show my ID card.",
-        )])
-        .send()
-        .await
-        .unwrap();
+    let r = complain("The photo is really me; I can show my ID card.").await;
     assert_eq!(r.status(), 200);
     // (the sessions of a month ago expired)
     let alice = login(&app, "alice").await;
     let bob = login(&app, "bob").await;
-    let html = get(&app, &bob, "/admin?complaint=yes")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = admin_page(&app, &bob, "/admin?complaint=yes").await;
     assert!(html.contains(&case.id.to_string()));
     assert!(html.contains("complaint"));
-    let html = get(&app, &bob, "/admin?complaint=no")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = admin_page(&app, &bob, "/admin?complaint=no").await;
     assert!(!html.contains(&case.id.to_string()));
-    let r = app
-        .client()
-        .post(&url)
-        .form(&[("complaint", "Once more, please look again.")])
-        .send()
-        .await
-        .unwrap();
+    let r = complain("Once more, please look again.").await;
     assert_eq!(r.status(), 409, "one complaint at a time");
 
     // The first reviewer may not decide the complaint; another one may.
-    let (html, csrf, version) = case_page(&app, &alice, case.id).await;
+    let (html, _, _) = case_page(&app, &alice, case.id).await;
     assert!(html.contains("id=\"complaint\""));
     assert!(html.contains("I can show my ID card"));
-    let r = decide(
-        &app,
-        &alice,
-        case.id,
-        &[
-            ("csrf", &csrf),
-            ("version", &version),
-            ("decision", "approve"),
-        ],
-    )
-    .await;
+    let r = approve(&app, &alice, case.id).await;
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("different reviewer"));
     assert_eq!(approve(&app, &bob, case.id).await.status(), 303);
-    let c = app
-        .system
-        .desk
-        .ports
-        .cases
-        .get_case(case.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = app.case(case.id).await;
     assert_eq!(c.state.as_str(), "approved");
     assert!(c.complaint.as_ref().unwrap().resolved_at.is_some());
     assert_eq!(c.decision.as_ref().unwrap().reviewer.as_str(), "bob");
-    assert_eq!(
-        app.system
-            .desk
-            .ports
-            .exclusions
-            .case_entries(case.id)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(app.entries(case.id).await.len(), 3);
     let text = eml_part(mails_tagged(&app, "decision").last().unwrap(), "text/plain");
     assert!(text.contains("answers your complaint"));
     // A decided complaint cannot be made again.
-    let r = app.client().get(&url).send().await.unwrap();
-    assert_eq!(r.status(), 409);
+    assert_eq!(app.get(&url).await.status(), 409);
 
     // The complaint window: six months after the decision.
     let other = submit_face_case(&app, "en", jpeg(650, 480)).await;
     assert_eq!(approve(&app, &alice, other.id).await.status(), 303);
     clock.advance(Duration::days(184));
-    let r = app
-        .client()
-        .get(format!("{}/status/{}/complaint", app.url, other.token))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/status/{}/complaint", other.token)).await;
     assert_eq!(r.status(), 409);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_sweep_erases_personal_data_but_keeps_the_exclusions() {
     let clock = TestClock::new();
-    let (app, _tmp) = start(Arc::new(clock.clone())).await;
+    let app = start(Arc::new(clock.clone())).await;
     let alice = login(&app, "alice").await;
     let approved = submit_face_case(&app, "en", jpeg(640, 480)).await;
     assert_eq!(approve(&app, &alice, approved.id).await.status(), 303);
@@ -904,83 +610,37 @@ async fn retention_sweep_erases_personal_data_but_keeps_the_exclusions() {
 
     clock.advance(Duration::days(182));
     desk.sweep_retention(clock.now()).await.unwrap();
-    let c = desk
-        .ports
-        .cases
-        .get_case(approved.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = app.case(approved.id).await;
     assert_eq!(c.state.as_str(), "approved", "not yet");
 
     clock.advance(Duration::days(2));
     desk.sweep_retention(clock.now()).await.unwrap();
-    let c = desk
-        .ports
-        .cases
-        .get_case(approved.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = app.case(approved.id).await;
     assert_eq!(c.state.as_str(), "erased");
     assert!(c.personal.is_none());
-    assert!(c.decision.as_ref().unwrap().note.is_none());
-    assert!(
-        c.decision
-            .as_ref()
-            .unwrap()
-            .statement
-            .ground
-            .contains("GDPR")
+    let decision = c.decision.as_ref().unwrap();
+    assert!(decision.note.is_none());
+    assert!(decision.statement.ground.contains("GDPR"));
+    let id = [approved.id.to_string()];
+    let n: i64 = app.query(
+        "SELECT COUNT(*) FROM personal WHERE case_id = ?1",
+        id.clone(),
     );
-    let db = rusqlite_open(&app.dir);
-    let n: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM personal WHERE case_id = ?1",
-            [approved.id.to_string()],
-            |r| r.get(0),
-        )
-        .unwrap();
     assert_eq!(n, 0);
-    let data: String = db
-        .query_row(
-            "SELECT data FROM cases WHERE id = ?1",
-            [approved.id.to_string()],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let data: String = app.query("SELECT data FROM cases WHERE id = ?1", id);
     assert!(!data.contains("Somchai") && !data.contains("somchai@example.org"));
-    assert!(
-        app.system
-            .biometrics()
-            .get_biometrics(approved.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(app.biometrics(approved.id).await.is_none());
     assert_eq!(
         desk.ports.exclusions.active().await.unwrap().len(),
         3,
         "exclusions stay"
     );
     // The status link no longer shows anything.
-    let r = app
-        .client()
-        .get(format!("{}/v1/status/{}", app.url, approved.token))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/v1/status/{}", approved.token)).await;
     assert_eq!(r.status(), 404);
     // An undecided case is not erased; the audit trail records the erasure.
-    let p = desk
-        .ports
-        .cases
-        .get_case(pending.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(p.personal.is_some());
-    let audit = desk.ports.cases.audit_trail(approved.id).await.unwrap();
+    assert!(app.case(pending.id).await.personal.is_some());
+    let audit = app.audit(approved.id).await;
     assert!(audit.iter().any(|a| a.action == "erased"));
     // The admin case page still works for the erased case.
     let alice = login(&app, "alice").await;
@@ -991,31 +651,23 @@ async fn retention_sweep_erases_personal_data_but_keeps_the_exclusions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_filters_and_pages_most_urgent_first() {
     let clock = TestClock::new();
-    let (app, _tmp) = start(Arc::new(clock.clone())).await;
+    let app = start(Arc::new(clock.clone())).await;
     let a = submit_dsa(&app, "DE").await;
     clock.advance(Duration::hours(1));
     let b = submit_face_case(&app, "en", jpeg(640, 480)).await;
     clock.advance(Duration::hours(1));
     let c = submit_dsa(&app, "TH").await;
     let alice = login(&app, "alice").await;
-    let html = get(&app, &alice, "/admin").await.text().await.unwrap();
+    let html = admin_page(&app, &alice, "/admin").await;
     let pos = |id: CaseId| html.find(&format!("data-case=\"{id}\"")).unwrap();
     assert!(
         pos(a.id) < pos(b.id) && pos(b.id) < pos(c.id),
         "earliest due first"
     );
-    let html = get(&app, &alice, "/admin?kind=dsa_notice&country=th")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = admin_page(&app, &alice, "/admin?kind=dsa_notice&country=th").await;
     assert!(html.contains(&c.id.to_string()));
     assert!(!html.contains(&a.id.to_string()) && !html.contains(&b.id.to_string()));
-    let html = get(&app, &alice, "/admin?state=approved")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = admin_page(&app, &alice, "/admin?state=approved").await;
     assert!(html.contains("id=\"empty\""));
 
     // Keyset paging.
@@ -1046,45 +698,14 @@ async fn the_queue_filters_and_pages_most_urgent_first() {
 /// `browser.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewer_journey_in_headless_chromium() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let modules = root.join(".cache/npm/node_modules");
-    assert!(
-        modules.join("playwright-core").exists()
-            && std::path::Path::new("/usr/bin/chromium").exists(),
-        "Chromium or playwright-core is missing: run scripts/setup-browser"
-    );
-    let (app, _tmp) = start(Arc::new(optout_core::ports::SystemClock)).await;
+    let browser = Browser::find(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let app = start(Arc::new(SystemClock)).await;
     let case = submit_face_case(&app, "en", jpeg(800, 600)).await;
-    let link = admin_link(&app, "carol");
-    let shots = root.join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let id = case.id.to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(root.join("tests/browser/review.mjs"))
-            .args([link.as_str(), id.as_str(), shots.to_str().unwrap()])
-            .env("NODE_PATH", &modules)
-            .output()
-            .expect("node")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "review journey failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("review journey ok"));
-    let c = app
-        .system
-        .desk
-        .ports
-        .cases
-        .get_case(case.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let (link, id) = (admin_link(&app, "carol"), case.id.to_string());
+    browser
+        .run("review.mjs", "review journey", &[&link, &id], "")
+        .await;
+    let c = app.case(case.id).await;
     assert_eq!(c.state.as_str(), "approved");
     assert_eq!(c.decision.unwrap().reviewer.as_str(), "carol");
 }

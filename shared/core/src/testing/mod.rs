@@ -1,5 +1,27 @@
 //! Helpers for tests (feature `testing`): shared by this crate's tests and those of the crates
 //! built on it, so that each is written once.
+//!
+//! - [`fakes`]: in-memory fakes of every port of [`crate::ports`], with the ports' documented
+//!   semantics, their data readable by tests, and [`failures`] injection (the one scripted
+//!   behaviour: a service that is down, a write that loses);
+//! - [`clock`] and [`analyzer`]: a clock tests move, a face pipeline that answers what it is told;
+//! - [`bundle`]: [`Fakes`], every fake wired into a ready desk, job handler and exclusion service;
+//! - [`inputs`]: valid submissions of each kind and small photos;
+//! - [`png_by_rows`]: large test pictures written row by row.
+
+pub mod analyzer;
+pub mod bundle;
+pub mod clock;
+pub mod failures;
+pub mod fakes;
+pub mod inputs;
+
+pub use analyzer::{Analysis, EMBEDDING_DIM, FakeAnalyzer, embedding_of};
+pub use bundle::{Fakes, PUBLIC_URL};
+pub use clock::FakeClock;
+pub use failures::{Failures, Fault};
+pub use fakes::*;
+pub use inputs::{PHOTO_SIDE, dsa_input, face_input, photo_jpeg, photo_png};
 
 /// A `w`×`h` RGB PNG whose pixel at (x, y) is `px(x, y)`, written row by row: a 49-megapixel
 /// test picture never exists whole in memory. Panics if encoding fails (a test helper).
