@@ -133,12 +133,19 @@ impl JobHandler for EmbedJobs {
             };
             ports.biometrics.put_biometrics(&b).await.map_err(retry)?;
             let embedded = Command::Embedded { generation };
-            if self
+            let (now, moved) = self
                 .step(case, job, CaseState::Embedding, embedded)
-                .await?
-                .1
-            {
+                .await?;
+            if moved {
                 tracing::info!(case = %job.case_id, "photo embedded; awaiting review");
+            } else if matches!(now.state, CaseState::Withdrawn | CaseState::Erased) {
+                // Withdrawn while the photo was analysed: its clean-up ran before these
+                // biometrics were stored, so they go now.
+                ports
+                    .biometrics
+                    .delete_biometrics(now.id)
+                    .await
+                    .map_err(retry)?;
             }
             return Ok(());
         }

@@ -7,7 +7,6 @@
 //! wins a race (`FakeCaseStore::meanwhile`). What the tests read back is what the world would
 //! see: stored cases and audit trails, emails sent, jobs queued, exclusion entries, photos.
 //!
-//! Tests marked `#[ignore]` show behaviour that looks like a bug; each says why.
 
 use chrono::Duration;
 use optout_core::error::FieldCode;
@@ -17,9 +16,13 @@ use optout_core::i18n::Lang;
 use optout_core::indexer_keys::{self, AuthError};
 use optout_core::model::*;
 use optout_core::ports::*;
-use optout_core::review::{DecisionInput, Housekeeping, PhotoView, ReviewError};
+use optout_core::case::MAX_ATTEMPTS;
+use optout_core::housekeeper::Housekeeping;
+use optout_core::reviewer::PhotoView;
+use optout_core::{DecisionInput, ReviewError};
 use optout_core::send_once::CLAIM;
-use optout_core::{Desk, DeskError, SubmissionInput, valid_upload_key};
+use optout_core::requester::valid_upload_key;
+use optout_core::{Desk, DeskError, SubmissionInput};
 use optout_core::signing::{KeyRing, scope};
 use optout_core::testing::*;
 use optout_matcher::Candidate;
@@ -314,7 +317,7 @@ async fn a_face_opt_out_is_stored_queued_and_acknowledged_once() {
 
     let audit = fx.cases.audit(case.id);
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
-    assert_eq!(actions, ["submitted", "job_enqueued,receipt_sent"]);
+    assert_eq!(actions, ["submitted", "job_enqueued,receipt_sent,photo_claimed"]);
     assert_eq!(audit[0].actor, Actor::Requester);
     assert_eq!(audit[1].actor, Actor::System);
 }
@@ -655,7 +658,7 @@ async fn with_the_queue_down_the_job_is_left_to_the_relay() {
     let c = stored(&fx, case.id);
     assert!(!c.job_dispatched && c.receipt_sent);
     assert!(fx.queue.enqueued().is_empty());
-    assert_eq!(fx.cases.actions(case.id), ["submitted", "receipt_sent"]);
+    assert_eq!(fx.cases.actions(case.id), ["submitted", "receipt_sent,photo_claimed"]);
     // The insert carried the job (a store that holds the queue would have written it).
     assert_eq!(fx.cases.first_jobs().len(), 1);
 
@@ -693,10 +696,10 @@ async fn with_the_mail_ledger_down_nothing_is_sent_until_the_relay() {
 async fn a_receipt_whose_record_was_lost_is_not_sent_again_by_the_relay() {
     let fx = Fakes::new();
     let desk = fx.desk();
-    // The write recording the dispatch loses (someone else wrote the case first).
+    // Every write recording the dispatch loses (someone else wrote the case first).
     fx.cases
         .failures
-        .fail_with("update_case", 1, Fault::Conflict);
+        .fail_with("update_case", MAX_ATTEMPTS, Fault::Conflict);
     let case = submit_face(&fx, &desk, 1).await;
     let c = stored(&fx, case.id);
     assert_eq!(c.version, 1);
@@ -792,7 +795,7 @@ async fn withdrawing_deletes_the_photo_and_biometrics_and_confirms_once() {
     let actions = fx.cases.actions(case.id);
     assert_eq!(
         actions[actions.len() - 2..],
-        ["withdrawn", "exclusions_withdrawn"]
+        ["withdrawn", "exclusions_withdrawn,photo_deleted,biometrics_deleted,withdrawal_sent"]
     );
 
     // Twice is harmless.
@@ -856,10 +859,10 @@ async fn a_withdrawal_that_loses_a_race_reads_the_case_again_and_loses_no_update
         fx.cases.actions(case.id),
         [
             "submitted",
-            "receipt_sent",
+            "receipt_sent,photo_claimed",
             "concurrent_write",
             "withdrawn",
-            "exclusions_withdrawn"
+            "exclusions_withdrawn,photo_deleted,biometrics_deleted,withdrawal_sent"
         ]
     );
     assert_eq!(fx.mailer.with_tag("withdrawn").len(), 1);
@@ -931,11 +934,9 @@ async fn a_withdrawal_whose_exclusions_cannot_be_withdrawn_yet_is_finished_by_th
     );
 }
 
-/// Looks like a bug: the withdrawal confirmation is sent once, right after the withdrawal, and
-/// not recorded as a pending effect; when the mailer is down at that moment nothing ever sends it
-/// (every other email of the desk is retried by the relay).
+/// The withdrawal confirmation is an effect of the withdrawal's outbox: a mail outage at that
+/// moment leaves it to the relay.
 #[tokio::test]
-#[ignore = "bug: a withdrawal confirmation lost to a mail outage is never retried"]
 async fn a_withdrawal_confirmation_lost_to_a_mail_outage_is_sent_later() {
     let fx = Fakes::new();
     let desk = fx.desk();
@@ -988,7 +989,7 @@ async fn a_better_photo_restarts_the_case_with_a_new_generation() {
     let actions = fx.cases.actions(case.id);
     assert_eq!(
         actions[actions.len() - 2..],
-        ["photo_replaced", "job_enqueued"]
+        ["photo_replaced", "job_enqueued,photo_claimed,replaced_photo_deleted"]
     );
 
     // The same form posted twice changes nothing.
@@ -1056,7 +1057,8 @@ async fn replace_photo_refusals() {
 async fn a_photo_replacement_that_loses_a_race_is_retried_and_loses_no_update() {
     let fx = Fakes::new();
     let desk = fx.desk();
-    fx.mailer.failures.fail("send", 1);
+    // The receipt and the better-photo email both wait for the relay.
+    fx.mailer.failures.fail("send", 2);
     let case = needing_better_photo(&fx, &desk).await;
     assert!(!case.receipt_sent);
     let key = fx.upload(&desk, photo_png(2)).await.unwrap();
@@ -1093,7 +1095,7 @@ async fn a_face_job_embeds_the_photo_and_moves_the_case_to_review() {
         fx.cases.actions(case.id),
         [
             "submitted",
-            "job_enqueued,receipt_sent",
+            "job_enqueued,receipt_sent,photo_claimed",
             "embedding_started",
             "embedded"
         ]
@@ -1162,11 +1164,9 @@ async fn an_unreadable_photo_asks_for_a_better_one() {
     assert_eq!(fx.mailer.with_tag("better_photo").len(), 1);
 }
 
-/// Looks like a bug: the better-photo email is sent once by the job and not recorded as a pending
-/// effect; when the mailer is down at that moment the requester is never told to send a better
-/// photo, and the case waits in `needs_better_photo` for ever.
+/// The better-photo email is an effect of the job's transition: a mail outage at that moment
+/// leaves it to the relay, and the requester is told.
 #[tokio::test]
-#[ignore = "bug: a better-photo email lost to a mail outage is never retried"]
 async fn a_better_photo_email_lost_to_a_mail_outage_is_sent_later() {
     let fx = Fakes::new();
     let desk = fx.desk();
@@ -1276,19 +1276,17 @@ async fn a_withdrawal_before_embedding_starts_wins_over_the_job() {
     let job = fx.queue.take().remove(0);
     fx.cases
         .meanwhile(case.id, |c| c.state = CaseState::Withdrawn);
-    assert!(matches!(jobs.handle(&job).await, Err(JobError::Retry(_))));
+    // The job's write loses; it reads the case again, finds it withdrawn and stops.
+    jobs.handle(&job).await.unwrap();
     jobs.handle(&job).await.unwrap();
     assert_eq!(stored(&fx, case.id).state, CaseState::Withdrawn);
     assert_eq!(fx.analyzer.calls(), 0);
     assert!(fx.biometrics.is_empty());
 }
 
-/// Looks like a bug: a withdrawal while the photo is being analysed deletes the biometrics (there
-/// are none yet) and the photo; the job then stores the biometrics, loses its conditional write
-/// and is retried, and the retry finds the case withdrawn and does nothing. The biometric data of
-/// a withdrawn request stays stored until the retention sweep erases the case (six months).
+/// A withdrawal while the photo is being analysed deletes the biometrics (there are none yet) and
+/// the photo; the job then stores the biometrics and loses its write: it must delete them again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: biometrics stored by a job racing a withdrawal outlive the withdrawal"]
 async fn a_withdrawal_during_analysis_leaves_no_biometrics() {
     let fx = Fakes::new();
     let desk = fx.desk();
@@ -1313,7 +1311,9 @@ async fn a_withdrawal_during_analysis_leaves_no_biometrics() {
     let (handled, (analysing, withdrawn)) = tokio::join!(jobs.handle(&job), withdraw);
     assert!(analysing, "the job never reached the analysis");
     assert_eq!(withdrawn.unwrap().state, CaseState::Withdrawn);
-    assert!(matches!(handled, Err(JobError::Retry(_))));
+    // The job's write loses to the withdrawal; it reads the case again, stops, and deletes the
+    // biometrics it stored after the withdrawal's clean-up ran.
+    handled.unwrap();
     jobs.handle(&job).await.unwrap();
     assert_eq!(stored(&fx, case.id).state, CaseState::Withdrawn);
     assert!(fx.biometrics.get(case.id).is_none());
@@ -1787,7 +1787,7 @@ async fn decision_effects_done_but_not_recorded_are_harmless_to_redo() {
     // The decision is written; the write recording its effects loses.
     fx.cases
         .failures
-        .fail_after("update_case", 1, 1, Fault::Conflict);
+        .fail_after("update_case", 1, MAX_ATTEMPTS, Fault::Conflict);
     desk.decide(case.id, &alice(), case.version, approve())
         .await
         .unwrap();
@@ -2052,21 +2052,22 @@ async fn retention_reports_a_store_failure_and_skips_a_case_that_changed() {
         desk.sweep_retention(fx.clock.now()).await,
         Err(DeskError::Unavailable(_))
     ));
-    fx.cases.meanwhile(a.id, |_| {});
+    // A complaint reopens `a` between the sweep's read and its write: `a` is read again and left.
+    fx.cases
+        .meanwhile(a.id, |c| c.state = CaseState::AwaitingReview);
     assert_eq!(desk.sweep_retention(fx.clock.now()).await.unwrap(), 1);
     assert_eq!(stored(&fx, b.id).state, CaseState::Erased);
     assert_eq!(
         stored(&fx, a.id).state,
-        CaseState::Approved,
-        "left to the next sweep"
+        CaseState::AwaitingReview,
+        "left alone"
     );
-    assert_eq!(desk.sweep_retention(fx.clock.now()).await.unwrap(), 1);
+    assert_eq!(desk.sweep_retention(fx.clock.now()).await.unwrap(), 0);
 }
 
-/// Looks like a bug (needs a long outage): the erasure replaces the case's pending effects with
-/// its own, so a withdrawal whose exclusions were not withdrawn yet leaves them active for good.
+/// The erasure adds its effects to the case's outbox: a withdrawal whose exclusions were not
+/// withdrawn yet (a long outage) still withdraws them.
 #[tokio::test]
-#[ignore = "bug: erasure drops the pending effects of the case (a withdrawal's exclusions stay active)"]
 async fn erasure_keeps_the_withdrawal_of_exclusions_pending() {
     let fx = Fakes::new();
     let desk = fx.desk();

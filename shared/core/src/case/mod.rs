@@ -267,7 +267,8 @@ impl Case {
             state: self.state,
             command: name,
         };
-        if self.state == CaseState::Erased {
+        // An erased case only finishes its outbox.
+        if self.state == CaseState::Erased && !matches!(command, Command::RecordDispatch { .. }) {
             return Err(DomainError::Gone);
         }
         let mut next = self.clone();
@@ -304,6 +305,9 @@ impl Case {
             }
             Command::ReplacePhoto { mut photo } => {
                 self.require(CaseState::NeedsBetterPhoto, refuse)?;
+                // An email asking for a better photo that has not gone out yet is moot now.
+                next.pending
+                    .retain(|e| !matches!(e, Effect::BetterPhotoMail | Effect::DecisionMail));
                 photo.generation = self.photo_generation() + 1;
                 next.photo = Some(photo);
                 next.quality_issue = None;

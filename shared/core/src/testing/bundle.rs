@@ -6,11 +6,11 @@ use std::sync::Arc;
 use super::analyzer::FakeAnalyzer;
 use super::clock::FakeClock;
 use super::fakes::*;
-use crate::embedding::EmbedJobs;
+use crate::worker::EmbedJobs;
 use crate::exclusions::{ExclusionService, IndexerPorts, MatchSettings};
 use crate::model::EmbedJob;
 use crate::ports::{Clock, JobError, JobHandler};
-use crate::service::{Desk, DeskError, Ports};
+use crate::desk::{Desk, DeskError, Ports};
 use crate::settings::Settings;
 use crate::signing::KeyRing;
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use super::failures::{Failures, lock};
 use crate::model::{AuditEvent, Case, CaseId, CaseState, Country, EmbedJob, ReviewerName};
 use crate::ports::*;
-use crate::service::valid_upload_key;
+use crate::requester::valid_upload_key;
 use crate::signing::{KeyRing, TokenError, scope};
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ use image::{ImageEncoder, RgbImage};
 use super::png_by_rows;
 use crate::i18n::Lang;
 use crate::model::CaseKind;
-use crate::service::SubmissionInput;
+use crate::requester::SubmissionInput;
 
 /// The side of the photos [`photo_png`] and [`photo_jpeg`] make (above the smallest accepted).
 pub const PHOTO_SIDE: u32 = 96;
