@@ -86,8 +86,6 @@ fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
     item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
-/// Whether the relay still has something to do for the case (what [`optout_core::Desk::dispatch`] would do).
-
 impl DynamoCaseStore {
     /// `retention`: how long personal data is kept after the later of the last change and the due date.
     pub fn new(
