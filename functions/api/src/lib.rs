@@ -5,9 +5,9 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use optout_aws::runtime::{SetupError, Started};
+use optout_core::Desk;
 use optout_core::exclusions::IndexerPorts;
 use optout_core::ports::ReviewerSessions;
-use optout_core::Desk;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::ServiceExt;

@@ -7,8 +7,8 @@
 
 pub mod matcher_snapshot;
 
-use optout_core::ports::Lease;
 use optout_core::housekeeper::Housekeeping;
+use optout_core::ports::Lease;
 use optout_core::{Desk, DeskError};
 use serde::Serialize;
 

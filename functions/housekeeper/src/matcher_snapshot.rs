@@ -3,9 +3,9 @@
 //! object and replays only a few minutes of the change feed. See
 //! [`optout_core::exclusions::snapshot`].
 
+use optout_core::Desk;
 use optout_core::exclusions::MatchSettings;
 use optout_core::exclusions::snapshot::{self, RefreshLimits, Refreshed};
-use optout_core::Desk;
 
 /// Refreshes the snapshot when the desk has a snapshot store. A failure is logged and left to
 /// the next run (the api function then replays a longer tail of the feed, or reads the table):

@@ -11,9 +11,9 @@ use optout_aws::testing::{Emulators, Stack};
 use optout_core::model::{CaseKind, CaseState};
 use optout_core::ports::Lease;
 use optout_core::ports::{Clock, Mail, MailError, Mailer};
-use optout_core::{Desk, SubmissionInput};
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
+use optout_core::{Desk, SubmissionInput};
 use optout_housekeeper_fn::{LEASE, LEASE_FOR, Report, run};
 
 fn lease(stack: &Stack) -> DynamoLease {

@@ -5,9 +5,9 @@
 use chrono::Utc;
 use optout_aws::matcher_snapshots::MATCHER_SNAPSHOT_KEY;
 use optout_aws::testing::{Emulators, Stack};
+use optout_core::Desk;
 use optout_core::model::CaseId;
 use optout_core::ports::ExclusionValue;
-use optout_core::Desk;
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
 use optout_housekeeper_fn::matcher_snapshot::refresh;

@@ -19,8 +19,8 @@ use optout_aws::lambda_api::{LocalRuntimeApi, Seen};
 use optout_aws::testing::{Emulators, Stack};
 use optout_core::Lang;
 use optout_core::model::CaseKind;
-use optout_core::{Desk, SubmissionInput};
 use optout_core::signing::KeyRing;
+use optout_core::{Desk, SubmissionInput};
 
 type Error = Box<dyn std::error::Error>;
 

@@ -11,8 +11,8 @@
 use optout_core::config::DeskConfig;
 use optout_core::exclusions::{ExclusionService, IndexerPorts, MatchSettings};
 use optout_core::indexer_keys::StaticIndexerKeys;
-use optout_core::{Desk, Ports};
 use optout_core::signing::KeyRing;
+use optout_core::{Desk, Ports};
 use std::collections::HashMap;
 use std::sync::Arc;
 

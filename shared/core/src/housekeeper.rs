@@ -62,7 +62,11 @@ impl Desk {
                 .list_cases(&filter, 100, after.as_ref())
                 .await?;
             for case in page.cases {
-                match self.cases().run_from(case, |_| Ok(Some(Command::Erase))).await {
+                match self
+                    .cases()
+                    .run_from(case, |_| Ok(Some(Command::Erase)))
+                    .await
+                {
                     Ok(done) => {
                         erased += 1;
                         self.dispatch(done.case).await;

@@ -4,7 +4,7 @@
 //! pictures are decoded without keeping their pixels ([`crate::pixels`]); [`inspect`] is the check
 //! without decoding, for page views.
 
-use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
+use image::{ImageDecoder, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 use std::io::Cursor;
 
@@ -43,58 +43,7 @@ impl PhotoLimits {
     }
 }
 
-/// The accepted photo types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PhotoType {
-    Jpeg,
-    Png,
-    Webp,
-}
-
-impl PhotoType {
-    pub fn mime(self) -> &'static str {
-        match self {
-            PhotoType::Jpeg => "image/jpeg",
-            PhotoType::Png => "image/png",
-            PhotoType::Webp => "image/webp",
-        }
-    }
-    /// Sniffs the type from the first bytes.
-    pub fn sniff(bytes: &[u8]) -> Option<Self> {
-        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(PhotoType::Jpeg)
-        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Some(PhotoType::Png)
-        } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-            Some(PhotoType::Webp)
-        } else {
-            None
-        }
-    }
-    /// Reads a declared content type (`image/jpeg; charset=...` is read as `image/jpeg`).
-    pub fn from_mime(mime: &str) -> Option<Self> {
-        let base = mime
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match base.as_str() {
-            "image/jpeg" | "image/jpg" | "image/pjpeg" => Some(PhotoType::Jpeg),
-            "image/png" => Some(PhotoType::Png),
-            "image/webp" => Some(PhotoType::Webp),
-            _ => None,
-        }
-    }
-    /// The `image` crate's name of the format.
-    pub fn format(self) -> ImageFormat {
-        match self {
-            PhotoType::Jpeg => ImageFormat::Jpeg,
-            PhotoType::Png => ImageFormat::Png,
-            PhotoType::Webp => ImageFormat::WebP,
-        }
-    }
-}
+pub use crate::pixels::PhotoType;
 
 /// What verification learnt about an accepted photo.
 #[derive(Debug, Clone, PartialEq, Eq)]

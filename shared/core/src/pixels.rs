@@ -18,11 +18,63 @@
 //! the DCT's reduced block, which is close to it). Coordinates are those of the stored picture,
 //! before any EXIF orientation.
 
+use image::ImageFormat;
 use std::io::Cursor;
 
 use image::RgbImage;
 
-use crate::photo::PhotoType;
+/// The accepted photo types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoType {
+    Jpeg,
+    Png,
+    Webp,
+}
+
+impl PhotoType {
+    pub fn mime(self) -> &'static str {
+        match self {
+            PhotoType::Jpeg => "image/jpeg",
+            PhotoType::Png => "image/png",
+            PhotoType::Webp => "image/webp",
+        }
+    }
+    /// Sniffs the type from the first bytes.
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(PhotoType::Jpeg)
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(PhotoType::Png)
+        } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(PhotoType::Webp)
+        } else {
+            None
+        }
+    }
+    /// Reads a declared content type (`image/jpeg; charset=...` is read as `image/jpeg`).
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        let base = mime
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match base.as_str() {
+            "image/jpeg" | "image/jpg" | "image/pjpeg" => Some(PhotoType::Jpeg),
+            "image/png" => Some(PhotoType::Png),
+            "image/webp" => Some(PhotoType::Webp),
+            _ => None,
+        }
+    }
+    /// The `image` crate's name of the format.
+    pub fn format(self) -> ImageFormat {
+        match self {
+            PhotoType::Jpeg => ImageFormat::Jpeg,
+            PhotoType::Png => ImageFormat::Png,
+            PhotoType::Webp => ImageFormat::WebP,
+        }
+    }
+}
 
 /// Why pixels could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -339,7 +339,6 @@ impl Desk {
         })
     }
 
-
     /// The case id a status token names (unknown, tampered and expired tokens are `InvalidLink`).
     fn token_case(&self, token: &str) -> Result<CaseId, DeskError> {
         let (subject, _) = self

@@ -5,8 +5,8 @@
 
 use chrono::Duration;
 
-use crate::ports::{Mail, MailClaim, MailError};
 use crate::desk::Desk;
+use crate::ports::{Mail, MailClaim, MailError};
 use crate::signing::random_token;
 
 /// How long a claim holds: longer than any send takes (the SDK gives up well before), short

@@ -4,10 +4,10 @@
 //! every pixel decoded, happens once, when the request is submitted ([`Desk::check_upload`]),
 //! within the process's decode gate.
 
+use crate::desk::{Desk, DeskError};
 use crate::error::{FieldCode, FieldCodeWithLimit, FieldErrors};
 use crate::photo::{self, InspectedPhoto};
 use crate::ports::{PhotoReadError, StoredPhoto};
-use crate::desk::{Desk, DeskError};
 use crate::requester::valid_upload_key;
 
 /// A refusal reported on the field `photo`.

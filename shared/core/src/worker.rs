@@ -133,9 +133,7 @@ impl JobHandler for EmbedJobs {
             };
             ports.biometrics.put_biometrics(&b).await.map_err(retry)?;
             let embedded = Command::Embedded { generation };
-            let (now, moved) = self
-                .step(case, job, CaseState::Embedding, embedded)
-                .await?;
+            let (now, moved) = self.step(case, job, CaseState::Embedding, embedded).await?;
             if moved {
                 tracing::info!(case = %job.case_id, "photo embedded; awaiting review");
             } else if matches!(now.state, CaseState::Withdrawn | CaseState::Erased) {
@@ -154,9 +152,7 @@ impl JobHandler for EmbedJobs {
             generation,
             verdict: verdict.clone(),
         };
-        let (next, moved) = self
-            .step(case, job, CaseState::Embedding, unusable)
-            .await?;
+        let (next, moved) = self.step(case, job, CaseState::Embedding, unusable).await?;
         if moved {
             tracing::info!(case = %next.id, verdict = %verdict, "photo unusable; asking for a better one");
             self.desk.dispatch(next).await;

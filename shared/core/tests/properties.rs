@@ -9,13 +9,13 @@
 //! string, nor any one-byte change of it, verifies.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use optout_core::case::{DecisionInput, NOTE_MAX, parse_note};
 use optout_core::error::FieldCodeWithLimit;
 use optout_core::i18n::Lang;
 use optout_core::indexer_keys::{self, PresentedKey};
 use optout_core::model::*;
 use optout_core::photo::{self, PhotoLimits};
 use optout_core::ports::QueueCursor;
-use optout_core::case::{DecisionInput, NOTE_MAX, parse_note};
 use optout_core::requester::valid_upload_key;
 use optout_core::signing::{KeyRing, admin, random_token, scope};
 use proptest::prelude::*;

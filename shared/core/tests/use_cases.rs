@@ -9,22 +9,22 @@
 //!
 
 use chrono::Duration;
+use optout_core::case::MAX_ATTEMPTS;
 use optout_core::error::FieldCode;
 use optout_core::exclusions::snapshot::{RefreshLimits, refresh};
 use optout_core::exclusions::{ChangesError, CheckError, MatchSettings};
+use optout_core::housekeeper::Housekeeping;
 use optout_core::i18n::Lang;
 use optout_core::indexer_keys::{self, AuthError};
 use optout_core::model::*;
 use optout_core::ports::*;
-use optout_core::case::MAX_ATTEMPTS;
-use optout_core::housekeeper::Housekeeping;
-use optout_core::reviewer::PhotoView;
-use optout_core::{DecisionInput, ReviewError};
-use optout_core::send_once::CLAIM;
 use optout_core::requester::valid_upload_key;
-use optout_core::{Desk, DeskError, SubmissionInput};
+use optout_core::reviewer::PhotoView;
+use optout_core::send_once::CLAIM;
 use optout_core::signing::{KeyRing, scope};
 use optout_core::testing::*;
+use optout_core::{DecisionInput, ReviewError};
+use optout_core::{Desk, DeskError, SubmissionInput};
 use optout_matcher::Candidate;
 use optout_matcher::wire::MAX_BATCH;
 use sha2::{Digest, Sha256};
@@ -317,7 +317,10 @@ async fn a_face_opt_out_is_stored_queued_and_acknowledged_once() {
 
     let audit = fx.cases.audit(case.id);
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
-    assert_eq!(actions, ["submitted", "job_enqueued,receipt_sent,photo_claimed"]);
+    assert_eq!(
+        actions,
+        ["submitted", "job_enqueued,receipt_sent,photo_claimed"]
+    );
     assert_eq!(audit[0].actor, Actor::Requester);
     assert_eq!(audit[1].actor, Actor::System);
 }
@@ -658,7 +661,10 @@ async fn with_the_queue_down_the_job_is_left_to_the_relay() {
     let c = stored(&fx, case.id);
     assert!(!c.job_dispatched && c.receipt_sent);
     assert!(fx.queue.enqueued().is_empty());
-    assert_eq!(fx.cases.actions(case.id), ["submitted", "receipt_sent,photo_claimed"]);
+    assert_eq!(
+        fx.cases.actions(case.id),
+        ["submitted", "receipt_sent,photo_claimed"]
+    );
     // The insert carried the job (a store that holds the queue would have written it).
     assert_eq!(fx.cases.first_jobs().len(), 1);
 
@@ -795,7 +801,10 @@ async fn withdrawing_deletes_the_photo_and_biometrics_and_confirms_once() {
     let actions = fx.cases.actions(case.id);
     assert_eq!(
         actions[actions.len() - 2..],
-        ["withdrawn", "exclusions_withdrawn,photo_deleted,biometrics_deleted,withdrawal_sent"]
+        [
+            "withdrawn",
+            "exclusions_withdrawn,photo_deleted,biometrics_deleted,withdrawal_sent"
+        ]
     );
 
     // Twice is harmless.
@@ -989,7 +998,10 @@ async fn a_better_photo_restarts_the_case_with_a_new_generation() {
     let actions = fx.cases.actions(case.id);
     assert_eq!(
         actions[actions.len() - 2..],
-        ["photo_replaced", "job_enqueued,photo_claimed,replaced_photo_deleted"]
+        [
+            "photo_replaced",
+            "job_enqueued,photo_claimed,replaced_photo_deleted"
+        ]
     );
 
     // The same form posted twice changes nothing.

@@ -43,7 +43,6 @@ fn insert_audit(tx: &Transaction<'_>, a: &AuditEvent) -> Result<(), StoreError> 
     Ok(())
 }
 
-
 fn load(conn: &rusqlite::Connection, id: &str) -> Result<Option<Case>, StoreError> {
     let row: Option<(String, Option<String>)> = conn
         .query_row(

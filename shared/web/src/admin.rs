@@ -9,8 +9,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use maud::Markup;
 use optout_core::model::{CaseId, CaseKind, CaseState, Country};
 use optout_core::ports::{CaseFilter, QueueCursor};
-use optout_core::{DecisionInput, DomainError, ReviewError, reviewer::PhotoView};
 use optout_core::signing::admin::{self, AdminSession};
+use optout_core::{DecisionInput, DomainError, ReviewError, reviewer::PhotoView};
 use std::collections::HashMap;
 
 use crate::AppState;

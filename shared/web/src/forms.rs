@@ -8,8 +8,8 @@ use optout_core::Lang;
 use optout_core::error::{FieldCode, FieldErrors};
 use optout_core::i18n::texts;
 use optout_core::model::CaseKind;
-use optout_core::{DeskError, SubmissionInput};
 use optout_core::signing::random_token;
+use optout_core::{DeskError, SubmissionInput};
 use std::collections::HashMap;
 
 use crate::AppState;

@@ -30,8 +30,8 @@ pub use csp::{CONTENT_SECURITY_POLICY, csp_with_image_origin};
 use http::HeaderValue;
 use http::header;
 pub use indexer::IndexerApi;
-use optout_core::ports::{ReviewerSessions, UploadSink};
 use optout_core::Desk;
+use optout_core::ports::{ReviewerSessions, UploadSink};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 

@@ -20,9 +20,9 @@ use lambda_http::tower::Service;
 use lambda_http::{Adapter, Context, LambdaEvent};
 use optout_aws::testing::{Emulators, Stack};
 use optout_core::EmbedJobs;
-use optout_core::{Desk, Ports};
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
+use optout_core::{Desk, Ports};
 use serde_json::{Value, json};
 
 use crate::{Mode, Reply, Req, SentMail, analyzer};

@@ -24,9 +24,9 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use chrono::Duration;
+use optout_core::Desk;
 use optout_core::model::ReviewerName;
 use optout_core::ports::PhotoAnalyzer;
-use optout_core::Desk;
 use optout_core::signing::admin;
 use serde_json::Value;
 

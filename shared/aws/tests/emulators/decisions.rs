@@ -6,13 +6,13 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use optout_core::Lang;
 use optout_core::EmbedJobs;
+use optout_core::Lang;
 use optout_core::model::{CaseId, CaseKind, CaseState, EmbedJob, RejectReason, ReviewerName};
 use optout_core::ports::{AnalyzerError, Clock, JobHandler, PhotoAnalyzer, PhotoFindings};
+use optout_core::signing::KeyRing;
 use optout_core::{DecisionInput, ReviewError};
 use optout_core::{Desk, SubmissionInput};
-use optout_core::signing::KeyRing;
 use serde_json::Value;
 
 use crate::fixtures::*;

@@ -561,13 +561,15 @@ impl Case {
             (Outcome::Rejected, _) => "reject_reason",
             (Outcome::BetterPhoto, _) => "quality",
         };
-        Ok(Change::system(to, &format!("decision:{}", outcome.as_str()))
-            .by(Actor::Reviewer(reviewer.to_string()))
-            .detail(format!(
-                "reason={} quality={} on_complaint={on_complaint} ground={ground}",
-                reject_reason.map_or("-", RejectReason::as_str),
-                code.unwrap_or("-"),
-            ))
-            .then(effects))
+        Ok(
+            Change::system(to, &format!("decision:{}", outcome.as_str()))
+                .by(Actor::Reviewer(reviewer.to_string()))
+                .detail(format!(
+                    "reason={} quality={} on_complaint={on_complaint} ground={ground}",
+                    reject_reason.map_or("-", RejectReason::as_str),
+                    code.unwrap_or("-"),
+                ))
+                .then(effects),
+        )
     }
 }

@@ -3,8 +3,8 @@
 use chrono::{Duration, TimeZone};
 
 use super::*;
-use crate::model::{Email, Outcome, PersonName, Phone};
 use crate::model::{Country, Reason as Text};
+use crate::model::{Email, Outcome, PersonName, Phone};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).single().unwrap()
@@ -213,7 +213,12 @@ fn every_state_and_command_follows_the_diagram() {
         let case = face_in(from);
         assert_eq!(case.state, from);
         for late in [false, true] {
-            let at = case.updated_at + if late { Duration::days(365) } else { Duration::days(1) };
+            let at = case.updated_at
+                + if late {
+                    Duration::days(365)
+                } else {
+                    Duration::days(1)
+                };
             for command in commands(&case) {
                 let name = command.name();
                 let want = expected(from, &command, late);
@@ -221,7 +226,10 @@ fn every_state_and_command_follows_the_diagram() {
                     (Ok(t), Some(to)) => {
                         assert_eq!(t.case.state, to, "{name} from {from}");
                         assert_eq!(t.from, from);
-                        assert!(from.can_become(to), "{name}: {from} -> {to} not in the diagram");
+                        assert!(
+                            from.can_become(to),
+                            "{name}: {from} -> {to} not in the diagram"
+                        );
                         assert_eq!(t.case.version, case.version + 1, "{name}: one bump");
                         assert_eq!(t.audit.state, to);
                         assert_eq!(t.audit.case_id, case.id);
@@ -242,15 +250,21 @@ fn every_state_and_command_follows_the_diagram() {
                             assert_eq!(e, DomainError::Gone);
                         }
                     }
-                    (Ok(t), None) => panic!("{name} from {from} (late {late}) went to {}", t.case.state),
-                    (Err(e), Some(to)) => panic!("{name} from {from} (late {late}) refused ({e}), expected {to}"),
+                    (Ok(t), None) => {
+                        panic!("{name} from {from} (late {late}) went to {}", t.case.state)
+                    }
+                    (Err(e), Some(to)) => {
+                        panic!("{name} from {from} (late {late}) refused ({e}), expected {to}")
+                    }
                 }
             }
         }
     }
     // The notice's own step, which a face opt-out never makes.
     let notice = received(CaseKind::DsaNotice);
-    let t = notice.apply(Command::ReadyForReview, t0(), &policy()).unwrap();
+    let t = notice
+        .apply(Command::ReadyForReview, t0(), &policy())
+        .unwrap();
     made.insert((t.from, t.case.state));
     // Every arrow of the diagram is made by some command, and nothing else is allowed.
     for from in CaseState::ALL {
@@ -270,7 +284,10 @@ fn a_new_case_is_received_with_its_photo_to_claim() {
     assert_eq!((c.state, c.version), (CaseState::Received, 1));
     assert_eq!(c.due_at, t0() + Duration::days(30));
     assert_eq!(c.pending, vec![Effect::ClaimPhoto]);
-    assert!(c.consent && !c.good_faith, "consent kept for a face opt-out only");
+    assert!(
+        c.consent && !c.good_faith,
+        "consent kept for a face opt-out only"
+    );
     assert!(c.has_outbox());
     let n = received(CaseKind::DsaNotice);
     assert!(n.pending.is_empty());
@@ -319,7 +336,10 @@ fn an_unusable_photo_asks_for_another_and_a_new_one_starts_over() {
         )
         .unwrap();
     let n = &t.case;
-    assert_eq!(n.photo.as_ref().map(|p| (p.key.as_str(), p.generation)), Some(("uploads/second", 2)));
+    assert_eq!(
+        n.photo.as_ref().map(|p| (p.key.as_str(), p.generation)),
+        Some(("uploads/second", 2))
+    );
     assert_eq!(n.quality_issue, None);
     assert!(!n.job_dispatched, "the new photo needs its job");
     assert_eq!(t.audit.actor, Actor::Requester);
@@ -372,7 +392,10 @@ fn decisions_follow_their_rules() {
     {
         *embedding_ready = false;
     }
-    assert!(matches!(c.apply(unready, t0(), &policy()), Err(DomainError::NotReady(_))));
+    assert!(matches!(
+        c.apply(unready, t0(), &policy()),
+        Err(DomainError::NotReady(_))
+    ));
     // A notice has no photo to improve.
     let n = dispatched(received(CaseKind::DsaNotice));
     let n = step(&n, Command::ReadyForReview, t0());
@@ -383,9 +406,20 @@ fn decisions_follow_their_rules() {
     let approved = n.apply(approve(&n), t0(), &policy()).unwrap();
     assert_eq!(
         approved.scheduled,
-        vec![Effect::WriteExclusions, Effect::DeletePhoto, Effect::DecisionMail]
+        vec![
+            Effect::WriteExclusions,
+            Effect::DeletePhoto,
+            Effect::DecisionMail
+        ]
     );
-    assert!(approved.audit.detail.as_deref().unwrap().contains("ground=dsa_art16"));
+    assert!(
+        approved
+            .audit
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("ground=dsa_art16")
+    );
     assert_eq!(approved.audit.actor, Actor::Reviewer("alice".into()));
     assert_eq!(approved.audit.action, "decision:approved");
     let d = approved.case.decision.as_ref().unwrap();
@@ -411,7 +445,10 @@ fn a_complaint_reopens_the_case_for_another_reviewer() {
     assert_eq!(c.due_at, at + Duration::days(30), "a new decision is due");
     assert_eq!(t.audit.detail.as_deref(), Some("contested=approved"));
     let open = c.open_complaint().unwrap();
-    assert_eq!((open.first_reviewer.as_str(), open.contested), ("alice", Outcome::Approved));
+    assert_eq!(
+        (open.first_reviewer.as_str(), open.contested),
+        ("alice", Outcome::Approved)
+    );
     // The first reviewer cannot decide it; another can, and it is resolved.
     assert_eq!(
         c.apply(reject(c), at, &policy()),
@@ -421,7 +458,10 @@ fn a_complaint_reopens_the_case_for_another_reviewer() {
         reason: RejectReason::NotTheRequester,
         note: None,
     };
-    let d = c.apply(decide(c, "bob", input), at, &policy()).unwrap().case;
+    let d = c
+        .apply(decide(c, "bob", input), at, &policy())
+        .unwrap()
+        .case;
     assert!(d.complaint.as_ref().unwrap().resolved_at.is_some());
     assert!(d.decision.as_ref().unwrap().on_complaint);
     assert!(d.pending.contains(&Effect::WithdrawExclusions));
@@ -443,17 +483,27 @@ fn a_complaint_reopens_the_case_for_another_reviewer() {
 fn erasure_keeps_only_what_the_audit_needs_and_waits_for_the_retention_period() {
     let a = face_in(CaseState::Approved);
     assert!(matches!(
-        a.apply(Command::Erase, a.updated_at + Duration::days(100), &policy()),
+        a.apply(
+            Command::Erase,
+            a.updated_at + Duration::days(100),
+            &policy()
+        ),
         Err(DomainError::NotReady(_))
     ));
     let t = a
-        .apply(Command::Erase, a.updated_at + Duration::days(184), &policy())
+        .apply(
+            Command::Erase,
+            a.updated_at + Duration::days(184),
+            &policy(),
+        )
         .unwrap();
     let e = &t.case;
     assert_eq!(e.state, CaseState::Erased);
     assert!(e.personal.is_none() && e.source_urls.is_empty());
     assert!(e.decision.as_ref().unwrap().note.is_none());
-    assert!(e.pending.contains(&Effect::DeleteBiometrics) && e.pending.contains(&Effect::DeletePhoto));
+    assert!(
+        e.pending.contains(&Effect::DeleteBiometrics) && e.pending.contains(&Effect::DeletePhoto)
+    );
     assert_eq!(t.audit.actor, Actor::System);
 }
 
@@ -471,7 +521,10 @@ fn recording_the_outbox_changes_no_state_and_only_its_own_version() {
     let later = c.updated_at + Duration::minutes(5);
     let t = c.apply(record(c.version), later, &policy()).unwrap();
     assert_eq!(t.case.state, CaseState::Approved);
-    assert_eq!(t.case.updated_at, c.updated_at, "bookkeeping is not a change");
+    assert_eq!(
+        t.case.updated_at, c.updated_at,
+        "bookkeeping is not a change"
+    );
     assert_eq!(t.case.pending, vec![Effect::WriteExclusions]);
     assert!(t.case.job_dispatched && t.case.receipt_sent);
     assert_eq!(

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use super::analyzer::FakeAnalyzer;
 use super::clock::FakeClock;
 use super::fakes::*;
-use crate::worker::EmbedJobs;
+use crate::desk::{Desk, DeskError, Ports};
 use crate::exclusions::{ExclusionService, IndexerPorts, MatchSettings};
 use crate::model::EmbedJob;
 use crate::ports::{Clock, JobError, JobHandler};
-use crate::desk::{Desk, DeskError, Ports};
 use crate::settings::Settings;
 use crate::signing::KeyRing;
+use crate::worker::EmbedJobs;
 
 /// The public URL of the desk the fakes serve.
 pub const PUBLIC_URL: &str = "https://desk.test";

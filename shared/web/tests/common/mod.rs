@@ -8,9 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, Method, Request, StatusCode};
 use optout_core::exclusions::{ExclusionService, IndexerPorts, MatchSettings};
 use optout_core::ports::{Clock, ReviewerSessions};
-use optout_core::{Desk, Ports};
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
+use optout_core::{Desk, Ports};
 use optout_embedded::{
     Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteExclusions,
     SqliteIndexerKeys, SqliteMailLedger, SqliteQueue, SqliteReviewerSessions,
