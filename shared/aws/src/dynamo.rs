@@ -240,36 +240,10 @@ impl DynamoCaseStore {
         attr: &str,
         value: &str,
     ) -> Result<Vec<(String, CaseId)>, StoreError> {
-        let mut out_keys = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.cases_table)
-                .index_name(index)
-                .key_condition_expression("#a = :v")
-                .expression_attribute_names("#a", attr)
-                .expression_attribute_values(":v", s(value))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("Query", e))?;
-            for item in out.items() {
-                let id = get_s(item, "pk")
-                    .and_then(|pk| pk.strip_prefix("CASE#"))
-                    .and_then(CaseId::parse)
-                    .ok_or_else(|| corrupt("index entry without a case id"))?;
-                out_keys.push((get_s(item, "due_at").unwrap_or_default().to_owned(), id));
-            }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        Ok(out_keys)
+        self.index_query(index, attr, value, usize::MAX).await
     }
 
+    /// The first `limit` case ids of one partition of an index.
     async fn index_ids(
         &self,
         index: &str,
@@ -277,9 +251,24 @@ impl DynamoCaseStore {
         value: &str,
         limit: usize,
     ) -> Result<Vec<CaseId>, StoreError> {
-        let mut ids = Vec::new();
+        let entries = self.index_query(index, attr, value, limit).await?;
+        Ok(entries.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// (`due_at`, case id) of one partition of an index, at most `limit`, page by page.
+    async fn index_query(
+        &self,
+        index: &str,
+        attr: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, CaseId)>, StoreError> {
+        let mut entries = Vec::new();
         let mut start: Option<Item> = None;
-        while ids.len() < limit {
+        while entries.len() < limit {
+            let page = i32::try_from(limit - entries.len())
+                .unwrap_or(i32::MAX)
+                .min(1000);
             let out = self
                 .client
                 .query()
@@ -288,11 +277,7 @@ impl DynamoCaseStore {
                 .key_condition_expression("#a = :v")
                 .expression_attribute_names("#a", attr)
                 .expression_attribute_values(":v", s(value))
-                .limit(
-                    i32::try_from(limit - ids.len())
-                        .unwrap_or(i32::MAX)
-                        .min(1000),
-                )
+                .limit(page)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -302,15 +287,15 @@ impl DynamoCaseStore {
                     .and_then(|pk| pk.strip_prefix("CASE#"))
                     .and_then(CaseId::parse)
                     .ok_or_else(|| corrupt("index entry without a case id"))?;
-                ids.push(id);
+                entries.push((get_s(item, "due_at").unwrap_or_default().to_owned(), id));
             }
             match out.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
                 _ => break,
             }
         }
-        ids.truncate(limit);
-        Ok(ids)
+        entries.truncate(limit);
+        Ok(entries)
     }
 }
 

@@ -256,18 +256,8 @@ fn classify(e: &image::ImageError) -> FieldCodeWithLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::gradient_jpeg;
     use image::{ImageEncoder, RgbImage};
-
-    fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| {
-            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
-        });
-        let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
-            .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
-            .unwrap();
-        out
-    }
 
     fn png(w: u32, h: u32) -> Vec<u8> {
         let img = RgbImage::from_pixel(w, h, image::Rgb([1, 2, 3]));
@@ -307,7 +297,7 @@ mod tests {
     #[test]
     fn accepts_real_images() {
         let l = PhotoLimits::default();
-        let v = verify(&jpeg(320, 240), Some("image/jpeg"), &l).unwrap();
+        let v = verify(&gradient_jpeg(320, 240), Some("image/jpeg"), &l).unwrap();
         assert_eq!((v.kind, v.width, v.height), (PhotoType::Jpeg, 320, 240));
         assert_eq!(v.sha256.len(), 64);
         assert_eq!(
@@ -319,7 +309,7 @@ mod tests {
     #[test]
     fn refuses_bad_files() {
         let l = PhotoLimits::default();
-        let j = jpeg(320, 240);
+        let j = gradient_jpeg(320, 240);
         assert_eq!(verify(b"", None, &l).unwrap_err().0, FieldCode::Required);
         assert_eq!(
             verify(b"hello world, not an image", None, &l)
@@ -408,12 +398,12 @@ mod tests {
             FieldCode::TooManyPixels
         );
         assert_eq!(
-            inspect(&jpeg(320, 240), Some("image/png"), &l)
+            inspect(&gradient_jpeg(320, 240), Some("image/png"), &l)
                 .unwrap_err()
                 .0,
             FieldCode::TypeMismatch
         );
-        let j = jpeg(320, 240);
+        let j = gradient_jpeg(320, 240);
         assert_eq!(
             inspect(&j[..j.len() / 2], None, &l).unwrap_err().0,
             FieldCode::CorruptImage
@@ -438,7 +428,7 @@ mod tests {
             FieldCode::CorruptImage
         );
         // A large JPEG is checked at 1/8 a side.
-        let j = jpeg(4000, 3000);
+        let j = gradient_jpeg(4000, 3000);
         let seen = inspect(&j, None, &l).unwrap();
         assert_eq!(seen.variant, Variant::JpegBaseline);
         assert!(seen.verify_cost() < 2 << 20, "{}", seen.verify_cost());

@@ -134,6 +134,14 @@ fn hamming(a: &str, b: &str) -> Option<u32> {
 }
 
 impl Desk {
+    async fn case(&self, id: CaseId) -> Result<Case, ReviewError> {
+        self.ports
+            .cases
+            .get_case(id)
+            .await?
+            .ok_or(ReviewError::NotFound)
+    }
+
     /// A page of the review queue.
     pub async fn queue(
         &self,
@@ -151,12 +159,7 @@ impl Desk {
     /// A case with its biometrics, audit trail, entries and the most similar active exclusions of
     /// other cases (brute force over the active entries).
     pub async fn review_case(&self, id: CaseId) -> Result<CaseReview, ReviewError> {
-        let case = self
-            .ports
-            .cases
-            .get_case(id)
-            .await?
-            .ok_or(ReviewError::NotFound)?;
+        let case = self.case(id).await?;
         let biometrics = self.ports.biometrics.get_biometrics(id).await?;
         let audit = self.ports.cases.audit_trail(id).await?;
         let entries = self.ports.exclusions.case_entries(id).await?;
@@ -307,12 +310,7 @@ impl Desk {
         expected_version: u64,
         input: DecisionInput,
     ) -> Result<Case, ReviewError> {
-        let case = self
-            .ports
-            .cases
-            .get_case(id)
-            .await?
-            .ok_or(ReviewError::NotFound)?;
+        let case = self.case(id).await?;
         let embedding_ready = match input {
             DecisionInput::Approve { .. } if case.kind == CaseKind::FaceOptOut => self
                 .ports

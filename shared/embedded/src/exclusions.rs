@@ -48,16 +48,7 @@ const COLUMNS: &str = "id, position, case_id, kind, value, state, created_at, up
 type RawRow = (i64, i64, String, String, String, String, String, String);
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+    RawRow::try_from(r)
 }
 
 fn entry(r: RawRow) -> Result<ExclusionEntry, StoreError> {

@@ -41,14 +41,7 @@ const COLUMNS: &str = "id, name, secret_sha256, rate_per_minute, created_at, rev
 type RawKey = (String, String, String, i64, String, Option<String>);
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawKey> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
+    RawKey::try_from(r)
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {

@@ -427,17 +427,7 @@ fn map_pixel_error(e: PixelError) -> AnalyzeError {
 mod tests {
     use super::*;
     use image::ImageEncoder;
-
-    fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| {
-            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
-        });
-        let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-            .encode_image(&img)
-            .unwrap();
-        out
-    }
+    use optout_core::testing::gradient_jpeg;
 
     use optout_core::testing::png_by_rows as png_rows;
 
@@ -448,7 +438,7 @@ mod tests {
             decode_full(b"hello world, not an image"),
             Err(AnalyzeError::UnsupportedFormat)
         ));
-        let j = jpeg(300, 200);
+        let j = gradient_jpeg(300, 200);
         for cut in [3, 20, 200, j.len() / 2] {
             let _ = decode_full(&j[..cut]);
             let _ = decode_reduced(&j[..cut], 64);
@@ -461,7 +451,7 @@ mod tests {
 
     #[test]
     fn reduced_decode_keeps_the_long_side() {
-        let j = jpeg(1024, 512);
+        let j = gradient_jpeg(1024, 512);
         let d = decode_reduced(&j, 256).unwrap();
         assert_eq!((d.full_width, d.full_height), (1024, 512));
         assert_eq!(d.image.dimensions(), (256, 128));
@@ -568,7 +558,7 @@ mod tests {
     #[test]
     fn too_small_and_too_large_headers() {
         assert!(matches!(
-            decode_full(&jpeg(8, 8)),
+            decode_full(&gradient_jpeg(8, 8)),
             Err(AnalyzeError::TooSmall { .. })
         ));
         // a PNG header claiming 20000 x 10 pixels

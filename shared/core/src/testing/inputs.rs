@@ -59,20 +59,25 @@ pub fn photo_png(seed: u8) -> Vec<u8> {
     })
 }
 
-/// A valid JPEG photo of [`PHOTO_SIDE`]² pixels; different seeds give different bytes. Panics if
-/// encoding fails (a test helper).
+/// A valid JPEG photo of [`PHOTO_SIDE`]² pixels; different seeds give different bytes.
 pub fn photo_jpeg(seed: u8) -> Vec<u8> {
-    let img = RgbImage::from_fn(PHOTO_SIDE, PHOTO_SIDE, |x, y| {
-        image::Rgb([(x as u8) ^ seed, (y as u8).wrapping_mul(2), seed])
-    });
+    jpeg_by_pixels(PHOTO_SIDE, PHOTO_SIDE, |x, y| {
+        [(x as u8) ^ seed, (y as u8).wrapping_mul(2), seed]
+    })
+}
+
+/// A `w`×`h` JPEG (quality 85) of a smooth gradient, the test picture of the decoders.
+pub fn gradient_jpeg(w: u32, h: u32) -> Vec<u8> {
+    jpeg_by_pixels(w, h, |x, y| [(x % 256) as u8, (y % 256) as u8, 128])
+}
+
+/// A `w`×`h` JPEG (quality 85) whose pixel at (x, y) is `px(x, y)`. Panics if encoding fails (a
+/// test helper).
+pub fn jpeg_by_pixels(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
+    let img = RgbImage::from_fn(w, h, |x, y| image::Rgb(px(x, y)));
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
-        .write_image(
-            img.as_raw(),
-            PHOTO_SIDE,
-            PHOTO_SIDE,
-            image::ExtendedColorType::Rgb8,
-        )
+        .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
         .expect("JPEG encoding");
     out
 }

@@ -21,7 +21,9 @@ pub use bundle::{Fakes, PUBLIC_URL};
 pub use clock::FakeClock;
 pub use failures::{Failures, Fault};
 pub use fakes::*;
-pub use inputs::{PHOTO_SIDE, dsa_input, face_input, photo_jpeg, photo_png};
+pub use inputs::{
+    PHOTO_SIDE, dsa_input, face_input, gradient_jpeg, jpeg_by_pixels, photo_jpeg, photo_png,
+};
 
 /// A `w`×`h` RGB PNG whose pixel at (x, y) is `px(x, y)`, written row by row: a 49-megapixel
 /// test picture never exists whole in memory. Panics if encoding fails (a test helper).
