@@ -609,7 +609,7 @@ async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_made_with_the_cli_work_until_revoked_and_are_never_listed() {
     let tmp = tempfile::tempdir().unwrap();
-    let app = TestApp::start_in(tmp.path(), desk_args(), None, Arc::new(SystemClock)).await;
+    let app = TestApp::start_in(tmp.path(), Setup::default()).await;
     let run = |command: IndexerKeyCommand| async move {
         let mut out = Vec::new();
         let args = IndexerKeyArgs {

@@ -18,6 +18,7 @@ pub mod embedded;
 pub mod photo_view;
 pub mod privacy;
 pub mod scenarios;
+pub mod serve;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
