@@ -131,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
     let rss_after = status_mb("self", "VmRSS:");
     let sent = receipts(&system);
 
-    let errors = t.errors.len();
+    let errors = t.errors().len();
     t.print(load.as_secs_f64(), "photo upload (form POST)");
     let after_load = (drained - load).as_secs_f64();
     println!(

@@ -246,19 +246,24 @@ pub async fn upload_photo(
 #[derive(Default)]
 pub struct Timings {
     /// `POST /v1/uploads`.
-    pub upload_form: Vec<Duration>,
+    upload_form: Vec<Duration>,
     /// The photo through the upload form.
-    pub upload: Vec<Duration>,
+    upload: Vec<Duration>,
     /// `POST /v1/cases` of face opt-outs.
-    pub face_case: Vec<Duration>,
+    face_case: Vec<Duration>,
     /// `POST /v1/cases` of DSA notices.
-    pub dsa_case: Vec<Duration>,
+    dsa_case: Vec<Duration>,
     /// A whole face opt-out (the three requests).
-    pub face_total: Vec<Duration>,
-    pub errors: Vec<String>,
+    face_total: Vec<Duration>,
+    errors: Vec<String>,
 }
 
 impl Timings {
+    /// The submissions that failed, with why.
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+
     fn merge(&mut self, o: Timings) {
         self.upload_form.extend(o.upload_form);
         self.upload.extend(o.upload);

@@ -174,7 +174,7 @@ async fn main() -> Result<(), Error> {
 
     // Warm-up (connections of the SDK clients; not counted): one round of the tasks.
     let warm = drive(&f, &http, &photos, &o, 0, o.concurrency, &run).await?;
-    if let Some(e) = warm.errors.first() {
+    if let Some(e) = warm.errors().first() {
         return Err(format!("warm-up failed: {e}").into());
     }
     let rss_before = status_mb("self", "VmRSS:");
@@ -200,7 +200,7 @@ async fn main() -> Result<(), Error> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = status_mb("self", "VmRSS:");
 
-    let errors = t.errors.len();
+    let errors = t.errors().len();
     t.print(secs, "photo to moto (presigned)");
     println!(
         "CPU during the run: this process (handler + bench clients) {:.1} s, emulators {:.1} s, of {:.1} s wall on {} cores",
