@@ -217,33 +217,18 @@ pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// A PNG of `w`×`h` pixels of one colour.
 pub fn png(w: u32, h: u32) -> Vec<u8> {
-    use image::ImageEncoder;
-    let img = image::RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30]));
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
-        .unwrap();
-    out
+    optout_core::testing::png_by_rows(w, h, |_, _| [10, 20, 30])
 }
 
 /// A small PNG whose header declares `w`×`h` pixels (a decompression bomb).
 pub fn png_bomb(w: u32, h: u32) -> Vec<u8> {
     let mut p = png(64, 64);
+    // IHDR: its width and height, then the CRC of the chunk's type and data.
     p[16..20].copy_from_slice(&w.to_be_bytes());
     p[20..24].copy_from_slice(&h.to_be_bytes());
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in &p[12..29] {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    let crc = !c;
+    let crc = crc32fast::hash(&p[12..29]);
     p[29..33].copy_from_slice(&crc.to_be_bytes());
     p
 }
