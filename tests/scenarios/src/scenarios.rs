@@ -260,13 +260,7 @@ pub async fn face_opt_out_to_approval(mode: &dyn Mode) {
         mode.name()
     );
     let desk = mode.desk();
-    let stored = desk
-        .ports
-        .cases
-        .get_case(CaseId::parse(&id).expect("ULID"))
-        .await
-        .expect("store")
-        .expect("case");
+    let stored = stored_case(mode, &id).await;
     let key = stored
         .photo
         .as_ref()
@@ -523,14 +517,7 @@ pub async fn concurrent_submissions_send_one_receipt(mode: &dyn Mode) {
     assert_mails(mode, &email, 1, "one receipt").await;
     // However often a relay or a retry dispatches the case now, nothing more is sent.
     for _ in 0..3 {
-        let case = desk
-            .ports
-            .cases
-            .get_case(id)
-            .await
-            .expect("store")
-            .expect("case");
-        let mut unsent = case.clone();
+        let mut unsent = stored_case(mode, &id.to_string()).await;
         unsent.receipt_sent = false;
         desk.dispatch(unsent).await;
     }
@@ -633,6 +620,13 @@ async fn approved_dsa_notice(mode: &dyn Mode, email: &str, link: &str) -> (Strin
     let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
     assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
     (id, token)
+}
+
+/// Case `id` as the mode's store has it.
+pub async fn stored_case(mode: &dyn Mode, id: &str) -> optout_core::model::Case {
+    let id = CaseId::parse(id).expect("ULID");
+    let case = mode.desk().ports.cases.get_case(id).await;
+    case.expect("store").expect("case")
 }
 
 /// The exclusion entries of case `id`, read from the mode's store.

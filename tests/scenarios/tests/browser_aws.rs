@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use optout_core::model::CaseId;
 use optout_scenarios::aws::Aws;
 use optout_scenarios::{Mode, Req, fixture, root, scenarios};
 
@@ -87,9 +86,7 @@ async fn reviewer_journey_in_headless_chromium_on_aws() {
     browser
         .run("review.mjs", "review journey", &[&link, &id], "aws")
         .await;
-    let cases = &aws.desk.ports.cases;
-    let c = cases.get_case(CaseId::parse(&id).expect("ULID")).await;
-    let c = c.expect("store").expect("case");
+    let c = scenarios::stored_case(&*aws, &id).await;
     assert_eq!(c.state.as_str(), "approved");
     assert_eq!(c.decision.expect("decision").reviewer.as_str(), "carol");
     let mails = aws.mails_to(&email).await;
