@@ -28,8 +28,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "support/embedded.rs"]
+mod embedded;
 #[path = "support/load.rs"]
 mod load;
+use embedded::*;
 use load::*;
 
 /// The goal of the issue, for the whole server process.
@@ -41,27 +44,22 @@ struct Opts {
     formats: Vec<String>,
 }
 
-fn opts() -> anyhow::Result<Opts> {
+fn opts() -> Result<Opts, Error> {
     let mut o = Opts {
         count: 8,
         side: 7000,
         formats: vec!["png".into(), "jpeg".into()],
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let v = args.next().with_context(|| format!("{a} needs a value"))?;
-        match a.as_str() {
-            "--count" => o.count = v.parse::<usize>()?.max(1),
-            "--side" => o.side = v.parse::<u32>()?.clamp(64, 7071),
+    parse_options("examples/hostile_images_bench.rs", |name, v| {
+        match name {
+            "--count" => o.count = number::<usize>(name, v)?.max(1),
+            "--side" => o.side = number::<u32>(name, v)?.clamp(64, 7071),
             "--formats" => o.formats = v.split(',').map(str::to_owned).collect(),
-            _ => bail!("unknown option {a}; see the top of examples/hostile_images_bench.rs"),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     Ok(o)
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `side`x`side` pixels: a flat, slightly graded background with the fixture portrait pasted at a
@@ -104,9 +102,11 @@ fn encode(img: &RgbImage, format: &str) -> anyhow::Result<(Vec<u8>, &'static str
 }
 
 /// Resets the peak resident size of `pid` (`VmHWM`) to its current size.
-fn reset_peak(pid: u32) -> anyhow::Result<()> {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
-        .context("resetting VmHWM (/proc/PID/clear_refs)")
+fn reset_child_peak(pid: u32) -> anyhow::Result<()> {
+    if !reset_peak(&pid.to_string()) {
+        bail!("could not reset VmHWM (/proc/{pid}/clear_refs)");
+    }
+    Ok(())
 }
 
 /// The server: this program again, as `serve DATA_DIR`; prints `READY <url>` once listening.
@@ -151,76 +151,32 @@ impl Drop for Server {
 
 /// The child: the embedded system as `optout serve` runs it, with the face pipeline.
 async fn serve_child(data: PathBuf) -> anyhow::Result<()> {
-    use optout::config::{DeskArgs, ServeArgs};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
-    let args = ServeArgs {
-        data: Some(data),
-        desk: DeskArgs {
-            public_url: Some(url.clone()),
-            mail_from: Some("bench <desk@example.org>".into()),
-            operator_name: Some("bench".into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let config = args.sources_with_env(false)?.resolve(addr)?;
-    let engine = optout_face::FaceEngine::load(&root().join(".cache/models"))?;
-    let analyzer: Arc<dyn optout_core::ports::PhotoAnalyzer> =
-        Arc::new(optout_face::FaceAnalyzer(engine.into()));
-    let system =
-        optout::embedded::System::open(&config, Arc::new(optout_core::ports::SystemClock))?;
-    let (_stop, rx) = tokio::sync::watch::channel(false);
-    println!("READY {url}");
-    optout::embedded::run(system, listener, Some(analyzer), rx).await
+    let served = serve(&data, Some(face_analyzer()?)).await?;
+    println!("READY {}", served.url);
+    served.server.await?
 }
 
 /// Uploads one photo through the upload form; returns its key.
-async fn upload(
-    c: &reqwest::Client,
-    url: &str,
-    bytes: Vec<u8>,
-    ct: &str,
-) -> anyhow::Result<String> {
-    let form: serde_json::Value = c
-        .post(format!("{url}/v1/uploads"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let mut mp = reqwest::multipart::Form::new();
-    for (k, v) in form["fields"].as_object().context("fields")? {
-        mp = mp.text(k.clone(), v.as_str().unwrap_or_default().to_owned());
-    }
-    mp = mp.part("file", reqwest::multipart::Part::bytes(bytes).mime_str(ct)?);
-    let target = form["url"].as_str().context("url")?;
-    let r = c
-        .post(target)
-        .header("accept", "application/json")
-        .multipart(mp)
-        .send()
-        .await?;
-    if r.status() != 204 {
-        bail!("upload refused: {}", r.status());
-    }
+async fn upload(app: &Http, bytes: Vec<u8>, ct: &str) -> anyhow::Result<String> {
+    let (form, _) = create(app, "/v1/uploads", &serde_json::json!({}), None)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    upload_photo(&app.client, &form, bytes, ct)
+        .await
+        .map_err(anyhow::Error::msg)?;
     Ok(form["key"].as_str().context("key")?.to_owned())
 }
 
 /// Submits a face opt-out for an uploaded photo; returns the token of its status link.
-async fn submit(c: &reqwest::Client, url: &str, key: &str, n: usize) -> anyhow::Result<String> {
+async fn submit(app: &Http, key: &str, n: usize) -> anyhow::Result<String> {
     let body = serde_json::json!({
         "kind": "face_opt_out", "country": "TH", "first_name": "Somchai", "last_name": "Jaidee",
         "email": format!("bench{n}@example.org"), "phone": "+66812345678",
         "reason": "Please remove my face from your index.", "consent": true, "upload_key": key
     });
-    let r = c.post(format!("{url}/v1/cases")).json(&body).send().await?;
-    let status = r.status();
-    let v: serde_json::Value = r.json().await?;
-    if status != 201 {
-        bail!("submission refused: {status} {v}");
-    }
+    let (v, _) = create(app, "/v1/cases", &body, None)
+        .await
+        .map_err(anyhow::Error::msg)?;
     let link = v["status_url"].as_str().context("status_url")?;
     Ok(link.rsplit('/').next().unwrap_or_default().to_owned())
 }
@@ -263,12 +219,16 @@ async fn run_format(o: &Opts, format: &str, portrait: &RgbImage) -> anyhow::Resu
     let before = status_mb(&pid.to_string(), "VmRSS:");
     println!("server pid {pid}: RSS after start {before:.0} MB (start-up peak {start_peak:.0} MB)");
     let c = reqwest::Client::new();
+    let app = Http {
+        client: c.clone(),
+        url: url.clone(),
+    };
 
     let mut keys = Vec::new();
     for (bytes, ct) in photos {
-        keys.push(upload(&c, &url, bytes, ct).await?);
+        keys.push(upload(&app, bytes, ct).await?);
     }
-    reset_peak(pid)?;
+    reset_child_peak(pid)?;
     let stop = Arc::new(AtomicBool::new(false));
     let high = Arc::new(AtomicU64::new(0));
     let s = sampler(pid, stop.clone(), high.clone());
@@ -301,14 +261,14 @@ async fn run_format(o: &Opts, format: &str, portrait: &RgbImage) -> anyhow::Resu
     );
 
     // Phase 2: every submission at once, the worker embedding them.
-    reset_peak(pid)?;
+    reset_child_peak(pid)?;
     let t = Instant::now();
     let subs: Vec<_> = keys
         .iter()
         .enumerate()
         .map(|(n, k)| {
-            let (c, url, k) = (c.clone(), url.clone(), k.clone());
-            tokio::spawn(async move { submit(&c, &url, &k, n).await })
+            let (app, k) = (app.clone(), k.clone());
+            tokio::spawn(async move { submit(&app, &k, n).await })
         })
         .collect();
     let mut tokens = Vec::new();
@@ -366,7 +326,7 @@ async fn main() -> anyhow::Result<()> {
         let data = args.next().context("serve DATA_DIR")?;
         return serve_child(data.into()).await;
     }
-    let o = opts()?;
+    let o = opts().map_err(anyhow::Error::msg)?;
     let portrait = image::open(root().join(".cache/fixtures/person_b_1.jpg"))
         .context(".cache/fixtures/person_b_1.jpg: run scripts/setup-models")?
         .into_rgb8();

@@ -8,21 +8,22 @@
 //! cargo run --release --example indexer_http_bench -- [--entries 100000] [--batches 60] [--concurrency 1]
 //! ```
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chrono::Utc;
-use optout::config::{DeskArgs, ServeArgs};
-use optout::embedded::{System, run};
+use optout::embedded::System;
 use optout_core::model::CaseId;
-use optout_core::ports::{ExclusionValue, SystemClock};
+use optout_core::ports::ExclusionValue;
 use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
 use optout_matcher::wire::{CheckResponse, MAX_BATCH};
 use optout_matcher::{Embedding, PdqHash, Sha256Digest};
-use std::sync::Arc;
 use std::time::Instant;
 
+#[path = "support/embedded.rs"]
+mod embedded;
 #[path = "support/load.rs"]
 mod load;
+use embedded::*;
 use load::*;
 
 struct Opts {
@@ -31,26 +32,20 @@ struct Opts {
     concurrency: usize,
 }
 
-fn opts() -> anyhow::Result<Opts> {
+fn opts() -> Result<Opts, Error> {
     let mut o = Opts {
         entries: 100_000,
         batches: 60,
         concurrency: 1,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let v: usize = args
-            .next()
-            .with_context(|| format!("{a} needs a value"))?
-            .parse()
-            .with_context(|| format!("{a} needs a number"))?;
-        match a.as_str() {
-            "--entries" => o.entries = v.max(4),
-            "--batches" => o.batches = v.max(1),
-            "--concurrency" => o.concurrency = v.max(1),
-            _ => bail!("unknown option {a}; see the top of examples/indexer_http_bench.rs"),
-        }
-    }
+    number_options(
+        "examples/indexer_http_bench.rs",
+        &mut [
+            ("--entries", &mut o.entries, 4..=usize::MAX),
+            ("--batches", &mut o.batches, 1..=usize::MAX),
+            ("--concurrency", &mut o.concurrency, 1..=usize::MAX),
+        ],
+    )?;
     Ok(o)
 }
 
@@ -135,25 +130,14 @@ fn batch(t: &Table, rng: &mut SplitMix64) -> Vec<serde_json::Value> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let o = opts()?;
+    let o = opts().map_err(anyhow::Error::msg)?;
     let tmp = tempfile::tempdir()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let base = format!("http://{addr}");
-    let args = ServeArgs {
-        data: Some(tmp.path().to_owned()),
-        desk: DeskArgs {
-            public_url: Some(base.clone()),
-            mail_from: Some("bench <desk@example.org>".into()),
-            operator_name: Some("bench".into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let config = args.sources_with_env(false)?.resolve(addr)?;
-    let system = System::open(&config, Arc::new(SystemClock))?;
-    let (_stop, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(run(system.clone(), listener, None, rx));
+    let Served {
+        url: base,
+        system,
+        stop: _stop,
+        ..
+    } = serve(tmp.path(), None).await?;
 
     let mut rng = SplitMix64::new(0x0b7b_e7c4);
     let t = table(o.entries, &mut rng);

@@ -43,53 +43,65 @@ pub struct ServeArgs {
     pub desk: DeskArgs,
 }
 
-/// The desk's settings as flags (each also an environment variable and a config-file line; see
-/// the README's Configuration table). Values are checked by [`DeskConfig::from_lookup`], the same
-/// code the AWS functions run.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct DeskArgs {
-    /// A config file of `NAME=value` lines (any variable of the README's Configuration table).
-    #[arg(long = "config", env = CONFIG_FILE)]
-    pub config: Option<PathBuf>,
-    /// Any setting as `NAME=value` (repeatable), e.g. `--set OPTOUT_DECISION_DAYS=14`.
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    pub set: Vec<String>,
-    /// Signing keys `ID:BASE64URL_SECRET[,ID:SECRET...]` (the first signs; all verify). In the
-    /// embedded mode a key is generated and kept in DIR/keys/signing.keys when this is not set.
-    #[arg(long, env = SIGNING_KEYS, hide_env_values = true)]
-    pub signing_keys: Option<String>,
+/// [`DeskArgs`] with one optional text flag per shared setting of `flags`: each
+/// `doc field => VARIABLE`, and [`DeskArgs::named_flags`] pairing them with their variables.
+macro_rules! desk_args {
+    ($($(#[doc = $doc:literal])+ $field:ident => $var:expr,)+) => {
+        /// The desk's settings as flags (each also an environment variable and a config-file line;
+        /// see the README's Configuration table). Values are checked by
+        /// [`DeskConfig::from_lookup`], the same code the AWS functions run.
+        #[derive(Debug, Clone, Default, clap::Args)]
+        pub struct DeskArgs {
+            /// A config file of `NAME=value` lines (any variable of the README's Configuration table).
+            #[arg(long = "config", env = CONFIG_FILE)]
+            pub config: Option<PathBuf>,
+            /// Any setting as `NAME=value` (repeatable), e.g. `--set OPTOUT_DECISION_DAYS=14`.
+            #[arg(long = "set", value_name = "NAME=VALUE")]
+            pub set: Vec<String>,
+            /// Signing keys `ID:BASE64URL_SECRET[,ID:SECRET...]` (the first signs; all verify). In
+            /// the embedded mode a key is generated and kept in DIR/keys/signing.keys when this is
+            /// not set.
+            #[arg(long, env = SIGNING_KEYS, hide_env_values = true)]
+            pub signing_keys: Option<String>,
+            $(
+                $(#[doc = $doc])+
+                #[arg(long)]
+                pub $field: Option<String>,
+            )+
+        }
+
+        impl DeskArgs {
+            /// Each flag with the variable it sets.
+            fn named_flags(&self) -> Vec<(&'static str, &Option<String>)> {
+                vec![$(($var, &self.$field),)+ (SIGNING_KEYS, &self.signing_keys)]
+            }
+        }
+    };
+}
+
+desk_args! {
     /// Public base URL used in emails and redirects [env: OPTOUT_PUBLIC_URL] [default: http://LISTEN].
-    #[arg(long)]
-    pub public_url: Option<String>,
+    public_url => shared::PUBLIC_URL,
     /// Name the desk signs its pages and emails with [env: OPTOUT_OPERATOR_NAME].
-    #[arg(long)]
-    pub operator_name: Option<String>,
+    operator_name => shared::OPERATOR_NAME,
     /// Support address shown on every public page and email [env: OPTOUT_SUPPORT_EMAIL].
-    #[arg(long)]
-    pub support_email: Option<String>,
+    support_email => shared::SUPPORT_EMAIL,
     /// Sender of the emails [env: OPTOUT_MAIL_FROM].
-    #[arg(long)]
-    pub mail_from: Option<String>,
+    mail_from => shared::MAIL_FROM,
     /// Whether the phone number is required: true or false [env: OPTOUT_PHONE_REQUIRED].
-    #[arg(long)]
-    pub phone_required: Option<String>,
+    phone_required => shared::PHONE_REQUIRED,
     /// Days until a decision is due [env: OPTOUT_DECISION_DAYS].
-    #[arg(long)]
-    pub decision_days: Option<String>,
+    decision_days => shared::DECISION_DAYS,
     /// Days personal data is kept after a decision [env: OPTOUT_RETENTION_DAYS].
-    #[arg(long)]
-    pub retention_days: Option<String>,
+    retention_days => shared::RETENTION_DAYS,
     /// Days a status link stays valid [env: OPTOUT_STATUS_LINK_DAYS].
-    #[arg(long)]
-    pub status_link_days: Option<String>,
+    status_link_days => shared::STATUS_LINK_DAYS,
     /// PDQ hashes within this Hamming distance (bits) of an exclusion entry match, 0-64
     /// [env: OPTOUT_PDQ_RADIUS].
-    #[arg(long)]
-    pub pdq_radius: Option<String>,
+    pdq_radius => shared::PDQ_RADIUS,
     /// Face embeddings at or above this cosine similarity to an exclusion entry match (the default
     /// is the value calibrated for the bundled models; see the README) [env: OPTOUT_FACE_THRESHOLD].
-    #[arg(long)]
-    pub face_threshold: Option<String>,
+    face_threshold => shared::FACE_THRESHOLD,
 }
 
 /// Where each value comes from, first found wins: flags, the environment, the config file.
@@ -122,24 +134,6 @@ impl Sources {
 /// Whether `name` is a variable this runtime reads.
 fn known(name: &str) -> bool {
     OWN_VARS.contains(&name) || shared::VARS.iter().any(|v| v.name == name)
-}
-
-impl DeskArgs {
-    fn named_flags(&self) -> [(&'static str, &Option<String>); 11] {
-        [
-            (shared::PUBLIC_URL, &self.public_url),
-            (shared::OPERATOR_NAME, &self.operator_name),
-            (shared::SUPPORT_EMAIL, &self.support_email),
-            (shared::MAIL_FROM, &self.mail_from),
-            (shared::PHONE_REQUIRED, &self.phone_required),
-            (shared::DECISION_DAYS, &self.decision_days),
-            (shared::RETENTION_DAYS, &self.retention_days),
-            (shared::STATUS_LINK_DAYS, &self.status_link_days),
-            (shared::PDQ_RADIUS, &self.pdq_radius),
-            (shared::FACE_THRESHOLD, &self.face_threshold),
-            (SIGNING_KEYS, &self.signing_keys),
-        ]
-    }
 }
 
 impl ServeArgs {
@@ -304,15 +298,19 @@ mod tests {
         "127.0.0.1:8080".parse().unwrap()
     }
 
-    #[test]
-    fn flags_win_over_the_file_and_defaults_fill_in() {
+    /// A config file of `lines`, in a directory that lives as long as the guard.
+    fn config_file(lines: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("optout.env");
-        std::fs::write(
-            &file,
+        std::fs::write(&file, lines).unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_in() {
+        let (_dir, file) = config_file(
             "# test\nOPTOUT_OPERATOR_NAME=From File\nOPTOUT_DECISION_DAYS=20\nOPTOUT_LISTEN=127.0.0.1:9999\n",
-        )
-        .unwrap();
+        );
         let args = ServeArgs {
             desk: DeskArgs {
                 config: Some(file),
@@ -370,9 +368,7 @@ mod tests {
 
     #[test]
     fn an_unknown_name_in_the_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("optout.env");
-        std::fs::write(&file, "OPTOUT_CONTACT_MAIL=a@b.org\n").unwrap();
+        let (_dir, file) = config_file("OPTOUT_CONTACT_MAIL=a@b.org\n");
         let args = ServeArgs {
             desk: DeskArgs {
                 config: Some(file),

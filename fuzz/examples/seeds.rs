@@ -182,26 +182,14 @@ fn main() {
     write(&dir, "seed-jpeg-64", &jpeg(64, 64, false));
     write(&dir, "seed-jpeg-gray-96x64", &jpeg(96, 64, true));
     write(&dir, "seed-jpeg-wide", &jpeg(2000, 64, false));
-    write(
-        &dir,
-        "seed-png-rgb-64",
-        &png(64, 64, ExtendedColorType::Rgb8, 3),
-    );
-    write(
-        &dir,
-        "seed-png-rgba-64",
-        &png(64, 80, ExtendedColorType::Rgba8, 4),
-    );
-    write(
-        &dir,
-        "seed-png-gray-64",
-        &png(70, 64, ExtendedColorType::L8, 1),
-    );
-    write(
-        &dir,
-        "seed-png-wide",
-        &png(2000, 64, ExtendedColorType::Rgb8, 3),
-    );
+    for (name, w, h, color, channels) in [
+        ("seed-png-rgb-64", 64, 64, ExtendedColorType::Rgb8, 3),
+        ("seed-png-rgba-64", 64, 80, ExtendedColorType::Rgba8, 4),
+        ("seed-png-gray-64", 70, 64, ExtendedColorType::L8, 1),
+        ("seed-png-wide", 2000, 64, ExtendedColorType::Rgb8, 3),
+    ] {
+        write(&dir, name, &png(w, h, color, channels));
+    }
     write(&dir, "seed-webp-lossless-64", &webp(64, 64));
     write(&dir, "seed-webp-lossless-wide", &webp(2000, 64));
     for entry in std::fs::read_dir(&dir).expect("list") {

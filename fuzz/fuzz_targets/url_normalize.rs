@@ -8,6 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use optout_fuzz::assert_stored_link;
 use optout_matcher::url::MAX_URL_LEN;
 use optout_matcher::{NormalizedUrl, normalize_url};
 
@@ -25,12 +26,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = n.as_str();
-    assert!(text.len() <= MAX_URL_LEN, "{} bytes: {text:?}", text.len());
-    assert!(
-        text.starts_with("http://") || text.starts_with("https://"),
-        "{text:?}"
-    );
-    assert!(!text.contains('#'), "{text:?}");
+    assert_stored_link(text, MAX_URL_LEN);
     assert!(text.is_ascii(), "{text:?}");
 
     let again = normalize_url(text);

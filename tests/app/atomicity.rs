@@ -85,7 +85,14 @@ async fn a_failed_receipt_is_sent_by_the_relay_after_a_restart() {
     // leaves cases changed in the last minute to the request dispatching them).
     let later = TestClock::new();
     later.advance(chrono::Duration::minutes(2));
-    let app = TestApp::start_in(&dir, desk_args(), None, std::sync::Arc::new(later)).await;
+    let app = TestApp::start_in(
+        &dir,
+        Setup {
+            clock: std::sync::Arc::new(later),
+            ..Setup::default()
+        },
+    )
+    .await;
     let mut sent = Vec::new();
     for _ in 0..50 {
         sent = app.outbox();

@@ -1,12 +1,11 @@
 //! The test harness of the embedded mode: starts exactly what `optout serve` starts, on a free
 //! port and a fresh data directory, and offers helpers to drive it over HTTP.
 
-use optout::config::{DeskArgs, ServeArgs};
-use optout::embedded::{System, run};
+use crate::serve::{Serving, eml_files, serve};
+pub use crate::serve::{Setup, desk_args};
+use optout::embedded::System;
 use optout_core::model::{AuditEvent, Case, CaseId};
-use optout_core::ports::{
-    BiometricStore, Biometrics, Clock, ExclusionEntry, PhotoAnalyzer, SystemClock,
-};
+use optout_core::ports::{BiometricStore, Biometrics, Clock, ExclusionEntry};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,59 +20,32 @@ pub struct TestApp {
     _tmp: Option<tempfile::TempDir>,
 }
 
-/// The desk settings of the tests (flags of `optout serve`, checked by the shared configuration).
-pub fn desk_args() -> DeskArgs {
-    DeskArgs {
-        mail_from: Some("optout test <desk@example.org>".into()),
-        support_email: Some("privacy@example.org".into()),
-        operator_name: Some("Example Search".into()),
-        ..Default::default()
-    }
-}
-
 impl TestApp {
     pub async fn start() -> TestApp {
-        Self::start_with(desk_args(), None, Arc::new(SystemClock)).await
+        Self::start_with(Setup::default()).await
     }
 
     /// Starts on a fresh data directory that lives as long as the app.
-    pub async fn start_with(
-        desk: DeskArgs,
-        analyzer: Option<Arc<dyn PhotoAnalyzer>>,
-        clock: Arc<dyn Clock>,
-    ) -> TestApp {
+    pub async fn start_with(setup: Setup) -> TestApp {
         let tmp = tempfile::tempdir().unwrap();
-        let mut app = Self::start_in(tmp.path(), desk, analyzer, clock).await;
+        let mut app = Self::start_in(tmp.path(), setup).await;
         app._tmp = Some(tmp);
         app
     }
 
-    pub async fn start_in(
-        dir: &Path,
-        desk: DeskArgs,
-        analyzer: Option<Arc<dyn PhotoAnalyzer>>,
-        clock: Arc<dyn Clock>,
-    ) -> TestApp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let url = format!("http://{addr}");
-        let args = ServeArgs {
-            data: Some(dir.to_owned()),
-            desk: DeskArgs {
-                public_url: Some(url.clone()),
-                ..desk
-            },
-            ..Default::default()
-        };
-        let config = args.sources_with_env(false).unwrap().resolve(addr).unwrap();
-        let system = System::open(&config, clock).unwrap();
-        let (tx, rx) = watch::channel(false);
-        let task = tokio::spawn(run(system.clone(), listener, analyzer, rx));
+    /// Starts on `dir` (a restart test starts it again on the same data).
+    pub async fn start_in(dir: &Path, setup: Setup) -> TestApp {
+        let Serving {
+            url,
+            system,
+            shutdown,
+            task,
+        } = serve(dir, setup).await;
         TestApp {
             url,
             system,
             dir: dir.to_owned(),
-            shutdown: tx,
+            shutdown,
             task: Some(task),
             _tmp: None,
         }
@@ -203,16 +175,7 @@ impl TestApp {
 
     /// The `.eml` files of the outbox, oldest first.
     pub fn outbox(&self) -> Vec<String> {
-        let mut files: Vec<_> = std::fs::read_dir(self.dir.join("outbox"))
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        files
+        eml_files(&self.dir.join("outbox"))
             .into_iter()
             .map(|p| std::fs::read_to_string(p).unwrap())
             .collect()
@@ -254,33 +217,18 @@ pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// A PNG of `w`×`h` pixels of one colour.
 pub fn png(w: u32, h: u32) -> Vec<u8> {
-    use image::ImageEncoder;
-    let img = image::RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30]));
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
-        .unwrap();
-    out
+    optout_core::testing::png_by_rows(w, h, |_, _| [10, 20, 30])
 }
 
 /// A small PNG whose header declares `w`×`h` pixels (a decompression bomb).
 pub fn png_bomb(w: u32, h: u32) -> Vec<u8> {
     let mut p = png(64, 64);
+    // IHDR: its width and height, then the CRC of the chunk's type and data.
     p[16..20].copy_from_slice(&w.to_be_bytes());
     p[20..24].copy_from_slice(&h.to_be_bytes());
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in &p[12..29] {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    let crc = !c;
+    let crc = crc32fast::hash(&p[12..29]);
     p[29..33].copy_from_slice(&crc.to_be_bytes());
     p
 }

@@ -17,6 +17,13 @@ fn optout() -> Command {
     cmd
 }
 
+/// A config file holding `lines` (deleted when dropped).
+fn config_file(lines: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut f, lines.as_bytes()).unwrap();
+    f
+}
+
 /// Runs `optout serve ARGS` expecting it to refuse to start; returns its stderr.
 fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
     let data = tempfile::tempdir().unwrap();
@@ -33,10 +40,8 @@ fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
 
 #[test]
 fn a_bad_value_stops_start_up_and_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("optout.env");
-    std::fs::write(&file, "OPTOUT_DECISION_DAYS=0\n").unwrap();
-    let file = file.to_str().unwrap();
+    let file = config_file("OPTOUT_DECISION_DAYS=0\n");
+    let file = file.path().to_str().unwrap();
     for (args, env, name) in [
         (vec!["--config", file], vec![], "OPTOUT_DECISION_DAYS"),
         (
@@ -60,18 +65,15 @@ fn a_bad_value_stops_start_up_and_is_named() {
 
 #[test]
 fn the_config_file_configures_the_desk() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("optout.env");
-    std::fs::write(
-        &file,
+    let file = config_file(
         "# the operator's settings\nOPTOUT_OPERATOR_NAME=\"Example Search\"\nOPTOUT_SUPPORT_EMAIL=help@example.org\nOPTOUT_LISTEN=127.0.0.1:0\n",
-    )
-    .unwrap();
+    );
+    let dir = tempfile::tempdir().unwrap();
     let mut child = optout()
         .args(["serve", "--data"])
         .arg(dir.path().join("data"))
         .arg("--config")
-        .arg(&file)
+        .arg(file.path())
         // A flag wins over the file.
         .args(["--operator-name", "Example Search Engine"])
         .stdout(Stdio::piped())

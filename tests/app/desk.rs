@@ -63,7 +63,12 @@ impl PhotoAnalyzer for FakeAnalyzer {
 }
 
 pub async fn start(clock: Arc<dyn Clock>) -> TestApp {
-    TestApp::start_with(desk_args(), Some(Arc::new(FakeAnalyzer)), clock).await
+    TestApp::start_with(Setup {
+        analyzer: Some(Arc::new(FakeAnalyzer)),
+        clock,
+        ..Setup::default()
+    })
+    .await
 }
 
 /// A submitted case: its id and status token.

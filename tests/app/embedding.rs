@@ -6,7 +6,7 @@ use crate::common::*;
 use crate::desk::wait_for_state;
 use optout_core::EmbedJobs;
 use optout_core::model::EmbedJob;
-use optout_core::ports::{JobHandler, PhotoAnalyzer, SystemClock};
+use optout_core::ports::{JobHandler, PhotoAnalyzer};
 use optout_face::FaceAnalyzer;
 use serde_json::json;
 use std::path::PathBuf;
@@ -25,7 +25,11 @@ fn analyzer() -> Arc<dyn PhotoAnalyzer> {
 }
 
 async fn start_with_worker() -> TestApp {
-    TestApp::start_with(desk_args(), Some(analyzer()), Arc::new(SystemClock)).await
+    TestApp::start_with(Setup {
+        analyzer: Some(analyzer()),
+        ..Setup::default()
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

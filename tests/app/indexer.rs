@@ -6,14 +6,12 @@
 use crate::common::*;
 use crate::desk::*;
 use optout::indexer_key::{IndexerKeyArgs, IndexerKeyCommand};
+use optout_client::{ApiKey, Client, Mirror};
 use optout_core::ports::{PhotoAnalyzer, PhotoFindings, SystemClock};
 use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
-use optout_matcher::wire::{ChangesResponse, CheckResponse, Snapshot, WireEntry, WireState};
-use optout_matcher::{
-    Candidate, Embedding, Entry, EntryValue, ExclusionConfig, ExclusionIndex, FaceConfig, PdqHash,
-    Sha256Digest, normalize_url,
-};
+use optout_matcher::wire::{ChangesResponse, CheckResponse, Snapshot, WireState};
+use optout_matcher::{Candidate, Embedding, ExclusionConfig, FaceConfig, PdqHash, Sha256Digest};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -441,17 +439,6 @@ async fn an_approved_face_matches_until_the_request_is_withdrawn() {
     assert_eq!(ids, before);
 }
 
-/// Mirrors an entry the way a client does: the wire value, parsed as a candidate of its kind.
-fn mirror_entry(e: &WireEntry) -> Entry {
-    let value = match e.candidate() {
-        Candidate::Url(u) => EntryValue::Url(normalize_url(&u).unwrap()),
-        Candidate::Sha256(h) => EntryValue::Sha256(Sha256Digest::from_hex(&h).unwrap()),
-        Candidate::Pdq(h) => EntryValue::Pdq(PdqHash::from_hex(&h).unwrap()),
-        Candidate::Face(v) => EntryValue::Face(Embedding::new(&v).unwrap()),
-    };
-    Entry::new(e.id, value)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
     let (app, key, alice) = with_key_and_reviewer().await;
@@ -536,36 +523,23 @@ async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
     let notice2 = dsa_notice(&app, &["https://example.com/c.jpg"]).await;
     assert_eq!(approve(&app, &alice, notice2.id).await.status(), 303);
 
-    // Replay: snapshot, then the feed after its position, into a local index.
+    // Replay: the snapshot, then the feed after its position (in pages of two), into a mirror
+    // of the client's.
     let settings = app.system.indexer.ports.exclusions.settings();
-    let mut local = ExclusionIndex::new(ExclusionConfig {
+    let config = ExclusionConfig {
         pdq_radius: settings.pdq_radius,
         face: FaceConfig {
             threshold: settings.face_threshold,
             ..FaceConfig::default()
         },
-    });
-    for e in &snap.entries {
-        local.insert(mirror_entry(e));
-    }
-    let mut after = snap.position;
-    loop {
-        let page = changes(&app, &key, &format!("?after={after}&limit=2")).await;
-        for e in &page.changes {
-            match e.state {
-                WireState::Active => {
-                    local.insert(mirror_entry(e));
-                }
-                WireState::Withdrawn => {
-                    local.remove(e.id);
-                }
-            }
-        }
-        after = page.next_after;
-        if after == page.head {
-            break;
-        }
-    }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut mirror = Mirror::open_with(dir.path(), config).unwrap();
+    mirror.load_snapshot(snap).unwrap();
+    mirror.set_page_limit(2);
+    let client = Client::new(&app.url, ApiKey::new(&key).unwrap()).unwrap();
+    let replayed = mirror.sync(&client).await.unwrap();
+    assert!(!replayed.snapshot_loaded);
 
     let mut rng = SplitMix64::new(7);
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -591,13 +565,8 @@ async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
         .map(|c| serde_json::to_value(c).unwrap())
         .collect();
     let served = check(&app, &key, &wire).await;
-    assert_eq!(served.position, after);
-    let mirrored: Vec<_> = local
-        .check_batch(&candidates)
-        .into_iter()
-        .map(|r| optout_matcher::wire::CheckResult::from(r.unwrap()))
-        .collect();
-    assert_eq!(served.results, mirrored);
+    assert_eq!(served.position, replayed.position);
+    assert_eq!(served, mirror.check(&candidates).unwrap());
     assert_eq!(
         excluded(&served),
         vec![
@@ -609,7 +578,7 @@ async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_made_with_the_cli_work_until_revoked_and_are_never_listed() {
     let tmp = tempfile::tempdir().unwrap();
-    let app = TestApp::start_in(tmp.path(), desk_args(), None, Arc::new(SystemClock)).await;
+    let app = TestApp::start_in(tmp.path(), Setup::default()).await;
     let run = |command: IndexerKeyCommand| async move {
         let mut out = Vec::new();
         let args = IndexerKeyArgs {

@@ -2,7 +2,6 @@
 //! status page and withdrawal, every bad-input rule, atomicity and restart durability.
 
 use crate::common::*;
-use optout_core::ports::SystemClock;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -485,7 +484,11 @@ async fn unknown_or_tampered_status_links_reveal_nothing() {
 async fn phone_can_be_optional_by_configuration() {
     let mut args = desk_args();
     args.phone_required = Some("false".into());
-    let app = TestApp::start_with(args, None, Arc::new(SystemClock)).await;
+    let app = TestApp::start_with(Setup {
+        desk: args,
+        ..Setup::default()
+    })
+    .await;
     let r = app
         .post_json("/v1/cases", &with(dsa_json(), "phone", json!("")))
         .await;
@@ -503,7 +506,7 @@ async fn data_survives_a_restart() {
     let case = create_case(&app, &dsa_json()).await;
     let dir = app.dir.clone();
     let tmp = app.stop().await;
-    let app = TestApp::start_in(&dir, desk_args(), None, Arc::new(SystemClock)).await;
+    let app = TestApp::start_in(&dir, Setup::default()).await;
     let s = app
         .get_json(&format!("/v1/status/{}", status_token(&case)))
         .await;
@@ -516,7 +519,11 @@ async fn data_survives_a_restart() {
 #[tokio::test]
 async fn status_links_expire() {
     let clock = TestClock::new();
-    let app = TestApp::start_with(desk_args(), None, Arc::new(clock.clone())).await;
+    let app = TestApp::start_with(Setup {
+        clock: Arc::new(clock.clone()),
+        ..Setup::default()
+    })
+    .await;
     let case = create_case(&app, &dsa_json()).await;
     let url = case["status_url"].as_str().unwrap().to_owned();
     clock.advance(chrono::Duration::days(399));

@@ -5,6 +5,8 @@ mod common;
 mod desk;
 #[path = "../browser/run.rs"]
 mod journeys;
+#[path = "../scenarios/src/serve.rs"]
+mod serve;
 
 mod atomicity;
 mod aws_operator;

@@ -554,9 +554,10 @@ async fn a_complaint_reopens_the_case_for_a_different_reviewer() {
     // The complaint form: the text is required; then the case is back in the queue.
     let url = format!("/status/{}/complaint", case.token);
     assert_eq!(app.get(&url).await.status(), 200);
-    let (app, url) = (&app, url.as_str());
-    let complain =
-        |text: &'static str| async move { app.post_form(url, &[("complaint", text)]).await };
+    let complain = |text: &'static str| {
+        let (app, url) = (&app, url.clone());
+        async move { app.post_form(&url, &[("complaint", text)]).await }
+    };
     assert_eq!(complain("").await.status(), 422);
     clock.advance(Duration::days(30));
     let r = complain("The photo is really me; I can show my ID card.").await;

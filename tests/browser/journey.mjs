@@ -3,13 +3,9 @@
 // receipt email (from the outbox) -> status page -> withdrawal; then a DSA notice in Thai.
 //
 //   node tests/browser/journey.mjs BASE_URL OUTBOX_DIR PHOTO_FILE SCREENSHOT_DIR
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-
-// playwright-core lives in .cache/npm/node_modules (NODE_PATH), which ES modules do not search.
-const require = createRequire(path.join(process.env.NODE_PATH || '.', 'noop.js'));
-const { chromium } = require('playwright-core');
+import { expect, open } from './browser.mjs';
 
 const [base, outbox, photo, shots] = process.argv.slice(2);
 // The text/plain part of an RFC 5322 message, with its transfer encoding undone.
@@ -24,16 +20,13 @@ function textPart(eml) {
   }
   return body;
 }
-const fail = (msg) => { console.error('FAIL: ' + msg); process.exit(1); };
-const expect = (cond, msg) => { if (!cond) fail(msg); };
+// Fills in the details form: `country` is chosen, the other fields (by id) are typed in.
+async function details(page, { country, ...fields }) {
+  await page.selectOption('#country', country);
+  for (const [id, value] of Object.entries(fields)) await page.fill('#' + id, value);
+}
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage();
-page.on('console', (m) => console.error('console: ' + m.text()));
+const { browser, page } = await open();
 try {
   await page.goto(base + '/');
   expect(await page.locator('h1').textContent() === 'Image opt-out desk', 'landing title');
@@ -47,12 +40,8 @@ try {
   expect((await page.textContent('main')).includes('Photo received'), 'photo received');
 
   // Step 2: the details, first with a wrong email and no consent.
-  await page.selectOption('#country', 'TH');
-  await page.fill('#first_name', 'Somchai');
-  await page.fill('#last_name', 'Jaidee');
-  await page.fill('#email', 'somchai@');
-  await page.fill('#phone', '+66 81 234 5678');
-  await page.fill('#reason', 'I never agreed to my face being searchable.');
+  await details(page, { country: 'TH', first_name: 'Somchai', last_name: 'Jaidee', email: 'somchai@',
+                        phone: '+66 81 234 5678', reason: 'I never agreed to my face being searchable.' });
   await page.click('button[type=submit]');
   await page.waitForSelector('#email-error');
   expect(await page.isVisible('#email-error'), 'email error shown');
@@ -90,13 +79,9 @@ try {
   await page.click('text=ส่งการแจ้ง DSA');
   await page.waitForSelector('#source_urls');
   expect(await page.getAttribute('html', 'lang') === 'th', 'Thai page');
-  await page.selectOption('#country', 'DE');
-  await page.fill('#first_name', 'Anna');
-  await page.fill('#last_name', 'Schmidt');
-  await page.fill('#email', 'anna@example.org');
-  await page.fill('#phone', '+49 30 1234 5678');
-  await page.fill('#source_urls', 'https://images.example.com/a.jpg\nhttps://images.example.com/b.jpg');
-  await page.fill('#reason', 'These images are published without my consent.');
+  await details(page, { country: 'DE', first_name: 'Anna', last_name: 'Schmidt', email: 'anna@example.org',
+                        phone: '+49 30 1234 5678', reason: 'These images are published without my consent.',
+                        source_urls: 'https://images.example.com/a.jpg\nhttps://images.example.com/b.jpg' });
   await page.check('#good_faith');
   await page.click('button[type=submit]');
   await page.waitForSelector('#reference');

@@ -2,23 +2,11 @@
 // queue -> case page (photo with the face overlay) -> approve -> decided case (photo gone).
 //
 //   node tests/browser/review.mjs ADMIN_LINK CASE_ID SCREENSHOT_DIR
-import { createRequire } from 'node:module';
 import path from 'node:path';
-
-const require = createRequire(path.join(process.env.NODE_PATH || '.', 'noop.js'));
-const { chromium } = require('playwright-core');
+import { expect, fail, open } from './browser.mjs';
 
 const [link, caseId, shots] = process.argv.slice(2);
-const fail = (msg) => { console.error('FAIL: ' + msg); process.exit(1); };
-const expect = (cond, msg) => { if (!cond) fail(msg); };
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage();
-page.on('console', (m) => console.error('console: ' + m.text()));
+const { browser, page } = await open();
 try {
   await page.goto(link);
   expect(new URL(page.url()).pathname === '/admin', 'the link leads to the queue: ' + page.url());

@@ -28,13 +28,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::Service;
 use lambda_http::{Adapter, Context, LambdaEvent};
-use optout_aws::testing::{Emulators, Stack};
+use optout_aws::testing::{Emulators, Stack, http_api_event};
 use optout_core::Desk;
 use optout_core::signing::KeyRing;
 use serde_json::{Value, json};
@@ -42,48 +42,6 @@ use serde_json::{Value, json};
 #[path = "../../../examples/support/load.rs"]
 mod load;
 use load::*;
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-/// The credited fixture photos (`.cache/fixtures/CREDITS.md`).
-const PHOTOS: [&str; 6] = [
-    "person_a_1.jpg",
-    "person_a_2.jpg",
-    "person_b_1.jpg",
-    "person_b_2.jpg",
-    "impostor_1.jpg",
-    "impostor_2.jpg",
-];
-
-struct Opts {
-    count: usize,
-    concurrency: usize,
-    face_percent: usize,
-}
-
-fn opts() -> Result<Opts, Error> {
-    let mut o = Opts {
-        count: 400,
-        concurrency: 16,
-        face_percent: 50,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let v: usize = args.next().ok_or(format!("{a} needs a value"))?.parse()?;
-        match a.as_str() {
-            "--count" => o.count = v.max(1),
-            "--concurrency" => o.concurrency = v.max(1),
-            "--face-percent" => o.face_percent = v.min(100),
-            _ => {
-                return Err(format!(
-                    "unknown option {a}; see the top of functions/api/examples/api_load.rs"
-                )
-                .into());
-            }
-        }
-    }
-    Ok(o)
-}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -135,60 +93,21 @@ struct Function {
     app: axum::Router,
 }
 
-/// The status and body of a Lambda response document.
-struct Reply {
-    status: u64,
-    body: Value,
-}
-
-impl Function {
-    /// The API Gateway v2 event of a JSON request.
-    fn event(method: &str, path: &str, body: &Value, idempotency_key: Option<&str>) -> Value {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let mut headers = json!({
-            "host": "optout.example.org",
-            "x-forwarded-proto": "https",
-            "x-forwarded-for": "203.0.113.10",
-            "content-type": "application/json",
-            "accept": "application/json",
-        });
-        if let Some(k) = idempotency_key {
-            headers["idempotency-key"] = json!(k);
-        }
-        json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": path,
-            "rawQueryString": "",
-            "headers": headers,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "a1b2c3d4e5",
-                "domainName": "optout.example.org",
-                "domainPrefix": "optout",
-                "http": {
-                    "method": method,
-                    "path": path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "203.0.113.10",
-                    "userAgent": "api_load"
-                },
-                "requestId": format!("load-{n}"),
-                "routeKey": "$default",
-                "stage": "$default",
-                "time": "01/Dec/2026:00:00:00 +0000",
-                "timeEpoch": 1_795_000_000_000u64
-            },
-            "isBase64Encoded": false,
-            "body": body.to_string()
-        })
-    }
-
+impl Submitter for Function {
     /// One invocation: the event's JSON as Lambda hands it over → the response document. The
     /// latency covers the event's deserialisation, the handler and the response's serialisation.
-    async fn invoke(&self, event: Value) -> Result<(Reply, Duration), Error> {
-        let raw = event.to_string();
+    async fn post(&self, path: &str, body: &Value, key: Option<&str>) -> Answer {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let id = format!("load-{}", N.fetch_add(1, Ordering::Relaxed));
+        let mut headers = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("accept".to_owned(), "application/json".to_owned()),
+        ];
+        if let Some(k) = key {
+            headers.push(("idempotency-key".to_owned(), k.to_owned()));
+        }
+        let body = body.to_string().into_bytes();
+        let raw = http_api_event("POST", path, &headers, &body, "api_load", &id).to_string();
         let start = Instant::now();
         let request: LambdaRequest = serde_json::from_str(&raw)?;
         // The adapter is not `Send`: only its future crosses the await.
@@ -207,179 +126,16 @@ impl Function {
             .as_str()
             .map(|b| serde_json::from_str(b).unwrap_or_else(|_| json!(b)))
             .unwrap_or(Value::Null);
-        Ok((
-            Reply {
-                status: doc["statusCode"].as_u64().unwrap_or(0),
-                body,
-            },
-            took,
-        ))
+        let status = doc["statusCode"].as_u64().unwrap_or(0) as u16;
+        Ok((status, body, took))
     }
-}
-
-/// The latencies one task measured.
-#[derive(Default)]
-struct Timings {
-    upload_form: Vec<Duration>,
-    upload: Vec<Duration>,
-    face_case: Vec<Duration>,
-    dsa_case: Vec<Duration>,
-    face_total: Vec<Duration>,
-    errors: Vec<String>,
-}
-
-impl Timings {
-    fn merge(&mut self, o: Timings) {
-        self.upload_form.extend(o.upload_form);
-        self.upload.extend(o.upload);
-        self.face_case.extend(o.face_case);
-        self.dsa_case.extend(o.dsa_case);
-        self.face_total.extend(o.face_total);
-        self.errors.extend(o.errors);
-    }
-}
-
-/// Submits a case; its latency when it was created (201).
-async fn post_case(f: &Function, body: &Value, key: &str) -> Result<Duration, Error> {
-    let (r, took) = f
-        .invoke(Function::event("POST", "/v1/cases", body, Some(key)))
-        .await?;
-    if r.status != 201 {
-        return Err(format!("POST /v1/cases answered {}: {}", r.status, r.body).into());
-    }
-    Ok(took)
-}
-
-/// One face opt-out: the upload form (handler), the photo (moto's S3), the case (handler).
-async fn face(
-    f: &Function,
-    http: &reqwest::Client,
-    photo: &[u8],
-    n: usize,
-    run: &str,
-    t: &mut Timings,
-) -> Result<(), Error> {
-    let start = Instant::now();
-    let (r, took) = f
-        .invoke(Function::event("POST", "/v1/uploads", &json!({}), None))
-        .await?;
-    if r.status != 201 {
-        return Err(format!("POST /v1/uploads answered {}: {}", r.status, r.body).into());
-    }
-    t.upload_form.push(took);
-    let form = r.body;
-    let mut mp = reqwest::multipart::Form::new();
-    for (k, v) in form["fields"].as_object().ok_or("upload fields")? {
-        mp = mp.text(k.clone(), v.as_str().unwrap_or_default().to_owned());
-    }
-    let field = form["file_field"].as_str().unwrap_or("file").to_owned();
-    mp = mp.part(
-        field,
-        reqwest::multipart::Part::bytes(photo.to_vec())
-            .file_name("photo.jpg")
-            .mime_str("image/jpeg")?,
-    );
-    let up = Instant::now();
-    let resp = http
-        .post(form["url"].as_str().ok_or("upload url")?)
-        .multipart(mp)
-        .send()
-        .await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    if !(status.is_success() || status.is_redirection()) {
-        return Err(format!("the presigned POST answered {status}: {text}").into());
-    }
-    t.upload.push(up.elapsed());
-    let key = form["key"].as_str().ok_or("upload key")?;
-    let body = with(
-        person(n, run),
-        json!({"kind": "face_opt_out", "consent": true, "upload_key": key}),
-    );
-    t.face_case
-        .push(post_case(f, &body, &format!("load-{run}-{n}")).await?);
-    t.face_total.push(start.elapsed());
-    Ok(())
-}
-
-/// One DSA notice.
-async fn dsa(f: &Function, n: usize, run: &str, t: &mut Timings) -> Result<(), Error> {
-    let body = with(
-        person(n, run),
-        json!({"kind": "dsa_notice", "good_faith": true,
-            "source_urls": [format!("https://images.example.com/load/{run}/{n}.jpg")]}),
-    );
-    t.dsa_case
-        .push(post_case(f, &body, &format!("load-{run}-{n}")).await?);
-    Ok(())
-}
-
-/// `count` submissions from `concurrency` tasks, numbered from `first`.
-async fn drive(
-    f: &Function,
-    http: &reqwest::Client,
-    photos: &Arc<Vec<Vec<u8>>>,
-    o: &Opts,
-    first: usize,
-    count: usize,
-    run: &str,
-) -> Result<Timings, Error> {
-    let next = Arc::new(AtomicUsize::new(first));
-    let end = first + count;
-    let tasks: Vec<_> = (0..o.concurrency)
-        .map(|_| {
-            let (f, http, photos, next, run) = (
-                f.clone(),
-                http.clone(),
-                photos.clone(),
-                next.clone(),
-                run.to_owned(),
-            );
-            let percent = o.face_percent;
-            tokio::spawn(async move {
-                let mut t = Timings::default();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= end {
-                        return t;
-                    }
-                    let r = if is_face(n, percent) {
-                        face(&f, &http, &photos[n % photos.len()], n, &run, &mut t).await
-                    } else {
-                        dsa(&f, n, &run, &mut t).await
-                    };
-                    if let Err(e) = r {
-                        t.errors.push(format!("#{n}: {e}"));
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut all = Timings::default();
-    for task in tasks {
-        all.merge(task.await?);
-    }
-    Ok(all)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let o = opts()?;
-    let photos: Vec<Vec<u8>> = PHOTOS
-        .iter()
-        .map(|p| {
-            std::fs::read(root().join(".cache/fixtures").join(p))
-                .map_err(|e| format!(".cache/fixtures/{p}: {e} (run scripts/setup-models)"))
-        })
-        .collect::<Result<_, _>>()?;
-    let photos = Arc::new(photos);
+    log_to_stderr("error");
+    let o = submission_opts(400, "functions/api/examples/api_load.rs")?;
+    let photos = Arc::new(fixture_photos(&root())?);
     let rss_empty = status_mb("self", "VmRSS:");
 
     let t0 = Instant::now();
@@ -418,11 +174,11 @@ async fn main() -> Result<(), Error> {
 
     // Warm-up (connections of the SDK clients; not counted): one round of the tasks.
     let warm = drive(&f, &http, &photos, &o, 0, o.concurrency, &run).await?;
-    if let Some(e) = warm.errors.first() {
+    if let Some(e) = warm.errors().first() {
         return Err(format!("warm-up failed: {e}").into());
     }
     let rss_before = status_mb("self", "VmRSS:");
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let reset = reset_peak("self");
     let (em_cpu0, _) = emulators_usage();
     let cpu0 = own_cpu();
 
@@ -444,23 +200,8 @@ async fn main() -> Result<(), Error> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = status_mb("self", "VmRSS:");
 
-    let ok_face = t.face_case.len();
-    let ok_dsa = t.dsa_case.len();
-    println!(
-        "submissions in {secs:.1} s: {:.1}/s in total ({:.1} face opt-outs/s, {:.1} DSA notices/s); {} failed",
-        (ok_face + ok_dsa) as f64 / secs,
-        ok_face as f64 / secs,
-        ok_dsa as f64 / secs,
-        t.errors.len()
-    );
-    println!("  POST /v1/cases, DSA notice   {}", latencies(t.dsa_case));
-    println!("  POST /v1/cases, face         {}", latencies(t.face_case));
-    println!(
-        "  POST /v1/uploads             {}",
-        latencies(t.upload_form)
-    );
-    println!("  photo to moto (presigned)    {}", latencies(t.upload));
-    println!("  whole face opt-out (3 req)   {}", latencies(t.face_total));
+    let errors = t.errors().len();
+    t.print(secs, "photo to moto (presigned)");
     println!(
         "CPU during the run: this process (handler + bench clients) {:.1} s, emulators {:.1} s, of {:.1} s wall on {} cores",
         cpu1 - cpu0,
@@ -471,21 +212,14 @@ async fn main() -> Result<(), Error> {
     println!(
         "RSS of this process: empty {rss_empty:.0} MB; before the run (stack built, warmed up) {rss_before:.0} MB; \
          peak during the run {peak:.0} MB{}; after {rss_after:.0} MB (emulators: {em_rss:.0} MB, not included)",
-        if reset {
-            ""
-        } else {
-            " (VmHWM not reset: includes start-up)"
-        }
+        peak_note(reset)
     );
     println!(
         "These figures are bound by the emulators (moto: one Python process for S3, SQS and SES; DynamoDB Local: a JVM) \
          sharing the machine's cores with the handler, not by Lambda, where each concurrent request has an instance of its own."
     );
-    for e in t.errors.iter().take(5) {
-        println!("error {e}");
-    }
-    if !t.errors.is_empty() {
-        return Err(format!("{} submissions failed", t.errors.len()).into());
+    if errors > 0 {
+        return Err(format!("{errors} submissions failed").into());
     }
     Ok(())
 }

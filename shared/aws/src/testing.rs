@@ -497,13 +497,8 @@ impl Stack {
                 }
                 "AWS::S3::Bucket" => {
                     let name = format!("{prefix}-{logical}").to_ascii_lowercase();
-                    clients
-                        .s3
-                        .create_bucket()
-                        .bucket(&name)
-                        .send()
-                        .await
-                        .map_err(|e| fail(crate::error::describe("CreateBucket", &e)))?;
+                    let created = clients.s3.create_bucket().bucket(&name).send().await;
+                    created.map_err(|e| fail(crate::error::describe("CreateBucket", &e)))?;
                     arns.insert(logical.clone(), format!("arn:aws:s3:::{name}"));
                     physical.insert(logical.clone(), name);
                 }
@@ -749,4 +744,64 @@ async fn create_queue(
         .cloned()
         .unwrap_or_default();
     Ok((url, arn))
+}
+
+/// The API Gateway HTTP API (payload 2.0) event of a request, as Lambda hands it to the api
+/// function: `path` may end in a query string; `Cookie` headers go to the event's `cookies`
+/// (payload 2.0 carries them apart from the headers); a UTF-8 body is sent as text, any other
+/// in base64. `user_agent` and `request_id` name the caller (a scenario, a bench).
+pub fn http_api_event(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    user_agent: &str,
+    request_id: &str,
+) -> Value {
+    use base64::Engine;
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut all = serde_json::Map::new();
+    let mut cookies = Vec::new();
+    all.insert("host".into(), json!("optout.example.org"));
+    all.insert("x-forwarded-proto".into(), json!("https"));
+    all.insert("x-forwarded-for".into(), json!("203.0.113.10"));
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case("cookie") {
+            cookies.extend(v.split("; ").map(|c| json!(c)));
+        } else {
+            all.insert(k.to_ascii_lowercase(), json!(v));
+        }
+    }
+    let (body, base64) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
+    };
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "cookies": cookies,
+        "headers": all,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "a1b2c3d4e5",
+            "domainName": "optout.example.org",
+            "domainPrefix": "optout",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": user_agent
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/Dec/2026:00:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000u64
+        },
+        "isBase64Encoded": base64,
+        "body": body
+    })
 }

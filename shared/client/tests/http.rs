@@ -10,7 +10,7 @@ use axum::Json;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use optout_client::{
     ApiKey, CheckRequest, CheckResponse, CheckResult, Client, ClientError, MAX_BATCH, RetryPolicy,
     Snapshot, WireEntry, WireState, WireValue,
@@ -25,6 +25,38 @@ async fn serve(router: Router) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}")
+}
+
+/// Serves `route` at `path`.
+async fn serve_route(path: &str, route: MethodRouter) -> String {
+    serve(Router::new().route(path, route)).await
+}
+
+/// A GET route that answers `answer()` every time, and the count of its calls.
+fn counting(answer: fn() -> Response) -> (MethodRouter, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let route = get(move || async move {
+        c.fetch_add(1, Ordering::SeqCst);
+        answer()
+    });
+    (route, calls)
+}
+
+/// The `Authorization` headers a route saw, in order.
+type Seen = Arc<Mutex<Vec<Option<String>>>>;
+
+/// A GET route that records the `Authorization` header, then answers `answer()`.
+fn recording<R: IntoResponse>(
+    answer: impl Fn() -> R + Clone + Send + Sync + 'static,
+) -> (MethodRouter, Seen) {
+    let seen = Seen::default();
+    let s = seen.clone();
+    let route = get(move |h: HeaderMap| async move {
+        s.lock().unwrap().push(auth(&h));
+        answer()
+    });
+    (route, seen)
 }
 
 fn client(url: &str) -> Client {
@@ -46,6 +78,14 @@ fn wire_error(status: StatusCode, code: &str, index: Option<usize>) -> Response 
         },
     };
     (status, Json(body)).into_response()
+}
+
+/// A 429 with `Retry-After: seconds`.
+fn rate_limited(seconds: &'static str) -> Response {
+    let mut r = wire_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", None);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, seconds.parse().unwrap());
+    r
 }
 
 fn auth(headers: &HeaderMap) -> Option<String> {
@@ -71,16 +111,13 @@ fn answer(req: &CheckRequest, position: u64) -> Response {
 
 #[tokio::test]
 async fn unauthorized_is_typed_and_the_key_goes_only_in_the_bearer_header() {
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen = Seen::default();
     let s = seen.clone();
-    let url = serve(Router::new().route(
-        "/v1/exclusions/check",
-        post(move |h: HeaderMap| async move {
-            s.lock().unwrap().push(auth(&h));
-            wire_error(StatusCode::UNAUTHORIZED, "unauthorized", None)
-        }),
-    ))
-    .await;
+    let route = post(move |h: HeaderMap| async move {
+        s.lock().unwrap().push(auth(&h));
+        wire_error(StatusCode::UNAUTHORIZED, "unauthorized", None)
+    });
+    let url = serve_route("/v1/exclusions/check", route).await;
     let err = client(&url).check(&sha_candidates(1)).await.unwrap_err();
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
     assert!(!err.is_transient());
@@ -97,20 +134,14 @@ async fn unauthorized_is_typed_and_the_key_goes_only_in_the_bearer_header() {
 async fn rate_limited_then_success_waits_as_retry_after_says() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let url = serve(Router::new().route(
-        "/v1/exclusions/check",
-        post(move |Json(req): Json<CheckRequest>| async move {
-            if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                let mut r = wire_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", None);
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, "1".parse().unwrap());
-                r
-            } else {
-                answer(&req, 42)
-            }
-        }),
-    ))
-    .await;
+    let route = post(move |Json(req): Json<CheckRequest>| async move {
+        if c.fetch_add(1, Ordering::SeqCst) == 0 {
+            rate_limited("1")
+        } else {
+            answer(&req, 42)
+        }
+    });
+    let url = serve_route("/v1/exclusions/check", route).await;
     let started = Instant::now();
     let resp = client(&url).check(&sha_candidates(3)).await.unwrap();
     assert!(
@@ -125,19 +156,8 @@ async fn rate_limited_then_success_waits_as_retry_after_says() {
 
 #[tokio::test]
 async fn rate_limit_gives_up_after_the_configured_attempts() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    let url = serve(Router::new().route(
-        "/v1/exclusions/changes",
-        get(move || async move {
-            c.fetch_add(1, Ordering::SeqCst);
-            let mut r = wire_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", None);
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, "0".parse().unwrap());
-            r
-        }),
-    ))
-    .await;
+    let (route, calls) = counting(|| rate_limited("0"));
+    let url = serve_route("/v1/exclusions/changes", route).await;
     let err = client(&url).changes(0, 10).await.unwrap_err();
     assert!(
         matches!(err, ClientError::RateLimited { retry_after: Some(d) } if d.is_zero()),
@@ -149,19 +169,8 @@ async fn rate_limit_gives_up_after_the_configured_attempts() {
 
 #[tokio::test]
 async fn a_retry_after_longer_than_the_policy_allows_fails_at_once() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    let url = serve(Router::new().route(
-        "/v1/exclusions/changes",
-        get(move || async move {
-            c.fetch_add(1, Ordering::SeqCst);
-            let mut r = wire_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", None);
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, "3600".parse().unwrap());
-            r
-        }),
-    ))
-    .await;
+    let (route, calls) = counting(|| rate_limited("3600"));
+    let url = serve_route("/v1/exclusions/changes", route).await;
     let started = Instant::now();
     let err = client(&url).changes(0, 10).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -174,16 +183,9 @@ async fn a_retry_after_longer_than_the_policy_allows_fails_at_once() {
 
 #[tokio::test]
 async fn unavailable_is_retried_with_backoff_then_reported() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    let url = serve(Router::new().route(
-        "/v1/exclusions/snapshot",
-        get(move || async move {
-            c.fetch_add(1, Ordering::SeqCst);
-            wire_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None)
-        }),
-    ))
-    .await;
+    let (route, calls) =
+        counting(|| wire_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None));
+    let url = serve_route("/v1/exclusions/snapshot", route).await;
     let err = client(&url).snapshot().await.unwrap_err();
     assert!(
         matches!(err, ClientError::Unavailable { retry_after: None }),
@@ -207,27 +209,16 @@ fn sample_snapshot() -> Snapshot {
 
 #[tokio::test]
 async fn snapshot_redirect_is_followed_without_the_key() {
-    let seen_by_store = Arc::new(Mutex::new(Vec::new()));
-    let s = seen_by_store.clone();
-    let store = serve(Router::new().route(
-        "/bucket/snapshot-7.json",
-        get(move |h: HeaderMap| async move {
-            s.lock().unwrap().push(auth(&h));
-            Json(sample_snapshot())
-        }),
-    ))
-    .await;
-    let seen_by_api = Arc::new(Mutex::new(Vec::new()));
-    let a = seen_by_api.clone();
+    let (route, seen_by_store) = recording(|| Json(sample_snapshot()));
+    let store = serve_route("/bucket/snapshot-7.json", route).await;
     let location = format!("{store}/bucket/snapshot-7.json?X-Amz-Signature=presigned");
-    let api = serve(Router::new().route(
-        "/v1/exclusions/snapshot",
-        get(move |h: HeaderMap| async move {
-            a.lock().unwrap().push(auth(&h));
-            (StatusCode::SEE_OTHER, [(header::LOCATION, location)])
-        }),
-    ))
-    .await;
+    let (route, seen_by_api) = recording(move || {
+        (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, location.clone())],
+        )
+    });
+    let api = serve_route("/v1/exclusions/snapshot", route).await;
     let snap = client(&api).snapshot().await.unwrap();
     assert_eq!(snap, sample_snapshot());
     assert_eq!(
@@ -243,17 +234,12 @@ async fn snapshot_redirect_is_followed_without_the_key() {
 
 #[tokio::test]
 async fn a_failed_redirect_target_does_not_reveal_the_presigned_url() {
-    let store = serve(Router::new().route(
-        "/bucket/snapshot.json",
-        get(|| async { (StatusCode::FORBIDDEN, "<Error>Request has expired</Error>") }),
-    ))
-    .await;
+    let expired = get(|| async { (StatusCode::FORBIDDEN, "<Error>Request has expired</Error>") });
+    let store = serve_route("/bucket/snapshot.json", expired).await;
     let location = format!("{store}/bucket/snapshot.json?X-Amz-Signature=presigned");
-    let api = serve(Router::new().route(
-        "/v1/exclusions/snapshot",
-        get(move || async move { (StatusCode::SEE_OTHER, [(header::LOCATION, location)]) }),
-    ))
-    .await;
+    let redirect =
+        get(move || async move { (StatusCode::SEE_OTHER, [(header::LOCATION, location)]) });
+    let api = serve_route("/v1/exclusions/snapshot", redirect).await;
     let err = client(&api).snapshot().await.unwrap_err();
     assert!(
         matches!(err, ClientError::Http { status: 403, .. }),
@@ -301,19 +287,16 @@ async fn malformed_json_is_a_decode_error() {
 async fn a_refused_candidate_in_a_later_chunk_is_named_by_its_index_in_the_input() {
     let sizes = Arc::new(Mutex::new(Vec::new()));
     let s = sizes.clone();
-    let url = serve(Router::new().route(
-        "/v1/exclusions/check",
-        post(move |Json(req): Json<CheckRequest>| async move {
-            let mut sizes = s.lock().unwrap();
-            sizes.push(req.candidates.len());
-            if sizes.len() == 1 {
-                answer(&req, 3)
-            } else {
-                wire_error(StatusCode::BAD_REQUEST, "invalid_candidate", Some(5))
-            }
-        }),
-    ))
-    .await;
+    let route = post(move |Json(req): Json<CheckRequest>| async move {
+        let mut sizes = s.lock().unwrap();
+        sizes.push(req.candidates.len());
+        if sizes.len() == 1 {
+            answer(&req, 3)
+        } else {
+            wire_error(StatusCode::BAD_REQUEST, "invalid_candidate", Some(5))
+        }
+    });
+    let url = serve_route("/v1/exclusions/check", route).await;
     let err = client(&url)
         .check(&sha_candidates(MAX_BATCH + 10))
         .await

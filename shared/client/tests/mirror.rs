@@ -46,6 +46,13 @@ impl Feed {
         position
     }
 
+    /// Entries `ids`, each a SHA-256 of its id.
+    fn add_hashes(&self, ids: std::ops::RangeInclusive<u64>) {
+        for i in ids {
+            self.add(i, Kind::Sha256, WireValue::Text(hex(i as u8)));
+        }
+    }
+
     fn withdraw(&self, id: u64) {
         let mut s = self.inner.lock().unwrap();
         s.head += 1;
@@ -135,11 +142,20 @@ fn excluded(r: &CheckResult) -> Option<u64> {
     r.excluded.then(|| r.entry_id.unwrap())
 }
 
-fn all_kinds(feed: &Feed) {
+/// A directory for a mirror, and a feed with one entry of each kind (ids 1 to 4).
+fn all_kinds() -> (tempfile::TempDir, Feed) {
+    let feed = Feed::default();
     feed.add(1, Kind::Url, url("https://example.com/a.jpg"));
     feed.add(2, Kind::Sha256, WireValue::Text(hex(0xab)));
     feed.add(3, Kind::Pdq, WireValue::Text(hex(0x5a)));
     feed.add(4, Kind::Face, WireValue::Vector(face(0)));
+    (tempfile::tempdir().unwrap(), feed)
+}
+
+/// The entry each of the [`probes`] matches, if any.
+fn hits(m: &Mirror) -> Vec<Option<u64>> {
+    let answer = m.check(&probes()).unwrap();
+    answer.results.iter().map(excluded).collect()
 }
 
 fn probes() -> Vec<Candidate> {
@@ -156,9 +172,7 @@ fn probes() -> Vec<Candidate> {
 
 #[tokio::test]
 async fn sync_starts_from_a_snapshot_then_pages_through_the_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = Feed::default();
-    all_kinds(&feed);
+    let (dir, feed) = all_kinds();
     let mut m = Mirror::open(dir.path()).unwrap();
     assert_eq!(m.position(), None);
     m.set_page_limit(2);
@@ -166,9 +180,7 @@ async fn sync_starts_from_a_snapshot_then_pages_through_the_changes() {
     assert!(r.snapshot_loaded);
     assert_eq!((r.position, r.active), (4, 4));
 
-    for i in 10..17 {
-        feed.add(i, Kind::Sha256, WireValue::Text(hex(i as u8)));
-    }
+    feed.add_hashes(10..=16);
     feed.withdraw(2);
     let r = m.sync(&feed).await.unwrap();
     assert!(!r.snapshot_loaded);
@@ -192,72 +204,68 @@ async fn sync_starts_from_a_snapshot_then_pages_through_the_changes() {
 
 #[tokio::test]
 async fn withdrawn_entries_never_match_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = Feed::default();
-    all_kinds(&feed);
+    let (dir, feed) = all_kinds();
     let mut m = Mirror::open(dir.path()).unwrap();
     m.sync(&feed).await.unwrap();
     for id in [1, 3, 4] {
         feed.withdraw(id);
     }
     m.sync(&feed).await.unwrap();
-    let ids: Vec<Option<u64>> = m
-        .check(&probes())
-        .unwrap()
-        .results
-        .iter()
-        .map(excluded)
-        .collect();
-    assert_eq!(ids, [None, Some(2), None, None, None]);
+    assert_eq!(hits(&m), [None, Some(2), None, None, None]);
     assert_eq!(m.len(), 1);
     assert!(m.get(4).is_none());
     // and after a reload from disk
     let m = Mirror::open(dir.path()).unwrap();
-    let ids: Vec<Option<u64>> = m
-        .check(&probes())
-        .unwrap()
-        .results
-        .iter()
-        .map(excluded)
-        .collect();
-    assert_eq!(ids, [None, Some(2), None, None, None]);
+    assert_eq!(hits(&m), [None, Some(2), None, None, None]);
 }
 
-fn entry(id: u64, position: u64, state: WireState, value: &str) -> WireEntry {
+/// Entry `id` (a SHA-256 made of its id) at `position`, active.
+fn active(id: u64, position: u64) -> WireEntry {
     WireEntry {
         id,
         position,
-        state,
+        state: WireState::Active,
         kind: Kind::Sha256,
-        value: WireValue::Text(value.into()),
+        value: WireValue::Text(hex(id as u8)),
     }
 }
 
-fn empty_mirror(dir: &std::path::Path, position: u64) -> Mirror {
+fn withdrawn(id: u64, position: u64) -> WireEntry {
+    WireEntry {
+        state: WireState::Withdrawn,
+        ..active(id, position)
+    }
+}
+
+/// A page of the feed up to `head`.
+fn page(changes: Vec<WireEntry>, head: u64) -> ChangesResponse {
+    ChangesResponse {
+        changes,
+        next_after: head,
+        head,
+    }
+}
+
+/// A mirror in `dir` loaded from a snapshot at `position` of `entries`.
+fn mirror_at(dir: &std::path::Path, position: u64, entries: Vec<WireEntry>) -> Mirror {
     let mut m = Mirror::open(dir).unwrap();
-    m.load_snapshot(Snapshot {
-        position,
-        entries: Vec::new(),
-    })
-    .unwrap();
+    m.load_snapshot(Snapshot { position, entries }).unwrap();
     m
+}
+
+/// A directory and a mirror in it, synced to an empty feed.
+fn empty_mirror() -> (tempfile::TempDir, Mirror) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = mirror_at(dir.path(), 0, Vec::new());
+    (dir, m)
 }
 
 #[test]
 fn a_page_is_applied_in_position_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut m = empty_mirror(dir.path(), 0);
+    let (_dir, mut m) = empty_mirror();
     // listed out of order (and, against the contract, the same id twice): the later position
     // wins, whatever the listing order
-    let page = ChangesResponse {
-        changes: vec![
-            entry(1, 7, WireState::Withdrawn, &hex(1)),
-            entry(2, 6, WireState::Active, &hex(2)),
-            entry(1, 5, WireState::Active, &hex(1)),
-        ],
-        next_after: 7,
-        head: 7,
-    };
+    let page = page(vec![withdrawn(1, 7), active(2, 6), active(1, 5)], 7);
     assert_eq!(m.apply(&page).unwrap(), 3);
     assert_eq!(m.position(), Some(7));
     let ids: Vec<u64> = m.entries().map(|e| e.id).collect();
@@ -269,20 +277,8 @@ fn a_change_older_than_the_known_entry_is_ignored() {
     // a snapshot can hold an entry changed after its position (head is read before the
     // entries); the feed then lists it again, and nothing older may overwrite it
     let dir = tempfile::tempdir().unwrap();
-    let mut m = Mirror::open(dir.path()).unwrap();
-    m.load_snapshot(Snapshot {
-        position: 10,
-        entries: vec![entry(4, 12, WireState::Active, &hex(4))],
-    })
-    .unwrap();
-    let page = ChangesResponse {
-        changes: vec![
-            entry(4, 11, WireState::Withdrawn, &hex(4)),
-            entry(4, 12, WireState::Active, &hex(4)),
-        ],
-        next_after: 12,
-        head: 12,
-    };
+    let mut m = mirror_at(dir.path(), 10, vec![active(4, 12)]);
+    let page = page(vec![withdrawn(4, 11), active(4, 12)], 12);
     m.apply(&page).unwrap();
     assert!(m.get(4).is_some());
     assert_eq!(m.position(), Some(12));
@@ -290,24 +286,15 @@ fn a_change_older_than_the_known_entry_is_ignored() {
 
 #[test]
 fn reapplying_a_page_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut m = empty_mirror(dir.path(), 0);
-    let page = ChangesResponse {
-        changes: vec![
-            entry(1, 1, WireState::Active, &hex(1)),
-            entry(2, 2, WireState::Active, &hex(2)),
-            entry(3, 3, WireState::Withdrawn, &hex(3)),
-        ],
-        next_after: 3,
-        head: 3,
-    };
+    let (dir, mut m) = empty_mirror();
+    let page = page(vec![active(1, 1), active(2, 2), withdrawn(3, 3)], 3);
     assert_eq!(m.apply(&page).unwrap(), 3);
     let before: Vec<WireEntry> = m.entries().cloned().collect();
     assert_eq!(m.apply(&page).unwrap(), 0, "already reflected");
     assert_eq!(m.entries().cloned().collect::<Vec<_>>(), before);
     assert_eq!(m.position(), Some(3));
     // even replayed onto an older position, the result is the same state
-    let mut fresh = empty_mirror(dir.path(), 0);
+    let mut fresh = mirror_at(dir.path(), 0, Vec::new());
     fresh.apply(&page).unwrap();
     fresh
         .load_snapshot(Snapshot {
@@ -321,22 +308,13 @@ fn reapplying_a_page_changes_nothing() {
 
 #[test]
 fn an_invalid_entry_is_refused_and_nothing_of_its_page_is_applied() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut m = empty_mirror(dir.path(), 0);
-    let page = ChangesResponse {
-        changes: vec![
-            entry(1, 1, WireState::Active, &hex(1)),
-            WireEntry {
-                id: 2,
-                position: 2,
-                state: WireState::Active,
-                kind: Kind::Face,
-                value: WireValue::Vector(vec![1.0, 0.0, 0.0]),
-            },
-        ],
-        next_after: 2,
-        head: 2,
+    let (_dir, mut m) = empty_mirror();
+    let bad_face = WireEntry {
+        kind: Kind::Face,
+        value: WireValue::Vector(vec![1.0, 0.0, 0.0]),
+        ..active(2, 2)
     };
+    let page = page(vec![active(1, 1), bad_face], 2);
     let err = m.apply(&page).unwrap_err();
     assert!(
         matches!(
@@ -355,9 +333,7 @@ fn an_invalid_entry_is_refused_and_nothing_of_its_page_is_applied() {
 
 #[tokio::test]
 async fn state_round_trips_through_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = Feed::default();
-    all_kinds(&feed);
+    let (dir, feed) = all_kinds();
     feed.add(5, Kind::Face, WireValue::Vector(face(7)));
     feed.withdraw(5);
     let mut m = Mirror::open(dir.path()).unwrap();
@@ -387,9 +363,7 @@ async fn state_round_trips_through_the_file() {
 
 #[tokio::test]
 async fn a_corrupt_state_file_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = Feed::default();
-    all_kinds(&feed);
+    let (dir, feed) = all_kinds();
     Mirror::open(dir.path()).unwrap().sync(&feed).await.unwrap();
     let path = dir.path().join(STATE_FILE);
     let good = std::fs::read(&path).unwrap();
@@ -429,9 +403,7 @@ async fn an_interrupted_sync_keeps_what_it_applied() {
     let feed = Feed::default();
     let mut m = Mirror::open(dir.path()).unwrap();
     m.sync(&feed).await.unwrap();
-    for i in 1..=10 {
-        feed.add(i, Kind::Sha256, WireValue::Text(hex(i as u8)));
-    }
+    feed.add_hashes(1..=10);
     m.set_page_limit(3);
     feed.fail_after(2);
     let err = m.sync(&feed).await.unwrap_err();
@@ -455,9 +427,7 @@ async fn an_interrupted_sync_keeps_what_it_applied() {
 
 #[tokio::test]
 async fn a_server_behind_the_mirror_is_reported_not_trusted() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = Feed::default();
-    all_kinds(&feed);
+    let (dir, feed) = all_kinds();
     Mirror::open(dir.path()).unwrap().sync(&feed).await.unwrap();
     let other = Feed::default(); // e.g. another deployment, empty
     other.add(1, Kind::Sha256, WireValue::Text(hex(1)));
@@ -485,7 +455,7 @@ fn checks_need_a_synced_mirror_and_valid_candidates() {
     assert!(matches!(err, MirrorError::NotSynced { .. }), "{err:?}");
     assert!(err.to_string().contains("optout sync --into"), "{err}");
 
-    let m = empty_mirror(dir.path(), 0);
+    let m = mirror_at(dir.path(), 0, Vec::new());
     let err = m
         .check(&[Candidate::Sha256(hex(1)), Candidate::Face(vec![0.5; 3])])
         .unwrap_err();

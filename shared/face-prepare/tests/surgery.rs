@@ -2,6 +2,8 @@
 //! surgery, run by tract, + the dense head run in Rust) embeds real aligned faces as the whole
 //! folded float model, parsed from ONNX and run by tract, does.
 
+// The fixtures and models of the face pipeline's own tests.
+#[path = "../../face/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -222,17 +222,13 @@ fn blurred_face_is_reported() {
 
 #[test]
 fn small_face_is_reported() {
-    let img = image::load_from_memory(&photo("person_b_1.jpg"))
-        .unwrap()
-        .into_rgb8();
-    let tiny = imageops::resize(
-        &img,
-        img.width() / 10,
-        img.height() / 10,
-        FilterType::Triangle,
+    let canvas = shrunk_onto(
+        "person_b_1.jpg",
+        10,
+        (640, 480),
+        [200, 200, 200],
+        (300, 200),
     );
-    let mut canvas = image::RgbImage::from_pixel(640, 480, image::Rgb([200, 200, 200]));
-    imageops::replace(&mut canvas, &tiny, 300, 200);
     let a = engine().analyze(&jpeg(&canvas, 95)).unwrap();
     if let Some(f) = a.chosen_face.map(|i| &a.faces[i]) {
         assert_eq!(a.verdict, QualityVerdict::FaceTooSmall, "face {:?}", f.bbox);
@@ -280,15 +276,13 @@ fn adaptive_detection_finds_small_faces_and_keeps_portraits_on_the_small_detecto
 
     // The same face, small, in a large picture: the 320 detector sees it at a few pixels, the
     // adaptive engine looks again at 640 (and on a crop around it) and finds it.
-    let face = image::load_from_memory(&portrait).unwrap().to_rgb8();
-    let face = imageops::resize(
-        &face,
-        face.width() / 4,
-        face.height() / 4,
-        FilterType::Triangle,
+    let canvas = shrunk_onto(
+        "person_b_1.jpg",
+        4,
+        (2400, 1800),
+        [200, 200, 190],
+        (1500, 900),
     );
-    let mut canvas = image::RgbImage::from_pixel(2400, 1800, image::Rgb([200, 200, 190]));
-    imageops::overlay(&mut canvas, &face, 1500, 900);
     let bytes = jpeg(&canvas, 95);
     let a = engine().analyze(&bytes).unwrap();
     let big = d640.analyze(&bytes).unwrap();

@@ -315,15 +315,30 @@ mod tests {
     use super::*;
     use crate::rng::SplitMix64;
 
+    /// Buckets bulk-loaded with item `i` in bucket `keys[i]`.
+    fn bulk(keys: &[u16]) -> Buckets<u32> {
+        let mut b = Buckets::default();
+        b.extend_bulk(keys.len(), |i| keys[i], |i| i as u32);
+        b
+    }
+
+    /// Pushes `x` into bucket `k`, empty until then, and finds it there alone.
+    fn push_into_empty(b: &mut Buckets<u32>, k: u16, x: u32) {
+        assert!(b.get(k).is_empty(), "bucket {k}");
+        b.push(k, x);
+        assert_eq!(b.get(k), &[x]);
+    }
+
+    /// Bucket `k` as a sorted list.
+    fn bucket(b: &Buckets<u32>, k: u16) -> Vec<u32> {
+        let mut v = b.get(k).to_vec();
+        v.sort_unstable();
+        v
+    }
+
     /// The buckets as sorted lists, to compare with a model.
     fn contents(b: &Buckets<u32>) -> Vec<Vec<u32>> {
-        (0..BUCKETS)
-            .map(|k| {
-                let mut v = b.get(k as u16).to_vec();
-                v.sort_unstable();
-                v
-            })
-            .collect()
+        (0..BUCKETS).map(|k| bucket(b, k as u16)).collect()
     }
 
     fn sorted(model: &[Vec<u32>]) -> Vec<Vec<u32>> {
@@ -385,12 +400,9 @@ mod tests {
 
     #[test]
     fn push_after_bulk_load_moves_the_bucket_and_keeps_the_others() {
-        let mut b = Buckets::default();
-        b.extend_bulk(6, |i| [1u16, 2, 1, 2, 1, 3][i], |i| i as u32);
+        let mut b = bulk(&[1, 2, 1, 2, 1, 3]);
         b.push(2, 100);
-        let mut two = b.get(2).to_vec();
-        two.sort_unstable();
-        assert_eq!(two, vec![1, 3, 100]);
+        assert_eq!(bucket(&b, 2), vec![1, 3, 100]);
         assert_eq!(b.get(1), &[0, 2, 4]);
         assert_eq!(b.get(3), &[5]);
         // The moved bucket has room now: the next push stays in place.
@@ -398,41 +410,34 @@ mod tests {
         b.push(2, 101);
         assert_eq!(b.spans[2].start, start);
         assert_eq!(b.get(2).len(), 4);
-        b.push(9, 7);
-        assert_eq!(b.get(9), &[7]);
+        // An empty bucket takes an item too.
+        push_into_empty(&mut b, 9, 7);
         assert_eq!(b.len(), 9);
         check_layout(&b);
     }
 
     #[test]
     fn remove_after_bulk_load_is_seen_at_once() {
-        let mut b = Buckets::default();
-        b.extend_bulk(5, |i| [4u16, 4, 4, 5, 4][i], |i| i as u32);
+        let mut b = bulk(&[4, 4, 4, 5, 4]);
         assert!(b.remove(4, |&x| x == 1));
         assert!(!b.remove(4, |&x| x == 1), "already gone");
         assert!(!b.remove(5, |&x| x == 0), "not in that bucket");
-        let mut four = b.get(4).to_vec();
-        four.sort_unstable();
-        assert_eq!(four, vec![0, 2, 4]);
+        assert_eq!(bucket(&b, 4), vec![0, 2, 4]);
         assert!(b.remove(5, |&x| x == 3));
         assert!(b.get(5).is_empty());
         // A bucket emptied by removal takes items again.
-        b.push(5, 33);
-        assert_eq!(b.get(5), &[33]);
+        push_into_empty(&mut b, 5, 33);
         assert_eq!(b.len(), 4);
         check_layout(&b);
     }
 
     #[test]
     fn bulk_load_onto_a_changed_table_keeps_every_item() {
-        let mut b = Buckets::default();
-        b.extend_bulk(3, |i| [1u16, 2, 3][i], |i| i as u32);
+        let mut b = bulk(&[1, 2, 3]);
         b.push(1, 10);
         assert!(b.remove(2, |&x| x == 1));
         b.extend_bulk(3, |i| [1u16, 2, 4][i], |i| 20 + i as u32);
-        let mut one = b.get(1).to_vec();
-        one.sort_unstable();
-        assert_eq!(one, vec![0, 10, 20]);
+        assert_eq!(bucket(&b, 1), vec![0, 10, 20]);
         assert_eq!(b.get(2), &[21]);
         assert_eq!(b.get(3), &[2]);
         assert_eq!(b.get(4), &[22]);

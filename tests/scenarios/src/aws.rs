@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::Service;
 use lambda_http::{Adapter, Context, LambdaEvent};
-use optout_aws::testing::{Emulators, Stack};
+use optout_aws::testing::{Emulators, Stack, http_api_event};
 use optout_core::EmbedJobs;
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
@@ -122,48 +122,9 @@ impl Aws {
     fn event(req: &Req) -> Value {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
-        let mut headers = serde_json::Map::new();
-        let mut cookies = Vec::new();
-        headers.insert("host".into(), json!("optout.example.org"));
-        headers.insert("x-forwarded-proto".into(), json!("https"));
-        headers.insert("x-forwarded-for".into(), json!("203.0.113.10"));
-        for (k, v) in &req.headers {
-            if k.eq_ignore_ascii_case("cookie") {
-                // Payload 2.0 carries cookies apart from the headers.
-                cookies.extend(v.split("; ").map(|c| json!(c)));
-            } else {
-                headers.insert(k.to_ascii_lowercase(), json!(v));
-            }
-        }
-        json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": path,
-            "rawQueryString": query,
-            "cookies": cookies,
-            "headers": headers,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "a1b2c3d4e5",
-                "domainName": "optout.example.org",
-                "domainPrefix": "optout",
-                "http": {
-                    "method": req.method.as_str(),
-                    "path": path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "203.0.113.10",
-                    "userAgent": "scenario"
-                },
-                "requestId": format!("req-{n}"),
-                "routeKey": "$default",
-                "stage": "$default",
-                "time": "01/Dec/2026:00:00:00 +0000",
-                "timeEpoch": 1_795_000_000_000u64
-            },
-            "isBase64Encoded": true,
-            "body": B64.encode(&req.body)
-        })
+        let method = req.method.as_str();
+        let id = format!("req-{n}");
+        http_api_event(method, &req.path, &req.headers, &req.body, "scenario", &id)
     }
 }
 

@@ -2,17 +2,14 @@
 //! port, driven over a real socket. Embedding jobs are run on demand by a worker on the same
 //! queue (instead of the background worker) so scenarios are deterministic.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use optout::config::{DeskArgs, ServeArgs};
-use optout::embedded::{System, run};
+use optout::embedded::System;
 use optout_core::Desk;
-use optout_core::ports::SystemClock;
 use optout_embedded::queue::Step;
 use optout_embedded::{Worker, WorkerConfig};
 use tokio::sync::watch;
 
+use crate::serve::{Serving, Setup, eml_files, serve};
 use crate::{Mode, Reply, Req, SentMail, analyzer};
 
 pub struct Embedded {
@@ -23,40 +20,16 @@ pub struct Embedded {
     _dir: tempfile::TempDir,
 }
 
-/// The settings the scenarios expect (the same in both modes).
-pub fn desk_args() -> DeskArgs {
-    DeskArgs {
-        mail_from: Some("optout <desk@example.org>".into()),
-        support_email: Some("privacy@example.org".into()),
-        operator_name: Some("Example Search".into()),
-        ..Default::default()
-    }
-}
-
 impl Embedded {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let addr = listener.local_addr().expect("address");
-        let url = format!("http://{addr}");
-        let args = ServeArgs {
-            data: Some(dir.path().to_owned()),
-            desk: DeskArgs {
-                public_url: Some(url.clone()),
-                ..desk_args()
-            },
-            ..Default::default()
-        };
-        let config = args
-            .sources_with_env(false)
-            .and_then(|s| s.resolve(addr))
-            .expect("configuration");
-        let system = System::open(&config, Arc::new(SystemClock)).expect("embedded system");
-        let (shutdown, rx) = watch::channel(false);
         // No analyzer: jobs wait for `run_jobs`.
-        tokio::spawn(run(system.clone(), listener, None, rx));
+        let Serving {
+            url,
+            system,
+            shutdown,
+            ..
+        } = serve(dir.path(), Setup::default()).await;
         Embedded {
             url,
             system,
@@ -144,16 +117,7 @@ impl Mode for Embedded {
     }
 
     async fn mails_to(&self, to: &str) -> Vec<SentMail> {
-        let mut files: Vec<_> = std::fs::read_dir(self.system.outbox())
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        files
+        eml_files(&self.system.outbox())
             .iter()
             .filter_map(|p| {
                 let raw = std::fs::read(p).ok()?;

@@ -18,6 +18,7 @@ pub mod embedded;
 pub mod photo_view;
 pub mod privacy;
 pub mod scenarios;
+pub mod serve;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -234,15 +235,13 @@ pub fn root() -> PathBuf {
         .expect("repository root")
 }
 
+// The fixtures and models of the face pipeline's own tests.
+#[path = "../../../shared/face/tests/common/mod.rs"]
+mod face_fixtures;
+
 /// A fixture photo prepared by `scripts/setup-models`.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = root().join(".cache/fixtures").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run scripts/setup-models to fetch the test photos",
-            path.display()
-        )
-    })
+    face_fixtures::photo(name)
 }
 
 /// The real face pipeline, loaded once per test binary.
@@ -250,7 +249,7 @@ pub fn analyzer() -> Arc<dyn PhotoAnalyzer> {
     static ANALYZER: OnceLock<Arc<dyn PhotoAnalyzer>> = OnceLock::new();
     ANALYZER
         .get_or_init(|| {
-            let dir = root().join(".cache/models");
+            let dir = face_fixtures::model_dir();
             let engine = optout_face::FaceEngine::load(&dir).unwrap_or_else(|e| {
                 panic!(
                     "face models in {}: {e}; run scripts/setup-models",

@@ -10,7 +10,7 @@ use image::DynamicImage;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 
-use crate::scenarios::{decide, decision_form, login, status_token, submit_face};
+use crate::scenarios::{case_page, decide, decision_form, login, status_token, submit_face};
 use crate::{Mode, Reply, Req, fixture};
 
 /// The largest response body a Lambda function can return (synchronous invocation).
@@ -108,10 +108,7 @@ pub async fn reviewer_views_a_large_photo(mode: &dyn Mode) {
     };
 
     let alice = login(mode, "alice").await;
-    let page = mode
-        .send(Req::get(&format!("/admin/cases/{id}")).header("cookie", &alice))
-        .await;
-    assert_eq!(page.status, 200, "{}", mode.name());
+    let page = case_page(mode, &alice, &id).await;
     assert!(
         page.text()
             .contains(&format!("src=\"/admin/cases/{id}/photo\"")),

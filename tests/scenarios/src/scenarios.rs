@@ -72,6 +72,41 @@ async fn status(mode: &dyn Mode, token: &str) -> Value {
     r.json()
 }
 
+/// Withdraws the request of `token` through the API.
+async fn withdraw(mode: &dyn Mode, token: &str) {
+    let path = format!("/v1/status/{token}/withdraw");
+    let r = mode.send(Req::post_json(&path, &json!({}))).await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+}
+
+/// Asserts the state of the case of `token` as its requester sees it, and the `n` emails that
+/// went to `email` (`what` they are).
+async fn assert_outcome(
+    mode: &dyn Mode,
+    token: &str,
+    state: &str,
+    email: &str,
+    what: &str,
+    n: usize,
+) {
+    assert_eq!(status(mode, token).await["state"], state, "{}", mode.name());
+    assert_mails(mode, email, n, what).await;
+}
+
+/// Asserts that `n` emails went to `email` (`what` they are).
+async fn assert_mails(mode: &dyn Mode, email: &str, n: usize, what: &str) {
+    let got = mode.mails_to(email).await.len();
+    assert_eq!(got, n, "{}: {what}", mode.name());
+}
+
+/// The case page of `id` as the reviewer of `cookie` sees it.
+pub async fn case_page(mode: &dyn Mode, cookie: &str, id: &str) -> Reply {
+    let page = Req::get(&format!("/admin/cases/{id}")).header("cookie", cookie);
+    let page = mode.send(page).await;
+    assert_eq!(page.status, 200, "{}: case page", mode.name());
+    page
+}
+
 /// The value of the hidden input `name` in a page.
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\"");
@@ -102,11 +137,7 @@ pub async fn login(mode: &dyn Mode, reviewer: &str) -> String {
 
 /// The CSRF token and version of a case page's decision forms, as a reviewer's browser has them.
 pub async fn decision_form(mode: &dyn Mode, cookie: &str, id: &str) -> (String, String) {
-    let page = mode
-        .send(Req::get(&format!("/admin/cases/{id}")).header("cookie", cookie))
-        .await;
-    assert_eq!(page.status, 200, "{}: case page", mode.name());
-    let html = page.text();
+    let html = case_page(mode, cookie, id).await.text();
     let (csrf, version) = (hidden(&html, "csrf"), hidden(&html, "version"));
     assert!(!csrf.is_empty() && !version.is_empty(), "{}", mode.name());
     (csrf, version)
@@ -229,13 +260,7 @@ pub async fn face_opt_out_to_approval(mode: &dyn Mode) {
         mode.name()
     );
     let desk = mode.desk();
-    let stored = desk
-        .ports
-        .cases
-        .get_case(CaseId::parse(&id).expect("ULID"))
-        .await
-        .expect("store")
-        .expect("case");
+    let stored = stored_case(mode, &id).await;
     let key = stored
         .photo
         .as_ref()
@@ -265,7 +290,7 @@ pub async fn double_submit_makes_one_case(mode: &dyn Mode) {
     assert_eq!(first.status, 201, "{}: {}", mode.name(), first.text());
     assert!(matches!(again.status, 200 | 201), "{}", mode.name());
     assert_eq!(first.json()["id"], again.json()["id"], "{}", mode.name());
-    assert_eq!(mode.mails_to(&email).await.len(), 1, "{}", mode.name());
+    assert_mails(mode, &email, 1, "one receipt").await;
 }
 
 /// The field codes of a 422 answer.
@@ -281,6 +306,13 @@ fn field_codes(r: &Reply) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Asserts a 422 that names exactly one field, with `code`.
+fn assert_refused(r: &Reply, field: &str, code: &str, mode: &str) {
+    assert_eq!(r.status, 422, "{mode}: {}", r.text());
+    let want = vec![(field.to_owned(), code.to_owned())];
+    assert_eq!(field_codes(r), want, "{mode}");
 }
 
 /// Idempotency keys and photos are scoped to their request: concurrent replays make one case and
@@ -316,7 +348,7 @@ pub async fn replays_are_scoped_to_their_request(mode: &dyn Mode) {
     assert_eq!(ids.len(), 1, "{m}: {ids:?}");
     assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1, "{m}");
     mode.housekeep().await;
-    assert_eq!(mode.mails_to(&email).await.len(), 1, "{m}: one receipt");
+    assert_mails(mode, &email, 1, "one receipt").await;
     let first = &replies[0].json();
 
     // The same key with another person's data: refused, and nothing of the first case shows.
@@ -332,12 +364,7 @@ pub async fn replays_are_scoped_to_their_request(mode: &dyn Mode) {
     let r = mode
         .send(Req::post_json("/v1/cases", &intruder).header("idempotency-key", key))
         .await;
-    assert_eq!(r.status, 422, "{m}: {}", r.text());
-    assert_eq!(
-        field_codes(&r),
-        vec![("idempotency_key".to_owned(), "key_reused".to_owned())],
-        "{m}"
-    );
+    assert_refused(&r, "idempotency_key", "key_reused", m);
     let text = r.text();
     let first_id = first["id"].as_str().expect("id");
     let first_status = first["status_url"].as_str().expect("status url");
@@ -382,19 +409,14 @@ pub async fn replays_are_scoped_to_their_request(mode: &dyn Mode) {
     let owned = r.json();
     let thief = mode.email("thief");
     let r = mode.send(Req::post_json("/v1/cases", &face(&thief))).await;
-    assert_eq!(r.status, 422, "{m}: {}", r.text());
-    assert_eq!(
-        field_codes(&r),
-        vec![("photo".to_owned(), "photo_reused".to_owned())],
-        "{m}"
-    );
+    assert_refused(&r, "photo", "photo_reused", m);
     assert!(!r.text().contains(owned["id"].as_str().expect("id")), "{m}");
     // The owner's own retry without a key is still the same request.
     let r = mode.send(Req::post_json("/v1/cases", &face(&owner))).await;
     assert_eq!(r.status, 200, "{m}: {}", r.text());
     assert_eq!(r.json()["id"], owned["id"], "{m}");
     mode.housekeep().await;
-    assert_eq!(mode.mails_to(&owner).await.len(), 1, "{m}: one receipt");
+    assert_mails(mode, &owner, 1, "one receipt").await;
     assert!(mode.mails_to(&thief).await.is_empty(), "{m}");
 
     // A notice with a photo: the photo would be dropped silently, so it is refused.
@@ -435,12 +457,7 @@ pub async fn replays_are_scoped_to_their_request(mode: &dyn Mode) {
             &merge(body.clone(), json!({"email": "sömchai@example.org"})),
         ))
         .await;
-    assert_eq!(r.status, 422, "{m}: {}", r.text());
-    assert_eq!(
-        field_codes(&r),
-        vec![("email".to_owned(), "email_not_ascii".to_owned())],
-        "{m}"
-    );
+    assert_refused(&r, "email", "email_not_ascii", m);
 }
 
 /// A mailer that takes its time (the window in which a racing dispatch used to send a second
@@ -497,25 +514,14 @@ pub async fn concurrent_submissions_send_one_receipt(mode: &dyn Mode) {
     assert_eq!((ids.len(), created), (1, 1), "{m}");
     let id = *ids.first().expect("a case");
     mode.housekeep().await;
-    assert_eq!(mode.mails_to(&email).await.len(), 1, "{m}: one receipt");
+    assert_mails(mode, &email, 1, "one receipt").await;
     // However often a relay or a retry dispatches the case now, nothing more is sent.
     for _ in 0..3 {
-        let case = desk
-            .ports
-            .cases
-            .get_case(id)
-            .await
-            .expect("store")
-            .expect("case");
-        let mut unsent = case.clone();
+        let mut unsent = stored_case(mode, &id.to_string()).await;
         unsent.receipt_sent = false;
         desk.dispatch(unsent).await;
     }
-    assert_eq!(
-        mode.mails_to(&email).await.len(),
-        1,
-        "{m}: still one receipt"
-    );
+    assert_mails(mode, &email, 1, "still one receipt").await;
 }
 
 /// A DSA notice withdrawn from its status link: confirmation email, state withdrawn.
@@ -531,16 +537,16 @@ pub async fn dsa_notice_withdrawn(mode: &dyn Mode) {
     let case = r.json();
     let token = status_token(case["status_url"].as_str().expect("status url"));
     assert_eq!(case["can_withdraw"], true);
-    let r = mode
-        .send(Req::post_json(
-            &format!("/v1/status/{token}/withdraw"),
-            &json!({}),
-        ))
-        .await;
-    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
-    assert_eq!(status(mode, &token).await["state"], "withdrawn");
-    let mails = mode.mails_to(&email).await;
-    assert_eq!(mails.len(), 2, "{}: receipt + confirmation", mode.name());
+    withdraw(mode, &token).await;
+    assert_outcome(
+        mode,
+        &token,
+        "withdrawn",
+        &email,
+        "receipt + confirmation",
+        2,
+    )
+    .await;
     // A tampered status link reveals nothing.
     let mut bad = token.clone();
     bad.pop();
@@ -614,6 +620,13 @@ async fn approved_dsa_notice(mode: &dyn Mode, email: &str, link: &str) -> (Strin
     let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
     assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
     (id, token)
+}
+
+/// Case `id` as the mode's store has it.
+pub async fn stored_case(mode: &dyn Mode, id: &str) -> optout_core::model::Case {
+    let id = CaseId::parse(id).expect("ULID");
+    let case = mode.desk().ports.cases.get_case(id).await;
+    case.expect("store").expect("case")
 }
 
 /// The exclusion entries of case `id`, read from the mode's store.
@@ -714,10 +727,7 @@ pub async fn admin_links_and_csrf_are_checked(mode: &dyn Mode) {
     // A real session: pages are private; decisions need this session's CSRF token.
     let alice = login(mode, "alice").await;
     let bob = login(mode, "bob").await;
-    let page = mode
-        .send(Req::get(&format!("/admin/cases/{id}")).header("cookie", &alice))
-        .await;
-    assert_eq!(page.status, 200, "{}", mode.name());
+    let page = case_page(mode, &alice, &id).await;
     assert!(
         page.header("cache-control")
             .unwrap_or_default()
@@ -746,13 +756,7 @@ pub async fn admin_links_and_csrf_are_checked(mode: &dyn Mode) {
             .await;
         assert_eq!(r.status, 403, "{}: {fields:?}", mode.name());
     }
-    assert_eq!(state_of(mode, &token).await, "awaiting_review");
-    assert_eq!(
-        mode.mails_to(&email).await.len(),
-        1,
-        "{}: receipt only",
-        mode.name()
-    );
+    assert_outcome(mode, &token, "awaiting_review", &email, "receipt only", 1).await;
 }
 
 /// A rejected DSA notice contested from the status page: the case is back in the queue, marked as
@@ -773,13 +777,7 @@ pub async fn complaint_reopens_for_another_reviewer(mode: &dyn Mode) {
     )
     .await;
     assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
-    assert_eq!(state_of(mode, &token).await, "rejected");
-    assert_eq!(
-        mode.mails_to(&email).await.len(),
-        2,
-        "{}: receipt + decision",
-        mode.name()
-    );
+    assert_outcome(mode, &token, "rejected", &email, "receipt + decision", 2).await;
 
     // The complaint form: the text is required.
     let url = format!("/status/{token}/complaint");
@@ -819,9 +817,7 @@ pub async fn complaint_reopens_for_another_reviewer(mode: &dyn Mode) {
     assert!(!queue("no").await.contains(&id), "{}", mode.name());
 
     // The reviewer of the first decision may not decide the complaint.
-    let page = mode
-        .send(Req::get(&format!("/admin/cases/{id}")).header("cookie", &alice))
-        .await;
+    let page = case_page(mode, &alice, &id).await;
     assert!(
         page.text().contains("I can show my ID card"),
         "{}",
@@ -887,13 +883,7 @@ pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
     assert_eq!(hits, [true, true, false], "{}", mode.name());
     assert_eq!(before.results[0].entry_id, Some(entries[0].id));
 
-    let r = mode
-        .send(Req::post_json(
-            &format!("/v1/status/{token}/withdraw"),
-            &json!({}),
-        ))
-        .await;
-    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    withdraw(mode, &token).await;
     let entries = entries_of(mode, &id).await;
     assert!(
         entries.iter().all(|e| e.state == EntryState::Withdrawn),
@@ -908,8 +898,8 @@ pub async fn withdrawal_stops_matching(mode: &dyn Mode) {
         after.results
     );
     assert!(after.position > before.position, "{}", mode.name());
-    assert_eq!(state_of(mode, &token).await, "withdrawn");
-    assert_eq!(mode.mails_to(&email).await.len(), 3, "{}", mode.name());
+    let mails = "receipt, decision, confirmation";
+    assert_outcome(mode, &token, "withdrawn", &email, mails, 3).await;
 }
 
 /// The indexer API over HTTP: keys required; a batch check matches an approved link and its
@@ -1025,13 +1015,7 @@ pub async fn indexer_api_over_http(mode: &dyn Mode) {
     );
 
     // Withdrawn: the next check no longer matches, at a later position.
-    let r = mode
-        .send(Req::post_json(
-            &format!("/v1/status/{token}/withdraw"),
-            &json!({}),
-        ))
-        .await;
-    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    withdraw(mode, &token).await;
     let doc = check(Some(bearer), body).await.json();
     assert_eq!(
         doc["results"][0]["excluded"],

@@ -4,15 +4,16 @@
 //! (`tests/browser/review.mjs`): admin link → queue → case page with the photo and the face
 //! overlay → approve → decided case, photo gone.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use optout_core::model::CaseId;
 use optout_scenarios::aws::Aws;
 use optout_scenarios::{Mode, Req, fixture, root, scenarios};
+
+#[path = "../../browser/run.rs"]
+mod journeys;
 
 /// One browser request through the mode, one response back.
 async fn bridge(mode: &dyn Mode, req: Request) -> Response {
@@ -54,11 +55,7 @@ async fn bridge(mode: &dyn Mode, req: Request) -> Response {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewer_journey_in_headless_chromium_on_aws() {
-    let modules = root().join(".cache/npm/node_modules");
-    assert!(
-        modules.join("playwright-core").exists() && Path::new("/usr/bin/chromium").exists(),
-        "Chromium or playwright-core is missing: run scripts/setup-browser"
-    );
+    let browser = journeys::Browser::find(&root());
     let aws = Arc::new(Aws::start("browser").await);
     let email = aws.email("carol-case");
     // A real portrait, 800 px wide as the journey script expects of the photo it is shown.
@@ -86,35 +83,10 @@ async fn reviewer_journey_in_headless_chromium_on_aws() {
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let link = format!("{base}{}", aws.admin_link("carol"));
-    let shots = root().join("target/screenshots/aws");
-    std::fs::create_dir_all(&shots).expect("screenshot dir");
-    let script = root().join("tests/browser/review.mjs");
-    let case_id = id.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .args([link.as_str(), case_id.as_str(), &shots.to_string_lossy()])
-            .env("NODE_PATH", &modules)
-            .output()
-            .expect("node")
-    })
-    .await
-    .expect("the journey ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "review journey failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("review journey ok"));
-    let c = aws
-        .desk
-        .ports
-        .cases
-        .get_case(CaseId::parse(&id).expect("ULID"))
-        .await
-        .expect("store")
-        .expect("case");
+    browser
+        .run("review.mjs", "review journey", &[&link, &id], "aws")
+        .await;
+    let c = scenarios::stored_case(&*aws, &id).await;
     assert_eq!(c.state.as_str(), "approved");
     assert_eq!(c.decision.expect("decision").reviewer.as_str(), "carol");
     let mails = aws.mails_to(&email).await;

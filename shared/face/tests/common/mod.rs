@@ -1,4 +1,6 @@
 //! Shared helpers of the real-photo tests: the fixtures and models made by `scripts/setup-models`.
+//! Also included by path in the tests of `optout-face-prepare` and in the scenarios
+//! (`tests/scenarios`): crates two levels below the repository's root, like this one.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -46,6 +48,23 @@ pub const PORTRAITS: [&str; 6] = [
 ];
 pub const SAME_PERSON: [(&str, &str); 2] =
     [("person_a_1", "person_a_2"), ("person_b_1", "person_b_2")];
+
+/// Test photo `name` shrunk `shrink` times, pasted at `at` on a flat `size` canvas of `color`.
+pub fn shrunk_onto(
+    name: &str,
+    shrink: u32,
+    size: (u32, u32),
+    color: [u8; 3],
+    at: (i64, i64),
+) -> image::RgbImage {
+    use image::imageops::{self, FilterType};
+    let img = image::load_from_memory(&photo(name)).unwrap().into_rgb8();
+    let (w, h) = (img.width() / shrink, img.height() / shrink);
+    let small = imageops::resize(&img, w, h, FilterType::Triangle);
+    let mut canvas = image::RgbImage::from_pixel(size.0, size.1, image::Rgb(color));
+    imageops::replace(&mut canvas, &small, at.0, at.1);
+    canvas
+}
 
 pub fn jpeg(img: &image::RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
