@@ -86,10 +86,11 @@ fn same_request(stored: &Case, new: &Case, upload_key: Option<&str>) -> bool {
 }
 
 /// The fields of a submission, parsed.
-struct Parsed {
-    kind: CaseKind,
-    personal: Personal,
-    source_urls: Vec<SourceUrl>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedSubmission {
+    pub kind: CaseKind,
+    pub personal: Personal,
+    pub source_urls: Vec<SourceUrl>,
 }
 
 impl Desk {
@@ -131,100 +132,11 @@ impl Desk {
         verified.map_err(invalid)
     }
 
-    fn parse(&self, input: &SubmissionInput) -> Result<Parsed, FieldErrors> {
-        let mut errs = FieldErrors::default();
-        let kind = input.kind;
-        if kind.is_none() {
-            errs.push("kind", FieldCode::Required);
-        }
-        let country = errs.take("country", Country::parse(&input.country));
-        let first_name = errs.take("first_name", PersonName::parse(&input.first_name));
-        let last_name = errs.take("last_name", PersonName::parse(&input.last_name));
-        let email = errs.take("email", Email::parse(&input.email));
-        let phone = if input.phone.trim().is_empty() && !self.settings.phone_required {
-            Some(None)
-        } else {
-            errs.take("phone", Phone::parse(&input.phone)).map(Some)
-        };
-        let reason = errs.take("reason", Reason::parse(&input.reason));
-        let mut source_urls = Vec::new();
-        match kind {
-            Some(CaseKind::FaceOptOut) if !input.consent => {
-                errs.push("consent", FieldCode::ConsentRequired);
-            }
-            Some(CaseKind::FaceOptOut) => {}
-            Some(CaseKind::DsaNotice) => {
-                if !input.good_faith {
-                    errs.push("good_faith", FieldCode::GoodFaithRequired);
-                }
-                let urls: Vec<&str> = input
-                    .source_urls
-                    .iter()
-                    .map(|u| u.trim())
-                    .filter(|u| !u.is_empty())
-                    .collect();
-                if urls.is_empty() {
-                    errs.push("source_urls", FieldCode::Required);
-                } else if urls.len() > URLS_MAX {
-                    errs.push_limit("source_urls", FieldCode::TooManyUrls, URLS_MAX as u64);
-                } else {
-                    for u in urls {
-                        match SourceUrl::parse(u) {
-                            Ok(u) if source_urls.contains(&u) => {
-                                errs.push("source_urls", FieldCode::DuplicateUrl);
-                                break;
-                            }
-                            Ok(u) => source_urls.push(u),
-                            Err(e) => {
-                                errs.take::<()>("source_urls", Err(e));
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-            None => {}
-        }
-        if kind == Some(CaseKind::DsaNotice) && input.upload_key.is_some() {
-            // A notice names images by their links; a photo sent with it would be silently
-            // dropped, so the client is told instead.
-            errs.push("upload_key", FieldCode::NotAllowed);
-        }
-        if let Some(k) = input.idempotency_key.as_deref()
-            && !valid_idempotency_key(k)
-        {
-            errs.push("idempotency_key", FieldCode::InvalidValue);
-        }
-        match (kind, country, first_name, last_name, email, phone, reason) {
-            (
-                Some(kind),
-                Some(country),
-                Some(first_name),
-                Some(last_name),
-                Some(email),
-                Some(phone),
-                Some(reason),
-            ) if errs.is_empty() => Ok(Parsed {
-                kind,
-                personal: Personal {
-                    first_name,
-                    last_name,
-                    email,
-                    phone,
-                    country,
-                    reason,
-                },
-                source_urls,
-            }),
-            _ => Err(errs),
-        }
-    }
-
     /// Accepts a request: validates every field (and the photo), stores the case with its audit
     /// event and job atomically, then enqueues the job and sends the receipt. A repeated
     /// submission returns the case of the first one.
     pub async fn submit(&self, input: SubmissionInput) -> Result<Submitted, DeskError> {
-        let parsed = self.parse(&input);
+        let parsed = parse_submission(&input, self.settings.phone_required);
         let photo = match (input.kind, input.upload_key.as_deref()) {
             (Some(CaseKind::FaceOptOut), Some(key)) => {
                 Some(self.check_upload(key).await.map(|v| (key.to_owned(), v)))
@@ -435,4 +347,98 @@ pub fn complaint_required() -> FieldErrors {
     let mut e = FieldErrors::default();
     e.push("complaint", FieldCode::Required);
     e
+}
+
+/// Parses every field of a submission (the photo apart) and reports every problem at once.
+/// The phone may be left empty unless `phone_required`.
+pub fn parse_submission(
+    input: &SubmissionInput,
+    phone_required: bool,
+) -> Result<ParsedSubmission, FieldErrors> {
+    let mut errs = FieldErrors::default();
+    let kind = input.kind;
+    if kind.is_none() {
+        errs.push("kind", FieldCode::Required);
+    }
+    let country = errs.take("country", Country::parse(&input.country));
+    let first_name = errs.take("first_name", PersonName::parse(&input.first_name));
+    let last_name = errs.take("last_name", PersonName::parse(&input.last_name));
+    let email = errs.take("email", Email::parse(&input.email));
+    let phone = if input.phone.trim().is_empty() && !phone_required {
+        Some(None)
+    } else {
+        errs.take("phone", Phone::parse(&input.phone)).map(Some)
+    };
+    let reason = errs.take("reason", Reason::parse(&input.reason));
+    let mut source_urls = Vec::new();
+    match kind {
+        Some(CaseKind::FaceOptOut) if !input.consent => {
+            errs.push("consent", FieldCode::ConsentRequired);
+        }
+        Some(CaseKind::FaceOptOut) => {}
+        Some(CaseKind::DsaNotice) => {
+            if !input.good_faith {
+                errs.push("good_faith", FieldCode::GoodFaithRequired);
+            }
+            let urls: Vec<&str> = input
+                .source_urls
+                .iter()
+                .map(|u| u.trim())
+                .filter(|u| !u.is_empty())
+                .collect();
+            if urls.is_empty() {
+                errs.push("source_urls", FieldCode::Required);
+            } else if urls.len() > URLS_MAX {
+                errs.push_limit("source_urls", FieldCode::TooManyUrls, URLS_MAX as u64);
+            } else {
+                for u in urls {
+                    match SourceUrl::parse(u) {
+                        Ok(u) if source_urls.contains(&u) => {
+                            errs.push("source_urls", FieldCode::DuplicateUrl);
+                            break;
+                        }
+                        Ok(u) => source_urls.push(u),
+                        Err(e) => {
+                            errs.take::<()>("source_urls", Err(e));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        None => {}
+    }
+    if kind == Some(CaseKind::DsaNotice) && input.upload_key.is_some() {
+        // A notice names images by their links; a photo sent with it would be silently
+        // dropped, so the client is told instead.
+        errs.push("upload_key", FieldCode::NotAllowed);
+    }
+    if let Some(k) = input.idempotency_key.as_deref()
+        && !valid_idempotency_key(k)
+    {
+        errs.push("idempotency_key", FieldCode::InvalidValue);
+    }
+    match (kind, country, first_name, last_name, email, phone, reason) {
+        (
+            Some(kind),
+            Some(country),
+            Some(first_name),
+            Some(last_name),
+            Some(email),
+            Some(phone),
+            Some(reason),
+        ) if errs.is_empty() => Ok(ParsedSubmission {
+            kind,
+            personal: Personal {
+                first_name,
+                last_name,
+                email,
+                phone,
+                country,
+                reason,
+            },
+            source_urls,
+        }),
+        _ => Err(errs),
+    }
 }

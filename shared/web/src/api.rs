@@ -35,7 +35,7 @@ pub struct UploadResponse {
 
 /// A new request. The document adds the parsers' patterns and bounds, and what each kind
 /// requires (`schema_rules`).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, expecting = "a JSON object")]
 pub struct CaseRequest {
     pub kind: CaseKindSchema,
@@ -68,6 +68,34 @@ pub struct CaseRequest {
     /// Face opt-out: the `key` of a completed upload (`POST /v1/uploads`).
     #[serde(default)]
     pub upload_key: Option<String>,
+}
+
+impl CaseRequest {
+    /// The desk's input for this request, in `lang`, under `idempotency_key`.
+    pub fn into_input(self, lang: Lang, idempotency_key: Option<String>) -> SubmissionInput {
+        let kind = match self.kind {
+            CaseKindSchema::FaceOptOut => CaseKind::FaceOptOut,
+            CaseKindSchema::DsaNotice => CaseKind::DsaNotice,
+        };
+        SubmissionInput {
+            kind: Some(kind),
+            lang,
+            country: self.country,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            phone: self.phone.unwrap_or_default(),
+            reason: self.reason,
+            consent: self.consent,
+            good_faith: self.good_faith,
+            source_urls: self.source_urls,
+            // A face opt-out without a photo is refused by the desk, on the field `photo`.
+            upload_key: self
+                .upload_key
+                .or_else(|| (kind == CaseKind::FaceOptOut).then(String::new)),
+            idempotency_key,
+        }
+    }
 }
 
 /// The kind of a request.
@@ -244,27 +272,7 @@ pub async fn submit(
             return json_invalid(lang, &errs);
         }
     };
-    let kind = match req.kind {
-        CaseKindSchema::FaceOptOut => CaseKind::FaceOptOut,
-        CaseKindSchema::DsaNotice => CaseKind::DsaNotice,
-    };
-    let input = SubmissionInput {
-        kind: Some(kind),
-        lang,
-        country: req.country,
-        first_name: req.first_name,
-        last_name: req.last_name,
-        email: req.email,
-        phone: req.phone.unwrap_or_default(),
-        reason: req.reason,
-        consent: req.consent,
-        good_faith: req.good_faith,
-        source_urls: req.source_urls,
-        upload_key: req
-            .upload_key
-            .or_else(|| (kind == CaseKind::FaceOptOut).then(String::new)),
-        idempotency_key,
-    };
+    let input = req.into_input(lang, idempotency_key);
     match state.desk.submit(input).await {
         Ok(s) => {
             let status = if s.created {

@@ -27,6 +27,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 pub use csp::{CONTENT_SECURITY_POLICY, csp_with_image_origin};
+
+/// The API's body reader and request types, for the fuzz targets (`fuzz/`): not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::api::{CaseRequest, PhotoRequest};
+    pub use crate::json_body::parse as parse_json_body;
+}
 use http::HeaderValue;
 use http::header;
 pub use indexer::IndexerApi;
