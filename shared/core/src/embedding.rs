@@ -10,6 +10,7 @@ use crate::mail;
 use crate::model::{Actor, AuditEvent, Case, CaseKind, CaseState, EmbedJob};
 use crate::ports::*;
 use crate::service::Desk;
+use crate::verdict::Verdict;
 
 /// The [`JobHandler`] of embedding jobs.
 pub struct EmbedJobs {
@@ -27,13 +28,13 @@ impl EmbedJobs {
         case: &Case,
         to: CaseState,
         action: &str,
-        detail: Option<String>,
+        issue: Option<Verdict>,
     ) -> Result<Case, JobError> {
         let now = self.desk.ports.clock.now();
         let mut next = case.clone();
         next.state = to;
         next.quality_issue = if to == CaseState::NeedsBetterPhoto {
-            detail.clone()
+            issue
         } else {
             None
         };
@@ -45,7 +46,7 @@ impl EmbedJobs {
             actor: Actor::System,
             action: action.into(),
             state: to,
-            detail,
+            detail: issue.map(|v| v.as_str().to_owned()),
         };
         match self.desk.ports.cases.update_case(&next, &audit).await {
             Ok(()) => Ok(next),
@@ -134,17 +135,17 @@ impl JobHandler for EmbedJobs {
         let findings = match analysis {
             Ok(f) => f,
             Err(AnalyzerError::Unreadable(why)) => PhotoFindings {
-                verdict: "unreadable".into(),
+                verdict: Verdict::Unreadable,
                 embedding: None,
-                sha256: photo.sha256.clone(),
-                pdq: String::new(),
+                sha256: photo.sha256,
+                pdq: None,
                 pdq_quality: 0,
                 details: serde_json::json!({ "error": why }),
             },
             Err(AnalyzerError::Failed(why)) => return Err(JobError::Retry(why)),
         };
         let now = self.desk.ports.clock.now();
-        if findings.verdict == "ok" && findings.embedding.is_some() {
+        if findings.verdict.is_ok() && findings.embedding.is_some() {
             let b = Biometrics {
                 case_id: case.id,
                 generation: photo.generation,
@@ -162,17 +163,17 @@ impl JobHandler for EmbedJobs {
             tracing::info!(case = %case.id, "photo embedded; awaiting review");
             return Ok(());
         }
-        let code = findings.verdict.clone();
+        let code = findings.verdict;
         let next = self
             .transition(
                 &case,
                 CaseState::NeedsBetterPhoto,
                 "needs_better_photo",
-                Some(code.clone()),
+                Some(code),
             )
             .await?;
         let url = self.better_photo_url(&next);
-        if let Some(m) = mail::better_photo(&next, &self.desk.settings, &code, &url)
+        if let Some(m) = mail::better_photo(&next, &self.desk.settings, code, &url)
             && let Err(e) = self.desk.send_once(&m).await
         {
             tracing::warn!(case = %case.id, error = %e, "better-photo email not sent");

@@ -4,6 +4,7 @@
 //! - [`photo`]: verification of an uploaded photo (sniffed type, size, pixels, every pixel decoded under limits);
 //! - [`pixels`] and [`decode_gate`]: decoding photos reduced (never more pixels than needed), and
 //!   the limit on decodes at once;
+//! - [`verdict`]: whether a photo can be used for a face opt-out, and if not, why;
 //! - [`ports`]: one small trait per capability (case store, photo store, job queue, mailer, clock);
 //! - [`signing`]: HMAC-signed, expiring tokens (status links, upload policies) with key rotation;
 //! - [`i18n`] and [`mail`]: the texts of the product in English and Thai, and the emails built from them;
@@ -32,6 +33,8 @@ pub mod signing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod upload_check;
+pub mod verdict;
 
 pub use error::{FieldError, FieldErrors};
 pub use i18n::Lang;
+pub use verdict::Verdict;

@@ -11,6 +11,8 @@ use crate::mail::{self, human_date};
 use crate::model::*;
 use crate::ports::*;
 use crate::service::{Desk, DeskError};
+use crate::verdict::Verdict;
+use optout_matcher::Similarity;
 
 /// The longest reviewer note.
 pub const NOTE_MAX: usize = 2000;
@@ -83,7 +85,7 @@ pub enum DecisionInput {
         note: Option<String>,
     },
     BetterPhoto {
-        code: &'static str,
+        code: Verdict,
         note: Option<String>,
     },
 }
@@ -130,7 +132,8 @@ impl DecisionInput {
             }
             "better_photo" => {
                 let code = quality
-                    .and_then(|q| BETTER_PHOTO_CODES.iter().find(|c| **c == q))
+                    .and_then(Verdict::parse)
+                    .filter(|c| BETTER_PHOTO_CODES.contains(c))
                     .ok_or(ReviewError::Invalid("quality"))?;
                 Ok(DecisionInput::BetterPhoto { code, note })
             }
@@ -155,7 +158,7 @@ pub struct Similar {
     /// `face` (cosine similarity in `score`), `pdq` (Hamming distance in `distance`), `sha256`
     /// (identical bytes) or `url` (the same link).
     pub kind: &'static str,
-    pub score: Option<f32>,
+    pub score: Option<Similarity>,
     pub distance: Option<u32>,
 }
 
@@ -167,26 +170,6 @@ pub struct CaseReview {
     pub audit: Vec<AuditEvent>,
     pub entries: Vec<ExclusionEntry>,
     pub similar: Vec<Similar>,
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> Option<f32> {
-    if a.len() != b.len() || a.is_empty() {
-        return None;
-    }
-    let (mut d, mut na, mut nb) = (0f32, 0f32, 0f32);
-    for (x, y) in a.iter().zip(b) {
-        d += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    (na > 0.0 && nb > 0.0).then(|| d / (na.sqrt() * nb.sqrt()))
-}
-
-/// Hamming distance of two hex hashes of the same length.
-fn hamming(a: &str, b: &str) -> Option<u32> {
-    let (a, b) = (hex::decode(a).ok()?, hex::decode(b).ok()?);
-    (a.len() == b.len() && !a.is_empty())
-        .then(|| a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum())
 }
 
 impl Desk {
@@ -231,30 +214,36 @@ impl Desk {
             };
             match (&e.value, findings) {
                 (ExclusionValue::Face(v), Some(f)) => {
-                    if let Some(c) = f.embedding.as_deref().and_then(|mine| cosine(mine, v)) {
-                        faces.push(s("face", Some(c), None));
+                    if let Some(mine) = &f.embedding {
+                        faces.push(s("face", Some(mine.similarity(v)), None));
                     }
                 }
-                (ExclusionValue::Pdq(h), Some(f)) if !f.pdq.is_empty() => {
-                    if let Some(d) = hamming(&f.pdq, h) {
-                        pdqs.push(s("pdq", None, Some(d)));
+                (ExclusionValue::Pdq(h), Some(f)) => {
+                    if let Some(mine) = &f.pdq {
+                        pdqs.push(s("pdq", None, Some(mine.distance(h))));
                     }
                 }
                 (ExclusionValue::Sha256(h), _) => {
                     let mine = findings
-                        .map(|f| f.sha256.as_str())
-                        .or(case.photo.as_ref().map(|p| p.sha256.as_str()));
-                    if mine == Some(h.as_str()) {
+                        .map(|f| f.sha256)
+                        .or(case.photo.as_ref().map(|p| p.sha256));
+                    if mine == Some(*h) {
                         similar.push(s("sha256", None, Some(0)));
                     }
                 }
-                (ExclusionValue::Url(u), _) if case.source_urls.iter().any(|x| x.as_str() == u) => {
+                (ExclusionValue::Url(u), _)
+                    if case.source_urls.iter().any(|x| x.normalized() == u) =>
+                {
                     similar.push(s("url", None, Some(0)));
                 }
                 _ => {}
             }
         }
-        faces.sort_by(|a, b| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)));
+        faces.sort_by(|a, b| {
+            b.score
+                .unwrap_or_default()
+                .total_cmp(&a.score.unwrap_or_default())
+        });
         pdqs.sort_by_key(|s| s.distance.unwrap_or(u32::MAX));
         similar.extend(faces.into_iter().take(SIMILAR_MAX));
         similar.extend(pdqs.into_iter().take(SIMILAR_MAX));
@@ -339,7 +328,7 @@ impl Desk {
             }
             DecisionInput::BetterPhoto { code, .. } => (
                 t.action_better_photo.to_owned(),
-                quality_message(lang, code).to_owned(),
+                quality_message(lang, *code).to_owned(),
             ),
         };
         Statement {
@@ -417,7 +406,7 @@ impl Desk {
             Outcome::Rejected => CaseState::Rejected,
             Outcome::BetterPhoto => CaseState::NeedsBetterPhoto,
         };
-        next.quality_issue = code.map(str::to_owned);
+        next.quality_issue = code;
         if outcome != Outcome::BetterPhoto
             && let Some(c) = next.complaint.as_mut()
             && c.resolved_at.is_none()
@@ -446,7 +435,7 @@ impl Desk {
             detail: Some(format!(
                 "reason={} quality={} on_complaint={on_complaint} ground={}",
                 reject_reason.map_or("-", RejectReason::as_str),
-                code.unwrap_or("-"),
+                code.map_or("-", Verdict::as_str),
                 match (outcome, case.kind) {
                     (Outcome::Approved, CaseKind::FaceOptOut) => "gdpr_art17_21,pdpa_s32_33",
                     (Outcome::Approved, CaseKind::DsaNotice) => "dsa_art16",
@@ -540,7 +529,7 @@ impl Desk {
                     Some(Outcome::BetterPhoto) => mail::better_photo(
                         case,
                         &self.settings,
-                        case.quality_issue.as_deref().unwrap_or(""),
+                        case.quality_issue.unwrap_or(Verdict::Unreadable),
                         &format!("{}/photo", self.status_url(case)),
                     ),
                     Some(_) => mail::decision(case, &self.settings, &self.complaint_url(case)),
@@ -567,15 +556,13 @@ impl Desk {
             let f = b.findings;
             let emb = f.embedding.ok_or("no face embedding")?;
             values.push(ExclusionValue::Face(emb));
-            if !f.sha256.is_empty() {
-                values.push(ExclusionValue::Sha256(f.sha256.to_ascii_lowercase()));
-            }
-            if !f.pdq.is_empty() {
-                values.push(ExclusionValue::Pdq(f.pdq.to_ascii_lowercase()));
+            values.push(ExclusionValue::Sha256(f.sha256));
+            if let Some(pdq) = f.pdq {
+                values.push(ExclusionValue::Pdq(pdq));
             }
         }
         for u in &case.source_urls {
-            values.push(ExclusionValue::Url(u.as_str().to_owned()));
+            values.push(ExclusionValue::Url(u.normalized().clone()));
         }
         Ok(values)
     }
@@ -772,7 +759,16 @@ mod tests {
         ));
         assert!(parse_note("a\u{7}b").is_err());
         assert!(parse_note(&"x".repeat(NOTE_MAX + 1)).is_err());
-        assert_eq!(hamming("ff00", "0f00"), Some(4));
-        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]).unwrap() - 1.0).abs() < 1e-6);
+        assert!(matches!(
+            DecisionInput::parse("better_photo", None, Some("ok"), None),
+            Err(ReviewError::Invalid("quality"))
+        ));
+        assert_eq!(
+            DecisionInput::parse("better_photo", None, Some("too_blurred"), None).unwrap(),
+            DecisionInput::BetterPhoto {
+                code: Verdict::TooBlurred,
+                note: None
+            }
+        );
     }
 }
