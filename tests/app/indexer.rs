@@ -11,8 +11,8 @@ use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
 use optout_matcher::wire::{ChangesResponse, CheckResponse, Snapshot, WireEntry, WireState};
 use optout_matcher::{
-    Candidate, Embedding, Entry, EntryValue, ExclusionConfig, ExclusionIndex, FaceConfig, PdqHash,
-    Sha256Digest, normalize_url,
+    Candidate, Entry, EntryValue, ExclusionConfig, ExclusionIndex, FaceConfig, FaceEmbedding,
+    PdqHash, Sha256, normalize_url,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -109,7 +109,7 @@ async fn assert_error(app: &TestApp, r: reqwest::Response, status: u16, code: &s
     v
 }
 
-fn face_candidate(e: &Embedding) -> Value {
+fn face_candidate(e: &FaceEmbedding) -> Value {
     json!({ "face": e.as_array().to_vec() })
 }
 
@@ -149,7 +149,7 @@ async fn withdraw(app: &TestApp, token: &str) {
 #[test]
 fn the_default_face_threshold_is_the_calibrated_one() {
     assert_eq!(
-        optout_core::exclusions::DEFAULT_FACE_THRESHOLD,
+        optout_core::exclusions::MatchSettings::default().face_threshold,
         optout_face::FACE_MATCH_THRESHOLD
     );
     // A mirror opened without settings (`Mirror::open`) matches as the server does.
@@ -305,7 +305,7 @@ async fn bad_batches_get_400_with_the_index_of_the_bad_candidate() {
             "{v}"
         );
     }
-    assert!(matches_schema(&app, "CheckRequest", &json!({ "candidates": [good.clone(), face_candidate(&Embedding::new(&unit).unwrap()), { "sha256": "00".repeat(32) }, { "pdq": "AB".repeat(32) }] })).await);
+    assert!(matches_schema(&app, "CheckRequest", &json!({ "candidates": [good.clone(), face_candidate(&FaceEmbedding::new(&unit).unwrap()), { "sha256": "00".repeat(32) }, { "pdq": "AB".repeat(32) }] })).await);
     assert!(
         !matches_schema(
             &app,
@@ -428,14 +428,14 @@ async fn an_approved_face_matches_until_the_request_is_withdrawn() {
     let key = new_key(&app, 10_000).await;
     let alice = login(&app, "alice").await;
     let (case, found) = approved_face(&app, &alice, jpeg(640, 480)).await;
-    let stored = Embedding::new(found.embedding.as_deref().unwrap()).unwrap();
-    let pdq = PdqHash::from_hex(&found.pdq).unwrap();
+    let stored = found.embedding.clone().unwrap();
+    let pdq = found.pdq.unwrap();
     let mut rng = SplitMix64::new(42);
     let near = perturb(&mut rng, &stored, 0.7);
     let below = perturb(&mut rng, &stored, 0.4);
     let candidates = vec![
         json!({ "sha256": found.sha256 }),
-        json!({ "sha256": found.sha256.to_uppercase() }),
+        json!({ "sha256": found.sha256.to_hex().to_uppercase() }),
         json!({ "pdq": found.pdq }),
         json!({ "pdq": flip_bits(&mut rng, &pdq, 31).to_hex() }),
         json!({ "pdq": flip_bits(&mut rng, &pdq, 32).to_hex() }),
@@ -444,7 +444,7 @@ async fn an_approved_face_matches_until_the_request_is_withdrawn() {
         face_candidate(&near),
         face_candidate(&below),
         face_candidate(&random_unit(&mut rng)),
-        json!({ "sha256": Sha256Digest(rng.bytes32()).to_hex() }),
+        json!({ "sha256": Sha256(rng.bytes32()).to_hex() }),
     ];
     let r = check(&app, &key, &candidates).await;
     assert_eq!(
@@ -456,8 +456,8 @@ async fn an_approved_face_matches_until_the_request_is_withdrawn() {
     assert_eq!(r.results[3].distance, Some(31));
     assert_eq!(r.results[2].distance, Some(0));
     let sim = r.results[7].similarity.unwrap();
-    assert!((sim - 0.7).abs() < 0.01, "{sim}");
-    assert!(r.results[6].similarity.unwrap() > 0.999);
+    assert!((sim.get() - 0.7).abs() < 0.01, "{sim}");
+    assert!(r.results[6].similarity.unwrap().get() > 0.999);
     let feed = changes(&app, &key, "").await;
     assert_eq!(r.position, feed.head);
     assert_eq!(feed.changes.len(), 3);
@@ -488,9 +488,9 @@ async fn an_approved_face_matches_until_the_request_is_withdrawn() {
 fn mirror_entry(e: &WireEntry) -> Entry {
     let value = match e.candidate() {
         Candidate::Url(u) => EntryValue::Url(normalize_url(&u).unwrap()),
-        Candidate::Sha256(h) => EntryValue::Sha256(Sha256Digest::from_hex(&h).unwrap()),
+        Candidate::Sha256(h) => EntryValue::Sha256(Sha256::from_hex(&h).unwrap()),
         Candidate::Pdq(h) => EntryValue::Pdq(PdqHash::from_hex(&h).unwrap()),
-        Candidate::Face(v) => EntryValue::Face(Embedding::new(&v).unwrap()),
+        Candidate::Face(v) => EntryValue::Face(FaceEmbedding::new(&v).unwrap()),
     };
     Entry::new(e.id, value)
 }
@@ -615,9 +615,9 @@ async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
     let mut rng = SplitMix64::new(7);
     let mut candidates: Vec<Candidate> = Vec::new();
     for f in [&found_a, &found_b, &found_c] {
-        let e = Embedding::new(f.embedding.as_deref().unwrap()).unwrap();
-        let pdq = PdqHash::from_hex(&f.pdq).unwrap();
-        candidates.push(Candidate::Sha256(f.sha256.clone()));
+        let e = f.embedding.clone().unwrap();
+        let pdq = f.pdq.unwrap();
+        candidates.push(Candidate::from(f.sha256));
         candidates.push(Candidate::Pdq(flip_bits(&mut rng, &pdq, 25).to_hex()));
         candidates.push(Candidate::Face(
             perturb(&mut rng, &e, 0.75).as_array().to_vec(),
