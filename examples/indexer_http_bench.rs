@@ -16,7 +16,7 @@ use optout_core::ports::ExclusionValue;
 use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
 use optout_matcher::wire::{CheckResponse, MAX_BATCH};
-use optout_matcher::{Embedding, PdqHash, Sha256Digest};
+use optout_matcher::{FaceEmbedding, PdqHash, Sha256};
 use std::time::Instant;
 
 #[path = "support/embedded.rs"]
@@ -51,7 +51,7 @@ fn opts() -> Result<Opts, Error> {
 
 /// The synthetic table: what was stored, to draw matching candidates from.
 struct Table {
-    faces: Vec<Embedding>,
+    faces: Vec<FaceEmbedding>,
     pdqs: Vec<PdqHash>,
     shas: Vec<String>,
     urls: Vec<String>,
@@ -62,9 +62,7 @@ fn table(n: usize, rng: &mut SplitMix64) -> Table {
     Table {
         faces: (0..q).map(|_| random_unit(rng)).collect(),
         pdqs: (0..q).map(|_| PdqHash(rng.bytes32())).collect(),
-        shas: (0..q)
-            .map(|_| Sha256Digest(rng.bytes32()).to_hex())
-            .collect(),
+        shas: (0..q).map(|_| Sha256(rng.bytes32()).to_hex()).collect(),
         urls: (0..q)
             .map(|i| {
                 format!(
@@ -80,14 +78,14 @@ fn table(n: usize, rng: &mut SplitMix64) -> Table {
 /// Writes the table as active entries, 1,000 per case (one transaction each).
 async fn store(system: &System, t: &Table) -> anyhow::Result<()> {
     let mut values: Vec<ExclusionValue> = Vec::new();
-    values.extend(
-        t.faces
-            .iter()
-            .map(|e| ExclusionValue::Face(e.as_array().to_vec())),
-    );
-    values.extend(t.pdqs.iter().map(|h| ExclusionValue::Pdq(h.to_hex())));
-    values.extend(t.shas.iter().map(|h| ExclusionValue::Sha256(h.clone())));
-    values.extend(t.urls.iter().map(|u| ExclusionValue::Url(u.clone())));
+    values.extend(t.faces.iter().map(|e| ExclusionValue::Face(e.clone())));
+    values.extend(t.pdqs.iter().map(|h| ExclusionValue::Pdq(*h)));
+    for h in &t.shas {
+        values.push(ExclusionValue::Sha256(h.parse()?));
+    }
+    for u in &t.urls {
+        values.push(ExclusionValue::Url(u.parse()?));
+    }
     for chunk in values.chunks(1000) {
         system
             .desk
@@ -117,7 +115,7 @@ fn batch(t: &Table, rng: &mut SplitMix64) -> Vec<serde_json::Value> {
                 }
                 1 => serde_json::json!({ "pdq": PdqHash(rng.bytes32()).to_hex() }),
                 2 if hit => serde_json::json!({ "sha256": t.shas[pick(rng, t.shas.len())] }),
-                2 => serde_json::json!({ "sha256": Sha256Digest(rng.bytes32()).to_hex() }),
+                2 => serde_json::json!({ "sha256": Sha256(rng.bytes32()).to_hex() }),
                 _ if hit => {
                     let u = &t.urls[pick(rng, t.urls.len())];
                     serde_json::json!({ "url": format!("{}?utm_source=bench#x", u.replacen("https://img", "HTTPS://IMG", 1)) })

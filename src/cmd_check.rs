@@ -94,18 +94,18 @@ pub fn candidates(analysis: Option<&PhotoAnalysis>, urls: &[String]) -> Vec<Labe
     let mut out = Vec::new();
     if let Some(a) = analysis {
         out.push(Labeled {
-            candidate: Candidate::Sha256(a.sha256.clone()),
-            label: a.sha256.clone(),
+            candidate: Candidate::from(a.sha256),
+            label: a.sha256.to_hex(),
         });
         out.push(Labeled {
-            candidate: Candidate::Pdq(a.pdq.clone()),
+            candidate: Candidate::from(a.pdq),
             label: format!("{} (quality {})", a.pdq, a.pdq_quality),
         });
         let n = a.faces.len();
         for (i, f) in a.faces.iter().enumerate() {
             let b = &f.bbox;
             out.push(Labeled {
-                candidate: Candidate::Face(f.embedding.clone()),
+                candidate: Candidate::from(&f.embedding),
                 label: format!(
                     "face {} of {n} at x={:.0} y={:.0} w={:.0} h={:.0}",
                     i + 1,
@@ -289,7 +289,7 @@ mod tests {
     use super::*;
     use clap::Parser;
     use optout_client::{Mirror, Snapshot, WireEntry, WireState, WireValue};
-    use optout_matcher::Kind;
+    use optout_matcher::{Kind, Similarity};
 
     #[derive(Parser, Debug)]
     struct Cli {
@@ -391,7 +391,7 @@ mod tests {
             kind: Some(kind),
             entry_id: Some(id),
             distance,
-            similarity,
+            similarity: similarity.map(Similarity),
         }
     }
 
@@ -486,13 +486,13 @@ mod tests {
             vec![
                 (
                     Kind::Face,
-                    WireValue::Vector(other.embedding().unwrap().to_vec()),
+                    WireValue::Vector(other.embedding().unwrap().as_slice().to_vec()),
                 ),
                 (
                     Kind::Url,
                     WireValue::Text(normalize_url(link).unwrap().to_string()),
                 ),
-                (Kind::Sha256, WireValue::Text(other.sha256.clone())),
+                (Kind::Sha256, WireValue::Text(other.sha256.to_hex())),
             ],
         );
         let image = photo("person_a_1.jpg");
@@ -559,11 +559,11 @@ mod tests {
         mirror_with(
             dir.path(),
             vec![
-                (Kind::Sha256, WireValue::Text(a.sha256.clone())),
-                (Kind::Pdq, WireValue::Text(a.pdq.clone())),
+                (Kind::Sha256, WireValue::Text(a.sha256.to_hex())),
+                (Kind::Pdq, WireValue::Text(a.pdq.to_hex())),
                 (
                     Kind::Face,
-                    WireValue::Vector(a.embedding().unwrap().to_vec()),
+                    WireValue::Vector(a.embedding().unwrap().as_slice().to_vec()),
                 ),
             ],
         );

@@ -71,13 +71,13 @@ fn render(file: &std::path::Path, a: &PhotoAnalysis) -> String {
             "    landmarks (right eye, left eye, nose, right mouth, left mouth): {}",
             lm.join(" ")
         );
-        let emb: Vec<String> = f.embedding.iter().map(|v| format!("{v:.5}")).collect();
-        let _ = writeln!(
-            s,
-            "    embedding [{}]: {}",
-            f.embedding.len(),
-            emb.join(" ")
-        );
+        let emb: Vec<String> = f
+            .embedding
+            .as_slice()
+            .iter()
+            .map(|v| format!("{v:.5}"))
+            .collect();
+        let _ = writeln!(s, "    embedding [{}]: {}", emb.len(), emb.join(" "));
     }
     let _ = writeln!(
         s,

@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
             (seen.kind, seen.width, seen.height)
         );
         assert_eq!(v.bytes, data.len() as u64);
-        assert!(v.sha256.len() == 64 && v.sha256.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(v.sha256, optout_matcher::Sha256::of(data));
     }
 
     // The face pipeline's decodes (it reads verified photos; damaged ones must fail cleanly too).

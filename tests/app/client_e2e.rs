@@ -5,10 +5,11 @@
 use crate::common::*;
 use crate::desk::*;
 use optout_client::{ApiKey, Client, ClientError, MAX_BATCH, Mirror};
-use optout_core::exclusions::{DEFAULT_FACE_THRESHOLD, DEFAULT_PDQ_RADIUS};
 use optout_core::ports::{PhotoAnalyzer, PhotoFindings, SystemClock};
 use optout_matcher::wire::{CheckResponse, Snapshot};
-use optout_matcher::{Candidate, ExclusionConfig, FaceConfig};
+use optout_matcher::{
+    Candidate, ExclusionConfig, FACE_MATCH_THRESHOLD, FaceConfig, PDQ_MATCH_DISTANCE,
+};
 use std::sync::Arc;
 
 const LINK: &str = "https://example.com/a.jpg";
@@ -29,9 +30,9 @@ fn client(app: &TestApp, key: &str) -> Client {
 /// The matching settings the server runs with (the defaults), for a mirror that answers alike.
 fn server_config() -> ExclusionConfig {
     ExclusionConfig {
-        pdq_radius: DEFAULT_PDQ_RADIUS,
+        pdq_radius: PDQ_MATCH_DISTANCE,
         face: FaceConfig {
-            threshold: DEFAULT_FACE_THRESHOLD,
+            threshold: FACE_MATCH_THRESHOLD,
             ..FaceConfig::default()
         },
     }
@@ -66,9 +67,9 @@ async fn approved_cases() -> Approved {
 
 fn probes(found: &PhotoFindings) -> Vec<Candidate> {
     vec![
-        Candidate::Sha256(found.sha256.clone()),
-        Candidate::Pdq(found.pdq.clone()),
-        Candidate::Face(found.embedding.clone().unwrap()),
+        Candidate::from(found.sha256),
+        Candidate::from(found.pdq.unwrap()),
+        Candidate::from(found.embedding.as_ref().unwrap()),
         Candidate::Url(LINK.into()),
         Candidate::Url("https://example.net/other.jpg".into()),
         Candidate::Sha256("0".repeat(64)),
@@ -90,8 +91,8 @@ async fn the_client_splits_large_batches_and_keeps_their_order() {
     let mut candidates: Vec<Candidate> = (0..n)
         .map(|i| Candidate::Sha256(format!("{:064x}", i + 1)))
         .collect();
-    candidates[0] = Candidate::Sha256(found.sha256.clone());
-    candidates[MAX_BATCH + 200] = Candidate::Face(found.embedding.clone().unwrap());
+    candidates[0] = Candidate::from(found.sha256);
+    candidates[MAX_BATCH + 200] = Candidate::from(found.embedding.as_ref().unwrap());
     candidates[n - 1] = Candidate::Url(LINK.into());
     let r = c.check(&candidates).await.unwrap();
     assert_eq!(r.results.len(), n);

@@ -47,10 +47,10 @@ impl PhotoAnalyzer for FakeAnalyzer {
             next()
         );
         Ok(PhotoFindings {
-            verdict: "ok".into(),
-            embedding: Some(emb),
-            sha256,
-            pdq,
+            verdict: optout_core::Verdict::Ok,
+            embedding: Some(optout_matcher::FaceEmbedding::new(&emb).unwrap()),
+            sha256: sha256.parse().unwrap(),
+            pdq: Some(pdq.parse().unwrap()),
             pdq_quality: 90,
             details: json!({
                 "width": 800, "height": 600, "chosen_face": 0,

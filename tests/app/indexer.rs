@@ -11,7 +11,7 @@ use optout_core::ports::{PhotoAnalyzer, PhotoFindings, SystemClock};
 use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
 use optout_matcher::wire::{ChangesResponse, CheckResponse, Snapshot, WireState};
-use optout_matcher::{Candidate, Embedding, ExclusionConfig, FaceConfig, PdqHash, Sha256Digest};
+use optout_matcher::{Candidate, ExclusionConfig, FaceConfig, FaceEmbedding, Sha256};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -98,7 +98,7 @@ async fn assert_error(app: &TestApp, r: reqwest::Response, status: u16, code: &s
     v
 }
 
-fn face_candidate(e: &Embedding) -> Value {
+fn face_candidate(e: &FaceEmbedding) -> Value {
     json!({ "face": e.as_array().to_vec() })
 }
 
@@ -119,7 +119,7 @@ async fn approved_face(app: &TestApp, cookie: &str, photo: Vec<u8>) -> (Submitte
 #[test]
 fn the_default_face_threshold_is_the_calibrated_one() {
     assert_eq!(
-        optout_core::exclusions::DEFAULT_FACE_THRESHOLD,
+        optout_core::exclusions::MatchSettings::default().face_threshold,
         optout_face::FACE_MATCH_THRESHOLD
     );
     // A mirror opened without settings (`Mirror::open`) matches as the server does.
@@ -264,7 +264,7 @@ async fn bad_batches_get_400_with_the_index_of_the_bad_candidate() {
             "{v}"
         );
     }
-    assert!(matches_schema(&app, "CheckRequest", &json!({ "candidates": [good.clone(), face_candidate(&Embedding::new(&unit).unwrap()), { "sha256": "00".repeat(32) }, { "pdq": "AB".repeat(32) }] })).await);
+    assert!(matches_schema(&app, "CheckRequest", &json!({ "candidates": [good.clone(), face_candidate(&FaceEmbedding::new(&unit).unwrap()), { "sha256": "00".repeat(32) }, { "pdq": "AB".repeat(32) }] })).await);
     assert!(
         !matches_schema(
             &app,
@@ -383,14 +383,14 @@ async fn approved_links_match_their_variants_and_nothing_else() {
 async fn an_approved_face_matches_until_the_request_is_withdrawn() {
     let (app, key, alice) = with_key_and_reviewer().await;
     let (case, found) = approved_face(&app, &alice, jpeg(640, 480)).await;
-    let stored = Embedding::new(found.embedding.as_deref().unwrap()).unwrap();
-    let pdq = PdqHash::from_hex(&found.pdq).unwrap();
+    let stored = found.embedding.clone().unwrap();
+    let pdq = found.pdq.unwrap();
     let mut rng = SplitMix64::new(42);
     let near = perturb(&mut rng, &stored, 0.7);
     let below = perturb(&mut rng, &stored, 0.4);
     let candidates = vec![
         json!({ "sha256": found.sha256 }),
-        json!({ "sha256": found.sha256.to_uppercase() }),
+        json!({ "sha256": found.sha256.to_hex().to_uppercase() }),
         json!({ "pdq": found.pdq }),
         json!({ "pdq": flip_bits(&mut rng, &pdq, 31).to_hex() }),
         json!({ "pdq": flip_bits(&mut rng, &pdq, 32).to_hex() }),
@@ -399,7 +399,7 @@ async fn an_approved_face_matches_until_the_request_is_withdrawn() {
         face_candidate(&near),
         face_candidate(&below),
         face_candidate(&random_unit(&mut rng)),
-        json!({ "sha256": Sha256Digest(rng.bytes32()).to_hex() }),
+        json!({ "sha256": Sha256(rng.bytes32()).to_hex() }),
     ];
     let r = check(&app, &key, &candidates).await;
     assert_eq!(
@@ -411,8 +411,8 @@ async fn an_approved_face_matches_until_the_request_is_withdrawn() {
     assert_eq!(r.results[3].distance, Some(31));
     assert_eq!(r.results[2].distance, Some(0));
     let sim = r.results[7].similarity.unwrap();
-    assert!((sim - 0.7).abs() < 0.01, "{sim}");
-    assert!(r.results[6].similarity.unwrap() > 0.999);
+    assert!((sim.get() - 0.7).abs() < 0.01, "{sim}");
+    assert!(r.results[6].similarity.unwrap().get() > 0.999);
     let feed = changes(&app, &key, "").await;
     assert_eq!(r.position, feed.head);
     assert_eq!(feed.changes.len(), 3);
@@ -544,9 +544,9 @@ async fn the_feed_pages_and_a_snapshot_replayed_with_it_answers_like_the_api() {
     let mut rng = SplitMix64::new(7);
     let mut candidates: Vec<Candidate> = Vec::new();
     for f in [&found_a, &found_b, &found_c] {
-        let e = Embedding::new(f.embedding.as_deref().unwrap()).unwrap();
-        let pdq = PdqHash::from_hex(&f.pdq).unwrap();
-        candidates.push(Candidate::Sha256(f.sha256.clone()));
+        let e = f.embedding.clone().unwrap();
+        let pdq = f.pdq.unwrap();
+        candidates.push(Candidate::from(f.sha256));
         candidates.push(Candidate::Pdq(flip_bits(&mut rng, &pdq, 25).to_hex()));
         candidates.push(Candidate::Face(
             perturb(&mut rng, &e, 0.75).as_array().to_vec(),

@@ -133,8 +133,8 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
         entries.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
         vec![
             ExclusionValue::Face(b.findings.embedding.clone().unwrap()),
-            ExclusionValue::Sha256(b.findings.sha256.clone()),
-            ExclusionValue::Pdq(b.findings.pdq.clone()),
+            ExclusionValue::Sha256(b.findings.sha256),
+            ExclusionValue::Pdq(b.findings.pdq.unwrap()),
         ]
     );
     assert!(entries.iter().all(|e| e.state == EntryState::Active));
@@ -497,8 +497,8 @@ async fn reject_and_better_photo_flows() {
     assert_eq!(
         entries.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
         vec![
-            ExclusionValue::Url("https://example.com/a.jpg".into()),
-            ExclusionValue::Url("https://example.org/b.png".into()),
+            ExclusionValue::Url("https://example.com/a.jpg".parse().unwrap()),
+            ExclusionValue::Url("https://example.org/b.png".parse().unwrap()),
         ]
     );
     let text = eml_part(mails_tagged(&app, "decision").last().unwrap(), "text/plain");

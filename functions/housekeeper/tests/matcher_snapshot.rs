@@ -42,8 +42,12 @@ async fn the_snapshot_is_written_when_the_head_moved_and_not_otherwise() {
             x.add_entries(
                 CaseId::new(Utc::now()),
                 &[
-                    ExclusionValue::Sha256(format!("{n:064x}")),
-                    ExclusionValue::Url(format!("https://images.example.org/{n}.jpg")),
+                    ExclusionValue::Sha256(format!("{n:064x}").parse().unwrap()),
+                    ExclusionValue::Url(
+                        format!("https://images.example.org/{n}.jpg")
+                            .parse()
+                            .unwrap(),
+                    ),
                 ],
                 Utc::now(),
             )

@@ -102,10 +102,6 @@ async fn child(mode: &str) -> Res<()> {
     Ok(())
 }
 
-fn hex32(rng: &mut SplitMix64) -> String {
-    (0..4).map(|_| format!("{:016x}", rng.next_u64())).collect()
-}
-
 /// N faces, N/2 SHA-256, N/2 PDQ, N/2 URLs at positions `first..`, interleaved.
 fn entries(n: usize, first: u64, seed: u64) -> Vec<ExclusionEntry> {
     let mut rng = SplitMix64::new(seed);
@@ -126,13 +122,16 @@ fn entries(n: usize, first: u64, seed: u64) -> Vec<ExclusionEntry> {
     };
     for i in 0..n {
         let face = optout_matcher::synth::random_unit(&mut rng);
-        push(ExclusionValue::Face(face.as_array().to_vec()));
+        push(ExclusionValue::Face(face));
         if i % 2 == 0 {
-            push(ExclusionValue::Sha256(hex32(&mut rng)));
-            push(ExclusionValue::Pdq(hex32(&mut rng)));
-            push(ExclusionValue::Url(format!(
-                "https://images.example.org/{seed}/{i}/photo.jpg"
+            push(ExclusionValue::Sha256(optout_matcher::Sha256(
+                rng.bytes32(),
             )));
+            push(ExclusionValue::Pdq(optout_matcher::PdqHash(rng.bytes32())));
+            let url = format!("https://images.example.org/{seed}/{i}/photo.jpg");
+            push(ExclusionValue::Url(
+                optout_matcher::normalize_url(&url).expect("a valid link"),
+            ));
         }
     }
     out
@@ -153,10 +152,7 @@ fn tail(first: u64) -> Vec<ExclusionEntry> {
 /// Writes the snapshot of `entries` at `position` (faces derived on two threads) to `path`.
 fn write_snapshot(entries: &[ExclusionEntry], position: u64, path: &std::path::Path) -> Res<u64> {
     let deriver = MatchSettings::default().face_deriver();
-    let values: Vec<_> = entries
-        .iter()
-        .map(|e| entry_value(&e.value).map_err(|err| err.to_string()))
-        .collect::<Res<_>>()?;
+    let values: Vec<_> = entries.iter().map(|e| entry_value(&e.value)).collect();
     let half = values.len() / 2;
     let (a, b) = values.split_at(half);
     let convert = |vs: &[optout_matcher::EntryValue]| -> Vec<StateValue> {

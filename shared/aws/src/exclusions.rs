@@ -106,24 +106,6 @@ fn key(pk: String, sk: String) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
-/// The stored text of a value (a face as a JSON array), as the embedded store keeps it.
-fn value_text(v: &ExclusionValue) -> Result<String, StoreError> {
-    Ok(match v {
-        ExclusionValue::Face(e) => serde_json::to_string(e).map_err(corrupt)?,
-        ExclusionValue::Sha256(h) | ExclusionValue::Pdq(h) | ExclusionValue::Url(h) => h.clone(),
-    })
-}
-
-fn value_of(kind: &str, text: &str) -> Result<ExclusionValue, StoreError> {
-    Ok(match kind {
-        "face" => ExclusionValue::Face(serde_json::from_str(text).map_err(corrupt)?),
-        "sha256" => ExclusionValue::Sha256(text.to_owned()),
-        "pdq" => ExclusionValue::Pdq(text.to_owned()),
-        "url" => ExclusionValue::Url(text.to_owned()),
-        k => return Err(corrupt(format!("entry kind {k:?}"))),
-    })
-}
-
 /// The guard of one (kind, value) of a case: a hash, so that long URLs and faces make short keys.
 fn value_sk(kind: &str, text: &str) -> String {
     let mut h = Sha256::new();
@@ -147,7 +129,7 @@ fn entry_attrs(e: &ExclusionEntry) -> Result<Item, StoreError> {
         ("position".to_owned(), n(e.position)),
         ("case_id".to_owned(), s(e.case_id.to_string())),
         ("kind".to_owned(), s(e.value.kind())),
-        ("value".to_owned(), s(value_text(&e.value)?)),
+        ("value".to_owned(), s(e.value.stored_text()?)),
         ("state".to_owned(), s(state_str(e.state))),
         ("created_at".to_owned(), s(ts(e.created_at))),
         ("updated_at".to_owned(), s(ts(e.updated_at))),
@@ -178,7 +160,7 @@ fn parse_entry(item: &Item) -> Result<ExclusionEntry, StoreError> {
         id: get_n(item, "id")?,
         position: get_n(item, "position")?,
         case_id: CaseId::parse(get_s(item, "case_id")?).ok_or_else(|| corrupt("case id"))?,
-        value: value_of(get_s(item, "kind")?, get_s(item, "value")?)?,
+        value: ExclusionValue::from_stored(get_s(item, "kind")?, get_s(item, "value")?)?,
         state: match get_s(item, "state")? {
             "active" => EntryState::Active,
             "withdrawn" => EntryState::Withdrawn,
@@ -383,7 +365,7 @@ impl DynamoExclusions {
     async fn add_step(
         &self,
         case_id: CaseId,
-        wanted: &[(&'static str, String)],
+        wanted: &[((&'static str, String), &ExclusionValue)],
         at: DateTime<Utc>,
     ) -> Result<Option<(Vec<TransactWriteItem>, usize)>, StoreError> {
         // The head first: if the transaction commits, nothing was written since, so the entries
@@ -392,11 +374,11 @@ impl DynamoExclusions {
         let entries = self.entries_of(case_id).await?;
         let mut have: HashSet<(&'static str, String)> = HashSet::new();
         for e in entries.iter().filter(|e| e.state == EntryState::Active) {
-            have.insert((e.value.kind(), value_text(&e.value)?));
+            have.insert((e.value.kind(), e.value.stored_text()?));
         }
         let missing: Vec<_> = wanted
             .iter()
-            .filter(|w| !have.contains(*w))
+            .filter(|(key, _)| !have.contains(key))
             .take((MAX_TRANSACTION_ITEMS - 1) / ADD_ITEMS)
             .collect();
         if missing.is_empty() {
@@ -404,13 +386,13 @@ impl DynamoExclusions {
         }
         let count = missing.len();
         let mut items = vec![self.head_update(head, head + count as u64)?];
-        for (i, (kind, text)) in missing.into_iter().enumerate() {
+        for (i, ((kind, text), value)) in missing.into_iter().enumerate() {
             let position = head + 1 + i as u64;
             let entry = ExclusionEntry {
                 id: position,
                 position,
                 case_id,
-                value: value_of(kind, text)?,
+                value: (*value).clone(),
                 state: EntryState::Active,
                 created_at: at,
                 updated_at: at,
@@ -479,7 +461,7 @@ impl DynamoExclusions {
                     .update(built(update.build())?)
                     .build(),
             );
-            let text = value_text(&entry.value)?;
+            let text = entry.value.stored_text()?;
             let guard = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(
@@ -586,13 +568,13 @@ impl ExclusionStore for DynamoExclusions {
         values: &[ExclusionValue],
         at: DateTime<Utc>,
     ) -> Result<Vec<ExclusionEntry>, StoreError> {
-        // (kind, stored text), each value once, in the order given.
-        let mut wanted: Vec<(&'static str, String)> = Vec::new();
+        // (kind, stored text) with the value, each value once, in the order given.
+        let mut wanted: Vec<((&'static str, String), &ExclusionValue)> = Vec::new();
         let mut seen = HashSet::new();
         for v in values {
-            let w = (v.kind(), value_text(v)?);
-            if seen.insert(w.clone()) {
-                wanted.push(w);
+            let key = (v.kind(), v.stored_text()?);
+            if seen.insert(key.clone()) {
+                wanted.push((key, v));
             }
         }
         let added = self
@@ -717,11 +699,13 @@ mod tests {
 
     #[test]
     fn values_round_trip_and_guards_differ_by_kind() {
-        let face = ExclusionValue::Face(vec![0.1, -0.25, 1.0 / 3.0]);
-        let text = value_text(&face).unwrap();
-        assert_eq!(value_of("face", &text).unwrap(), face);
+        let mut v = vec![0.0f32; 128];
+        (v[0], v[1], v[2]) = (0.1, -0.25, 1.0 / 3.0);
+        let face = ExclusionValue::Face(optout_matcher::FaceEmbedding::normalized(&v).unwrap());
+        let text = face.stored_text().unwrap();
+        assert_eq!(ExclusionValue::from_stored("face", &text).unwrap(), face);
         assert_ne!(value_sk("sha256", "ab"), value_sk("pdq", "ab"));
-        assert!(value_of("voice", "x").is_err());
+        assert!(ExclusionValue::from_stored("voice", "x").is_err());
     }
 
     #[test]

@@ -161,7 +161,7 @@ pub fn reviewer_sessions(
 
 /// The indexer API's ports: the exclusion table of the desk, matching with the configuration's
 /// (`OPTOUT_PDQ_RADIUS`, default 31; `OPTOUT_FACE_THRESHOLD`, default 0.50, the calibrated
-/// `optout_face::FACE_MATCH_THRESHOLD`, which the api function does not link); the keys from `OPTOUT_INDEXER_KEYS_PARAMETER` (SSM,
+/// `optout_matcher::FACE_MATCH_THRESHOLD`); the keys from `OPTOUT_INDEXER_KEYS_PARAMETER` (SSM,
 /// re-read every `OPTOUT_INDEXER_KEYS_REFRESH_SECS`) or `OPTOUT_INDEXER_KEYS` (without either,
 /// every indexer request is refused); snapshots published to the photo bucket under `snapshots/`.
 pub fn indexer_ports(

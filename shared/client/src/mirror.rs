@@ -10,10 +10,7 @@ use optout_matcher::wire::{
     ChangesResponse, CheckResponse, CheckResult, DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT,
     Snapshot, WireEntry, WireState, WireValue,
 };
-use optout_matcher::{
-    Candidate, Embedding, Entry, EntryValue, ExclusionConfig, ExclusionIndex, Kind, PdqHash,
-    Sha256Digest, normalize_url,
-};
+use optout_matcher::{Candidate, Entry, ExclusionConfig, ExclusionIndex, Kind};
 
 use crate::client::ExclusionFeed;
 use crate::error::{ClientError, MirrorError};
@@ -106,8 +103,8 @@ impl Mirror {
         let file = state::decode(&bytes).map_err(corrupt)?;
         for e in file.entries {
             let entry = index_entry(&e).map_err(|r| corrupt(format!("entry {}: {r}", e.id)))?;
+            mirror.entries.insert(e.id, canonical(&e, &entry));
             mirror.index.insert(entry);
-            mirror.entries.insert(e.id, e);
         }
         mirror.position = Some(file.position);
         Ok(mirror)
@@ -178,8 +175,8 @@ impl Mirror {
                 position: e.position,
                 reason,
             })?;
+            entries.insert(e.id, canonical(&e, &entry));
             index.insert(entry);
-            entries.insert(e.id, canonical(e));
         }
         self.entries = entries;
         self.index = index;
@@ -235,8 +232,8 @@ impl Mirror {
             }
             match entry {
                 Some(entry) => {
+                    self.entries.insert(c.id, canonical(c, &entry));
                     self.index.insert(entry);
-                    self.entries.insert(c.id, canonical(c.clone()));
                 }
                 None => {
                     self.index.remove(c.id);
@@ -408,39 +405,27 @@ fn is_beyond_head(e: &ClientError) -> bool {
     matches!(e, ClientError::BadRequest { code, .. } if code == "beyond_head")
 }
 
-/// The entry with hashes in lower-case hex (how the state file gives them back).
-fn canonical(mut e: WireEntry) -> WireEntry {
-    if matches!(e.kind, Kind::Sha256 | Kind::Pdq)
-        && let WireValue::Text(t) = &mut e.value
-    {
-        t.make_ascii_lowercase();
-    }
-    e
-}
-
-/// The matcher entry for a wire entry, or why its value does not fit its kind.
+/// The matcher entry for a wire entry (its value parsed as a check candidate is), or why its
+/// value does not fit its kind.
 fn index_entry(e: &WireEntry) -> Result<Entry, String> {
-    let value = match (e.kind, &e.value) {
-        (Kind::Url, WireValue::Text(t)) => {
-            EntryValue::Url(normalize_url(t).map_err(|err| err.to_string())?)
-        }
-        (Kind::Sha256, WireValue::Text(t)) => {
-            EntryValue::Sha256(Sha256Digest::from_hex(t).map_err(|err| err.to_string())?)
-        }
-        (Kind::Pdq, WireValue::Text(t)) => {
-            EntryValue::Pdq(PdqHash::from_hex(t).map_err(|err| err.to_string())?)
-        }
-        (Kind::Face, WireValue::Vector(v)) => {
-            EntryValue::Face(Embedding::new(v).map_err(|err| err.to_string())?)
-        }
+    match (e.kind, &e.value) {
+        (Kind::Url | Kind::Sha256 | Kind::Pdq, WireValue::Text(_))
+        | (Kind::Face, WireValue::Vector(_)) => {}
         (kind, _) => {
             return Err(format!(
                 "a {} entry with a value of the wrong shape",
                 kind_name(kind)
             ));
         }
-    };
+    }
+    let value = e.candidate().parse().map_err(|err| err.to_string())?;
     Ok(Entry::new(e.id, value))
+}
+
+/// The entry as the mirror keeps it: its value in canonical form, from the parsed value (the
+/// state file gives the same back).
+fn canonical(e: &WireEntry, entry: &Entry) -> WireEntry {
+    WireEntry::active(e.id, e.position, &entry.value)
 }
 
 /// The kind as the wire spells it.

@@ -194,7 +194,7 @@ async fn sync_starts_from_a_snapshot_then_pages_through_the_changes() {
     let ids: Vec<Option<u64>> = answer.results.iter().map(excluded).collect();
     assert_eq!(ids, [Some(1), None, Some(3), Some(4), None]);
     assert_eq!(answer.results[2].distance, Some(1));
-    assert!(answer.results[3].similarity.unwrap() > 0.99);
+    assert!(answer.results[3].similarity.unwrap().get() > 0.99);
     assert_eq!(answer.results[3].kind, Some(Kind::Face));
 
     // caught up: one empty page, nothing applied

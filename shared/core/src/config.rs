@@ -8,6 +8,8 @@
 
 use chrono::Duration;
 
+use optout_matcher::Similarity;
+
 use crate::exclusions::{MAX_PDQ_RADIUS, MatchSettings};
 use crate::settings::Settings;
 
@@ -100,6 +102,8 @@ pub const VARS: &[Var] = &[
         meaning: "minutes a photo upload form stays valid (5-1440)",
         default: Some("60"),
     },
+    // The defaults of the two thresholds are those of `optout_matcher::thresholds` (the test
+    // `defaults` holds them equal).
     Var {
         name: PDQ_RADIUS,
         meaning: "indexer checks match PDQ hashes within this Hamming distance in bits (0-64)",
@@ -278,6 +282,7 @@ impl DeskConfig {
         )? as u32;
         let face_threshold = required(FACE_THRESHOLD)?
             .parse::<f32>()
+            .map(Similarity)
             .map_err(|_| invalid(FACE_THRESHOLD, "expected a number"))?;
         let matching = MatchSettings {
             pdq_radius,
@@ -337,7 +342,7 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exclusions::{DEFAULT_FACE_THRESHOLD, DEFAULT_PDQ_RADIUS};
+    use optout_matcher::{FACE_MATCH_THRESHOLD, PDQ_MATCH_DISTANCE, Similarity};
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -365,8 +370,9 @@ mod tests {
         assert_eq!(c.settings.complaint_window, Duration::days(183));
         assert_eq!(c.settings.status_link_ttl, Duration::days(400));
         assert_eq!(c.settings.upload_ttl, Duration::minutes(60));
-        assert_eq!(c.matching.pdq_radius, DEFAULT_PDQ_RADIUS);
-        assert_eq!(c.matching.face_threshold, DEFAULT_FACE_THRESHOLD);
+        // The documented defaults of VARS are the thresholds of `optout_matcher::thresholds`.
+        assert_eq!(c.matching.pdq_radius, PDQ_MATCH_DISTANCE);
+        assert_eq!(c.matching.face_threshold, FACE_MATCH_THRESHOLD);
         assert_eq!(c.log_filter, "info");
     }
 
@@ -396,7 +402,7 @@ mod tests {
         assert_eq!(c.settings.status_link_ttl, Duration::days(200));
         assert_eq!(c.settings.upload_ttl, Duration::minutes(15));
         assert_eq!(c.matching.pdq_radius, 24);
-        assert_eq!(c.matching.face_threshold, 0.6);
+        assert_eq!(c.matching.face_threshold, Similarity(0.6));
         assert_eq!(c.log_filter, "debug");
     }
 

@@ -4,6 +4,7 @@
 
 use crate::error::{FieldCode, FieldError};
 use crate::model::CaseState;
+use crate::verdict::Verdict;
 
 pub use crate::lang::Lang;
 
@@ -477,23 +478,25 @@ pub fn reject_reason_text(
     }
 }
 
-/// Why a photo could not be used, as the requester reads it (codes of the face pipeline).
-pub fn quality_message(lang: Lang, code: &str) -> &'static str {
-    match (lang, code) {
-        (Lang::En, "no_face") => {
+/// Why a photo could not be used, as the requester reads it (the verdict of the face pipeline or
+/// the reviewer's code; `ok` never reaches a requester and reads as `unreadable`).
+pub fn quality_message(lang: Lang, verdict: Verdict) -> &'static str {
+    use Verdict::*;
+    match (lang, verdict) {
+        (Lang::En, NoFace) => {
             "We could not find a face in it. Please send a photo in which your face is clearly visible."
         }
-        (Lang::En, "several_faces") => "It shows several people. Please send a photo of only you.",
-        (Lang::En, "face_too_small") => "Your face is too small in it. Please send a closer photo.",
-        (Lang::En, "too_blurred") => "It is too blurred. Please send a sharper photo.",
-        (Lang::En, _) => {
+        (Lang::En, SeveralFaces) => "It shows several people. Please send a photo of only you.",
+        (Lang::En, FaceTooSmall) => "Your face is too small in it. Please send a closer photo.",
+        (Lang::En, TooBlurred) => "It is too blurred. Please send a sharper photo.",
+        (Lang::En, Unreadable | Ok) => {
             "It could not be processed. Please send another photo (JPEG, PNG or WebP)."
         }
-        (Lang::Th, "no_face") => "เราไม่พบใบหน้าในรูป โปรดส่งรูปที่เห็นใบหน้าของคุณชัดเจน",
-        (Lang::Th, "several_faces") => "ในรูปมีหลายคน โปรดส่งรูปที่มีคุณคนเดียว",
-        (Lang::Th, "face_too_small") => "ใบหน้าของคุณในรูปเล็กเกินไป โปรดส่งรูปที่ถ่ายใกล้กว่านี้",
-        (Lang::Th, "too_blurred") => "รูปเบลอเกินไป โปรดส่งรูปที่คมชัดกว่านี้",
-        (Lang::Th, _) => "ไม่สามารถประมวลผลรูปนี้ได้ โปรดส่งรูปอื่น (JPEG, PNG หรือ WebP)",
+        (Lang::Th, NoFace) => "เราไม่พบใบหน้าในรูป โปรดส่งรูปที่เห็นใบหน้าของคุณชัดเจน",
+        (Lang::Th, SeveralFaces) => "ในรูปมีหลายคน โปรดส่งรูปที่มีคุณคนเดียว",
+        (Lang::Th, FaceTooSmall) => "ใบหน้าของคุณในรูปเล็กเกินไป โปรดส่งรูปที่ถ่ายใกล้กว่านี้",
+        (Lang::Th, TooBlurred) => "รูปเบลอเกินไป โปรดส่งรูปที่คมชัดกว่านี้",
+        (Lang::Th, Unreadable | Ok) => "ไม่สามารถประมวลผลรูปนี้ได้ โปรดส่งรูปอื่น (JPEG, PNG หรือ WebP)",
     }
 }
 

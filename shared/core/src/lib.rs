@@ -7,6 +7,7 @@
 //! - [`photo`]: verification of an uploaded photo (sniffed type, size, pixels, every pixel decoded under limits);
 //! - [`pixels`] and [`decode_gate`]: decoding photos reduced (never more pixels than needed), and
 //!   the limit on decodes at once;
+//! - [`verdict`]: whether a photo can be used for a face opt-out, and if not, why;
 //! - [`signing`]: HMAC-signed, expiring tokens (status links, upload policies) with key rotation;
 //! - [`lang`], [`i18n`] and [`mail`]: the languages, the texts of the product in English and
 //!   Thai, and the emails built from them.
@@ -45,6 +46,7 @@ pub mod signing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod upload_check;
+pub mod verdict;
 pub mod worker;
 
 pub use case::{DecisionInput, DomainError};
@@ -53,4 +55,5 @@ pub use error::{FieldError, FieldErrors};
 pub use lang::Lang;
 pub use requester::{StatusView, SubmissionInput, Submitted};
 pub use reviewer::ReviewError;
+pub use verdict::Verdict;
 pub use worker::EmbedJobs;

@@ -227,7 +227,7 @@ pub fn withdrawn(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
 pub fn better_photo(
     case: &Case,
     s: &Settings,
-    quality_code: &str,
+    quality: crate::verdict::Verdict,
     upload_url: &str,
 ) -> Option<Mail> {
     let t = texts(case.lang);
@@ -237,7 +237,7 @@ pub fn better_photo(
     let mut blocks = vec![
         Block::Para(hello),
         Block::Para(fill(t.mail_better_photo_body, &[("reference", &reference)])),
-        Block::Para(crate::i18n::quality_message(case.lang, quality_code).to_owned()),
+        Block::Para(crate::i18n::quality_message(case.lang, quality).to_owned()),
         Block::Para(t.mail_better_photo_link.to_owned()),
         Block::Link(upload_url.to_owned()),
     ];

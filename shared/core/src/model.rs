@@ -5,9 +5,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use optout_matcher::{NormalizedUrl, Sha256};
+
 use crate::countries::COUNTRIES;
 use crate::error::{FieldCode, FieldCodeWithLimit};
 use crate::lang::Lang;
+use crate::verdict::Verdict;
 
 type ParseResult<T> = Result<T, FieldCodeWithLimit>;
 
@@ -274,10 +277,12 @@ impl Reason {
 }
 
 /// The source URL of a specific image: http or https, with a host, no credentials, at most 2048
-/// characters; kept in normalised form (lower-case scheme and host, no default port, no fragment).
+/// characters; kept in the matcher's normalised form (`optout_matcher::normalize_url`: lower-case
+/// scheme and host, no default port, no fragment, no tracking parameters, ...), the form the
+/// indexer matches links in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct SourceUrl(String);
+pub struct SourceUrl(NormalizedUrl);
 
 impl SourceUrl {
     pub fn parse(raw: &str) -> ParseResult<Self> {
@@ -308,37 +313,22 @@ impl SourceUrl {
             }
             None => return Err(FieldCode::InvalidUrl.into()),
         }
-        let mut u = url::Url::parse(s).map_err(|_| FieldCode::InvalidUrl)?;
-        if !matches!(u.scheme(), "http" | "https") {
-            return Err(FieldCode::UrlScheme.into());
-        }
-        match u.host_str() {
-            Some(h) if !h.is_empty() => {}
-            _ => return Err(FieldCode::InvalidUrl.into()),
-        }
-        if !u.username().is_empty() || u.password().is_some() {
-            return Err(FieldCode::InvalidUrl.into());
-        }
-        u.set_fragment(None);
-        // The indexer matches links in the matcher's canonical form: a link it cannot
-        // normalise (an empty host label, say) would be a case nothing ever matches.
+        // The one normaliser; its length limit holds for the normalised form too (parsing
+        // percent-encodes what a browser would: a Thai path triples in length).
         match optout_matcher::normalize_url(s) {
-            Ok(_) => {}
-            Err(optout_matcher::UrlError::TooLong { .. }) => return Err(too_long(URL_MAX)),
+            Ok(u) => Ok(SourceUrl(u)),
+            Err(optout_matcher::UrlError::TooLong { .. }) => Err(too_long(URL_MAX)),
             Err(optout_matcher::UrlError::UnsupportedScheme { .. }) => {
-                return Err(FieldCode::UrlScheme.into());
+                Err(FieldCode::UrlScheme.into())
             }
-            Err(_) => return Err(FieldCode::InvalidUrl.into()),
+            Err(_) => Err(FieldCode::InvalidUrl.into()),
         }
-        // Parsing percent-encodes what a browser would (a Thai path triples in length): the
-        // limit holds for what is stored.
-        let stored = u.to_string();
-        if stored.len() > URL_MAX {
-            return Err(too_long(URL_MAX));
-        }
-        Ok(SourceUrl(stored))
     }
     pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+    /// The link as the indexer matches it.
+    pub fn normalized(&self) -> &NormalizedUrl {
         &self.0
     }
 }
@@ -546,8 +536,8 @@ pub struct PhotoRef {
     pub bytes: u64,
     pub width: u32,
     pub height: u32,
-    /// SHA-256 of the bytes, hex.
-    pub sha256: String,
+    /// SHA-256 of the bytes.
+    pub sha256: Sha256,
     /// Increases with every new photo of the same case (a better photo after a failed quality gate).
     pub generation: u32,
 }
@@ -581,7 +571,7 @@ pub struct Case {
     pub receipt_sent: bool,
     /// Why the photo could not be used, when the state is `needs_better_photo` (a quality code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quality_issue: Option<String>,
+    pub quality_issue: Option<Verdict>,
     /// The last decision of a reviewer, with its statement of reasons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
@@ -736,12 +726,12 @@ impl RejectReason {
 }
 
 /// The quality codes a reviewer can give when asking for a better photo.
-pub const BETTER_PHOTO_CODES: [&str; 5] = [
-    "no_face",
-    "several_faces",
-    "face_too_small",
-    "too_blurred",
-    "unreadable",
+pub const BETTER_PHOTO_CODES: [Verdict; 5] = [
+    Verdict::NoFace,
+    Verdict::SeveralFaces,
+    Verdict::FaceTooSmall,
+    Verdict::TooBlurred,
+    Verdict::Unreadable,
 ];
 
 /// The statement of reasons of a decision, in the case's language (Art. 17 DSA; GDPR Art. 12).

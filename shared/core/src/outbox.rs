@@ -8,6 +8,7 @@ use crate::desk::Desk;
 use crate::mail;
 use crate::model::*;
 use crate::ports::*;
+use crate::verdict::Verdict;
 
 impl Desk {
     /// Hands the case's job to the queue, sends its receipt and does its scheduled effects, if
@@ -135,7 +136,7 @@ impl Desk {
         mail::better_photo(
             case,
             &self.settings,
-            case.quality_issue.as_deref().unwrap_or(""),
+            case.quality_issue.unwrap_or(Verdict::Unreadable),
             &self.better_photo_url(case),
         )
     }
@@ -161,15 +162,13 @@ impl Desk {
             let f = b.findings;
             let emb = f.embedding.ok_or("no face embedding")?;
             values.push(ExclusionValue::Face(emb));
-            if !f.sha256.is_empty() {
-                values.push(ExclusionValue::Sha256(f.sha256.to_ascii_lowercase()));
-            }
-            if !f.pdq.is_empty() {
-                values.push(ExclusionValue::Pdq(f.pdq.to_ascii_lowercase()));
+            values.push(ExclusionValue::Sha256(f.sha256));
+            if let Some(pdq) = f.pdq {
+                values.push(ExclusionValue::Pdq(pdq));
             }
         }
         for u in &case.source_urls {
-            values.push(ExclusionValue::Url(u.as_str().to_owned()));
+            values.push(ExclusionValue::Url(u.normalized().clone()));
         }
         Ok(values)
     }

@@ -5,7 +5,7 @@
 //! without decoding, for page views.
 
 use image::{ImageDecoder, ImageReader, Limits};
-use sha2::{Digest, Sha256};
+use optout_matcher::Sha256;
 use std::io::Cursor;
 
 use crate::error::{FieldCode, FieldCodeWithLimit};
@@ -52,7 +52,7 @@ pub struct VerifiedPhoto {
     pub bytes: u64,
     pub width: u32,
     pub height: u32,
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 /// What the headers of a photo say, checked against the limits (no pixel decoded).
@@ -204,7 +204,7 @@ pub fn verify_inspected(
         bytes: inspected.bytes,
         width: inspected.width,
         height: inspected.height,
-        sha256: hex::encode(Sha256::digest(bytes)),
+        sha256: Sha256::of(bytes),
     })
 }
 
@@ -299,7 +299,7 @@ mod tests {
         let l = PhotoLimits::default();
         let v = verify(&gradient_jpeg(320, 240), Some("image/jpeg"), &l).unwrap();
         assert_eq!((v.kind, v.width, v.height), (PhotoType::Jpeg, 320, 240));
-        assert_eq!(v.sha256.len(), 64);
+        assert_eq!(v.sha256, Sha256::of(&gradient_jpeg(320, 240)));
         assert_eq!(
             verify(&png(100, 80), None, &l).unwrap().kind,
             PhotoType::Png

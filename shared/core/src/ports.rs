@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use optout_matcher::{FaceEmbedding, NormalizedUrl, PdqHash, Sha256};
+
 use crate::model::{AuditEvent, Case, CaseId, CaseKind, CaseState, Country, EmbedJob};
+use crate::verdict::Verdict;
 
 /// An infrastructure failure. Client mistakes are never reported through this type.
 #[derive(Debug, thiserror::Error)]
@@ -133,18 +136,19 @@ pub struct CasePage {
     pub next: Option<QueueCursor>,
 }
 
-/// What an exclusion entry matches.
+/// What an exclusion entry matches. Stored as its kind and the value's text: a face as a JSON
+/// array, hashes as 64 lower-case hex digits, a URL in its normalised form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum ExclusionValue {
     /// An L2-normalised face embedding.
-    Face(Vec<f32>),
-    /// SHA-256 of an image's bytes (64 lower-case hex digits).
-    Sha256(String),
-    /// PDQ perceptual hash (64 hex digits).
-    Pdq(String),
+    Face(FaceEmbedding),
+    /// SHA-256 of an image's bytes.
+    Sha256(Sha256),
+    /// PDQ perceptual hash.
+    Pdq(PdqHash),
     /// A normalised source URL.
-    Url(String),
+    Url(NormalizedUrl),
 }
 
 impl ExclusionValue {
@@ -155,6 +159,31 @@ impl ExclusionValue {
             ExclusionValue::Pdq(_) => "pdq",
             ExclusionValue::Url(_) => "url",
         }
+    }
+
+    /// The text stores keep beside [`kind`](Self::kind): a face as a JSON array, a hash as 64
+    /// lower-case hex digits, a URL in its normalised form.
+    pub fn stored_text(&self) -> Result<String, StoreError> {
+        Ok(match self {
+            ExclusionValue::Face(e) => serde_json::to_string(e)
+                .map_err(|e| StoreError::Corrupt(format!("face not serialisable: {e}")))?,
+            ExclusionValue::Sha256(h) => h.to_hex(),
+            ExclusionValue::Pdq(h) => h.to_hex(),
+            ExclusionValue::Url(u) => u.as_str().to_owned(),
+        })
+    }
+
+    /// Reads what [`stored_text`](Self::stored_text) wrote; what does not parse is
+    /// [`StoreError::Corrupt`].
+    pub fn from_stored(kind: &str, text: &str) -> Result<Self, StoreError> {
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{kind} value: {e}"));
+        Ok(match kind {
+            "face" => ExclusionValue::Face(serde_json::from_str(text).map_err(|e| corrupt(&e))?),
+            "sha256" => ExclusionValue::Sha256(Sha256::from_hex(text).map_err(|e| corrupt(&e))?),
+            "pdq" => ExclusionValue::Pdq(PdqHash::from_hex(text).map_err(|e| corrupt(&e))?),
+            "url" => ExclusionValue::Url(text.parse().map_err(|e| corrupt(&e))?),
+            k => return Err(StoreError::Corrupt(format!("exclusion kind {k:?}"))),
+        })
     }
 }
 
@@ -524,20 +553,43 @@ pub trait UploadSink: Send + Sync {
 /// What the face pipeline found in one photo, as the desk needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhotoFindings {
-    /// `ok`, or why the photo cannot be used (`no_face`, `several_faces`, `face_too_small`,
-    /// `too_blurred`, `unreadable`).
-    pub verdict: String,
+    /// `ok`, or why the photo cannot be used.
+    pub verdict: Verdict,
     /// The L2-normalised embedding of the chosen face, when the verdict is `ok`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub embedding: Option<Vec<f32>>,
-    /// SHA-256 of the photo's bytes (hex).
-    pub sha256: String,
-    /// PDQ hash of the pixels (64 hex digits) and its quality (0..=100); empty when unreadable.
-    pub pdq: String,
+    pub embedding: Option<FaceEmbedding>,
+    /// SHA-256 of the photo's bytes.
+    pub sha256: Sha256,
+    /// PDQ hash of the pixels and its quality (0..=100); `None` when unreadable (stored as `""`).
+    #[serde(with = "hex_or_empty")]
+    pub pdq: Option<PdqHash>,
     pub pdq_quality: u8,
     /// Everything else the pipeline reports (faces, boxes, landmarks, scores), for reviewers.
     #[serde(default)]
     pub details: serde_json::Value,
+}
+
+/// An optional hash as stored: its hex digits, or `""` when there is none.
+mod hex_or_empty {
+    use optout_matcher::PdqHash;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &Option<PdqHash>, s: S) -> Result<S::Ok, S::Error> {
+        match h {
+            Some(h) => s.serialize_str(&h.to_hex()),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PdqHash>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        PdqHash::from_hex(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -579,4 +631,100 @@ pub trait BiometricStore: Send + Sync {
     async fn get_biometrics(&self, case_id: CaseId) -> Result<Option<Biometrics>, StoreError>;
     /// Deletes them; deleting what is not there is not an error.
     async fn delete_biometrics(&self, case_id: CaseId) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Findings as the stores keep them (JSON): the same text as when the fields were strings.
+    #[test]
+    fn findings_keep_their_stored_json() {
+        let sha = "ab".repeat(32);
+        let pdq = "0f".repeat(32);
+        let unreadable = format!(
+            r#"{{"verdict":"unreadable","sha256":"{sha}","pdq":"","pdq_quality":0,"details":{{"error":"x"}}}}"#
+        );
+        let f: PhotoFindings = serde_json::from_str(&unreadable).unwrap();
+        assert_eq!(f.verdict, Verdict::Unreadable);
+        assert_eq!((f.pdq, f.embedding.as_ref()), (None, None));
+        assert_eq!(f.sha256.to_hex(), sha);
+        assert_eq!(serde_json::to_string(&f).unwrap(), unreadable);
+
+        let mut v = vec![0f32; 128];
+        v[0] = 1.0;
+        let ok = PhotoFindings {
+            verdict: Verdict::Ok,
+            embedding: Some(FaceEmbedding::new(&v).unwrap()),
+            sha256: sha.parse().unwrap(),
+            pdq: Some(pdq.to_uppercase().parse().unwrap()),
+            pdq_quality: 90,
+            details: serde_json::Value::Null,
+        };
+        let json = serde_json::to_string(&ok).unwrap();
+        assert!(
+            json.starts_with(r#"{"verdict":"ok","embedding":[1.0,0.0,"#),
+            "{json}"
+        );
+        assert!(
+            json.ends_with(&format!(
+                r#"],"sha256":"{sha}","pdq":"{pdq}","pdq_quality":90,"details":null}}"#
+            )),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<PhotoFindings>(&json).unwrap(), ok);
+
+        // What does not parse is refused (a store reports it as corrupt).
+        for bad in [
+            unreadable.replace("unreadable", "blurry"),
+            unreadable.replace(&sha, "abc"),
+            unreadable.replace(r#""pdq":"""#, r#""pdq":"zz""#),
+        ] {
+            assert!(
+                serde_json::from_str::<PhotoFindings>(&bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn exclusion_values_as_stored() {
+        let url: NormalizedUrl = "https://Example.com/a.jpg?utm_source=x".parse().unwrap();
+        let mut v = vec![0f32; 128];
+        v[5] = -1.0;
+        for value in [
+            ExclusionValue::Url(url),
+            ExclusionValue::Sha256("AB".repeat(32).parse().unwrap()),
+            ExclusionValue::Pdq("cd".repeat(32).parse().unwrap()),
+            ExclusionValue::Face(FaceEmbedding::new(&v).unwrap()),
+        ] {
+            let text = value.stored_text().unwrap();
+            assert_eq!(
+                ExclusionValue::from_stored(value.kind(), &text).unwrap(),
+                value
+            );
+            match &value {
+                ExclusionValue::Url(_) => assert_eq!(text, "https://example.com/a.jpg"),
+                ExclusionValue::Sha256(_) => assert_eq!(text, "ab".repeat(32)),
+                ExclusionValue::Pdq(_) => assert_eq!(text, "cd".repeat(32)),
+                ExclusionValue::Face(_) => assert!(text.starts_with("[0.0,0.0,0.0,0.0,0.0,-1.0,")),
+            }
+        }
+        for (kind, text) in [
+            ("url", "mailto:x@example.com"),
+            ("sha256", "ab"),
+            ("pdq", ""),
+            ("face", "[0.5]"),
+            ("face", "not json"),
+            ("voice", "x"),
+        ] {
+            assert!(
+                matches!(
+                    ExclusionValue::from_stored(kind, text),
+                    Err(StoreError::Corrupt(_))
+                ),
+                "{kind} {text:?}"
+            );
+        }
+    }
 }

@@ -7,6 +7,7 @@ use crate::i18n::{fill, quality_message, reject_reason_text, texts};
 use crate::mail::human_date;
 use crate::model::*;
 use crate::ports::*;
+use optout_matcher::Similarity;
 
 /// How many similar exclusions the case page shows per kind.
 pub const SIMILAR_MAX: usize = 5;
@@ -99,7 +100,7 @@ pub struct Similar {
     /// `face` (cosine similarity in `score`), `pdq` (Hamming distance in `distance`), `sha256`
     /// (identical bytes) or `url` (the same link).
     pub kind: &'static str,
-    pub score: Option<f32>,
+    pub score: Option<Similarity>,
     pub distance: Option<u32>,
 }
 
@@ -111,26 +112,6 @@ pub struct CaseReview {
     pub audit: Vec<AuditEvent>,
     pub entries: Vec<ExclusionEntry>,
     pub similar: Vec<Similar>,
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> Option<f32> {
-    if a.len() != b.len() || a.is_empty() {
-        return None;
-    }
-    let (mut d, mut na, mut nb) = (0f32, 0f32, 0f32);
-    for (x, y) in a.iter().zip(b) {
-        d += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    (na > 0.0 && nb > 0.0).then(|| d / (na.sqrt() * nb.sqrt()))
-}
-
-/// Hamming distance of two hex hashes of the same length.
-fn hamming(a: &str, b: &str) -> Option<u32> {
-    let (a, b) = (hex::decode(a).ok()?, hex::decode(b).ok()?);
-    (a.len() == b.len() && !a.is_empty())
-        .then(|| a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum())
 }
 
 impl Desk {
@@ -178,30 +159,36 @@ impl Desk {
             };
             match (&e.value, findings) {
                 (ExclusionValue::Face(v), Some(f)) => {
-                    if let Some(c) = f.embedding.as_deref().and_then(|mine| cosine(mine, v)) {
-                        faces.push(s("face", Some(c), None));
+                    if let Some(mine) = &f.embedding {
+                        faces.push(s("face", Some(mine.similarity(v)), None));
                     }
                 }
-                (ExclusionValue::Pdq(h), Some(f)) if !f.pdq.is_empty() => {
-                    if let Some(d) = hamming(&f.pdq, h) {
-                        pdqs.push(s("pdq", None, Some(d)));
+                (ExclusionValue::Pdq(h), Some(f)) => {
+                    if let Some(mine) = &f.pdq {
+                        pdqs.push(s("pdq", None, Some(mine.distance(h))));
                     }
                 }
                 (ExclusionValue::Sha256(h), _) => {
                     let mine = findings
-                        .map(|f| f.sha256.as_str())
-                        .or(case.photo.as_ref().map(|p| p.sha256.as_str()));
-                    if mine == Some(h.as_str()) {
+                        .map(|f| f.sha256)
+                        .or(case.photo.as_ref().map(|p| p.sha256));
+                    if mine == Some(*h) {
                         similar.push(s("sha256", None, Some(0)));
                     }
                 }
-                (ExclusionValue::Url(u), _) if case.source_urls.iter().any(|x| x.as_str() == u) => {
+                (ExclusionValue::Url(u), _)
+                    if case.source_urls.iter().any(|x| x.normalized() == u) =>
+                {
                     similar.push(s("url", None, Some(0)));
                 }
                 _ => {}
             }
         }
-        faces.sort_by(|a, b| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)));
+        faces.sort_by(|a, b| {
+            b.score
+                .unwrap_or_default()
+                .total_cmp(&a.score.unwrap_or_default())
+        });
         pdqs.sort_by_key(|s| s.distance.unwrap_or(u32::MAX));
         similar.extend(faces.into_iter().take(SIMILAR_MAX));
         similar.extend(pdqs.into_iter().take(SIMILAR_MAX));
@@ -286,7 +273,7 @@ impl Desk {
             }
             DecisionInput::BetterPhoto { code, .. } => (
                 t.action_better_photo.to_owned(),
-                quality_message(lang, code).to_owned(),
+                quality_message(lang, *code).to_owned(),
             ),
         };
         Statement {
@@ -335,16 +322,5 @@ impl Desk {
             .await?;
         tracing::info!(case = %id, outcome = input.outcome().as_str(), "case decided");
         Ok(self.dispatch(done.case).await)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn distances() {
-        assert_eq!(hamming("ff00", "0f00"), Some(4));
-        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]).unwrap() - 1.0).abs() < 1e-6);
     }
 }

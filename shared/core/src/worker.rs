@@ -10,6 +10,7 @@ use crate::case::{Command, ExecError};
 use crate::desk::Desk;
 use crate::model::{Case, CaseState, EmbedJob};
 use crate::ports::*;
+use crate::verdict::Verdict;
 
 /// The [`JobHandler`] of embedding jobs.
 pub struct EmbedJobs {
@@ -115,16 +116,16 @@ impl JobHandler for EmbedJobs {
         let findings = match analysis {
             Ok(f) => f,
             Err(AnalyzerError::Unreadable(why)) => PhotoFindings {
-                verdict: "unreadable".into(),
+                verdict: Verdict::Unreadable,
                 embedding: None,
-                sha256: photo.sha256.clone(),
-                pdq: String::new(),
+                sha256: photo.sha256,
+                pdq: None,
                 pdq_quality: 0,
                 details: serde_json::json!({ "error": why }),
             },
             Err(AnalyzerError::Failed(why)) => return Err(JobError::Retry(why)),
         };
-        if findings.verdict == "ok" && findings.embedding.is_some() {
+        if findings.verdict.is_ok() && findings.embedding.is_some() {
             let b = Biometrics {
                 case_id: case.id,
                 generation,
@@ -150,7 +151,7 @@ impl JobHandler for EmbedJobs {
         let verdict = findings.verdict;
         let unusable = Command::PhotoUnusable {
             generation,
-            verdict: verdict.clone(),
+            verdict,
         };
         let (next, moved) = self.step(case, job, CaseState::Embedding, unusable).await?;
         if moved {

@@ -23,11 +23,10 @@ use optout_core::reviewer::PhotoView;
 use optout_core::send_once::CLAIM;
 use optout_core::signing::{KeyRing, scope};
 use optout_core::testing::*;
-use optout_core::{DecisionInput, ReviewError};
+use optout_core::{DecisionInput, ReviewError, Verdict};
 use optout_core::{Desk, DeskError, SubmissionInput};
 use optout_matcher::Candidate;
 use optout_matcher::wire::MAX_BATCH;
-use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -190,7 +189,7 @@ async fn check_upload_verifies_the_photo_it_reads() {
     assert_eq!(v.kind.mime(), "image/png");
     assert_eq!((v.width, v.height), (PHOTO_SIDE, PHOTO_SIDE));
     assert_eq!(v.bytes, png.len() as u64);
-    assert_eq!(v.sha256, hex::encode(Sha256::digest(&png)));
+    assert_eq!(v.sha256, optout_matcher::Sha256::of(&png));
     let peeked = desk.peek_upload(&key).await.unwrap();
     assert_eq!((peeked.width, peeked.height), (PHOTO_SIDE, PHOTO_SIDE));
 
@@ -287,7 +286,7 @@ async fn a_face_opt_out_is_stored_queued_and_acknowledged_once() {
     let p = case.photo.as_ref().unwrap();
     assert_eq!(p.key, key);
     assert_eq!(p.content_type, "image/png");
-    assert_eq!(p.sha256, hex::encode(Sha256::digest(&png)));
+    assert_eq!(p.sha256, optout_matcher::Sha256::of(&png));
     assert_eq!((p.width, p.generation), (PHOTO_SIDE, 1));
     let personal = case.personal.as_ref().unwrap();
     assert_eq!(personal.email.as_str(), "somchai@example.org");
@@ -963,7 +962,7 @@ async fn a_withdrawal_confirmation_lost_to_a_mail_outage_is_sent_later() {
 
 /// A face opt-out whose photo showed no face: it needs a better one.
 async fn needing_better_photo(fx: &Fakes, desk: &Desk) -> Case {
-    fx.analyzer.answer(Analysis::Verdict("no_face".into()));
+    fx.analyzer.answer(Analysis::Verdict(Verdict::NoFace));
     let case = submit_face(fx, desk, 1).await;
     run_jobs(fx).await;
     fx.analyzer.answer(Analysis::Face);
@@ -1137,14 +1136,13 @@ async fn a_dsa_job_moves_the_notice_to_review_without_analysis() {
 async fn an_unusable_photo_asks_once_for_a_better_one() {
     let fx = Fakes::new();
     let desk = fx.desk();
-    fx.analyzer
-        .answer(Analysis::Verdict("several_faces".into()));
+    fx.analyzer.answer(Analysis::Verdict(Verdict::SeveralFaces));
     let case = submit_face(&fx, &desk, 1).await;
     let job = fx.queue.waiting()[0].clone();
     run_jobs(&fx).await;
     let c = stored(&fx, case.id);
     assert_eq!(c.state, CaseState::NeedsBetterPhoto);
-    assert_eq!(c.quality_issue.as_deref(), Some("several_faces"));
+    assert_eq!(c.quality_issue, Some(Verdict::SeveralFaces));
     assert!(fx.biometrics.get(case.id).is_none());
     let asks = fx.mailer.with_tag("better_photo");
     assert_eq!(asks.len(), 1);
@@ -1172,7 +1170,7 @@ async fn an_unreadable_photo_asks_for_a_better_one() {
     run_jobs(&fx).await;
     let c = stored(&fx, case.id);
     assert_eq!(c.state, CaseState::NeedsBetterPhoto);
-    assert_eq!(c.quality_issue.as_deref(), Some("unreadable"));
+    assert_eq!(c.quality_issue, Some(Verdict::Unreadable));
     assert_eq!(fx.mailer.with_tag("better_photo").len(), 1);
 }
 
@@ -1182,7 +1180,7 @@ async fn an_unreadable_photo_asks_for_a_better_one() {
 async fn a_better_photo_email_lost_to_a_mail_outage_is_sent_later() {
     let fx = Fakes::new();
     let desk = fx.desk();
-    fx.analyzer.answer(Analysis::Verdict("no_face".into()));
+    fx.analyzer.answer(Analysis::Verdict(Verdict::NoFace));
     submit_face(&fx, &desk, 1).await;
     fx.mailer.failures.down();
     run_jobs(&fx).await;
@@ -1433,7 +1431,7 @@ async fn review_case_shows_biometrics_audit_entries_and_similar_exclusions() {
     assert_eq!(kinds, ["face", "pdq", "sha256"]);
     assert!(r.similar.iter().all(|s| s.case_id == first.id));
     let face = r.similar.iter().find(|s| s.kind == "face").unwrap();
-    assert!(face.score.unwrap() > 0.999);
+    assert!(face.score.unwrap().0 > 0.999);
     let pdq = r.similar.iter().find(|s| s.kind == "pdq").unwrap();
     assert_eq!(pdq.distance, Some(0));
 
@@ -1547,8 +1545,8 @@ async fn approving_a_face_opt_out_excludes_it_deletes_the_photo_and_mails_the_de
         values,
         [
             ExclusionValue::Face(findings.embedding.clone().unwrap()),
-            ExclusionValue::Sha256(findings.sha256.clone()),
-            ExclusionValue::Pdq(findings.pdq.clone()),
+            ExclusionValue::Sha256(findings.sha256),
+            ExclusionValue::Pdq(findings.pdq.unwrap()),
         ]
     );
     assert!(entries.iter().all(|e| e.state == EntryState::Active));
@@ -1601,8 +1599,8 @@ async fn approving_a_dsa_notice_excludes_its_links() {
     assert_eq!(
         values,
         [
-            ExclusionValue::Url("https://example.com/a.jpg".into()),
-            ExclusionValue::Url("https://example.com/b.jpg".into()),
+            ExclusionValue::Url(url("https://example.com/a.jpg")),
+            ExclusionValue::Url(url("https://example.com/b.jpg")),
         ]
     );
     assert_eq!(fx.mailer.tags(), ["receipt", "decision"]);
@@ -1642,7 +1640,7 @@ async fn asking_for_a_better_photo_keeps_the_photo_and_mails_the_upload_link() {
     let desk = fx.desk();
     let case = face_in_review(&fx, &desk, 1).await;
     let input = DecisionInput::BetterPhoto {
-        code: "too_blurred",
+        code: Verdict::TooBlurred,
         note: None,
     };
     let d = desk
@@ -1650,7 +1648,7 @@ async fn asking_for_a_better_photo_keeps_the_photo_and_mails_the_upload_link() {
         .await
         .unwrap();
     assert_eq!(d.state, CaseState::NeedsBetterPhoto);
-    assert_eq!(d.quality_issue.as_deref(), Some("too_blurred"));
+    assert_eq!(d.quality_issue, Some(Verdict::TooBlurred));
     assert!(fx.photos.contains(&case.photo.clone().unwrap().key));
     let asks = fx.mailer.with_tag("better_photo");
     assert_eq!(asks.len(), 1);
@@ -1664,7 +1662,7 @@ async fn asking_for_a_better_photo_keeps_the_photo_and_mails_the_upload_link() {
     // Not for a notice, which has no photo.
     let dsa = dsa_in_review(&fx, &desk, &["https://example.com/a.jpg"]).await;
     let input = DecisionInput::BetterPhoto {
-        code: "no_face",
+        code: Verdict::NoFace,
         note: None,
     };
     assert!(matches!(
@@ -2219,9 +2217,9 @@ async fn checks_follow_approvals_and_withdrawals_at_once() {
     let case = approved_face(&fx, &desk, 1).await;
     let f = fx.biometrics.get(case.id).unwrap().findings;
     let candidates = vec![
-        Candidate::Face(f.embedding.clone().unwrap()),
-        Candidate::Sha256(f.sha256.clone()),
-        Candidate::Pdq(f.pdq.clone()),
+        Candidate::Face(f.embedding.clone().unwrap().as_slice().to_vec()),
+        Candidate::Sha256(f.sha256.to_string()),
+        Candidate::Pdq(f.pdq.unwrap().to_string()),
         Candidate::Url("https://elsewhere.example/x.jpg".into()),
         Candidate::Face(embedding_of(b"someone else")),
     ];
@@ -2373,7 +2371,7 @@ async fn a_service_starts_from_the_matcher_snapshot_and_catches_up() {
         .embedding
         .unwrap();
     let candidates = vec![
-        Candidate::Face(embedding),
+        Candidate::Face(embedding.as_slice().to_vec()),
         Candidate::Url("https://example.com/a.jpg".into()),
     ];
     let svc = fx
@@ -2417,4 +2415,9 @@ async fn indexer_keys_authenticate_until_revoked() {
         indexer_keys::authenticate(fx.indexer_keys.as_ref(), &plain).await,
         Err(AuthError::Refused)
     ));
+}
+
+/// A link as the exclusion table keeps it.
+fn url(s: &str) -> optout_matcher::NormalizedUrl {
+    optout_matcher::normalize_url(s).expect("a valid link")
 }

@@ -25,24 +25,6 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("exclusion entry: {what}"))
 }
 
-/// The stored text of a value (faces as a JSON array).
-fn value_text(v: &ExclusionValue) -> Result<String, StoreError> {
-    Ok(match v {
-        ExclusionValue::Face(e) => serde_json::to_string(e).map_err(corrupt)?,
-        ExclusionValue::Sha256(h) | ExclusionValue::Pdq(h) | ExclusionValue::Url(h) => h.clone(),
-    })
-}
-
-fn value_of(kind: &str, text: String) -> Result<ExclusionValue, StoreError> {
-    Ok(match kind {
-        "face" => ExclusionValue::Face(serde_json::from_str(&text).map_err(corrupt)?),
-        "sha256" => ExclusionValue::Sha256(text),
-        "pdq" => ExclusionValue::Pdq(text),
-        "url" => ExclusionValue::Url(text),
-        k => return Err(corrupt(format!("kind {k:?}"))),
-    })
-}
-
 const COLUMNS: &str = "id, position, case_id, kind, value, state, created_at, updated_at";
 
 type RawRow = (i64, i64, String, String, String, String, String, String);
@@ -62,7 +44,7 @@ fn entry(r: RawRow) -> Result<ExclusionEntry, StoreError> {
         id: id as u64,
         position: position as u64,
         case_id: CaseId::parse(&case_id).ok_or_else(|| corrupt("case id"))?,
-        value: value_of(&kind, value)?,
+        value: ExclusionValue::from_stored(&kind, &value)?,
         state: match state.as_str() {
             "active" => EntryState::Active,
             "withdrawn" => EntryState::Withdrawn,
@@ -108,7 +90,7 @@ impl ExclusionStore for SqliteExclusions {
     ) -> Result<Vec<ExclusionEntry>, StoreError> {
         let rows = values
             .iter()
-            .map(|v| Ok((v.kind(), value_text(v)?)))
+            .map(|v| Ok((v.kind(), v.stored_text()?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let (id, at) = (case_id.to_string(), at.to_rfc3339());
         self.db

@@ -11,8 +11,8 @@ use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
 use optout_matcher::wire::{MAX_BATCH, WireState};
 use optout_matcher::{
-    Candidate, Embedding, Entry, EntryValue, ExclusionConfig, ExclusionIndex, FaceConfig, Kind,
-    PdqHash, Sha256Digest, normalize_url,
+    Candidate, Entry, EntryValue, ExclusionConfig, ExclusionIndex, FaceConfig, FaceEmbedding, Kind,
+    PdqHash, Sha256, normalize_url,
 };
 use std::sync::Arc;
 
@@ -27,25 +27,29 @@ fn case() -> CaseId {
 }
 
 struct Face {
-    embedding: Embedding,
+    embedding: FaceEmbedding,
     pdq: PdqHash,
-    sha: String,
+    sha: Sha256,
 }
 
 fn face(rng: &mut SplitMix64) -> Face {
     Face {
         embedding: random_unit(rng),
         pdq: PdqHash(rng.bytes32()),
-        sha: Sha256Digest(rng.bytes32()).to_hex(),
+        sha: Sha256(rng.bytes32()),
     }
 }
 
 fn values(f: &Face) -> Vec<ExclusionValue> {
     vec![
-        ExclusionValue::Face(f.embedding.as_array().to_vec()),
-        ExclusionValue::Sha256(f.sha.clone()),
-        ExclusionValue::Pdq(f.pdq.to_hex()),
+        ExclusionValue::Face(f.embedding.clone()),
+        ExclusionValue::Sha256(f.sha),
+        ExclusionValue::Pdq(f.pdq),
     ]
+}
+
+fn url(s: &str) -> ExclusionValue {
+    ExclusionValue::Url(normalize_url(s).unwrap())
 }
 
 fn excluded(r: &optout_matcher::wire::CheckResponse) -> Vec<bool> {
@@ -58,7 +62,7 @@ async fn checks_see_additions_and_withdrawals_at_once() {
     let mut rng = SplitMix64::new(7);
     let f = face(&mut rng);
     let candidates = vec![
-        Candidate::Sha256(f.sha.to_ascii_uppercase()),
+        Candidate::Sha256(f.sha.to_hex().to_ascii_uppercase()),
         Candidate::Pdq(flip_bits(&mut rng, &f.pdq, 31).to_hex()),
         Candidate::Pdq(flip_bits(&mut rng, &f.pdq, 40).to_hex()),
         Candidate::Face(perturb(&mut rng, &f.embedding, 0.7).as_array().to_vec()),
@@ -71,7 +75,7 @@ async fn checks_see_additions_and_withdrawals_at_once() {
 
     let id = case();
     let mut vals = values(&f);
-    vals.push(ExclusionValue::Url("https://example.com/a.jpg".into()));
+    vals.push(url("https://example.com/a.jpg"));
     store.add_entries(id, &vals, Utc::now()).await.unwrap();
     let r = service.check(candidates.clone()).await.unwrap();
     assert_eq!(r.position, store.head().await.unwrap());
@@ -80,7 +84,7 @@ async fn checks_see_additions_and_withdrawals_at_once() {
     assert_eq!(r.results[0].kind, Some(Kind::Sha256));
     assert_eq!(r.results[1].distance, Some(31));
     let sim = r.results[3].similarity.unwrap();
-    assert!((sim - 0.7).abs() < 0.01, "{sim}");
+    assert!((sim.get() - 0.7).abs() < 0.01, "{sim}");
     assert_eq!(service.indexed().unwrap(), 4);
 
     store.withdraw_case(id, Utc::now()).await.unwrap();
@@ -104,25 +108,64 @@ async fn a_service_started_on_a_full_table_loads_the_active_set() {
     for id in ids.iter().step_by(2) {
         store.withdraw_case(*id, Utc::now()).await.unwrap();
     }
-    // A stored value the matcher refuses cannot match, and does not stop the others.
-    store
-        .add_entries(
-            case(),
-            &[ExclusionValue::Url("mailto:x@example.com".into())],
-            Utc::now(),
-        )
-        .await
-        .unwrap();
     let service = ExclusionService::new(store.clone(), MatchSettings::default());
-    let candidates: Vec<Candidate> = faces
-        .iter()
-        .map(|f| Candidate::Sha256(f.sha.clone()))
-        .collect();
+    let candidates: Vec<Candidate> = faces.iter().map(|f| Candidate::from(f.sha)).collect();
     let r = service.check(candidates).await.unwrap();
     assert_eq!(r.position, store.head().await.unwrap());
     let want: Vec<bool> = (0..50).map(|i| i % 2 == 1).collect();
     assert_eq!(excluded(&r), want);
     assert_eq!(service.indexed().unwrap(), 75);
+}
+
+/// A stored value that does not parse is corrupt data, reported as such: never skipped in
+/// silence, never matched.
+#[tokio::test]
+async fn a_stored_value_that_does_not_parse_is_corrupt() {
+    let db = Db::in_memory().unwrap();
+    let store = Arc::new(SqliteExclusions::new(db.clone()));
+    store
+        .add_entries(case(), &[url("https://example.com/a.jpg")], Utc::now())
+        .await
+        .unwrap();
+    let service = ExclusionService::new(store.clone(), MatchSettings::default());
+    let check = vec![Candidate::Url("https://example.com/a.jpg".into())];
+    assert!(service.check(check.clone()).await.unwrap().results[0].excluded);
+    for (kind, value) in [
+        ("url", "mailto:x@example.com"),
+        ("sha256", "xyz"),
+        ("pdq", ""),
+        ("face", "[1.0, 0.0]"),
+    ] {
+        let at = Utc::now().to_rfc3339();
+        let row = (case().to_string(), kind, value.to_owned(), at);
+        db.call(move |conn| {
+            conn.execute(
+                "INSERT INTO exclusions (position, case_id, kind, value, state, created_at, updated_at)
+                 VALUES ((SELECT MAX(position) + 1 FROM exclusions), ?1, ?2, ?3, 'active', ?4, ?4)",
+                rusqlite::params![row.0, row.1, row.2, row.3],
+            )
+            .map_err(|e| optout_core::ports::StoreError::Unavailable(e.to_string()))
+        })
+        .await
+        .unwrap();
+        let err = store.active().await.unwrap_err();
+        assert!(
+            matches!(err, optout_core::ports::StoreError::Corrupt(_)),
+            "{kind} {value:?}: {err:?}"
+        );
+        assert!(matches!(
+            service.check(check.clone()).await,
+            Err(CheckError::Store(optout_core::ports::StoreError::Corrupt(
+                _
+            )))
+        ));
+        db.call(|conn| {
+            conn.execute("DELETE FROM exclusions WHERE position > 1", [])
+                .map_err(|e| optout_core::ports::StoreError::Unavailable(e.to_string()))
+        })
+        .await
+        .unwrap();
+    }
 }
 
 #[tokio::test]
@@ -131,9 +174,7 @@ async fn url_variants_match_and_other_paths_do_not() {
     store
         .add_entries(
             case(),
-            &[ExclusionValue::Url(
-                "https://example.com/photos/me.jpg?id=3".into(),
-            )],
+            &[url("https://example.com/photos/me.jpg?id=3")],
             Utc::now(),
         )
         .await
@@ -295,9 +336,9 @@ async fn a_snapshot_replayed_with_the_feed_answers_like_the_service() {
     let mirror_entry = |e: &optout_matcher::wire::WireEntry| {
         let value = match e.candidate() {
             Candidate::Url(u) => EntryValue::Url(normalize_url(&u).unwrap()),
-            Candidate::Sha256(h) => EntryValue::Sha256(Sha256Digest::from_hex(&h).unwrap()),
+            Candidate::Sha256(h) => EntryValue::Sha256(Sha256::from_hex(&h).unwrap()),
             Candidate::Pdq(h) => EntryValue::Pdq(PdqHash::from_hex(&h).unwrap()),
-            Candidate::Face(v) => EntryValue::Face(Embedding::new(&v).unwrap()),
+            Candidate::Face(v) => EntryValue::Face(FaceEmbedding::new(&v).unwrap()),
         };
         Entry::new(e.id, value)
     };
@@ -325,7 +366,7 @@ async fn a_snapshot_replayed_with_the_feed_answers_like_the_service() {
 
     let mut candidates = Vec::new();
     for f in &faces {
-        candidates.push(Candidate::Sha256(f.sha.clone()));
+        candidates.push(Candidate::from(f.sha));
         candidates.push(Candidate::Pdq(flip_bits(&mut rng, &f.pdq, 20).to_hex()));
         candidates.push(Candidate::Face(
             perturb(&mut rng, &f.embedding, 0.8).as_array().to_vec(),
@@ -355,10 +396,7 @@ async fn concurrent_checks_never_see_an_entry_withdrawn_before_they_began() {
         store.add_entries(id, &values(f), Utc::now()).await.unwrap();
         ids.push(id);
     }
-    let candidates: Vec<Candidate> = faces
-        .iter()
-        .map(|f| Candidate::Sha256(f.sha.clone()))
-        .collect();
+    let candidates: Vec<Candidate> = faces.iter().map(|f| Candidate::from(f.sha)).collect();
     for (i, id) in ids.iter().enumerate() {
         let mut tasks = Vec::new();
         for _ in 0..4 {

@@ -8,12 +8,13 @@ mod common;
 
 use std::sync::Arc;
 
-use optout_face::{FaceEngine, align, cosine, decode, embed};
+use optout_face::{FaceEngine, align, decode};
 use optout_face_prepare::onnx::{SFACE_ONNX, load_folded};
+use optout_matcher::{FaceEmbedding, Similarity};
 use tract_onnx::prelude::*;
 
 /// The whole folded float SFace (no surgery), run by tract, on an aligned 112x112 face.
-fn reference_embedding(model: &Arc<TypedSimplePlan>, face: &[u8]) -> Vec<f32> {
+fn reference_embedding(model: &Arc<TypedSimplePlan>, face: &[u8]) -> FaceEmbedding {
     let plane = 112 * 112;
     let mut data = vec![0f32; 3 * plane];
     for (i, p) in face.chunks_exact(3).enumerate() {
@@ -24,7 +25,7 @@ fn reference_embedding(model: &Arc<TypedSimplePlan>, face: &[u8]) -> Vec<f32> {
     let input = Tensor::from_shape(&[1, 3, 112, 112], &data).unwrap();
     let out = model.run(tvec!(input.into())).unwrap();
     let v = out[0].try_as_plain_ram().unwrap();
-    embed::l2_normalize(v.as_slice::<f32>().unwrap()).unwrap()
+    FaceEmbedding::normalized(v.as_slice::<f32>().unwrap()).unwrap()
 }
 
 #[test]
@@ -42,7 +43,10 @@ fn embedder_matches_the_whole_float_model_on_real_faces() {
         let crop = align::align(&image, &face.landmarks).unwrap();
         let ours = engine.bench_embedder(&crop).unwrap();
         let want = reference_embedding(&reference, &crop);
-        let c = cosine(&ours, &want);
-        assert!(c > 0.9999, "{name}: cosine {c} to the float model");
+        let c = ours.similarity(&want);
+        assert!(
+            c > Similarity(0.9999),
+            "{name}: cosine {c} to the float model"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The face pipeline behind the desk's [`PhotoAnalyzer`] port (used by the embedded worker and the embedder Lambda).
 
+use crate::QualityVerdict;
 use crate::{AnalyzeError, FaceEngine, decode};
+use optout_core::Verdict;
 use optout_core::ports::{AnalyzerError, PhotoAnalyzer, PhotoFindings};
 use std::sync::Arc;
 
@@ -19,14 +21,14 @@ impl PhotoAnalyzer for FaceAnalyzer {
     fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError> {
         match self.0.analyze(bytes) {
             Ok(a) => Ok(PhotoFindings {
-                verdict: a.verdict.code().to_owned(),
+                verdict: a.verdict.into(),
                 embedding: if a.verdict.is_ok() {
-                    a.embedding().map(<[f32]>::to_vec)
+                    a.embedding().cloned()
                 } else {
                     None
                 },
-                sha256: a.sha256.clone(),
-                pdq: a.pdq.clone(),
+                sha256: a.sha256,
+                pdq: Some(a.pdq),
                 pdq_quality: a.pdq_quality,
                 details: serde_json::json!({
                     "width": a.width,
@@ -39,6 +41,18 @@ impl PhotoAnalyzer for FaceAnalyzer {
             }),
             Err(AnalyzeError::Inference(e)) => Err(AnalyzerError::Failed(e)),
             Err(e) => Err(AnalyzerError::Unreadable(e.to_string())),
+        }
+    }
+}
+
+impl From<QualityVerdict> for Verdict {
+    fn from(v: QualityVerdict) -> Verdict {
+        match v {
+            QualityVerdict::Ok => Verdict::Ok,
+            QualityVerdict::NoFace => Verdict::NoFace,
+            QualityVerdict::SeveralFaces => Verdict::SeveralFaces,
+            QualityVerdict::FaceTooSmall => Verdict::FaceTooSmall,
+            QualityVerdict::TooBlurred => Verdict::TooBlurred,
         }
     }
 }

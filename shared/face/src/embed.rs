@@ -8,6 +8,8 @@ use std::path::Path;
 use tract_nnef::framework::Nnef;
 use tract_nnef::prelude::*;
 
+use optout_matcher::FaceEmbedding;
+
 use crate::error::{AnalyzeError, ModelError};
 use crate::head::Head;
 use crate::models::{
@@ -46,7 +48,7 @@ impl Embedder {
 }
 
 /// Run SFace on an aligned 112x112 RGB face (row-major, 3 bytes a pixel).
-pub(crate) fn embed(embedder: &Embedder, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> {
+pub(crate) fn embed(embedder: &Embedder, face: &[u8]) -> Result<FaceEmbedding, AnalyzeError> {
     let plane = SFACE_SIDE * SFACE_SIDE;
     if face.len() != 3 * plane {
         return Err(AnalyzeError::Inference(
@@ -71,57 +73,6 @@ pub(crate) fn embed(embedder: &Embedder, face: &[u8]) -> Result<Vec<f32>, Analyz
         .and_then(|features| embedder.head.apply(features))
         .filter(|s| s.len() == EMBEDDING_LEN)
         .ok_or_else(|| AnalyzeError::Inference("embedder returned an unexpected output".into()))?;
-    l2_normalize(&v)
-        .ok_or_else(|| AnalyzeError::Inference("embedding is zero or not finite".into()))
-}
-
-/// `v / |v|` (None if the norm is zero or not finite).
-pub fn l2_normalize(v: &[f32]) -> Option<Vec<f32>> {
-    let n = v
-        .iter()
-        .map(|x| f64::from(*x) * f64::from(*x))
-        .sum::<f64>()
-        .sqrt();
-    if n.is_nan() || n <= 1e-12 || !n.is_finite() {
-        return None;
-    }
-    Some(v.iter().map(|x| (f64::from(*x) / n) as f32).collect())
-}
-
-/// Cosine similarity of two embeddings (0 for mismatched lengths or zero vectors).
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    if a.len() != b.len() || a.is_empty() {
-        return 0.0;
-    }
-    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(*x), f64::from(*y));
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    let d = (na * nb).sqrt();
-    if d > 0.0 && d.is_finite() {
-        (dot / d) as f32
-    } else {
-        0.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalise_and_cosine() {
-        let v = l2_normalize(&[3.0, 4.0]).unwrap();
-        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
-        assert!(l2_normalize(&[0.0, 0.0]).is_none());
-        assert!(l2_normalize(&[f32::NAN, 1.0]).is_none());
-        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]) - 1.0).abs() < 1e-6);
-        assert!(cosine(&[1.0, 0.0], &[0.0, 2.0]).abs() < 1e-6);
-        assert!((cosine(&[1.0, 1.0], &[-2.0, -2.0]) + 1.0).abs() < 1e-6);
-        assert_eq!(cosine(&[1.0], &[1.0, 2.0]), 0.0);
-        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
-    }
+    FaceEmbedding::normalized(&v)
+        .map_err(|e| AnalyzeError::Inference(format!("embedding unusable: {e}")))
 }

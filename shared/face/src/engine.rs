@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use optout_matcher::{FaceEmbedding, PdqHash, Sha256};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tract_nnef::prelude::*;
 
 use crate::align;
@@ -120,7 +120,7 @@ pub struct FaceRecord {
     /// Variance of the Laplacian of the aligned face (see [`quality::MIN_SHARPNESS`]).
     pub sharpness: f32,
     /// L2-normalised SFace embedding (128 floats).
-    pub embedding: Vec<f32>,
+    pub embedding: FaceEmbedding,
 }
 
 /// Everything the pipeline found in one photo.
@@ -133,20 +133,20 @@ pub struct PhotoAnalysis {
     /// Index into `faces` of the face the case is about (the largest), if any.
     pub chosen_face: Option<usize>,
     pub verdict: QualityVerdict,
-    /// SHA-256 of the submitted bytes (hex).
-    pub sha256: String,
-    /// PDQ hash of the upright pixels (64 hex digits).
-    pub pdq: String,
+    /// SHA-256 of the submitted bytes.
+    pub sha256: Sha256,
+    /// PDQ hash of the upright pixels.
+    pub pdq: PdqHash,
     /// PDQ quality 0..=100 (below ~50 the hash is unreliable).
     pub pdq_quality: u8,
 }
 
 impl PhotoAnalysis {
     /// The chosen face's embedding.
-    pub fn embedding(&self) -> Option<&[f32]> {
+    pub fn embedding(&self) -> Option<&FaceEmbedding> {
         self.chosen_face
             .and_then(|i| self.faces.get(i))
-            .map(|f| f.embedding.as_slice())
+            .map(|f| &f.embedding)
     }
 }
 
@@ -253,7 +253,7 @@ impl FaceEngine {
     ) -> Result<(PhotoAnalysis, StageTimings), AnalyzeError> {
         let mut tm = StageTimings::default();
         let t = Instant::now();
-        let sha256 = hex::encode(Sha256::digest(bytes));
+        let sha256 = Sha256::of(bytes);
         tm.sha256 = ms(t);
 
         let t = Instant::now();
@@ -328,7 +328,7 @@ impl FaceEngine {
             chosen_face: chosen,
             verdict,
             sha256,
-            pdq: hash.to_hex(),
+            pdq: hash,
             pdq_quality,
         };
         Ok((analysis, tm))
@@ -347,7 +347,7 @@ impl FaceEngine {
     }
 
     /// Bench helper: embed one aligned 112x112 RGB face.
-    pub fn bench_embedder(&self, face: &[u8]) -> Result<Vec<f32>, AnalyzeError> {
+    pub fn bench_embedder(&self, face: &[u8]) -> Result<FaceEmbedding, AnalyzeError> {
         embed::embed(&self.sface, face)
     }
 
@@ -581,7 +581,7 @@ mod tests {
             score: 0.9,
             landmarks: [[0.0; 2]; 5],
             sharpness,
-            embedding: vec![0.0; 128],
+            embedding: FaceEmbedding::normalized(&[1.0; 128]).unwrap(),
         }
     }
 

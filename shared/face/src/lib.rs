@@ -21,18 +21,15 @@ pub mod pdq;
 pub mod quality;
 
 pub use analyzer::FaceAnalyzer;
-pub use embed::cosine;
 pub use engine::{EngineOptions, FaceBox, FaceEngine, FaceRecord, PhotoAnalysis, StageTimings};
 pub use error::{AnalyzeError, ModelError};
 pub use models::default_model_dir;
-pub use pdq::{PDQ_MATCH_DISTANCE, PdqHash};
 pub use quality::QualityVerdict;
 
-/// Cosine similarity at or above which two face embeddings are taken as the same person.
-///
-/// Calibrated on real photos (see this crate's README): the same person years apart measured
-/// 0.617 and 0.777, different people at most 0.348 (two people of the insightface group photo;
-/// 64 different-person pairs). 0.50 leaves 0.15 above the worst stranger pair and 0.12 below the
-/// weakest same-person pair; it is stricter than OpenCV's SFace default (0.363), which that
-/// stranger pair nearly reaches.
-pub const FACE_MATCH_THRESHOLD: f32 = 0.5;
+/// The thresholds the pipeline's output is matched with, defined once in
+/// `optout_matcher::thresholds`. [`FACE_MATCH_THRESHOLD`] is calibrated on real photos (see this
+/// crate's README): the same person years apart measured 0.617 and 0.777, different people at
+/// most 0.348 (two people of the insightface group photo; 64 different-person pairs). 0.50 leaves
+/// 0.15 above the worst stranger pair and 0.12 below the weakest same-person pair; it is stricter
+/// than OpenCV's SFace default (0.363), which that stranger pair nearly reaches.
+pub use optout_matcher::{FACE_MATCH_THRESHOLD, PDQ_MATCH_DISTANCE};

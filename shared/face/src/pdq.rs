@@ -3,51 +3,18 @@
 //! DCT (without the DC row/column), median threshold. The quality score (0..=100) measures the
 //! gradient of the 64x64 image: flat images hash unreliably.
 //!
-//! Hex format: 64 lowercase hex digits, the 256-bit hash with bit `k = 16*row + col` of the 16x16
-//! DCT, most significant bits first (the same string ThreatExchange prints).
+//! The hash is an [`optout_matcher::PdqHash`] (its hex form and Hamming distance are there): bit
+//! `k = 16*row + col` of the 16x16 DCT, most significant bits first.
 
 use image::RgbImage;
-
-/// Hamming distance at or below which two PDQ hashes are taken as the same image (ThreatExchange's
-/// customary value).
-pub const PDQ_MATCH_DISTANCE: u32 = 31;
+use optout_matcher::PdqHash;
 
 const DOWNSAMPLE: usize = 64;
 const DCT_SIDE: usize = 16;
 
-/// A 256-bit PDQ hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PdqHash(pub [u8; 32]);
-
-impl PdqHash {
-    /// 64 lowercase hex digits, most significant first.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-
-    /// Parse 64 hex digits.
-    pub fn from_hex(s: &str) -> Option<Self> {
-        let v = hex::decode(s).ok()?;
-        Some(PdqHash(v.try_into().ok()?))
-    }
-
-    fn set_bit(&mut self, k: usize) {
-        // bit k of a big-endian 256-bit number
-        self.0[31 - k / 8] |= 1 << (k % 8);
-    }
-}
-
-/// Number of differing bits.
-pub fn hamming(a: &PdqHash, b: &PdqHash) -> u32 {
-    a.0.iter()
-        .zip(&b.0)
-        .map(|(x, y)| (x ^ y).count_ones())
-        .sum()
-}
-
-/// Hamming distance of two hex hashes (None if either is not 64 hex digits).
-pub fn hamming_hex(a: &str, b: &str) -> Option<u32> {
-    Some(hamming(&PdqHash::from_hex(a)?, &PdqHash::from_hex(b)?))
+/// Sets bit `k` of the hash, a big-endian 256-bit number.
+fn set_bit(h: &mut PdqHash, k: usize) {
+    h.0[31 - k / 8] |= 1 << (k % 8);
 }
 
 /// Hash and quality of an RGB image.
@@ -327,7 +294,7 @@ fn threshold(dct: &[f32; DCT_SIDE * DCT_SIDE]) -> PdqHash {
     let mut h = PdqHash([0; 32]);
     for (k, v) in dct.iter().enumerate() {
         if *v > median {
-            h.set_bit(k);
+            set_bit(&mut h, k);
         }
     }
     h
@@ -448,17 +415,14 @@ mod tests {
     }
 
     #[test]
-    fn hex_round_trip_and_hamming() {
+    fn bits_are_most_significant_first() {
         let mut h = PdqHash([0; 32]);
-        h.set_bit(0);
-        h.set_bit(255);
+        set_bit(&mut h, 0);
+        set_bit(&mut h, 255);
         let s = h.to_hex();
         assert_eq!(&s[..2], "80");
         assert_eq!(&s[62..], "01");
-        assert_eq!(PdqHash::from_hex(&s), Some(h));
-        assert_eq!(hamming(&h, &PdqHash([0; 32])), 2);
-        assert_eq!(hamming_hex(&s, &"f".repeat(64)), Some(254));
-        assert_eq!(hamming_hex("zz", &s), None);
+        assert_eq!(h.distance(&PdqHash([0; 32])), 2);
     }
 
     #[test]
@@ -466,7 +430,7 @@ mod tests {
         let img = RgbImage::from_pixel(200, 100, image::Rgb([128, 128, 128]));
         let (h, q) = pdq_rgb(&img);
         assert_eq!(q, 0);
-        assert!(hamming(&h, &PdqHash([0; 32])) <= 128);
+        assert!(h.distance(&PdqHash([0; 32])) <= 128);
     }
 
     #[test]
@@ -490,6 +454,6 @@ mod tests {
         let (a, qa) = pdq_rgb(&make(640, 480));
         let (b, _) = pdq_rgb(&make(320, 240));
         assert!(qa > 20, "quality {qa}");
-        assert!(hamming(&a, &b) <= 16, "distance {}", hamming(&a, &b));
+        assert!(a.distance(&b) <= 16, "distance {}", a.distance(&b));
     }
 }

@@ -25,15 +25,9 @@ pub enum QualityVerdict {
 }
 
 impl QualityVerdict {
-    /// Stable machine code (the serde form).
+    /// Stable machine code (the serde form, that of the desk's [`optout_core::Verdict`]).
     pub fn code(self) -> &'static str {
-        match self {
-            QualityVerdict::Ok => "ok",
-            QualityVerdict::NoFace => "no_face",
-            QualityVerdict::SeveralFaces => "several_faces",
-            QualityVerdict::FaceTooSmall => "face_too_small",
-            QualityVerdict::TooBlurred => "too_blurred",
-        }
+        optout_core::Verdict::from(self).as_str()
     }
 
     /// A short message for the requester.

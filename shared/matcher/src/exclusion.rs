@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::face::{Embedding, EmbeddingError, FaceConfig, FaceIndex, FaceRecord, RecordMismatch};
+use crate::face::{
+    EmbeddingError, FaceConfig, FaceEmbedding, FaceIndex, FaceRecord, RecordMismatch, Similarity,
+};
 use crate::hex::HexError;
-use crate::pdq::{DEFAULT_RADIUS, PdqHash, PdqIndex};
-use crate::sha::{Sha256Digest, Sha256Index};
+use crate::pdq::{PdqHash, PdqIndex};
+use crate::sha::{Sha256, Sha256Index};
 use crate::url::{NormalizedUrl, UrlError, normalize_url};
 use crate::url_index::UrlIndex;
 
@@ -26,9 +28,9 @@ pub enum Kind {
 #[serde(rename_all = "snake_case")]
 pub enum EntryValue {
     Url(NormalizedUrl),
-    Sha256(Sha256Digest),
+    Sha256(Sha256),
     Pdq(PdqHash),
-    Face(Embedding),
+    Face(FaceEmbedding),
 }
 
 impl EntryValue {
@@ -80,6 +82,46 @@ impl Candidate {
             Candidate::Face(_) => Kind::Face,
         }
     }
+
+    /// The typed value the candidate names, or why it names none: a URL is normalised, hashes
+    /// are 64 hex digits (either case), a face is 128 finite numbers of unit length.
+    pub fn parse(&self) -> Result<EntryValue, CandidateError> {
+        Ok(match self {
+            Candidate::Url(s) => EntryValue::Url(normalize_url(s)?),
+            Candidate::Sha256(s) => {
+                EntryValue::Sha256(Sha256::from_hex(s).map_err(CandidateError::Sha256)?)
+            }
+            Candidate::Pdq(s) => {
+                EntryValue::Pdq(PdqHash::from_hex(s).map_err(CandidateError::Pdq)?)
+            }
+            Candidate::Face(v) => EntryValue::Face(FaceEmbedding::new(v)?),
+        })
+    }
+}
+
+/// The candidate a typed value makes (as a client sends it: hashes in lower-case hex).
+impl From<Sha256> for Candidate {
+    fn from(h: Sha256) -> Self {
+        Candidate::Sha256(h.to_hex())
+    }
+}
+
+impl From<PdqHash> for Candidate {
+    fn from(h: PdqHash) -> Self {
+        Candidate::Pdq(h.to_hex())
+    }
+}
+
+impl From<&FaceEmbedding> for Candidate {
+    fn from(e: &FaceEmbedding) -> Self {
+        Candidate::Face(e.as_slice().to_vec())
+    }
+}
+
+impl From<&NormalizedUrl> for Candidate {
+    fn from(u: &NormalizedUrl) -> Self {
+        Candidate::Url(u.as_str().to_owned())
+    }
 }
 
 /// Why a candidate could not be checked.
@@ -104,7 +146,7 @@ pub enum Score {
     /// PDQ Hamming distance in bits.
     Hamming(u32),
     /// Face cosine similarity.
-    Cosine(f32),
+    Cosine(Similarity),
 }
 
 /// The active entry a candidate matched.
@@ -113,6 +155,14 @@ pub struct Match {
     pub entry_id: u64,
     pub kind: Kind,
     pub score: Score,
+}
+
+fn face_match(hit: crate::face::FaceHit) -> Match {
+    Match {
+        entry_id: hit.id,
+        kind: Kind::Face,
+        score: Score::Cosine(hit.similarity),
+    }
 }
 
 /// Settings of an [`ExclusionIndex`].
@@ -125,7 +175,7 @@ pub struct ExclusionConfig {
 impl Default for ExclusionConfig {
     fn default() -> Self {
         Self {
-            pdq_radius: DEFAULT_RADIUS,
+            pdq_radius: crate::PDQ_MATCH_DISTANCE,
             face: FaceConfig::default(),
         }
     }
@@ -287,40 +337,29 @@ impl ExclusionIndex {
 
     /// Checks one candidate against the active entries of its kind.
     pub fn check(&self, candidate: &Candidate) -> Result<Option<Match>, CandidateError> {
-        Ok(match candidate {
-            Candidate::Url(s) => {
-                let u = normalize_url(s)?;
-                self.urls.get(&u).map(|id| Match {
-                    entry_id: id,
-                    kind: Kind::Url,
-                    score: Score::Exact,
-                })
-            }
-            Candidate::Sha256(s) => {
-                let d = Sha256Digest::from_hex(s).map_err(CandidateError::Sha256)?;
-                self.sha.get(&d).map(|id| Match {
-                    entry_id: id,
-                    kind: Kind::Sha256,
-                    score: Score::Exact,
-                })
-            }
-            Candidate::Pdq(s) => {
-                let h = PdqHash::from_hex(s).map_err(CandidateError::Pdq)?;
-                self.pdq.nearest(&h).map(|hit| Match {
-                    entry_id: hit.id,
-                    kind: Kind::Pdq,
-                    score: Score::Hamming(hit.distance),
-                })
-            }
-            Candidate::Face(v) => {
-                let e = Embedding::new(v)?;
-                self.face.search(&e).map(|hit| Match {
-                    entry_id: hit.id,
-                    kind: Kind::Face,
-                    score: Score::Cosine(hit.similarity),
-                })
-            }
-        })
+        Ok(self.check_value(&candidate.parse()?))
+    }
+
+    /// Checks one (parsed) value against the active entries of its kind.
+    pub fn check_value(&self, value: &EntryValue) -> Option<Match> {
+        match value {
+            EntryValue::Url(u) => self.urls.get(u).map(|id| Match {
+                entry_id: id,
+                kind: Kind::Url,
+                score: Score::Exact,
+            }),
+            EntryValue::Sha256(d) => self.sha.get(d).map(|id| Match {
+                entry_id: id,
+                kind: Kind::Sha256,
+                score: Score::Exact,
+            }),
+            EntryValue::Pdq(h) => self.pdq.nearest(h).map(|hit| Match {
+                entry_id: hit.id,
+                kind: Kind::Pdq,
+                score: Score::Hamming(hit.distance),
+            }),
+            EntryValue::Face(e) => self.face.search(e).map(face_match),
+        }
     }
 
     /// Checks many candidates; result `i` belongs to candidate `i`, and a malformed
@@ -330,32 +369,41 @@ impl ExclusionIndex {
         &self,
         candidates: &[Candidate],
     ) -> Vec<Result<Option<Match>, CandidateError>> {
-        let mut out: Vec<Result<Option<Match>, CandidateError>> =
-            Vec::with_capacity(candidates.len());
+        let parsed: Vec<Result<EntryValue, CandidateError>> =
+            candidates.iter().map(Candidate::parse).collect();
+        let valid: Vec<EntryValue> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .cloned()
+            .collect();
+        let mut matches = self.check_values(&valid).into_iter();
+        parsed
+            .into_iter()
+            .map(|p| p.map(|_| matches.next().flatten()))
+            .collect()
+    }
+
+    /// Checks many (parsed) values; result `i` belongs to value `i`. Faces are searched
+    /// together ([`FaceIndex::search_batch`]), with the same results as one by one.
+    pub fn check_values(&self, values: &[EntryValue]) -> Vec<Option<Match>> {
+        let mut out = Vec::with_capacity(values.len());
         let mut face_pos = Vec::new();
         let mut faces = Vec::new();
-        for (i, c) in candidates.iter().enumerate() {
-            match c {
-                Candidate::Face(v) => match Embedding::new(v) {
-                    Ok(e) => {
-                        face_pos.push(i);
-                        faces.push(e);
-                        out.push(Ok(None));
-                    }
-                    Err(e) => out.push(Err(e.into())),
-                },
-                other => out.push(self.check(other)),
+        for (i, v) in values.iter().enumerate() {
+            match v {
+                EntryValue::Face(e) => {
+                    face_pos.push(i);
+                    faces.push(e.clone());
+                    out.push(None);
+                }
+                other => out.push(self.check_value(other)),
             }
         }
         if !faces.is_empty() {
             let hits = self.face.search_batch(&faces);
             for (pos, hit) in face_pos.into_iter().zip(hits) {
                 if let Some(slot) = out.get_mut(pos) {
-                    *slot = Ok(hit.map(|h| Match {
-                        entry_id: h.id,
-                        kind: Kind::Face,
-                        score: Score::Cosine(h.similarity),
-                    }));
+                    *slot = hit.map(face_match);
                 }
             }
         }

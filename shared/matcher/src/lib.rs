@@ -4,6 +4,7 @@
 //! - [`sha`]: exact SHA-256 digest index.
 //! - [`pdq`]: exact PDQ Hamming-radius index (multi-index hashing).
 //! - [`face`]: face-embedding threshold index (cross-polytope LSH + sketch screening).
+//! - [`thresholds`]: the face and PDQ match thresholds, defined once for the workspace.
 //! - [`exclusion`]: [`ExclusionIndex`], the four behind one id space, with batch checks.
 //! - [`wire`]: the JSON of the indexer API, shared by server and client.
 //! - [`state`]: the compact binary state file (a client's mirror, the server's snapshot).
@@ -22,6 +23,7 @@ pub mod rng;
 pub mod sha;
 pub mod state;
 pub mod synth;
+pub mod thresholds;
 pub mod url;
 pub mod url_index;
 pub mod wire;
@@ -32,11 +34,12 @@ pub use exclusion::{
     Score,
 };
 pub use face::{
-    Embedding, EmbeddingError, FaceConfig, FaceDeriver, FaceHit, FaceIndex, FaceParams, FaceRecord,
-    RecordMismatch,
+    EmbeddingError, FaceConfig, FaceDeriver, FaceEmbedding, FaceHit, FaceIndex, FaceParams,
+    FaceRecord, RecordMismatch, Similarity,
 };
 pub use hex::HexError;
 pub use pdq::{PdqHash, PdqHit, PdqIndex};
-pub use sha::{Sha256Digest, Sha256Index};
+pub use sha::{Sha256, Sha256Index};
+pub use thresholds::{FACE_MATCH_THRESHOLD, PDQ_MATCH_DISTANCE};
 pub use url::{NormalizedUrl, UrlError, normalize_url};
 pub use url_index::UrlIndex;

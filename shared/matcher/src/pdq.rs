@@ -22,8 +22,6 @@ use crate::cpu;
 use crate::hex::{HexError, parse_hex32, to_hex32};
 use crate::ids::{SlotsById, id_at};
 
-/// Default match radius (bits), the usual PDQ threshold.
-pub const DEFAULT_RADIUS: u32 = 31;
 const CHUNKS: usize = 16;
 /// Radii above this are answered by a full scan (3 flips per chunk would cost more).
 const MAX_PROBED_RADIUS: u32 = 47;
@@ -32,7 +30,10 @@ const MAX_PROBED_RADIUS: u32 = 47;
 const HEADER_AHEAD: usize = 16;
 const DATA_AHEAD: usize = 8;
 
-/// A 256-bit PDQ hash.
+/// A 256-bit PDQ perceptual hash: bit `k` of the hash (`k = 16*row + col` of the 16x16 DCT) is
+/// bit `k % 8` of byte `31 - k / 8`, so the bytes read most significant first. Text, JSON and
+/// every store: 64 lower-case hex digits (the string ThreatExchange prints); either case is
+/// accepted when parsed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PdqHash(pub [u8; 32]);
 
@@ -47,7 +48,8 @@ impl PdqHash {
         to_hex32(&self.0)
     }
 
-    /// Number of differing bits.
+    /// The Hamming distance: the number of differing bits (two hashes at most
+    /// [`crate::PDQ_MATCH_DISTANCE`] apart are taken as the same image).
     pub fn distance(&self, other: &PdqHash) -> u32 {
         hamming(&self.words(), &other.words())
     }
@@ -153,7 +155,7 @@ impl fmt::Debug for PdqIndex {
 
 impl Default for PdqIndex {
     fn default() -> Self {
-        Self::new(DEFAULT_RADIUS)
+        Self::new(crate::PDQ_MATCH_DISTANCE)
     }
 }
 
@@ -402,6 +404,58 @@ mod tests {
     use crate::rng::SplitMix64;
     use crate::synth::flip_bits;
     use std::collections::{BTreeMap, BTreeSet};
+
+    #[test]
+    fn hex_round_trips_and_refusals() {
+        let text = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+        let h: PdqHash = text.to_uppercase().parse().unwrap();
+        assert_eq!(h.0[0], 0xf8);
+        assert_eq!(h.0[31], 0x22);
+        assert_eq!(h.to_hex(), text);
+        assert_eq!(h.to_string(), text);
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(json, format!("\"{text}\""));
+        assert_eq!(serde_json::from_str::<PdqHash>(&json).unwrap(), h);
+        for bad in [
+            "",
+            "00",
+            &text[1..],
+            &format!("{text}0"),
+            &format!("x{}", &text[1..]),
+        ] {
+            assert!(PdqHash::from_hex(bad).is_err(), "{bad:?}");
+            assert!(serde_json::from_str::<PdqHash>(&format!("\"{bad}\"")).is_err());
+        }
+    }
+
+    #[test]
+    fn hamming_distance_of_known_hashes() {
+        let zero = PdqHash([0; 32]);
+        let ones = PdqHash([0xff; 32]);
+        assert_eq!(zero.distance(&zero), 0);
+        assert_eq!(zero.distance(&ones), 256);
+        let mut one_bit = [0u8; 32];
+        one_bit[31] = 0b1000_0001;
+        one_bit[0] = 0b0100_0000;
+        let h = PdqHash(one_bit);
+        assert_eq!(zero.distance(&h), 3);
+        assert_eq!(h.distance(&zero), 3);
+        assert_eq!(ones.distance(&h), 253);
+        let a = PdqHash::from_hex(&"0f".repeat(32)).unwrap();
+        let b = PdqHash::from_hex(&"ff".repeat(32)).unwrap();
+        assert_eq!(a.distance(&b), 128);
+        // The same as counting bits byte by byte.
+        let mut rng = SplitMix64::new(3);
+        for _ in 0..100 {
+            let (x, y) = (PdqHash(rng.bytes32()), PdqHash(rng.bytes32()));
+            let plain: u32 =
+                x.0.iter()
+                    .zip(&y.0)
+                    .map(|(p, q)| (p ^ q).count_ones())
+                    .sum();
+            assert_eq!(x.distance(&y), plain);
+        }
+    }
 
     /// Every query's hits against a brute-force scan of `model`, at radius 31.
     fn agree(idx: &PdqIndex, model: &BTreeMap<u64, PdqHash>, queries: &[PdqHash]) {

@@ -12,11 +12,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::hex::{HexError, parse_hex32, to_hex32};
 use crate::multimap::{DigestKeys, MultiMap};
 
-/// A SHA-256 digest.
+/// A SHA-256 digest (of a photo's bytes). Text, JSON and every store: 64 lower-case hex digits;
+/// either case is accepted when parsed.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Sha256Digest(pub [u8; 32]);
+pub struct Sha256(pub [u8; 32]);
 
-impl Sha256Digest {
+impl Sha256 {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(bytes).into())
+    }
+
     /// Parses 64 hex digits (either case).
     pub fn from_hex(s: &str) -> Result<Self, HexError> {
         parse_hex32(s).map(Self)
@@ -34,38 +41,38 @@ impl Sha256Digest {
     }
 }
 
-impl Hash for Sha256Digest {
+impl Hash for Sha256 {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.prefix());
     }
 }
 
-impl fmt::Debug for Sha256Digest {
+impl fmt::Debug for Sha256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sha256Digest({})", self.to_hex())
+        write!(f, "Sha256({})", self.to_hex())
     }
 }
 
-impl fmt::Display for Sha256Digest {
+impl fmt::Display for Sha256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
     }
 }
 
-impl FromStr for Sha256Digest {
+impl FromStr for Sha256 {
     type Err = HexError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::from_hex(s)
     }
 }
 
-impl Serialize for Sha256Digest {
+impl Serialize for Sha256 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_hex())
     }
 }
 
-impl<'de> Deserialize<'de> for Sha256Digest {
+impl<'de> Deserialize<'de> for Sha256 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Self::from_hex(&s).map_err(serde::de::Error::custom)
@@ -95,7 +102,7 @@ impl Sha256Index {
     }
 
     /// Adds entry `id` (replacing what `id` held before).
-    pub fn insert(&mut self, id: u64, digest: Sha256Digest) {
+    pub fn insert(&mut self, id: u64, digest: Sha256) {
         self.map.insert(id, &digest.0);
     }
 
@@ -111,12 +118,12 @@ impl Sha256Index {
 
     /// The (lowest) entry id holding `digest`.
     #[inline]
-    pub fn get(&self, digest: &Sha256Digest) -> Option<u64> {
+    pub fn get(&self, digest: &Sha256) -> Option<u64> {
         self.map.get(&digest.0)
     }
 
     #[inline]
-    pub fn contains(&self, digest: &Sha256Digest) -> bool {
+    pub fn contains(&self, digest: &Sha256) -> bool {
         self.get(digest).is_some()
     }
 
@@ -131,5 +138,42 @@ impl Sha256Index {
     /// Heap bytes held, by capacity.
     pub fn heap_bytes(&self) -> usize {
         self.map.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SHA-256 of the empty string and of "abc" (FIPS 180-2 examples).
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn digests_and_round_trips() {
+        assert_eq!(Sha256::of(b"").to_hex(), EMPTY);
+        assert_eq!(Sha256::of(b"abc").to_string(), ABC);
+        let d: Sha256 = ABC.to_uppercase().parse().unwrap();
+        assert_eq!(d, Sha256::of(b"abc"));
+        assert_eq!(d.to_hex(), ABC);
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(json, format!("\"{ABC}\""));
+        assert_eq!(serde_json::from_str::<Sha256>(&json).unwrap(), d);
+        assert_eq!(format!("{d:?}"), format!("Sha256({ABC})"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_64_hex_digits() {
+        for bad in [
+            "",
+            "00",
+            &"0".repeat(63),
+            &"0".repeat(65),
+            &format!("{}g", &ABC[1..]),
+        ] {
+            assert!(Sha256::from_hex(bad).is_err(), "{bad:?}");
+            assert!(serde_json::from_str::<Sha256>(&format!("\"{bad}\"")).is_err());
+        }
+        assert!(serde_json::from_str::<Sha256>("12").is_err());
     }
 }

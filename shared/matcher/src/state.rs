@@ -39,13 +39,15 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256 as Sha256Hasher};
 use thiserror::Error;
 
 use crate::exclusion::{Entry, EntryValue, ExclusionIndex, Kind};
-use crate::face::{DIM, Embedding, FaceDeriver, FaceParams, FaceRecord, MAX_TABLES, SKETCH_WORDS};
+use crate::face::{
+    DIM, FaceDeriver, FaceEmbedding, FaceParams, FaceRecord, MAX_TABLES, SKETCH_WORDS,
+};
 use crate::pdq::PdqHash;
-use crate::sha::Sha256Digest;
+use crate::sha::Sha256;
 use crate::url::normalize_url;
 
 pub const MAGIC: &[u8; 14] = b"optout-mirror\0";
@@ -217,7 +219,7 @@ pub struct StateReader<R> {
     end: usize,
     /// `buf[..hashed]` is in the hasher.
     hashed: usize,
-    hasher: Sha256,
+    hasher: Sha256Hasher,
     header: Header,
     /// Entries returned so far, and the last id.
     count: u64,
@@ -238,7 +240,7 @@ impl<R: Read> StateReader<R> {
             start: 0,
             end: 0,
             hashed: 0,
-            hasher: Sha256::new(),
+            hasher: Sha256Hasher::new(),
             header: Header::new(0, None, [0; 4]),
             count: 0,
             last_id: None,
@@ -520,7 +522,7 @@ pub fn decode_slice(buf: &[u8]) -> Result<StateReader<&[u8]>, StateError> {
         return Err(StateError::Truncated("the checksum"));
     };
     let (body, sum) = buf.split_at(body_len);
-    if Sha256::digest(body).as_slice() != sum {
+    if Sha256Hasher::digest(body).as_slice() != sum {
         return Err(StateError::Checksum);
     }
     StateReader::new(buf)
@@ -530,7 +532,7 @@ pub fn decode_slice(buf: &[u8]) -> Result<StateReader<&[u8]>, StateError> {
 pub struct StateWriter<W: Write> {
     out: W,
     buf: Vec<u8>,
-    hasher: Sha256,
+    hasher: Sha256Hasher,
     face: Option<FaceParams>,
     count: u64,
     last_id: Option<u64>,
@@ -541,7 +543,7 @@ impl<W: Write> StateWriter<W> {
         let mut w = StateWriter {
             out,
             buf: Vec::with_capacity(WRITE_BUF),
-            hasher: Sha256::new(),
+            hasher: Sha256Hasher::new(),
             face: header.face,
             count: 0,
             last_id: None,
@@ -658,9 +660,9 @@ fn entry_value(id: u64, value: &Value<'_>) -> Result<EntryValue, StateError> {
     let bad = |r: String| malformed(format!("entry {id}: {r}"));
     Ok(match *value {
         Value::Url(u) => EntryValue::Url(normalize_url(u).map_err(|e| bad(e.to_string()))?),
-        Value::Sha256(h) => EntryValue::Sha256(Sha256Digest(*h)),
+        Value::Sha256(h) => EntryValue::Sha256(Sha256(*h)),
         Value::Pdq(h) => EntryValue::Pdq(PdqHash(*h)),
-        Value::Face(v) => EntryValue::Face(Embedding::new(v).map_err(|e| bad(e.to_string()))?),
+        Value::Face(v) => EntryValue::Face(FaceEmbedding::new(v).map_err(|e| bad(e.to_string()))?),
         Value::FaceRecord(r) => EntryValue::Face(r.embedding().map_err(|e| bad(e.to_string()))?),
     })
 }

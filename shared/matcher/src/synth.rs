@@ -1,22 +1,22 @@
 //! Synthetic workloads shared by the tests and the bench, built like
 //! `shared/peers/faiss_baseline.py` (same distributions, not the same random numbers).
 
-use crate::face::{DIM, Embedding};
+use crate::face::{DIM, FaceEmbedding};
 use crate::pdq::PdqHash;
 use crate::rng::SplitMix64;
 
 /// A uniformly random unit vector.
-pub fn random_unit(rng: &mut SplitMix64) -> Embedding {
+pub fn random_unit(rng: &mut SplitMix64) -> FaceEmbedding {
     loop {
         let v: Vec<f32> = (0..DIM).map(|_| rng.gaussian() as f32).collect();
-        if let Ok(e) = Embedding::normalized(&v) {
+        if let Ok(e) = FaceEmbedding::normalized(&v) {
             return e;
         }
     }
 }
 
 /// A unit vector at cosine exactly `cos` (up to rounding) to `base`.
-pub fn perturb(rng: &mut SplitMix64, base: &Embedding, cos: f32) -> Embedding {
+pub fn perturb(rng: &mut SplitMix64, base: &FaceEmbedding, cos: f32) -> FaceEmbedding {
     let b = base.as_array();
     loop {
         let mut g: Vec<f64> = (0..DIM).map(|_| rng.gaussian()).collect();
@@ -35,7 +35,7 @@ pub fn perturb(rng: &mut SplitMix64, base: &Embedding, cos: f32) -> Embedding {
             .zip(b)
             .map(|(x, y)| (c * f64::from(*y) + s * x / n) as f32)
             .collect();
-        if let Ok(e) = Embedding::normalized(&v) {
+        if let Ok(e) = FaceEmbedding::normalized(&v) {
             return e;
         }
     }
@@ -44,10 +44,10 @@ pub fn perturb(rng: &mut SplitMix64, base: &Embedding, cos: f32) -> Embedding {
 /// Face workload: `n` identities, genuine queries at cosine U(lo, hi) to a stored one,
 /// impostors fresh random.
 pub struct FaceWorkload {
-    pub db: Vec<Embedding>,
+    pub db: Vec<FaceEmbedding>,
     /// (index into `db`, query, cosine to it)
-    pub genuine: Vec<(usize, Embedding, f32)>,
-    pub impostors: Vec<Embedding>,
+    pub genuine: Vec<(usize, FaceEmbedding, f32)>,
+    pub impostors: Vec<FaceEmbedding>,
 }
 
 impl FaceWorkload {
@@ -60,14 +60,14 @@ impl FaceWorkload {
         seed: u64,
     ) -> Self {
         let mut rng = SplitMix64::new(seed);
-        let db: Vec<Embedding> = (0..n).map(|_| random_unit(&mut rng)).collect();
+        let db: Vec<FaceEmbedding> = (0..n).map(|_| random_unit(&mut rng)).collect();
         let mut qrng = SplitMix64::new(seed ^ 0x5151_5151);
         let genuine = (0..n_genuine.min(n))
             .map(|_| {
                 let i = qrng.below(n as u64) as usize;
                 let c = qrng.uniform(f64::from(lo), f64::from(hi)) as f32;
                 let q = perturb(&mut qrng, &db[i], c);
-                let cos = q.cosine(&db[i]);
+                let cos = q.similarity(&db[i]).get();
                 (i, q, cos)
             })
             .collect();

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::exclusion::{Candidate, Kind, Match, Score};
+use crate::exclusion::{Candidate, EntryValue, Kind, Match, Score};
+use crate::face::Similarity;
 
 /// The most candidates one check request may carry.
 pub const MAX_BATCH: usize = 1000;
@@ -43,7 +44,7 @@ pub struct CheckResult {
     pub distance: Option<u32>,
     /// Face: cosine similarity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub similarity: Option<f32>,
+    pub similarity: Option<Similarity>,
 }
 
 impl CheckResult {
@@ -108,7 +109,30 @@ pub enum WireValue {
     Vector(Vec<f32>),
 }
 
+/// The wire form of a typed value: a normalised URL, hashes in lower-case hex, a face's numbers.
+impl From<&EntryValue> for WireValue {
+    fn from(v: &EntryValue) -> Self {
+        match v {
+            EntryValue::Url(u) => WireValue::Text(u.as_str().to_owned()),
+            EntryValue::Sha256(h) => WireValue::Text(h.to_hex()),
+            EntryValue::Pdq(h) => WireValue::Text(h.to_hex()),
+            EntryValue::Face(e) => WireValue::Vector(e.as_slice().to_vec()),
+        }
+    }
+}
+
 impl WireEntry {
+    /// An active entry with a typed value.
+    pub fn active(id: u64, position: u64, value: &EntryValue) -> Self {
+        WireEntry {
+            id,
+            position,
+            state: WireState::Active,
+            kind: value.kind(),
+            value: value.into(),
+        }
+    }
+
     /// The entry as a check candidate (how a local mirror indexes it).
     pub fn candidate(&self) -> Candidate {
         match (&self.kind, &self.value) {

@@ -2,14 +2,14 @@ use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
 use optout_matcher::{
     Candidate, CandidateError, Entry, EntryValue, ExclusionIndex, Kind, Match, PdqHash, Score,
-    Sha256Digest, normalize_url,
+    Sha256, normalize_url,
 };
 
 struct Fixture {
     idx: ExclusionIndex,
     face: Vec<f32>,
     pdq: PdqHash,
-    sha: Sha256Digest,
+    sha: Sha256,
 }
 
 fn fixture() -> Fixture {
@@ -17,7 +17,7 @@ fn fixture() -> Fixture {
     let mut idx = ExclusionIndex::default();
     let face = random_unit(&mut rng);
     let pdq = PdqHash(rng.bytes32());
-    let sha = Sha256Digest(rng.bytes32());
+    let sha = Sha256(rng.bytes32());
     let url = normalize_url("https://example.com/photos/me.jpg?utm_source=feed").unwrap();
     idx.insert(Entry::new(1, EntryValue::Url(url)));
     idx.insert(Entry::new(2, EntryValue::Sha256(sha)));
@@ -35,7 +35,7 @@ fn fixture() -> Fixture {
         ));
         idx.insert(Entry::new(
             3000 + k,
-            EntryValue::Sha256(Sha256Digest(rng.bytes32())),
+            EntryValue::Sha256(Sha256(rng.bytes32())),
         ));
     }
     Fixture {
@@ -48,7 +48,7 @@ fn fixture() -> Fixture {
 
 fn near_face(f: &Fixture, cos: f32) -> Vec<f32> {
     let mut rng = SplitMix64::new(77);
-    let base = optout_matcher::Embedding::new(&f.face).unwrap();
+    let base = optout_matcher::FaceEmbedding::new(&f.face).unwrap();
     perturb(&mut rng, &base, cos).as_array().to_vec()
 }
 
@@ -94,7 +94,7 @@ fn each_kind_matches_its_entry() {
     );
     let hit = m(Candidate::Face(near_face(&f, 0.65))).expect("same person");
     assert_eq!((hit.entry_id, hit.kind), (4, Kind::Face));
-    assert!(matches!(hit.score, Score::Cosine(c) if (c - 0.65).abs() < 1e-3));
+    assert!(matches!(hit.score, Score::Cosine(c) if (c.get() - 0.65).abs() < 1e-3));
     assert_eq!(m(Candidate::Face(near_face(&f, 0.3))), None);
 }
 
@@ -224,4 +224,51 @@ fn json_shapes() {
     assert!(matches!(&e.value, EntryValue::Url(u) if u.as_str() == "https://a.example/x.jpg"));
     assert!(serde_json::from_str::<Entry>(r#"{"id":5,"face":[1.0,2.0]}"#).is_err());
     assert!(serde_json::from_str::<Entry>(r#"{"id":5,"sha256":"xyz"}"#).is_err());
+}
+
+#[test]
+fn typed_values_make_the_candidates_a_client_sends_and_parse_back() {
+    let f = fixture();
+    let face = optout_matcher::FaceEmbedding::new(&f.face).unwrap();
+    let url = normalize_url("HTTPS://Example.com/photos/me.jpg").unwrap();
+    let candidates = [
+        Candidate::from(f.sha),
+        Candidate::from(f.pdq),
+        Candidate::from(&face),
+        Candidate::from(&url),
+    ];
+    assert_eq!(candidates[0], Candidate::Sha256(f.sha.to_hex()));
+    assert_eq!(candidates[1], Candidate::Pdq(f.pdq.to_hex()));
+    assert_eq!(
+        candidates[3],
+        Candidate::Url("https://example.com/photos/me.jpg".into())
+    );
+    let values: Vec<EntryValue> = candidates.iter().map(|c| c.parse().unwrap()).collect();
+    assert_eq!(
+        values,
+        [
+            EntryValue::Sha256(f.sha),
+            EntryValue::Pdq(f.pdq),
+            EntryValue::Face(face),
+            EntryValue::Url(url),
+        ]
+    );
+    // Typed values check as their candidates do, one by one and in a batch.
+    let by_value = f.idx.check_values(&values);
+    let by_candidate: Vec<Option<Match>> = f
+        .idx
+        .check_batch(&candidates)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(by_value, by_candidate);
+    let one_by_one: Vec<Option<Match>> = values.iter().map(|v| f.idx.check_value(v)).collect();
+    assert_eq!(by_value, one_by_one);
+    let ids: Vec<Option<u64>> = by_value.iter().map(|m| m.map(|m| m.entry_id)).collect();
+    assert_eq!(ids, [Some(2), Some(3), Some(4), Some(1)]);
+    // A bad candidate is an error in its own place only.
+    let mixed = [Candidate::Pdq("00".into()), Candidate::from(f.sha)];
+    let r = f.idx.check_batch(&mixed);
+    assert!(matches!(r[0], Err(CandidateError::Pdq(_))));
+    assert_eq!(r[1].as_ref().unwrap().map(|m| m.entry_id), Some(2));
 }

@@ -1,6 +1,6 @@
 use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{FaceWorkload, perturb, random_unit};
-use optout_matcher::{Embedding, EmbeddingError, FaceConfig, FaceIndex};
+use optout_matcher::{EmbeddingError, FaceConfig, FaceEmbedding, FaceIndex, Similarity};
 
 fn build(w: &FaceWorkload, cfg: FaceConfig) -> FaceIndex {
     let mut idx = FaceIndex::new(cfg);
@@ -14,7 +14,7 @@ fn build(w: &FaceWorkload, cfg: FaceConfig) -> FaceIndex {
 fn agrees_with_brute_force_on_genuine_and_impostor_queries() {
     let w = FaceWorkload::new(2500, 300, 200, 0.6, 0.8, 11);
     let cfg = FaceConfig {
-        threshold: 0.55,
+        threshold: Similarity(0.55),
         probes: 2000,
         ..FaceConfig::default()
     };
@@ -22,10 +22,13 @@ fn agrees_with_brute_force_on_genuine_and_impostor_queries() {
     let mut agree = 0;
     for (i, q, cos) in &w.genuine {
         let exact = idx
-            .search_exact(q, 0.55)
+            .search_exact(q, Similarity(0.55))
             .expect("genuine is above the threshold");
         assert_eq!(exact.id, *i as u64);
-        assert!((exact.similarity - cos).abs() < 1e-3, "f16 error is small");
+        assert!(
+            (exact.similarity.get() - cos).abs() < 1e-3,
+            "f16 error is small"
+        );
         if idx.search(q) == Some(exact) {
             agree += 1;
         }
@@ -33,7 +36,7 @@ fn agrees_with_brute_force_on_genuine_and_impostor_queries() {
     let recall = f64::from(agree) / w.genuine.len() as f64;
     assert!(recall >= 0.99, "recall {recall}");
     for q in &w.impostors {
-        assert_eq!(idx.search_exact(q, 0.55), None);
+        assert_eq!(idx.search_exact(q, Similarity(0.55)), None);
         assert_eq!(idx.search(q), None);
     }
 }
@@ -46,7 +49,7 @@ fn more_probes_never_lose_matches() {
         w.genuine
             .iter()
             .filter(|(i, q, _)| {
-                idx.search_with(q, 0.55, probes)
+                idx.search_with(q, Similarity(0.55), probes)
                     .is_some_and(|h| h.id == *i as u64)
             })
             .count()
@@ -66,10 +69,12 @@ fn threshold_is_respected() {
     let mut idx = FaceIndex::default();
     idx.insert(9, &base);
     let q = perturb(&mut rng, &base, 0.7);
-    let hit = idx.search_with(&q, 0.6, 500).expect("0.7 >= 0.6");
+    let hit = idx
+        .search_with(&q, Similarity(0.6), 500)
+        .expect("0.7 >= 0.6");
     assert_eq!(hit.id, 9);
-    assert!((hit.similarity - 0.7).abs() < 1e-3);
-    assert_eq!(idx.search_with(&q, 0.75, 500), None);
+    assert!((hit.similarity.get() - 0.7).abs() < 1e-3);
+    assert_eq!(idx.search_with(&q, Similarity(0.75), 500), None);
     let far = perturb(&mut rng, &base, 0.3);
     assert_eq!(idx.search(&far), None);
 }
@@ -85,7 +90,7 @@ fn remove_stops_matching_at_once() {
         }
         assert!(idx.remove(id));
         assert_eq!(idx.search(q), None, "withdrawn entry {id} still matches");
-        assert_eq!(idx.search_exact(q, 0.55), None);
+        assert_eq!(idx.search_exact(q, Similarity(0.55)), None);
         assert!(!idx.remove(id));
         idx.insert(id, &w.db[*i]);
         assert_eq!(idx.search(q).map(|h| h.id), Some(id));
@@ -108,9 +113,9 @@ fn remove_stops_matching_at_once() {
 fn embedding_validation() {
     let mut v = vec![0.0f32; 128];
     v[0] = 1.0;
-    assert!(Embedding::new(&v).is_ok());
+    assert!(FaceEmbedding::new(&v).is_ok());
     assert_eq!(
-        Embedding::new(&v[..127]),
+        FaceEmbedding::new(&v[..127]),
         Err(EmbeddingError::Length {
             expected: 128,
             found: 127
@@ -119,30 +124,30 @@ fn embedding_validation() {
     let mut nan = v.clone();
     nan[3] = f32::NAN;
     assert!(matches!(
-        Embedding::new(&nan),
+        FaceEmbedding::new(&nan),
         Err(EmbeddingError::NotFinite { index: 3, .. })
     ));
     let mut inf = v.clone();
     inf[1] = f32::INFINITY;
     assert!(matches!(
-        Embedding::new(&inf),
+        FaceEmbedding::new(&inf),
         Err(EmbeddingError::NotFinite { index: 1, .. })
     ));
     let double: Vec<f32> = v.iter().map(|x| x * 2.0).collect();
     assert!(matches!(
-        Embedding::new(&double),
+        FaceEmbedding::new(&double),
         Err(EmbeddingError::NotUnit { .. })
     ));
-    assert!(Embedding::new(&[0.0; 128]).is_err());
-    assert!(Embedding::normalized(&double).is_ok());
-    assert!(Embedding::normalized(&[0.0; 128]).is_err());
+    assert!(FaceEmbedding::new(&[0.0; 128]).is_err());
+    assert!(FaceEmbedding::normalized(&double).is_ok());
+    assert!(FaceEmbedding::normalized(&[0.0; 128]).is_err());
 }
 
 #[test]
 fn batch_search_gives_the_same_answers() {
     let w = FaceWorkload::new(3000, 150, 150, 0.6, 0.8, 21);
     let idx = build(&w, FaceConfig::default());
-    let queries: Vec<Embedding> = w
+    let queries: Vec<FaceEmbedding> = w
         .genuine
         .iter()
         .map(|(_, q, _)| q.clone())
@@ -171,14 +176,17 @@ fn odd_parameters_do_not_panic() {
     );
     let (_, q, _) = &w.genuine[0];
     assert_eq!(
-        idx.search_with(q, f32::NAN, usize::MAX),
+        idx.search_with(q, Similarity(f32::NAN), usize::MAX),
         None,
         "NaN threshold matches nothing"
     );
-    assert!(idx.search_with(q, -2.0, usize::MAX).is_some());
-    assert!(idx.search_with(q, 0.5, 0).is_none() || idx.search_with(q, 0.5, 0).is_some());
+    assert!(idx.search_with(q, Similarity(-2.0), usize::MAX).is_some());
+    assert!(
+        idx.search_with(q, Similarity(0.5), 0).is_none()
+            || idx.search_with(q, Similarity(0.5), 0).is_some()
+    );
     assert_eq!(
-        idx.search_batch_with(&w.impostors, f32::NAN, usize::MAX),
+        idx.search_batch_with(&w.impostors, Similarity(f32::NAN), usize::MAX),
         vec![None; 20]
     );
     idx.set_probes(usize::MAX);

@@ -1,10 +1,10 @@
 use optout_matcher::rng::SplitMix64;
-use optout_matcher::{HexError, Sha256Digest, Sha256Index};
+use optout_matcher::{HexError, Sha256, Sha256Index};
 
 #[test]
 fn finds_every_stored_digest_and_no_other() {
     let mut rng = SplitMix64::new(1);
-    let stored: Vec<Sha256Digest> = (0..5000).map(|_| Sha256Digest(rng.bytes32())).collect();
+    let stored: Vec<Sha256> = (0..5000).map(|_| Sha256(rng.bytes32())).collect();
     let mut idx = Sha256Index::new();
     for (i, d) in stored.iter().enumerate() {
         idx.insert(i as u64, *d);
@@ -14,7 +14,7 @@ fn finds_every_stored_digest_and_no_other() {
         assert_eq!(idx.get(d), Some(i as u64));
     }
     for _ in 0..5000 {
-        assert!(!idx.contains(&Sha256Digest(rng.bytes32())));
+        assert!(!idx.contains(&Sha256(rng.bytes32())));
     }
     // Same first 8 bytes (same table hash), different digest: no match.
     let mut near = stored[0];
@@ -24,7 +24,7 @@ fn finds_every_stored_digest_and_no_other() {
 
 #[test]
 fn remove_and_shared_digests() {
-    let d = Sha256Digest([7; 32]);
+    let d = Sha256([7; 32]);
     let mut idx = Sha256Index::new();
     idx.insert(10, d);
     idx.insert(5, d);
@@ -41,23 +41,23 @@ fn remove_and_shared_digests() {
     assert!(idx.is_empty());
     // Re-inserting an id moves it.
     idx.insert(1, d);
-    idx.insert(1, Sha256Digest([8; 32]));
+    idx.insert(1, Sha256([8; 32]));
     assert_eq!(idx.get(&d), None);
-    assert_eq!(idx.get(&Sha256Digest([8; 32])), Some(1));
+    assert_eq!(idx.get(&Sha256([8; 32])), Some(1));
 }
 
 #[test]
 fn hex_parsing() {
     let hex = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
-    let d = Sha256Digest::from_hex(hex).unwrap();
+    let d = Sha256::from_hex(hex).unwrap();
     assert_eq!(d.to_hex(), hex.to_lowercase());
     assert_eq!(d, hex.to_lowercase().parse().unwrap());
     assert_eq!(
-        Sha256Digest::from_hex(&hex[1..]),
+        Sha256::from_hex(&hex[1..]),
         Err(HexError::Length { found: 63 })
     );
     assert!(matches!(
-        Sha256Digest::from_hex(&hex.replace('E', "x")),
+        Sha256::from_hex(&hex.replace('E', "x")),
         Err(HexError::InvalidChar {
             position: 0,
             ch: 'x'

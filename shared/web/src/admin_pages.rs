@@ -312,7 +312,7 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -
                                 }
                             }
                             dt { "SHA-256" } dd { code { (f.sha256) } }
-                            dt { "PDQ" } dd { code { (f.pdq) } " (quality " (f.pdq_quality) ")" }
+                            dt { "PDQ" } dd { code { @if let Some(h) = &f.pdq { (h) } } " (quality " (f.pdq_quality) ")" }
                         }
                     }
                 }

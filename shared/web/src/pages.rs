@@ -7,6 +7,7 @@ use optout_core::i18n::{Lang, Texts, field_error_message, quality_message, state
 use optout_core::mail::human_date;
 use optout_core::model::{Case, CaseKind, CaseState};
 use optout_core::ports::UploadForm;
+use optout_core::verdict::Verdict;
 
 const STYLE: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans Thai",sans-serif;line-height:1.55;color:#1b1b1b;background:#f6f6f4;margin:0}
@@ -375,7 +376,7 @@ pub fn status(
             }
             @if case.state == CaseState::NeedsBetterPhoto {
                 div.alert role="status" {
-                    p { (quality_message(lang, case.quality_issue.as_deref().unwrap_or(""))) }
+                    p { (quality_message(lang, case.quality_issue.unwrap_or(Verdict::Unreadable))) }
                     a.button id="better-photo" href={ "/status/" (token) "/photo?lang=" (lang.code()) } { (t.better_photo_title) }
                 }
             }
@@ -452,7 +453,7 @@ pub fn better_photo_step(
         html! {
             h1 { (t.better_photo_title) }
             p { (t.better_photo_body) }
-            p.help { (quality_message(lang, case.quality_issue.as_deref().unwrap_or(""))) }
+            p.help { (quality_message(lang, case.quality_issue.unwrap_or(Verdict::Unreadable))) }
             (errors_summary(t, errors))
             form method="post" action=(form.url) enctype="multipart/form-data" {
                 @for (k, v) in &form.fields { input type="hidden" name=(k) value=(v); }

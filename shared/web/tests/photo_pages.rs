@@ -136,10 +136,10 @@ impl PhotoAnalyzer for Counting {
     fn analyze(&self, bytes: &[u8]) -> Result<PhotoFindings, AnalyzerError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(PhotoFindings {
-            verdict: "no_face".into(),
+            verdict: optout_core::Verdict::NoFace,
             embedding: None,
-            sha256: format!("{:064x}", bytes.len()),
-            pdq: String::new(),
+            sha256: optout_matcher::Sha256::of(bytes),
+            pdq: None,
             pdq_quality: 0,
             details: serde_json::json!({}),
         })

@@ -255,7 +255,7 @@ pub async fn face_opt_out_to_approval(mode: &dyn Mode) {
     assert!(
         entries
             .iter()
-            .any(|e| e.value == ExclusionValue::Sha256(sha.clone())),
+            .any(|e| e.value == ExclusionValue::Sha256(sha.parse().unwrap())),
         "{}: the photo's SHA-256 is excluded",
         mode.name()
     );

@@ -4,6 +4,7 @@ use chrono::{Duration, Utc};
 use optout_aws::DynamoCaseStore;
 use optout_core::model::*;
 use optout_core::ports::*;
+use optout_core::verdict::Verdict;
 
 use crate::fixtures::*;
 
@@ -163,7 +164,7 @@ async fn concurrent_updates_from_one_version_exactly_one_wins() {
             let db = db.clone();
             let mut next = current.clone();
             next.version += 1;
-            next.quality_issue = Some(format!("writer-{i}"));
+            next.quality_issue = Some([Verdict::NoFace, Verdict::TooBlurred][i]);
             tasks.push(tokio::spawn(async move {
                 let a = audit(&next, "update");
                 db.update_case(&next, &a).await

@@ -28,19 +28,24 @@ fn store(s: &Stack) -> DynamoExclusions {
 fn face(seed: f32) -> ExclusionValue {
     let v: Vec<f32> = (0..128).map(|i| ((i as f32) * 0.37 + seed).sin()).collect();
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    ExclusionValue::Face(v.into_iter().map(|x| x / norm).collect())
+    let v: Vec<f32> = v.into_iter().map(|x| x / norm).collect();
+    ExclusionValue::Face(optout_matcher::FaceEmbedding::new(&v).unwrap())
 }
 
 fn sha(n: u32) -> ExclusionValue {
-    ExclusionValue::Sha256(format!("{n:064x}"))
+    ExclusionValue::Sha256(format!("{n:064x}").parse().unwrap())
 }
 
 fn values(n: u32) -> Vec<ExclusionValue> {
     vec![
         face(n as f32),
         sha(n),
-        ExclusionValue::Pdq(format!("{:064x}", u64::from(n) << 7)),
-        ExclusionValue::Url(format!("https://images.example.org/{n}.jpg")),
+        ExclusionValue::Pdq(format!("{:064x}", u64::from(n) << 7).parse().unwrap()),
+        ExclusionValue::Url(
+            format!("https://images.example.org/{n}.jpg")
+                .parse()
+                .unwrap(),
+        ),
     ]
 }
 
@@ -236,7 +241,7 @@ async fn put_feed_item(s: &Stack, e: &ExclusionEntry) {
         .item("position", N(e.position.to_string()))
         .item("case_id", S(e.case_id.to_string()))
         .item("kind", S("sha256".into()))
-        .item("value", S(v.clone()))
+        .item("value", S(v.to_hex()))
         .item("state", S("active".into()))
         .item("created_at", S(e.created_at.to_rfc3339()))
         .item("updated_at", S(e.updated_at.to_rfc3339()))

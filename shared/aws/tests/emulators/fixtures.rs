@@ -42,7 +42,7 @@ pub fn case_at(now: DateTime<Utc>) -> Case {
             bytes: 1234,
             width: 100,
             height: 120,
-            sha256: "ab".repeat(32),
+            sha256: "ab".repeat(32).parse().unwrap(),
             generation: 1,
         }),
         source_urls: vec![],

@@ -90,10 +90,14 @@ fn pdq(n: u32) -> String {
 /// The values of case `n`: a face, its photo's hashes and a link.
 fn values(n: u32) -> Vec<ExclusionValue> {
     vec![
-        ExclusionValue::Face(face(n)),
-        ExclusionValue::Sha256(format!("{n:064x}")),
-        ExclusionValue::Pdq(pdq(n)),
-        ExclusionValue::Url(format!("https://images.example.org/{n}.jpg")),
+        ExclusionValue::Face(optout_matcher::FaceEmbedding::new(&face(n)).unwrap()),
+        ExclusionValue::Sha256(format!("{n:064x}").parse().unwrap()),
+        ExclusionValue::Pdq(pdq(n).parse().unwrap()),
+        ExclusionValue::Url(
+            format!("https://images.example.org/{n}.jpg")
+                .parse()
+                .unwrap(),
+        ),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 use super::DomainError;
 use crate::model::{BETTER_PHOTO_CODES, Outcome, RejectReason};
+use crate::verdict::Verdict;
 
 /// The longest reviewer note.
 pub const NOTE_MAX: usize = 2000;
@@ -17,7 +18,7 @@ pub enum DecisionInput {
         note: Option<String>,
     },
     BetterPhoto {
-        code: &'static str,
+        code: Verdict,
         note: Option<String>,
     },
 }
@@ -65,7 +66,8 @@ impl DecisionInput {
             }
             "better_photo" => {
                 let code = quality
-                    .and_then(|q| BETTER_PHOTO_CODES.iter().find(|c| **c == q))
+                    .and_then(Verdict::parse)
+                    .filter(|c| BETTER_PHOTO_CODES.contains(c))
                     .ok_or(DomainError::Invalid("quality"))?;
                 Ok(DecisionInput::BetterPhoto { code, note })
             }

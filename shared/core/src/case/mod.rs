@@ -22,6 +22,7 @@ use crate::model::{
     Actor, AuditEvent, Case, CaseId, CaseKind, CaseState, Complaint, Decision, Effect, Outcome,
     Personal, PhotoRef, Reason, RejectReason, ReviewerName, SourceUrl, Statement,
 };
+use crate::verdict::Verdict;
 
 /// The periods the rules of a case depend on (from [`crate::settings::Settings::policy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +45,7 @@ pub enum Command {
     /// Worker: the face of photo `generation` was embedded (its biometrics are stored).
     Embedded { generation: u32 },
     /// Worker: photo `generation` cannot be used; `verdict` says why (a quality code).
-    PhotoUnusable { generation: u32, verdict: String },
+    PhotoUnusable { generation: u32, verdict: Verdict },
     /// Requester: a new photo for a case that needs a better one (its generation is set here).
     ReplacePhoto { photo: PhotoRef },
     /// Requester: withdraws the request.
@@ -298,9 +299,9 @@ impl Case {
             } => {
                 self.require(CaseState::Embedding, refuse)?;
                 self.require_photo(generation)?;
-                next.quality_issue = Some(verdict.clone());
+                next.quality_issue = Some(verdict);
                 Change::system(CaseState::NeedsBetterPhoto, "needs_better_photo")
-                    .detail(verdict)
+                    .detail(verdict.as_str().to_owned())
                     .then([Effect::BetterPhotoMail])
             }
             Command::ReplacePhoto { mut photo } => {
@@ -529,7 +530,7 @@ impl Case {
             statement,
             on_complaint,
         });
-        next.quality_issue = code.map(str::to_owned);
+        next.quality_issue = code;
         if outcome != Outcome::BetterPhoto
             && let Some(c) = next.complaint.as_mut()
             && c.resolved_at.is_none()
@@ -567,7 +568,7 @@ impl Case {
                 .detail(format!(
                     "reason={} quality={} on_complaint={on_complaint} ground={ground}",
                     reject_reason.map_or("-", RejectReason::as_str),
-                    code.unwrap_or("-"),
+                    code.map_or("-", Verdict::as_str),
                 ))
                 .then(effects),
         )

@@ -25,7 +25,7 @@ fn photo(key: &str) -> PhotoRef {
         bytes: 1000,
         width: 400,
         height: 400,
-        sha256: "ab".repeat(32),
+        sha256: optout_matcher::Sha256([0xab; 32]),
         generation: 0,
     }
 }
@@ -107,7 +107,7 @@ fn reject(case: &Case) -> Command {
 
 fn better_photo(case: &Case) -> Command {
     let input = DecisionInput::BetterPhoto {
-        code: "too_blurred",
+        code: Verdict::TooBlurred,
         note: None,
     };
     decide(case, "alice", input)
@@ -137,7 +137,7 @@ fn face_in(state: CaseState) -> Case {
             &embedding(),
             Command::PhotoUnusable {
                 generation: 1,
-                verdict: "no_face".into(),
+                verdict: Verdict::NoFace,
             },
             at,
         ),
@@ -167,7 +167,7 @@ fn commands(case: &Case) -> Vec<Command> {
         Command::Embedded { generation },
         Command::PhotoUnusable {
             generation,
-            verdict: "too_blurred".into(),
+            verdict: Verdict::TooBlurred,
         },
         Command::ReplacePhoto {
             photo: photo("uploads/second"),
@@ -301,7 +301,7 @@ fn worker_commands_about_an_older_photo_are_stale() {
         Command::Embedded { generation: 2 },
         Command::PhotoUnusable {
             generation: 0,
-            verdict: "no_face".into(),
+            verdict: Verdict::NoFace,
         },
     ] {
         assert_eq!(
@@ -324,7 +324,7 @@ fn worker_commands_about_an_older_photo_are_stale() {
 #[test]
 fn an_unusable_photo_asks_for_another_and_a_new_one_starts_over() {
     let c = face_in(CaseState::NeedsBetterPhoto);
-    assert_eq!(c.quality_issue.as_deref(), Some("no_face"));
+    assert_eq!(c.quality_issue, Some(Verdict::NoFace));
     assert!(c.pending.contains(&Effect::BetterPhotoMail));
     let t = c
         .apply(
@@ -428,7 +428,7 @@ fn decisions_follow_their_rules() {
     let rejected = face_in(CaseState::Rejected);
     assert!(rejected.pending.contains(&Effect::WithdrawExclusions));
     let asked = c.apply(better_photo(&c), t0(), &policy()).unwrap().case;
-    assert_eq!(asked.quality_issue.as_deref(), Some("too_blurred"));
+    assert_eq!(asked.quality_issue, Some(Verdict::TooBlurred));
     assert_eq!(asked.pending, vec![Effect::DecisionMail]);
 }
 

@@ -23,7 +23,10 @@ use optout_matcher::state::{StateError, StateReader, load_index};
 use optout_matcher::wire::{
     ChangesResponse, CheckResponse, CheckResult, MAX_BATCH, MAX_CHANGES_LIMIT, Snapshot,
 };
-use optout_matcher::{Candidate, Entry, ExclusionConfig, ExclusionIndex, FaceConfig, FaceDeriver};
+use optout_matcher::{
+    Candidate, Entry, ExclusionConfig, ExclusionIndex, FACE_MATCH_THRESHOLD, FaceConfig,
+    FaceDeriver, PDQ_MATCH_DISTANCE, Similarity,
+};
 use std::sync::{Arc, RwLock};
 
 use crate::ports::StoreError;
@@ -32,12 +35,6 @@ use crate::ports::{
     SnapshotPublisher, SnapshotStream,
 };
 
-/// The cosine similarity at or above which two face embeddings are the same person: the value
-/// calibrated on real photos, `optout_face::FACE_MATCH_THRESHOLD` (this crate does not link the
-/// face pipeline; the operator binary passes that constant and its tests check the two agree).
-pub const DEFAULT_FACE_THRESHOLD: f32 = 0.5;
-/// PDQ hashes within this Hamming distance (bits) match.
-pub const DEFAULT_PDQ_RADIUS: u32 = optout_matcher::pdq::DEFAULT_RADIUS;
 /// The largest accepted PDQ radius (random hashes are 128 bits apart on average).
 pub const MAX_PDQ_RADIUS: u32 = 64;
 /// Changes read from the store per page while catching up.
@@ -47,14 +44,16 @@ const SYNC_PAGE: usize = 5000;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchSettings {
     pub pdq_radius: u32,
-    pub face_threshold: f32,
+    pub face_threshold: Similarity,
 }
 
+/// The thresholds of `optout_matcher::thresholds` (the calibrated face threshold, the customary
+/// PDQ distance).
 impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
-            pdq_radius: DEFAULT_PDQ_RADIUS,
-            face_threshold: DEFAULT_FACE_THRESHOLD,
+            pdq_radius: PDQ_MATCH_DISTANCE,
+            face_threshold: FACE_MATCH_THRESHOLD,
         }
     }
 }
@@ -73,7 +72,7 @@ impl MatchSettings {
         if self.pdq_radius > MAX_PDQ_RADIUS {
             return Err(MatchSettingsError::PdqRadius);
         }
-        if !(self.face_threshold > 0.0 && self.face_threshold <= 1.0) {
+        if !(self.face_threshold > Similarity(0.0) && self.face_threshold <= Similarity(1.0)) {
             return Err(MatchSettingsError::FaceThreshold);
         }
         Ok(())
@@ -159,18 +158,11 @@ fn poisoned() -> StoreError {
     StoreError::Unavailable("the exclusion index lock is poisoned".into())
 }
 
-/// The mirror's step for one entry in its current state. An active entry whose stored value the
-/// matcher refuses cannot match; it is logged (id and kind only) and left out.
+/// The mirror's step for one entry in its current state.
 fn op(e: &ExclusionEntry) -> Op {
-    if e.state == EntryState::Withdrawn {
-        return Op::Remove(e.id);
-    }
-    match entry_value(&e.value) {
-        Ok(value) => Op::Put(Entry::new(e.id, value)),
-        Err(err) => {
-            tracing::error!(entry = e.id, kind = e.value.kind(), error = %err, "exclusion entry cannot be matched");
-            Op::Remove(e.id)
-        }
+    match e.state {
+        EntryState::Withdrawn => Op::Remove(e.id),
+        EntryState::Active => Op::Put(Entry::new(e.id, entry_value(&e.value))),
     }
 }
 
@@ -211,8 +203,9 @@ impl ExclusionService {
     }
 
     /// Checks 1 to [`MAX_BATCH`] candidates against the active entries, after applying every
-    /// change the store had when the call began. Result `i` belongs to candidate `i`; the first
-    /// candidate that cannot be checked fails the whole request with its index.
+    /// change the store had when the call began. Result `i` belongs to candidate `i`. Every
+    /// candidate is parsed first: the first that cannot be checked fails the whole request with
+    /// its index, before anything is read.
     pub async fn check(&self, candidates: Vec<Candidate>) -> Result<CheckResponse, CheckError> {
         if candidates.is_empty() {
             return Err(CheckError::Empty);
@@ -222,28 +215,26 @@ impl ExclusionService {
                 count: candidates.len(),
             });
         }
+        let values = candidates
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                c.parse().map_err(|e| CheckError::InvalidCandidate {
+                    index,
+                    message: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.catch_up().await?;
         let mirror = self.mirror.clone();
         let (position, results) = blocking(move || {
             let m = mirror.read().map_err(|_| poisoned())?;
-            Ok((m.position, m.index.check_batch(&candidates)))
+            Ok((m.position, m.index.check_values(&values)))
         })
         .await?;
-        let mut out = Vec::with_capacity(results.len());
-        for (index, r) in results.into_iter().enumerate() {
-            match r {
-                Ok(m) => out.push(CheckResult::from(m)),
-                Err(e) => {
-                    return Err(CheckError::InvalidCandidate {
-                        index,
-                        message: e.to_string(),
-                    });
-                }
-            }
-        }
         Ok(CheckResponse {
             position,
-            results: out,
+            results: results.into_iter().map(CheckResult::from).collect(),
         })
     }
 

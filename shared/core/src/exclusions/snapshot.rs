@@ -131,12 +131,10 @@ async fn write(
             break;
         };
         for e in &page {
-            let value = match (e.state, entry_value(&e.value)) {
-                (EntryState::Withdrawn, _) => None,
-                (EntryState::Active, Ok(v)) => Some(StateValue::for_snapshot(&v, &deriver)),
-                (EntryState::Active, Err(err)) => {
-                    tracing::error!(entry = e.id, kind = e.value.kind(), error = %err, "exclusion entry cannot be matched");
-                    None
+            let value = match e.state {
+                EntryState::Withdrawn => None,
+                EntryState::Active => {
+                    Some(StateValue::for_snapshot(&entry_value(&e.value), &deriver))
                 }
             };
             changes.insert(

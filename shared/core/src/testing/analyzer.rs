@@ -1,10 +1,12 @@
 //! A stand-in for the face pipeline that answers what it is told.
 
-use sha2::{Digest, Sha256};
+use optout_matcher::{FaceEmbedding, PdqHash, Sha256};
+use sha2::Digest;
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use super::failures::lock;
 use crate::ports::{AnalyzerError, PhotoAnalyzer, PhotoFindings};
+use crate::verdict::Verdict;
 
 /// The length of the embeddings [`FakeAnalyzer`] derives (the matcher's face dimension).
 pub const EMBEDDING_DIM: usize = optout_matcher::face::DIM;
@@ -18,7 +20,7 @@ pub enum Analysis {
     Face,
     /// No usable face: this verdict (`no_face`, `several_faces`, ...), no embedding, hashes
     /// derived from the bytes.
-    Verdict(String),
+    Verdict(Verdict),
     /// Exactly these findings.
     Findings(PhotoFindings),
     /// [`AnalyzerError::Unreadable`] with this reason.
@@ -100,24 +102,23 @@ impl FakeAnalyzer {
     /// The findings [`Analysis::Face`] gives for `bytes`.
     pub fn face_findings(bytes: &[u8]) -> PhotoFindings {
         PhotoFindings {
-            verdict: "ok".into(),
-            embedding: Some(embedding_of(bytes)),
-            ..Self::verdict_findings(bytes, "ok")
+            verdict: Verdict::Ok,
+            embedding: FaceEmbedding::new(&embedding_of(bytes)).ok(),
+            ..Self::verdict_findings(bytes, Verdict::Ok)
         }
     }
 
     /// The findings [`Analysis::Verdict`] gives for `bytes`.
-    pub fn verdict_findings(bytes: &[u8], verdict: &str) -> PhotoFindings {
+    pub fn verdict_findings(bytes: &[u8], verdict: Verdict) -> PhotoFindings {
+        let pdq = sha2::Sha256::new()
+            .chain_update(b"pdq")
+            .chain_update(bytes)
+            .finalize();
         PhotoFindings {
-            verdict: verdict.to_owned(),
+            verdict,
             embedding: None,
-            sha256: hex::encode(Sha256::digest(bytes)),
-            pdq: hex::encode(
-                Sha256::new()
-                    .chain_update(b"pdq")
-                    .chain_update(bytes)
-                    .finalize(),
-            ),
+            sha256: Sha256::of(bytes),
+            pdq: Some(PdqHash(pdq.into())),
             pdq_quality: 90,
             details: serde_json::json!({ "faces": [], "fake": true }),
         }
@@ -130,7 +131,7 @@ pub fn embedding_of(bytes: &[u8]) -> Vec<f32> {
     let mut v = Vec::with_capacity(EMBEDDING_DIM);
     let mut block = 0u32;
     while v.len() < EMBEDDING_DIM {
-        let h = Sha256::new()
+        let h = sha2::Sha256::new()
             .chain_update(block.to_be_bytes())
             .chain_update(bytes)
             .finalize();
@@ -151,7 +152,7 @@ impl PhotoAnalyzer for FakeAnalyzer {
         self.wait_while_paused();
         match lock(&self.answer).clone() {
             Analysis::Face => Ok(Self::face_findings(bytes)),
-            Analysis::Verdict(v) => Ok(Self::verdict_findings(bytes, &v)),
+            Analysis::Verdict(v) => Ok(Self::verdict_findings(bytes, v)),
             Analysis::Findings(f) => Ok(f),
             Analysis::Unreadable(why) => Err(AnalyzerError::Unreadable(why)),
             Analysis::Failed(why) => Err(AnalyzerError::Failed(why)),

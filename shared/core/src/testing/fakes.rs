@@ -1286,7 +1286,8 @@ mod tests {
     async fn exclusion_positions_strictly_increase_over_additions_and_withdrawals() {
         let store = FakeExclusionStore::default();
         let (a, b) = (CaseId::new(t(0)), CaseId::new(t(1)));
-        let url = |u: &str| ExclusionValue::Url(u.into());
+        let url =
+            |u: &str| ExclusionValue::Url(optout_matcher::normalize_url(u).expect("a valid link"));
         let added = store
             .add_entries(
                 a,

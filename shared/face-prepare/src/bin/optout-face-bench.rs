@@ -23,8 +23,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use image::imageops::{self, FilterType};
-use optout_face::{FACE_MATCH_THRESHOLD, FaceEngine, cosine, decode, detect, models, pdq};
+use optout_face::{FACE_MATCH_THRESHOLD, FaceEngine, decode, detect, models, pdq};
 use optout_face_prepare::onnx::{SFACE_ONNX, YUNET_ONNX, load_folded};
+use optout_matcher::FaceEmbedding;
 
 fn root() -> PathBuf {
     let mut dir = std::env::current_dir().unwrap_or_default();
@@ -508,7 +509,7 @@ fn memory(a: &Args) -> Result<()> {
 fn calibrate(a: &Args) -> Result<()> {
     let engine = FaceEngine::load(&a.model_dir)?;
     let fx = root().join(".cache/fixtures");
-    let mut faces: Vec<(String, Vec<f32>)> = Vec::new();
+    let mut faces: Vec<(String, FaceEmbedding)> = Vec::new();
     for n in [
         "person_a_1",
         "person_a_2",
@@ -550,7 +551,7 @@ fn calibrate(a: &Args) -> Result<()> {
     let (mut s, mut d) = (Vec::new(), Vec::new());
     for i in 0..faces.len() {
         for j in i + 1..faces.len() {
-            let c = cosine(&faces[i].1, &faces[j].1);
+            let c = faces[i].1.similarity(&faces[j].1).get();
             let tag = if same(&faces[i].0, &faces[j].0) {
                 "SAME"
             } else {
@@ -690,12 +691,12 @@ fn bench(a: &Args) -> Result<()> {
     let f1 = engine640.analyze(&b1024)?;
     println!(
         "1024x768, adaptive vs 640 detector: cosine of the embeddings {:.4}",
-        cosine(e1.embedding().unwrap_or(&[]), f1.embedding().unwrap_or(&[]))
+        similarity(e1.embedding(), f1.embedding())
     );
     println!(
         "1024x768 vs 4000x3000 of the same picture: cosine {:.4}, PDQ distance {}",
-        cosine(e1.embedding().unwrap_or(&[]), e4.embedding().unwrap_or(&[])),
-        pdq::hamming_hex(&e1.pdq, &e4.pdq).unwrap_or(256)
+        similarity(e1.embedding(), e4.embedding()),
+        e1.pdq.distance(&e4.pdq)
     );
     println!(
         "PDQ of the bench photos: 1024x768 {} q{}, 4000x3000 {} q{}",
@@ -741,4 +742,12 @@ fn bench(a: &Args) -> Result<()> {
         std::fs::write(p, serde_json::to_vec_pretty(&out)?)?;
     }
     Ok(())
+}
+
+/// The cosine similarity of two faces (0 when either photo has none).
+fn similarity(a: Option<&FaceEmbedding>, b: Option<&FaceEmbedding>) -> f32 {
+    match (a, b) {
+        (Some(a), Some(b)) => a.similarity(b).get(),
+        _ => 0.0,
+    }
 }

@@ -13,7 +13,8 @@ use std::time::Instant;
 use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{FaceWorkload, PdqWorkload};
 use optout_matcher::{
-    FaceConfig, FaceIndex, PdqHash, PdqIndex, Sha256Digest, Sha256Index, UrlIndex, normalize_url,
+    FACE_MATCH_THRESHOLD, FaceConfig, FaceIndex, PdqHash, PdqIndex, Sha256, Sha256Index,
+    Similarity, UrlIndex, normalize_url,
 };
 
 struct Args(HashMap<String, String>);
@@ -202,12 +203,12 @@ fn state_snapshot(
     n: usize,
     cfg: &optout_matcher::ExclusionConfig,
     seed: u64,
-) -> Result<(Vec<u8>, Vec<optout_matcher::Embedding>), String> {
+) -> Result<(Vec<u8>, Vec<optout_matcher::FaceEmbedding>), String> {
     use optout_matcher::FaceDeriver;
     use optout_matcher::state::{Header, StateEntry, StateValue, StateWriter};
     let deriver = FaceDeriver::new(cfg.face.tables, cfg.face.seed);
     let mut rng = SplitMix64::new(seed + 20);
-    let faces: Vec<optout_matcher::Embedding> = (0..n)
+    let faces: Vec<optout_matcher::FaceEmbedding> = (0..n)
         .map(|_| optout_matcher::synth::random_unit(&mut rng))
         .collect();
     let t0 = Instant::now();
@@ -269,7 +270,7 @@ fn state_snapshot(
 fn bench_face(a: &Args, n: usize, seed: u64) -> Result<(), String> {
     let nq: usize = a.num("nq", 2000)?;
     let nimp: usize = a.num("nimp", 2000)?;
-    let threshold: f32 = a.num("threshold", 0.5)?;
+    let threshold = Similarity(a.num("threshold", FACE_MATCH_THRESHOLD.get())?);
     let tables: usize = a.num("tables", FaceConfig::default().tables)?;
     let t0 = Instant::now();
     let w = FaceWorkload::new(n, nq, nimp, 0.6, 0.8, seed);
@@ -302,15 +303,15 @@ fn bench_face(a: &Args, n: usize, seed: u64) -> Result<(), String> {
     let sample = w.impostors.len().min(if n > 200_000 { 50 } else { 200 });
     let mut max_imp = f32::MIN;
     for q in &w.impostors[..sample] {
-        if let Some(h) = idx.search_exact(q, -1.0) {
-            max_imp = max_imp.max(h.similarity);
+        if let Some(h) = idx.search_exact(q, Similarity(-1.0)) {
+            max_imp = max_imp.max(h.similarity.get());
         }
     }
     println!("[face N={n}] exact scan: max impostor cosine over {sample} impostors = {max_imp:.3}");
     println!(
         "[face N={n}]   probes  q/s(cpu) q/s(wall)  genuine_recall  impostor_matches  cpu_us/query | batch q/s(cpu) q/s(wall) recall impostors  (every impostor match is checked by an exact scan)"
     );
-    let all: Vec<optout_matcher::Embedding> = w
+    let all: Vec<optout_matcher::FaceEmbedding> = w
         .genuine
         .iter()
         .map(|(_, q, _)| q.clone())
@@ -446,19 +447,19 @@ fn bench_sha(a: &Args, seed: u64) -> Result<(), String> {
     let n: usize = a.num("sha-n", 1_000_000)?;
     let nq: usize = a.num("sha-nq", 2_000_000)?;
     let mut rng = SplitMix64::new(seed + 20);
-    let keys: Vec<Sha256Digest> = (0..n).map(|_| Sha256Digest(rng.bytes32())).collect();
+    let keys: Vec<Sha256> = (0..n).map(|_| Sha256(rng.bytes32())).collect();
     let t0 = Instant::now();
     let mut idx = Sha256Index::with_capacity(n);
     for (i, k) in keys.iter().enumerate() {
         idx.insert(i as u64, *k);
     }
     let build = t0.elapsed().as_secs_f64();
-    let queries: Vec<Sha256Digest> = (0..nq)
+    let queries: Vec<Sha256> = (0..nq)
         .map(|i| {
             if i % 2 == 0 {
                 keys[rng.below(n as u64) as usize]
             } else {
-                Sha256Digest(rng.bytes32())
+                Sha256(rng.bytes32())
             }
         })
         .collect();
@@ -481,7 +482,7 @@ fn bench_sha(a: &Args, seed: u64) -> Result<(), String> {
     let tm = Timer::start();
     let mut hits = 0usize;
     for h in &hexes {
-        if Sha256Digest::from_hex(h).is_ok_and(|d| idx.contains(&d)) {
+        if Sha256::from_hex(h).is_ok_and(|d| idx.contains(&d)) {
             hits += 1;
         }
     }

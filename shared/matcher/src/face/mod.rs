@@ -25,12 +25,13 @@ mod rotation;
 
 use std::fmt;
 
-pub use embedding::{DIM, Embedding, EmbeddingError, NORM_TOLERANCE};
+pub use embedding::{DIM, EmbeddingError, FaceEmbedding, NORM_TOLERANCE, Similarity};
 
 use crate::buckets::{BUCKETS, Buckets};
 use crate::cpu;
 use crate::ids::{SlotsById, id_at};
 use crate::prefetch::prefetch;
+use embedding::dot;
 use probe::{Ranked, bucket_key, rank, select};
 use rotation::Rotations;
 
@@ -48,10 +49,9 @@ pub struct FaceConfig {
     pub tables: usize,
     /// Buckets probed per query, over all tables.
     pub probes: usize,
-    /// Cosine similarity at or above which a stored embedding matches. The default, 0.5, is the
-    /// value calibrated for the bundled face models (`optout_face::FACE_MATCH_THRESHOLD`, which
-    /// this crate does not link; a test of the operator binary checks that the two agree).
-    pub threshold: f32,
+    /// Cosine similarity at or above which a stored embedding matches (default:
+    /// [`crate::FACE_MATCH_THRESHOLD`]).
+    pub threshold: Similarity,
     /// Sketch screening margin in standard deviations (larger = safer, slower).
     pub sketch_sigma: f32,
     /// Seed of the random rotations (fixed, so an index is reproducible).
@@ -63,7 +63,7 @@ impl Default for FaceConfig {
         Self {
             tables: 16,
             probes: 1000,
-            threshold: 0.5,
+            threshold: crate::FACE_MATCH_THRESHOLD,
             sketch_sigma: 5.0,
             seed: 0x6f70_746f_7574_6661,
         }
@@ -74,7 +74,7 @@ impl Default for FaceConfig {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FaceHit {
     pub id: u64,
-    pub similarity: f32,
+    pub similarity: Similarity,
 }
 
 /// Which derivation an index uses: records derived with other parameters land in other
@@ -97,8 +97,8 @@ pub struct FaceRecord {
 
 impl FaceRecord {
     /// The embedding back from its f16 copy (within 2^-11 of the original per component).
-    pub fn embedding(&self) -> Result<Embedding, EmbeddingError> {
-        Embedding::normalized(&f16::to_f32s(&self.half))
+    pub fn embedding(&self) -> Result<FaceEmbedding, EmbeddingError> {
+        FaceEmbedding::normalized(&f16::to_f32s(&self.half))
     }
 }
 
@@ -124,7 +124,7 @@ impl FaceDeriver {
         self.params
     }
 
-    fn project(&self, e: &Embedding) -> Vec<f32> {
+    fn project(&self, e: &FaceEmbedding) -> Vec<f32> {
         let mut proj = vec![0f32; self.rotations.count() * DIM];
         self.rotations.project(e.as_array(), &mut proj);
         proj
@@ -142,7 +142,7 @@ impl FaceDeriver {
     }
 
     /// The record of `e`: what [`FaceIndex::insert`] stores for it.
-    pub fn derive(&self, e: &Embedding) -> FaceRecord {
+    pub fn derive(&self, e: &FaceEmbedding) -> FaceRecord {
         let proj = self.project(e);
         let half = f16::from_f32s(e.as_array());
         let keys = (0..self.params.tables)
@@ -241,7 +241,7 @@ impl FaceIndex {
     }
 
     /// Changes the default threshold of later queries.
-    pub fn set_threshold(&mut self, threshold: f32) {
+    pub fn set_threshold(&mut self, threshold: Similarity) {
         self.cfg.threshold = threshold;
     }
 
@@ -273,7 +273,7 @@ impl FaceIndex {
     }
 
     /// Adds entry `id` (replacing what `id` held before).
-    pub fn insert(&mut self, id: u64, e: &Embedding) {
+    pub fn insert(&mut self, id: u64, e: &FaceEmbedding) {
         let record = self.deriver.derive(e);
         self.put(id, &record.half, &record.sketch, &record.keys);
     }
@@ -406,12 +406,18 @@ impl FaceIndex {
     }
 
     /// The most similar stored embedding at or above the configured threshold, if any.
-    pub fn search(&self, q: &Embedding) -> Option<FaceHit> {
+    pub fn search(&self, q: &FaceEmbedding) -> Option<FaceHit> {
         self.search_with(q, self.cfg.threshold, self.cfg.probes)
     }
 
     /// As [`search`](Self::search) with an explicit threshold and probe budget.
-    pub fn search_with(&self, q: &Embedding, threshold: f32, probes: usize) -> Option<FaceHit> {
+    pub fn search_with(
+        &self,
+        q: &FaceEmbedding,
+        threshold: Similarity,
+        probes: usize,
+    ) -> Option<FaceHit> {
+        let threshold = threshold.get();
         if self.is_empty() {
             return None;
         }
@@ -424,17 +430,18 @@ impl FaceIndex {
     /// [`search`](Self::search) for many queries at once, with the same results. The
     /// candidates of a group of queries are first sorted into slot ranges small enough for
     /// the CPU cache, so screening reads memory in order instead of at random.
-    pub fn search_batch(&self, queries: &[Embedding]) -> Vec<Option<FaceHit>> {
+    pub fn search_batch(&self, queries: &[FaceEmbedding]) -> Vec<Option<FaceHit>> {
         self.search_batch_with(queries, self.cfg.threshold, self.cfg.probes)
     }
 
     /// [`search_batch`](Self::search_batch) with an explicit threshold and probe budget.
     pub fn search_batch_with(
         &self,
-        queries: &[Embedding],
-        threshold: f32,
+        queries: &[FaceEmbedding],
+        threshold: Similarity,
         probes: usize,
     ) -> Vec<Option<FaceHit>> {
+        let threshold = threshold.get();
         if self.is_empty() {
             return vec![None; queries.len()];
         }
@@ -460,7 +467,7 @@ impl FaceIndex {
     #[inline(always)]
     fn batch_group(
         &self,
-        group: &[Embedding],
+        group: &[FaceEmbedding],
         prepared: &[Query],
         threshold: f32,
         probes: usize,
@@ -528,7 +535,8 @@ impl FaceIndex {
     }
 
     /// Exhaustive search (every stored embedding is scored); the reference for tests.
-    pub fn search_exact(&self, q: &Embedding, threshold: f32) -> Option<FaceHit> {
+    pub fn search_exact(&self, q: &FaceEmbedding, threshold: Similarity) -> Option<FaceHit> {
+        let threshold = threshold.get();
         let mut best: Option<FaceHit> = None;
         for slot in self.by_id.slots() {
             consider(
@@ -546,7 +554,7 @@ impl FaceIndex {
         probes.clamp(1, self.cfg.tables * probe::DEPTH * probe::DEPTH)
     }
 
-    fn prepare(&self, q: &Embedding) -> Query {
+    fn prepare(&self, q: &FaceEmbedding) -> Query {
         let proj = self.deriver.project(q);
         let sketch = self.deriver.sketch_of(&proj);
         let ranked = (0..self.cfg.tables)
@@ -563,7 +571,7 @@ impl FaceIndex {
     #[inline(always)]
     fn probe(
         &self,
-        q: &Embedding,
+        q: &FaceEmbedding,
         query: &Query,
         threshold: f32,
         probes: usize,
@@ -637,7 +645,7 @@ impl FaceIndex {
     }
 
     #[inline(always)]
-    fn similarity(&self, q: &Embedding, slot: u32) -> f32 {
+    fn similarity(&self, q: &FaceEmbedding, slot: u32) -> f32 {
         let v = &self.vecs[slot as usize];
         #[cfg(target_arch = "x86_64")]
         if cpu::has_f16c() {
@@ -680,19 +688,6 @@ fn dot_half(q: &[f32; DIM], v: &[u16; DIM]) -> f32 {
     dot(q, &f16::to_f32s(v))
 }
 
-/// The dot product of a query with a stored vector converted to f32 (eight lanes, so that the
-/// compiler vectorises it).
-#[inline(always)]
-fn dot(q: &[f32; DIM], v: &[f32; DIM]) -> f32 {
-    let mut acc = [0f32; 8];
-    for (qc, vc) in q.chunks_exact(8).zip(v.chunks_exact(8)) {
-        for k in 0..8 {
-            acc[k] += qc[k] * vc[k];
-        }
-    }
-    acc.iter().sum()
-}
-
 /// The dot product of a query with a stored f16 vector, converted by the F16C instructions in
 /// registers, eight lanes at a time (~18 % more queries per second than [`dot_half`], which
 /// converts the whole vector into a buffer first).
@@ -727,10 +722,13 @@ fn consider(best: &mut Option<FaceHit>, id: u64, similarity: f32, threshold: f32
     }
     let better = match best {
         None => true,
-        Some(b) => similarity > b.similarity || (similarity == b.similarity && id < b.id),
+        Some(b) => similarity > b.similarity.0 || (similarity == b.similarity.0 && id < b.id),
     };
     if better {
-        *best = Some(FaceHit { id, similarity });
+        *best = Some(FaceHit {
+            id,
+            similarity: Similarity(similarity),
+        });
     }
 }
 
@@ -756,17 +754,17 @@ mod tests {
     /// Each pool vector is found under the lowest id holding it (its own buckets are always
     /// probed and it matches itself at ~1), and under no id when none does (random unit
     /// vectors are far below the threshold of each other); a batch agrees.
-    fn agree(idx: &FaceIndex, pool: &[(Embedding, FaceRecord)], model: &BTreeMap<u64, usize>) {
+    fn agree(idx: &FaceIndex, pool: &[(FaceEmbedding, FaceRecord)], model: &BTreeMap<u64, usize>) {
         assert_eq!(idx.len(), model.len());
         let mut holder: BTreeMap<usize, u64> = BTreeMap::new();
         for (&id, &p) in model.iter().rev() {
             holder.insert(p, id);
         }
-        let queries: Vec<Embedding> = pool.iter().map(|(e, _)| e.clone()).collect();
+        let queries: Vec<FaceEmbedding> = pool.iter().map(|(e, _)| e.clone()).collect();
         let batch = idx.search_batch(&queries);
         for (p, hit) in batch.iter().enumerate() {
             assert_eq!(hit.map(|h| h.id), holder.get(&p).copied(), "pool {p}");
-            assert!(hit.is_none_or(|h| h.similarity > 0.99));
+            assert!(hit.is_none_or(|h| h.similarity > Similarity(0.99)));
         }
         for p in (0..pool.len()).step_by(7) {
             assert_eq!(idx.search(&queries[p]), batch[p], "one by one, pool {p}");
@@ -782,7 +780,7 @@ mod tests {
             tables: 4,
             ..FaceConfig::default()
         });
-        let pool: Vec<(Embedding, FaceRecord)> = (0..300)
+        let pool: Vec<(FaceEmbedding, FaceRecord)> = (0..300)
             .map(|_| {
                 let e = random_unit(&mut rng);
                 let r = idx.deriver().derive(&e);
@@ -848,7 +846,7 @@ mod tests {
         let mut rng = crate::rng::SplitMix64::new(11);
         for _ in 0..100 {
             let q: Vec<f32> = (0..DIM).map(|_| rng.gaussian() as f32).collect();
-            let q = Embedding::normalized(&q).unwrap();
+            let q = FaceEmbedding::normalized(&q).unwrap();
             let v: Vec<f32> = (0..DIM).map(|_| rng.gaussian() as f32 * 0.1).collect();
             let h = f16::from_f32s(&std::array::from_fn(|i| v[i]));
             let portable = dot_half(q.as_array(), &h);

@@ -5,7 +5,7 @@ use crate::rng::SplitMix64;
 
 fn unit(rng: &mut SplitMix64) -> Vec<f32> {
     let v: Vec<f32> = (0..DIM).map(|_| rng.gaussian() as f32).collect();
-    Embedding::normalized(&v).unwrap().as_array().to_vec()
+    FaceEmbedding::normalized(&v).unwrap().as_array().to_vec()
 }
 
 fn deriver() -> FaceDeriver {
@@ -28,7 +28,7 @@ fn entries(records: bool) -> Vec<StateEntry> {
             _ => {
                 let v = unit(&mut rng);
                 if records {
-                    let e = Embedding::new(&v).unwrap();
+                    let e = FaceEmbedding::new(&v).unwrap();
                     StateValue::FaceRecord(Box::new(d.derive(&e)))
                 } else {
                     StateValue::Face(v)
@@ -262,8 +262,8 @@ fn version_1_files_are_still_read() {
     v1.push(0);
     v1.extend_from_slice(&3u32.to_le_bytes());
     v1.extend_from_slice(b"a/b");
-    let sum = Sha256::digest(&v1);
-    v1.extend_from_slice(&sum);
+    let sum = Sha256::of(&v1);
+    v1.extend_from_slice(&sum.0);
     let (header, es) = read_all(&v1).unwrap();
     assert_eq!(
         (header.version, header.position, header.total),
@@ -281,7 +281,7 @@ fn entries_out_of_order_or_of_unknown_kind_are_refused() {
     assert!(w.write(&es[0].item()).is_err());
     // a face record without face parameters
     let d = deriver();
-    let r = d.derive(&Embedding::new(&unit(&mut SplitMix64::new(1))).unwrap());
+    let r = d.derive(&FaceEmbedding::new(&unit(&mut SplitMix64::new(1))).unwrap());
     let mut w = StateWriter::new(Vec::new(), &Header::new(1, None, [0; 4])).unwrap();
     let item = Item {
         id: 1,
@@ -308,7 +308,7 @@ fn records_of_other_parameters_are_derived_again() {
         .map(|(i, v)| StateEntry {
             id: i as u64 + 1,
             position: i as u64 + 1,
-            value: StateValue::FaceRecord(Box::new(other.derive(&Embedding::new(v).unwrap()))),
+            value: StateValue::FaceRecord(Box::new(other.derive(&FaceEmbedding::new(v).unwrap()))),
         })
         .collect();
     let buf = encode(20, Some(other.params()), &es);
