@@ -12,7 +12,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use optout_core::ports::{IndexerKey, IndexerKeyStore, StoreError};
 
 use crate::config::SecretSource;
@@ -138,28 +137,15 @@ impl SsmIndexerKeys {
         let Source::Parameter { client, name, .. } = &self.source else {
             return Ok(HashMap::new());
         };
-        let out = match client
-            .get_parameter()
-            .name(name)
-            .with_decryption(true)
-            .send()
+        let Some(parameter) = crate::secrets::get_parameter(client, name)
             .await
-        {
-            Ok(out) => out,
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(GetParameterError::ParameterNotFound(_))
-                ) =>
-            {
-                tracing::warn!(parameter = %name, "indexer keys parameter missing: every indexer request is refused");
-                return Ok(HashMap::new());
-            }
-            Err(e) => return Err(unavailable("GetParameter", e)),
+            .map_err(|e| unavailable("GetParameter", e))?
+        else {
+            tracing::warn!(parameter = %name, "indexer keys parameter missing: every indexer request is refused");
+            return Ok(HashMap::new());
         };
-        let value = out
-            .parameter()
-            .and_then(|p| p.value())
+        let value = parameter
+            .value()
             .ok_or_else(|| StoreError::Corrupt(format!("parameter {name} has no value")))?;
         let keys = parse_keys(value)?;
         tracing::debug!(

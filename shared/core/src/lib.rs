@@ -46,6 +46,7 @@ pub mod signing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod upload_check;
+pub mod upload_policy;
 pub mod verdict;
 pub mod worker;
 

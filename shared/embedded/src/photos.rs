@@ -8,7 +8,8 @@ use optout_core::ports::{
     UploadSink, UploadTicket,
 };
 use optout_core::requester::valid_upload_key;
-use optout_core::signing::{KeyRing, TokenError, scope};
+use optout_core::signing::KeyRing;
+use optout_core::upload_policy;
 use rusqlite::{OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,10 +73,6 @@ impl FilePhotoStore {
         }
         Ok(keys.len())
     }
-
-    fn subject(key: &str, max: u64, redirect: Option<&str>) -> String {
-        format!("{key}\n{max}\n{}", redirect.unwrap_or(""))
-    }
 }
 
 #[async_trait]
@@ -87,14 +84,7 @@ impl PhotoStore for FilePhotoStore {
         expires_at: DateTime<Utc>,
         redirect: Option<&str>,
     ) -> Result<UploadForm, StoreError> {
-        let policy = self.keys.sign(
-            scope::UPLOAD,
-            &Self::subject(key, max_bytes, redirect),
-            expires_at,
-        );
-        let mut fields = BTreeMap::new();
-        fields.insert("key".to_owned(), key.to_owned());
-        fields.insert("policy".to_owned(), policy);
+        let fields = upload_policy::sign(&self.keys, key, max_bytes, redirect, expires_at);
         Ok(UploadForm {
             url: self.upload_url.clone(),
             fields,
@@ -207,31 +197,7 @@ impl PhotoStore for FilePhotoStore {
 #[async_trait]
 impl UploadSink for FilePhotoStore {
     fn check(&self, fields: &BTreeMap<String, String>) -> Result<UploadTicket, UploadRefused> {
-        let (Some(key), Some(policy)) = (fields.get("key"), fields.get("policy")) else {
-            return Err(UploadRefused::Invalid);
-        };
-        let (subject, _) = self
-            .keys
-            .verify(scope::UPLOAD, policy, self.clock.now())
-            .map_err(|e| match e {
-                TokenError::Expired => UploadRefused::Expired,
-                _ => UploadRefused::Invalid,
-            })?;
-        let mut parts = subject.splitn(3, '\n');
-        let (Some(signed_key), Some(max), Some(redirect)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(UploadRefused::Invalid);
-        };
-        if signed_key != key || !valid_upload_key(key) {
-            return Err(UploadRefused::Invalid);
-        }
-        let max_bytes = max.parse().map_err(|_| UploadRefused::Invalid)?;
-        Ok(UploadTicket {
-            key: key.clone(),
-            max_bytes,
-            redirect: (!redirect.is_empty()).then(|| redirect.to_owned()),
-        })
+        upload_policy::check(&self.keys, fields, self.clock.now())
     }
 
     async fn store(

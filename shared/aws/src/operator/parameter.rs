@@ -7,7 +7,6 @@
 //! came in between (or right after) and [`OperatorError::ConcurrentChange`] says so, with the
 //! versions, so the operator can look and repeat.
 
-use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::operation::put_parameter::PutParameterError;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterTier, ParameterType};
 
@@ -79,31 +78,15 @@ pub async fn read(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<Stored, Opera
         action: "ssm:GetParameter",
         resource: name,
     };
-    let out = match ssm
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
+    let Some(p) = crate::secrets::get_parameter(ssm, name)
         .await
-    {
-        Ok(out) => out,
-        Err(e)
-            if matches!(
-                e.as_service_error(),
-                Some(GetParameterError::ParameterNotFound(_))
-            ) =>
-        {
-            return Err(OperatorError::ParameterMissing {
-                name: name.to_owned(),
-                region: region(ssm),
-            });
-        }
-        Err(e) => return Err(call_error(&call, e)),
+        .map_err(|e| call_error(&call, e))?
+    else {
+        return Err(OperatorError::ParameterMissing {
+            name: name.to_owned(),
+            region: region(ssm),
+        });
     };
-    let p = out.parameter().ok_or_else(|| OperatorError::Invalid {
-        name: name.to_owned(),
-        reason: "GetParameter returned no parameter".into(),
-    })?;
     let kind = p
         .r#type()
         .map(|t| t.as_str().to_owned())

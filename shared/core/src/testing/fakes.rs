@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use super::failures::{Failures, lock};
 use crate::model::{AuditEvent, Case, CaseId, CaseState, Country, EmbedJob, ReviewerName};
 use crate::ports::*;
-use crate::requester::valid_upload_key;
-use crate::signing::{KeyRing, TokenError, scope};
+use crate::signing::KeyRing;
+use crate::upload_policy;
 
 // ---------------------------------------------------------------------------------------------
 // Cases
@@ -341,10 +341,6 @@ impl FakePhotoStore {
     pub fn serve_view_urls(&self, origin: &str) {
         *lock(&self.view_origin) = Some(origin.trim_end_matches('/').to_owned());
     }
-
-    fn subject(key: &str, max: u64, redirect: Option<&str>) -> String {
-        format!("{key}\n{max}\n{}", redirect.unwrap_or(""))
-    }
 }
 
 #[async_trait]
@@ -357,15 +353,7 @@ impl PhotoStore for FakePhotoStore {
         redirect: Option<&str>,
     ) -> Result<UploadForm, StoreError> {
         self.failures.store("upload_form")?;
-        let policy = self.keys.sign(
-            scope::UPLOAD,
-            &Self::subject(key, max_bytes, redirect),
-            expires_at,
-        );
-        let fields = BTreeMap::from([
-            ("key".to_owned(), key.to_owned()),
-            ("policy".to_owned(), policy),
-        ]);
+        let fields = upload_policy::sign(&self.keys, key, max_bytes, redirect, expires_at);
         Ok(UploadForm {
             url: self.upload_url.clone(),
             fields,
@@ -434,31 +422,7 @@ impl PhotoStore for FakePhotoStore {
 #[async_trait]
 impl UploadSink for FakePhotoStore {
     fn check(&self, fields: &BTreeMap<String, String>) -> Result<UploadTicket, UploadRefused> {
-        let (Some(key), Some(policy)) = (fields.get("key"), fields.get("policy")) else {
-            return Err(UploadRefused::Invalid);
-        };
-        let (subject, _) = self
-            .keys
-            .verify(scope::UPLOAD, policy, self.clock.now())
-            .map_err(|e| match e {
-                TokenError::Expired => UploadRefused::Expired,
-                _ => UploadRefused::Invalid,
-            })?;
-        let mut parts = subject.splitn(3, '\n');
-        let (Some(signed_key), Some(max), Some(redirect)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(UploadRefused::Invalid);
-        };
-        if signed_key != key || !valid_upload_key(key) {
-            return Err(UploadRefused::Invalid);
-        }
-        let max_bytes = max.parse().map_err(|_| UploadRefused::Invalid)?;
-        Ok(UploadTicket {
-            key: key.clone(),
-            max_bytes,
-            redirect: (!redirect.is_empty()).then(|| redirect.to_owned()),
-        })
+        upload_policy::check(&self.keys, fields, self.clock.now())
     }
 
     async fn store(
