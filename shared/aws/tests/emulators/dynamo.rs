@@ -17,6 +17,24 @@ fn store(s: &optout_aws::testing::Stack) -> DynamoCaseStore {
     )
 }
 
+/// The item of a case's personal data, read straight from its table.
+async fn personal_item(
+    s: &optout_aws::testing::Stack,
+    id: CaseId,
+) -> aws_sdk_dynamodb::operation::get_item::GetItemOutput {
+    s.clients
+        .dynamodb
+        .get_item()
+        .table_name(&s.config.personal_table)
+        .key(
+            "case_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(id.to_string()),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn insert_and_get_round_trip() {
     let s = stack("roundtrip").await;
@@ -59,18 +77,7 @@ async fn insert_and_get_round_trip() {
         !doc.contains("somchai") && !doc.contains("Somchai"),
         "personal data in the case item"
     );
-    let p = s
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&s.config.personal_table)
-        .key(
-            "case_id",
-            aws_sdk_dynamodb::types::AttributeValue::S(c.id.to_string()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let p = personal_item(&s, c.id).await;
     let expires: i64 = p.item().unwrap()["expires_at"]
         .as_n()
         .unwrap()
@@ -268,18 +275,7 @@ async fn erasing_personal_data_deletes_its_item() {
     e.personal = None;
     db.update_case(&e, &audit(&e, "erased")).await.unwrap();
     assert_eq!(db.get_case(c.id).await.unwrap(), Some(e));
-    let p = s
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&s.config.personal_table)
-        .key(
-            "case_id",
-            aws_sdk_dynamodb::types::AttributeValue::S(c.id.to_string()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let p = personal_item(&s, c.id).await;
     assert!(p.item().is_none());
 }
 
