@@ -1,7 +1,7 @@
 //! Handlers of the HTML pages and forms.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use optout_core::Lang;
@@ -105,6 +105,27 @@ fn unsupported_form(lang: Lang) -> Response {
     Surface::Site(lang).refuse(Refusal::NotAForm)
 }
 
+/// A posted HTML form: its fields, and the language of the answer (the form's hidden `lang`
+/// field, else the request's). A body that is not a form is refused in the request's language.
+pub(crate) struct PostedForm {
+    fields: HashMap<String, String>,
+    lang: Lang,
+}
+
+impl<S: Send + Sync> FromRequest<S> for PostedForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let page = PageLang::of(&parts);
+        let headers = parts.headers.clone();
+        let Body(body) = Body::from_request(Request::from_parts(parts, body), state).await?;
+        let fields = form_fields(&headers, &body).ok_or_else(|| unsupported_form(page.lang))?;
+        let lang = posted_lang(&fields, page);
+        Ok(PostedForm { fields, lang })
+    }
+}
+
 async fn photo_step(state: &AppState, lang: Lang, errors: &FieldErrors) -> Response {
     let redirect = format!(
         "{}/opt-out?lang={}",
@@ -165,17 +186,8 @@ pub async fn face_page(
     remember(lang, r)
 }
 
-async fn submit_form(
-    state: AppState,
-    lang: PageLang,
-    headers: HeaderMap,
-    body: Bytes,
-    kind: CaseKind,
-) -> Response {
-    let Some(f) = form_fields(&headers, &body) else {
-        return unsupported_form(lang.lang);
-    };
-    let l = posted_lang(&f, lang);
+async fn submit_form(state: AppState, form: PostedForm, kind: CaseKind) -> Response {
+    let PostedForm { fields: f, lang: l } = form;
     let v = values(&f);
     let phone_required = state.desk.settings.phone_required;
     match state.desk.submit(input(kind, l, &v)).await {
@@ -203,13 +215,8 @@ async fn submit_form(
 }
 
 /// `POST /opt-out`: the details of a face opt-out.
-pub async fn face_submit(
-    State(state): State<AppState>,
-    lang: PageLang,
-    headers: HeaderMap,
-    Body(body): Body,
-) -> Response {
-    submit_form(state, lang, headers, body, CaseKind::FaceOptOut).await
+pub async fn face_submit(State(state): State<AppState>, form: PostedForm) -> Response {
+    submit_form(state, form, CaseKind::FaceOptOut).await
 }
 
 /// `GET /dsa`: the DSA notice form.
@@ -228,13 +235,8 @@ pub async fn dsa_page(State(state): State<AppState>, lang: PageLang) -> Response
 }
 
 /// `POST /dsa`: a DSA notice.
-pub async fn dsa_submit(
-    State(state): State<AppState>,
-    lang: PageLang,
-    headers: HeaderMap,
-    Body(body): Body,
-) -> Response {
-    submit_form(state, lang, headers, body, CaseKind::DsaNotice).await
+pub async fn dsa_submit(State(state): State<AppState>, form: PostedForm) -> Response {
+    submit_form(state, form, CaseKind::DsaNotice).await
 }
 
 fn invalid_link(lang: Lang) -> Response {
@@ -282,15 +284,9 @@ pub async fn status_page(
 /// `POST /status/{token}/withdraw` (needs the `confirm` box).
 pub async fn withdraw(
     State(state): State<AppState>,
-    lang: PageLang,
     Param(token): Param,
-    headers: HeaderMap,
-    Body(body): Body,
+    PostedForm { fields: f, lang: l }: PostedForm,
 ) -> Response {
-    let Some(f) = form_fields(&headers, &body) else {
-        return unsupported_form(lang.lang);
-    };
-    let l = posted_lang(&f, lang);
     if !checked(&f, "confirm") {
         return match state.desk.status(&token).await {
             Ok(v) => {
@@ -394,15 +390,9 @@ pub async fn better_photo_page(
 /// `POST /status/{token}/photo`: attaches the uploaded better photo.
 pub async fn better_photo_submit(
     State(state): State<AppState>,
-    lang: PageLang,
     Param(token): Param,
-    headers: HeaderMap,
-    Body(body): Body,
+    PostedForm { fields: f, lang: l }: PostedForm,
 ) -> Response {
-    let Some(f) = form_fields(&headers, &body) else {
-        return unsupported_form(lang.lang);
-    };
-    let l = posted_lang(&f, lang);
     let key = f.get("upload_key").cloned().unwrap_or_default();
     match state.desk.replace_photo(&token, &key).await {
         Ok(case) => html(
@@ -454,15 +444,9 @@ pub async fn complaint_page(
 /// `POST /status/{token}/complaint`: contests the decision (field `complaint`).
 pub async fn complaint_submit(
     State(state): State<AppState>,
-    lang: PageLang,
     Param(token): Param,
-    headers: HeaderMap,
-    Body(body): Body,
+    PostedForm { fields: f, lang: l }: PostedForm,
 ) -> Response {
-    let Some(f) = form_fields(&headers, &body) else {
-        return unsupported_form(lang.lang);
-    };
-    let l = posted_lang(&f, lang);
     let text = f.get("complaint").cloned().unwrap_or_default();
     match state.desk.complain(&token, &text).await {
         Ok(_) => {
