@@ -557,15 +557,15 @@ async fn snapshots_are_stored_once_and_served_by_presigned_url() {
     assert_eq!(ctype, "application/json");
     assert_eq!(body, first);
 
-    let head = s
-        .clients
-        .s3
-        .head_object()
-        .bucket(&s.config.photo_bucket)
-        .key("snapshots/00000000000000000042.json")
-        .send()
-        .await
-        .unwrap();
+    let head_42 = || {
+        s.clients
+            .s3
+            .head_object()
+            .bucket(&s.config.photo_bucket)
+            .key("snapshots/00000000000000000042.json")
+            .send()
+    };
+    let head = head_42().await.unwrap();
     assert_eq!(
         head.server_side_encryption(),
         Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256)
@@ -577,15 +577,7 @@ async fn snapshots_are_stored_once_and_served_by_presigned_url() {
         .await
         .unwrap();
     assert_eq!(get(url).await.1, first);
-    let again = s
-        .clients
-        .s3
-        .head_object()
-        .bucket(&s.config.photo_bucket)
-        .key("snapshots/00000000000000000042.json")
-        .send()
-        .await
-        .unwrap();
+    let again = head_42().await.unwrap();
     assert_eq!(again.e_tag(), head.e_tag());
     assert_eq!(again.last_modified(), head.last_modified());
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use optout_aws::matcher_snapshots::MATCHER_SNAPSHOT_KEY;
 use optout_aws::testing::Stack;
 use optout_aws::{DynamoExclusions, S3MatcherSnapshots};
-use optout_core::exclusions::snapshot::{RefreshLimits, refresh};
+use optout_core::exclusions::snapshot::{RefreshLimits, Refreshed, refresh};
 use optout_core::exclusions::{ExclusionService, MatchSettings};
 use optout_core::model::CaseId;
 use optout_core::ports::*;
@@ -140,14 +140,7 @@ async fn a_cold_start_loads_the_snapshot_and_catches_up_from_the_feed() {
     for n in 0..6 {
         cases.push(add(x.as_ref(), n).await);
     }
-    let r = refresh(
-        x.as_ref(),
-        snaps.as_ref(),
-        MatchSettings::default(),
-        RefreshLimits::default(),
-    )
-    .await
-    .unwrap();
+    let r = refresh_now(&x, &snaps).await;
     assert!(r.written);
     assert_eq!((r.from, r.position, r.entries), (None, 24, 24));
     assert_eq!(snaps.position().await.unwrap(), Some(24));
@@ -211,23 +204,8 @@ async fn a_snapshot_round_trips_through_s3_in_ranged_parts() {
     for n in 0..30 {
         add(x.as_ref(), n).await;
     }
-    refresh(
-        x.as_ref(),
-        snaps.as_ref(),
-        MatchSettings::default(),
-        RefreshLimits::default(),
-    )
-    .await
-    .unwrap();
-    let whole = s
-        .clients
-        .s3
-        .get_object()
-        .bucket(&s.config.photo_bucket)
-        .key(MATCHER_SNAPSHOT_KEY)
-        .send()
-        .await
-        .unwrap();
+    refresh_now(&x, &snaps).await;
+    let whole = stored_object(&s).await;
     assert_eq!(
         whole.server_side_encryption(),
         Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256)
@@ -269,6 +247,30 @@ async fn a_snapshot_round_trips_through_s3_in_ranged_parts() {
     assert_eq!(records, 30);
 }
 
+/// The housekeeper's refresh with the default settings and limits.
+async fn refresh_now(x: &Arc<Counted>, snaps: &Arc<S3MatcherSnapshots>) -> Refreshed {
+    refresh(
+        x.as_ref(),
+        snaps.as_ref(),
+        MatchSettings::default(),
+        RefreshLimits::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The stored snapshot object, read straight from the bucket.
+async fn stored_object(s: &Stack) -> aws_sdk_s3::operation::get_object::GetObjectOutput {
+    s.clients
+        .s3
+        .get_object()
+        .bucket(&s.config.photo_bucket)
+        .key(MATCHER_SNAPSHOT_KEY)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn put_object(s: &Stack, body: Vec<u8>, position: u64) {
     s.clients
         .s3
@@ -290,23 +292,9 @@ async fn damaged_or_foreign_snapshots_are_refused_and_the_table_is_read() {
     for n in 0..10 {
         add(x.as_ref(), n).await;
     }
-    refresh(
-        x.as_ref(),
-        snaps.as_ref(),
-        MatchSettings::default(),
-        RefreshLimits::default(),
-    )
-    .await
-    .unwrap();
-    let good = s
-        .clients
-        .s3
-        .get_object()
-        .bucket(&s.config.photo_bucket)
-        .key(MATCHER_SNAPSHOT_KEY)
-        .send()
+    refresh_now(&x, &snaps).await;
+    let good = stored_object(&s)
         .await
-        .unwrap()
         .body
         .collect()
         .await
@@ -356,14 +344,7 @@ async fn damaged_or_foreign_snapshots_are_refused_and_the_table_is_read() {
     // the housekeeper's refresh replaces an unusable snapshot with a good one
     put_object(&s, good[..good.len() - 100].to_vec(), 30).await;
     add(x.as_ref(), 10).await;
-    let r = refresh(
-        x.as_ref(),
-        snaps.as_ref(),
-        MatchSettings::default(),
-        RefreshLimits::default(),
-    )
-    .await
-    .unwrap();
+    let r = refresh_now(&x, &snaps).await;
     assert!(r.written);
     assert_eq!(
         (r.from, r.position, r.entries),
