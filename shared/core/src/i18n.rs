@@ -3,7 +3,7 @@
 //! [`fill`]; values are escaped where they are shown (HTML pages and HTML email), never here.
 
 use crate::error::{FieldCode, FieldError};
-use crate::model::CaseState;
+use crate::model::{CaseKind, CaseState};
 use crate::verdict::Verdict;
 
 pub use crate::lang::Lang;
@@ -381,6 +381,34 @@ pub const TH: Texts = Texts {
     redress: "คุณสามารถโต้แย้งผลการตัดสินนี้ได้โดย (1) ใช้แบบฟอร์มโต้แย้งภายในของเราโดยไม่เสียค่าใช้จ่าย ภายในหกเดือนนับจากวันตัดสิน (2) ยื่นต่อองค์กรระงับข้อพิพาทนอกศาลที่ได้รับการรับรอง (มาตรา 21 ของกฎหมายบริการดิจิทัลของสหภาพยุโรป) (3) ฟ้องต่อศาล นอกจากนี้คุณยังสามารถร้องเรียนต่อหน่วยงานคุ้มครองข้อมูลส่วนบุคคลได้",
     mail_complaint_link: "แบบฟอร์มโต้แย้งสำหรับคำขอนี้:",
 };
+
+/// The texts that depend on the kind of request (one arm per kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindTexts {
+    /// What the request is called.
+    pub label: &'static str,
+    /// The label of its free-text reason.
+    pub reason: &'static str,
+    /// What happens next, as the receipt and the status page say.
+    pub next: &'static str,
+}
+
+/// The texts of `kind` in `lang`.
+pub fn kind_texts(lang: Lang, kind: CaseKind) -> KindTexts {
+    let t = texts(lang);
+    match kind {
+        CaseKind::FaceOptOut => KindTexts {
+            label: t.kind_face,
+            reason: t.reason_face,
+            next: t.next_face,
+        },
+        CaseKind::DsaNotice => KindTexts {
+            label: t.kind_dsa,
+            reason: t.reason_dsa,
+            next: t.next_dsa,
+        },
+    }
+}
 
 pub fn texts(lang: Lang) -> &'static Texts {
     match lang {

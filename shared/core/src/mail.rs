@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 
-use crate::i18n::{Lang, fill, state_label, texts};
-use crate::model::{Case, CaseKind};
+use crate::i18n::{Lang, fill, kind_texts, state_label, texts};
+use crate::model::Case;
 use crate::ports::Mail;
 use crate::settings::Settings;
 
@@ -138,15 +138,7 @@ pub fn receipt(
     let reference = case.id.to_string();
     let lang = case.lang;
     let mut received = vec![
-        format!(
-            "{}: {}",
-            t.status_kind,
-            if case.kind == CaseKind::FaceOptOut {
-                t.kind_face
-            } else {
-                t.kind_dsa
-            }
-        ),
+        format!("{}: {}", t.status_kind, kind_texts(lang, case.kind).label),
         format!("{}: {} {}", t.first_name, p.first_name, p.last_name),
         format!("{}: {}", t.email, p.email),
     ];
@@ -154,11 +146,7 @@ pub fn receipt(
         received.push(format!("{}: {}", t.phone, phone));
     }
     received.push(format!("{}: {}", t.country, p.country.name(lang)));
-    let reason_label = if case.kind == CaseKind::FaceOptOut {
-        t.reason_face
-    } else {
-        t.reason_dsa
-    };
+    let reason_label = kind_texts(lang, case.kind).reason;
     received.push(format!("{reason_label}\n{}", p.reason));
     if case.photo.is_some() {
         received.push(t.mail_photo_received.to_owned());
@@ -179,14 +167,7 @@ pub fn receipt(
         Block::Heading(t.mail_received_heading.to_owned()),
         Block::List(received),
         Block::Heading(t.mail_next_heading.to_owned()),
-        Block::Para(
-            if case.kind == CaseKind::FaceOptOut {
-                t.next_face
-            } else {
-                t.next_dsa
-            }
-            .to_owned(),
-        ),
+        Block::Para(kind_texts(lang, case.kind).next.to_owned()),
         Block::Para(t.mail_status_link.to_owned()),
         Block::Link(status_url.to_owned()),
         Block::Para(fill(

@@ -415,7 +415,57 @@ pub enum CaseKind {
     DsaNotice,
 }
 
+/// What a kind of request asks for and how it is handled: each answer is one `match` here, so
+/// that a new kind is decided in one place and the use cases ask these instead of naming kinds.
 impl CaseKind {
+    pub const ALL: [CaseKind; 2] = [CaseKind::FaceOptOut, CaseKind::DsaNotice];
+
+    /// The request comes with a photo (verified, hashed, excluded by its hashes).
+    pub fn takes_photo(self) -> bool {
+        match self {
+            CaseKind::FaceOptOut => true,
+            CaseKind::DsaNotice => false,
+        }
+    }
+
+    /// The photo's face is embedded and excluded: the photo must show one usable face, and a
+    /// reviewer may ask for a better one.
+    pub fn embeds_face(self) -> bool {
+        match self {
+            CaseKind::FaceOptOut => true,
+            CaseKind::DsaNotice => false,
+        }
+    }
+
+    /// The request names the links of specific images (at least one).
+    pub fn takes_links(self) -> bool {
+        match self {
+            CaseKind::FaceOptOut => false,
+            CaseKind::DsaNotice => true,
+        }
+    }
+
+    /// The requester must consent explicitly to the processing of biometric data.
+    pub fn needs_consent(self) -> bool {
+        self.embeds_face()
+    }
+
+    /// The requester must confirm the notice is made in good faith (DSA Art. 16(2)(d)).
+    pub fn needs_good_faith(self) -> bool {
+        match self {
+            CaseKind::FaceOptOut => false,
+            CaseKind::DsaNotice => true,
+        }
+    }
+
+    /// The legal ground an approval records in the audit trail.
+    pub fn approval_ground(self) -> &'static str {
+        match self {
+            CaseKind::FaceOptOut => "gdpr_art17_21,pdpa_s32_33",
+            CaseKind::DsaNotice => "dsa_art16",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaseKind::FaceOptOut => "face_opt_out",
@@ -423,11 +473,7 @@ impl CaseKind {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "face_opt_out" => Some(CaseKind::FaceOptOut),
-            "dsa_notice" => Some(CaseKind::DsaNotice),
-            _ => None,
-        }
+        CaseKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -1013,6 +1059,20 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(URL_MAX));
         assert_eq!(SourceUrl::parse(&long).unwrap_err().0, FieldCode::TooLong);
+    }
+
+    #[test]
+    fn kinds_answer_consistently() {
+        for k in CaseKind::ALL {
+            assert_eq!(CaseKind::parse(k.as_str()), Some(k));
+            // A face is embedded from a photo, and only with consent.
+            assert!(!k.embeds_face() || k.takes_photo(), "{k:?}");
+            assert_eq!(k.needs_consent(), k.embeds_face(), "{k:?}");
+            // Every request names what is to be excluded: a photo or links.
+            assert!(k.takes_photo() || k.takes_links(), "{k:?}");
+            assert!(!k.approval_ground().is_empty());
+        }
+        assert_eq!(CaseKind::parse("face"), None);
     }
 
     #[test]

@@ -151,7 +151,7 @@ impl Desk {
 
     async fn exclusion_values(&self, case: &Case) -> Result<Vec<ExclusionValue>, String> {
         let mut values = Vec::new();
-        if case.kind == CaseKind::FaceOptOut {
+        if case.kind.embeds_face() {
             let b = self
                 .ports
                 .biometrics

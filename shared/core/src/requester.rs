@@ -137,11 +137,10 @@ impl Desk {
     /// submission returns the case of the first one.
     pub async fn submit(&self, input: SubmissionInput) -> Result<Submitted, DeskError> {
         let parsed = parse_submission(&input, self.settings.phone_required);
-        let photo = match (input.kind, input.upload_key.as_deref()) {
-            (Some(CaseKind::FaceOptOut), Some(key)) => {
-                Some(self.check_upload(key).await.map(|v| (key.to_owned(), v)))
-            }
-            (Some(CaseKind::FaceOptOut), None) => {
+        let takes_photo = input.kind.is_some_and(CaseKind::takes_photo);
+        let photo = match (takes_photo, input.upload_key.as_deref()) {
+            (true, Some(key)) => Some(self.check_upload(key).await.map(|v| (key.to_owned(), v))),
+            (true, None) => {
                 let mut e = FieldErrors::default();
                 e.push("photo", FieldCode::UploadMissing);
                 Some(Err(DeskError::Invalid(e)))
@@ -371,44 +370,40 @@ pub fn parse_submission(
     };
     let reason = errs.take("reason", Reason::parse(&input.reason));
     let mut source_urls = Vec::new();
-    match kind {
-        Some(CaseKind::FaceOptOut) if !input.consent => {
-            errs.push("consent", FieldCode::ConsentRequired);
-        }
-        Some(CaseKind::FaceOptOut) => {}
-        Some(CaseKind::DsaNotice) => {
-            if !input.good_faith {
-                errs.push("good_faith", FieldCode::GoodFaithRequired);
-            }
-            let urls: Vec<&str> = input
-                .source_urls
-                .iter()
-                .map(|u| u.trim())
-                .filter(|u| !u.is_empty())
-                .collect();
-            if urls.is_empty() {
-                errs.push("source_urls", FieldCode::Required);
-            } else if urls.len() > URLS_MAX {
-                errs.push_limit("source_urls", FieldCode::TooManyUrls, URLS_MAX as u64);
-            } else {
-                for u in urls {
-                    match SourceUrl::parse(u) {
-                        Ok(u) if source_urls.contains(&u) => {
-                            errs.push("source_urls", FieldCode::DuplicateUrl);
-                            break;
-                        }
-                        Ok(u) => source_urls.push(u),
-                        Err(e) => {
-                            errs.take::<()>("source_urls", Err(e));
-                            break;
-                        }
+    if kind.is_some_and(CaseKind::needs_consent) && !input.consent {
+        errs.push("consent", FieldCode::ConsentRequired);
+    }
+    if kind.is_some_and(CaseKind::needs_good_faith) && !input.good_faith {
+        errs.push("good_faith", FieldCode::GoodFaithRequired);
+    }
+    if kind.is_some_and(CaseKind::takes_links) {
+        let urls: Vec<&str> = input
+            .source_urls
+            .iter()
+            .map(|u| u.trim())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if urls.is_empty() {
+            errs.push("source_urls", FieldCode::Required);
+        } else if urls.len() > URLS_MAX {
+            errs.push_limit("source_urls", FieldCode::TooManyUrls, URLS_MAX as u64);
+        } else {
+            for u in urls {
+                match SourceUrl::parse(u) {
+                    Ok(u) if source_urls.contains(&u) => {
+                        errs.push("source_urls", FieldCode::DuplicateUrl);
+                        break;
+                    }
+                    Ok(u) => source_urls.push(u),
+                    Err(e) => {
+                        errs.take::<()>("source_urls", Err(e));
+                        break;
                     }
                 }
             }
         }
-        None => {}
     }
-    if kind == Some(CaseKind::DsaNotice) && input.upload_key.is_some() {
+    if kind.is_some_and(|k| !k.takes_photo()) && input.upload_key.is_some() {
         // A notice names images by their links; a photo sent with it would be silently
         // dropped, so the client is told instead.
         errs.push("upload_key", FieldCode::NotAllowed);

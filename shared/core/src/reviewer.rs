@@ -243,7 +243,10 @@ impl Desk {
         let t = texts(lang);
         let date = human_date(lang, case.created_at);
         let count = case.source_urls.len().to_string();
-        let face = case.kind == CaseKind::FaceOptOut;
+        let face = match case.kind {
+            CaseKind::FaceOptOut => true,
+            CaseKind::DsaNotice => false,
+        };
         let facts = if face {
             fill(t.facts_face, &[("date", &date)])
         } else {
@@ -299,7 +302,7 @@ impl Desk {
     ) -> Result<Case, ReviewError> {
         let case = self.case(id).await?;
         let embedding_ready = match input {
-            DecisionInput::Approve { .. } if case.kind == CaseKind::FaceOptOut => self
+            DecisionInput::Approve { .. } if case.kind.embeds_face() => self
                 .ports
                 .biometrics
                 .get_biometrics(id)

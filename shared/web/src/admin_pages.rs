@@ -126,7 +126,7 @@ pub fn queue(reviewer: &Reviewer, q: &QueueQuery, page: &CasePage, now: DateTime
                 div { label for="kind" { "Kind" }
                     select id="kind" name="kind" {
                         option value="" { "any" }
-                        @for k in [CaseKind::FaceOptOut, CaseKind::DsaNotice] { option value=(k.as_str()) selected[q.kind == k.as_str()] { (kind_label(k)) } }
+                        @for k in CaseKind::ALL { option value=(k.as_str()) selected[q.kind == k.as_str()] { (kind_label(k)) } }
                     }
                 }
                 div { label for="country" { "Country" } input type="text" id="country" name="country" value=(q.country) size="3" maxlength="2"; }
@@ -213,7 +213,7 @@ fn decision_forms(case: &Case, csrf: &str) -> Markup {
             textarea id="reject-note" name="note" maxlength="2000" {}
             button.reject type="submit" { "Reject" }
         }
-        @if case.kind == CaseKind::FaceOptOut {
+        @if case.kind.embeds_face() {
             form.decide id="better-photo" method="post" action=(action) {
                 (hidden)
                 input type="hidden" name="decision" value="better_photo";
@@ -269,8 +269,8 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -
                         } @else {
                             dt { "Personal data" } dd { "erased" }
                         }
-                        @if c.kind == CaseKind::FaceOptOut { dt { "Consent" } dd { (if c.consent { "given" } else { "missing" }) } }
-                        @if c.kind == CaseKind::DsaNotice { dt { "Good faith" } dd { (if c.good_faith { "confirmed" } else { "missing" }) } }
+                        @if c.kind.needs_consent() { dt { "Consent" } dd { (if c.consent { "given" } else { "missing" }) } }
+                        @if c.kind.needs_good_faith() { dt { "Good faith" } dd { (if c.good_faith { "confirmed" } else { "missing" }) } }
                         @if !c.source_urls.is_empty() {
                             dt { "Links" } dd { ul id="urls" { @for u in &c.source_urls { li { (u) } } } }
                         }
@@ -295,7 +295,7 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -
                             img id="photo" src={ "/admin/cases/" (c.id) "/photo" } alt="submitted photo";
                             @if let Some(o) = details.and_then(overlay) { (o) }
                         }
-                    } @else if c.kind == CaseKind::FaceOptOut { p id="photo-gone" { "The photo was deleted (a decision was made) or is not available." } }
+                    } @else if c.kind.takes_photo() { p id="photo-gone" { "The photo was deleted (a decision was made) or is not available." } }
                     @if let Some(f) = findings {
                         h3 { "Quality" }
                         dl id="quality-figures" {

@@ -92,7 +92,7 @@ impl CaseRequest {
             // A face opt-out without a photo is refused by the desk, on the field `photo`.
             upload_key: self
                 .upload_key
-                .or_else(|| (kind == CaseKind::FaceOptOut).then(String::new)),
+                .or_else(|| kind.takes_photo().then(String::new)),
             idempotency_key,
         }
     }

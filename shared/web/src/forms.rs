@@ -89,7 +89,7 @@ fn input(kind: CaseKind, lang: Lang, v: &FormValues) -> SubmissionInput {
         consent: v.consent,
         good_faith: v.good_faith,
         source_urls: v.source_urls.lines().map(str::to_owned).collect(),
-        upload_key: (kind == CaseKind::FaceOptOut).then(|| v.upload_key.clone()),
+        upload_key: kind.takes_photo().then(|| v.upload_key.clone()),
         idempotency_key: (!v.form_token.is_empty()).then(|| v.form_token.clone()),
     }
 }

@@ -3,9 +3,11 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use optout_core::countries::COUNTRIES;
 use optout_core::error::FieldErrors;
-use optout_core::i18n::{Lang, Texts, field_error_message, quality_message, state_label, texts};
+use optout_core::i18n::{
+    Lang, Texts, field_error_message, kind_texts, quality_message, state_label, texts,
+};
 use optout_core::mail::human_date;
-use optout_core::model::{Case, CaseKind, CaseState};
+use optout_core::model::{Case, CaseState};
 use optout_core::ports::UploadForm;
 use optout_core::verdict::Verdict;
 
@@ -344,7 +346,7 @@ pub fn success(lang: Lang, case: &Case, status_url: &str) -> Markup {
             h1 { (t.success_title) }
             p { (t.success_reference) ": " span.ref id="reference" { (case.id) } }
             p { (t.success_email) }
-            p { (if case.kind == CaseKind::FaceOptOut { t.next_face } else { t.next_dsa }) }
+            p { (kind_texts(lang, case.kind).next) }
             p { a.button id="status-link" href=(status_url) { (t.status_title) } }
         },
     )
@@ -368,7 +370,7 @@ pub fn status(
             @if just_withdrawn { div.ok role="status" { (t.withdrawn_done) } }
             dl {
                 dt { (t.status_reference) } dd.ref { (case.id) }
-                dt { (t.status_kind) } dd { (if case.kind == CaseKind::FaceOptOut { t.kind_face } else { t.kind_dsa }) }
+                dt { (t.status_kind) } dd { (kind_texts(lang, case.kind).label) }
                 dt { (t.status_state) } dd id="state" data-state=(case.state.as_str()) { (state_label(lang, case.state)) }
                 dt { (t.status_received) } dd { (human_date(lang, case.created_at)) }
                 dt { (t.status_updated) } dd { (human_date(lang, case.updated_at)) }

@@ -207,8 +207,8 @@ impl Case {
             personal: Some(personal),
             photo,
             source_urls,
-            consent: consent && kind == CaseKind::FaceOptOut,
-            good_faith: good_faith && kind == CaseKind::DsaNotice,
+            consent: consent && kind.needs_consent(),
+            good_faith: good_faith && kind.needs_good_faith(),
             job_dispatched: false,
             receipt_sent: false,
             quality_issue: None,
@@ -507,7 +507,7 @@ impl Case {
         {
             return Err(DomainError::SameReviewer);
         }
-        let face = self.kind == CaseKind::FaceOptOut;
+        let face = self.kind.embeds_face();
         let outcome = input.outcome();
         if outcome == Outcome::Approved && face && !embedding_ready {
             return Err(DomainError::NotReady("the face embedding is missing"));
@@ -557,8 +557,7 @@ impl Case {
             Outcome::BetterPhoto => (CaseState::NeedsBetterPhoto, vec![Effect::DecisionMail]),
         };
         let ground = match (outcome, self.kind) {
-            (Outcome::Approved, CaseKind::FaceOptOut) => "gdpr_art17_21,pdpa_s32_33",
-            (Outcome::Approved, CaseKind::DsaNotice) => "dsa_art16",
+            (Outcome::Approved, kind) => kind.approval_ground(),
             (Outcome::Rejected, _) => "reject_reason",
             (Outcome::BetterPhoto, _) => "quality",
         };
