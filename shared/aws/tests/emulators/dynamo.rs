@@ -17,6 +17,18 @@ fn store(s: &optout_aws::testing::Stack) -> DynamoCaseStore {
     )
 }
 
+/// Inserts `case` with its `submitted` event under `key`.
+async fn insert(db: &DynamoCaseStore, case: &Case, key: Option<&str>) -> InsertOutcome {
+    db.insert_case(NewCase {
+        case,
+        audit: &audit(case, "submitted"),
+        idempotency_key: key,
+        job: None,
+    })
+    .await
+    .unwrap()
+}
+
 /// The item of a case's personal data, read straight from its table.
 async fn personal_item(
     s: &optout_aws::testing::Stack,
@@ -103,15 +115,7 @@ async fn duplicate_idempotency_key_and_photo() {
 
     // Same idempotency key, other photo.
     let second = case();
-    let out = db
-        .insert_case(NewCase {
-            case: &second,
-            audit: &audit(&second, "submitted"),
-            idempotency_key: Some("same-key-1"),
-            job: None,
-        })
-        .await
-        .unwrap();
+    let out = insert(&db, &second, Some("same-key-1")).await;
     assert_eq!(
         out,
         InsertOutcome::Duplicate(first.id, Unique::IdempotencyKey)
@@ -126,27 +130,11 @@ async fn duplicate_idempotency_key_and_photo() {
     // Other key, same photo.
     let mut third = case();
     third.photo = first.photo.clone();
-    let out = db
-        .insert_case(NewCase {
-            case: &third,
-            audit: &audit(&third, "submitted"),
-            idempotency_key: Some("other-key-2"),
-            job: None,
-        })
-        .await
-        .unwrap();
+    let out = insert(&db, &third, Some("other-key-2")).await;
     assert_eq!(out, InsertOutcome::Duplicate(first.id, Unique::Photo));
     // The key of the refused insert was not taken either.
     let fourth = case();
-    let out = db
-        .insert_case(NewCase {
-            case: &fourth,
-            audit: &audit(&fourth, "submitted"),
-            idempotency_key: Some("other-key-2"),
-            job: None,
-        })
-        .await
-        .unwrap();
+    let out = insert(&db, &fourth, Some("other-key-2")).await;
     assert_eq!(out, InsertOutcome::Inserted);
 }
 
@@ -155,14 +143,7 @@ async fn concurrent_updates_from_one_version_exactly_one_wins() {
     let s = stack("conflict").await;
     let db = Arc::new(store(&s));
     let c = case();
-    db.insert_case(NewCase {
-        case: &c,
-        audit: &audit(&c, "submitted"),
-        idempotency_key: None,
-        job: None,
-    })
-    .await
-    .unwrap();
+    insert(&db, &c, None).await;
     for round in 0..3u64 {
         let current = db.get_case(c.id).await.unwrap().unwrap();
         assert_eq!(current.version, 1 + round);
@@ -261,14 +242,7 @@ async fn erasing_personal_data_deletes_its_item() {
     let s = stack("erase").await;
     let db = store(&s);
     let c = case();
-    db.insert_case(NewCase {
-        case: &c,
-        audit: &audit(&c, "submitted"),
-        idempotency_key: None,
-        job: None,
-    })
-    .await
-    .unwrap();
+    insert(&db, &c, None).await;
     let mut e = c.clone();
     e.version = 2;
     e.state = CaseState::Withdrawn;
@@ -291,14 +265,7 @@ async fn list_cases_pages_in_queue_order_with_filters() {
         if i == 4 {
             c.kind = CaseKind::DsaNotice;
         }
-        db.insert_case(NewCase {
-            case: &c,
-            audit: &audit(&c, "submitted"),
-            idempotency_key: None,
-            job: None,
-        })
-        .await
-        .unwrap();
+        insert(&db, &c, None).await;
         ids.push(c.id);
     }
     let all = CaseFilter {

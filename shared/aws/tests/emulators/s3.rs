@@ -29,6 +29,15 @@ async fn post(form: &UploadForm, bytes: Vec<u8>, content_type: Option<&str>) -> 
     client.post(&form.url).multipart(mp).send().await.unwrap()
 }
 
+/// An upload form for `key` of at most `max` bytes, valid an hour, with no redirect.
+async fn form_for(ports: &optout_core::Ports, key: &str, max: u64) -> UploadForm {
+    ports
+        .photos
+        .upload_form(key, max, Utc::now() + Duration::hours(1), None)
+        .await
+        .unwrap()
+}
+
 async fn tag_state(s: &optout_aws::testing::Stack, key: &str) -> Option<String> {
     let out = s
         .clients
@@ -105,11 +114,7 @@ async fn plain_form_without_a_declared_type_lets_the_bytes_decide() {
     let s = stack("anytype").await;
     let ports = s.ports();
     let key = upload_key();
-    let form = ports
-        .photos
-        .upload_form(&key, 100_000, Utc::now() + Duration::hours(1), None)
-        .await
-        .unwrap();
+    let form = form_for(&ports, &key, 100_000).await;
     let resp = post(&form, png(70, 70), None).await;
     assert!(resp.status().is_success(), "status {}", resp.status());
     let photo = ports.photos.read(&key, 100_000).await.unwrap();
@@ -125,11 +130,7 @@ async fn too_big_wrong_type_and_missing_uploads_are_refused() {
 
     // Too big: refused by S3's policy check where the store enforces it, else by `read`.
     let key = upload_key();
-    let form = ports
-        .photos
-        .upload_form(&key, max, Utc::now() + Duration::hours(1), None)
-        .await
-        .unwrap();
+    let form = form_for(&ports, &key, max).await;
     let big = png(300, 300);
     assert!(big.len() as u64 > max);
     let resp = post(&form, big, Some("image/png")).await;
@@ -142,11 +143,7 @@ async fn too_big_wrong_type_and_missing_uploads_are_refused() {
 
     // Wrong type: refused by the policy, else by the verification of what `read` returns.
     let key = upload_key();
-    let form = ports
-        .photos
-        .upload_form(&key, max, Utc::now() + Duration::hours(1), None)
-        .await
-        .unwrap();
+    let form = form_for(&ports, &key, max).await;
     let resp = post(
         &form,
         b"#!/bin/sh\necho hi\n".to_vec(),
@@ -166,11 +163,7 @@ async fn too_big_wrong_type_and_missing_uploads_are_refused() {
     }
     // An image body declared as another image type is refused by the verification.
     let key = upload_key();
-    let form = ports
-        .photos
-        .upload_form(&key, 100_000, Utc::now() + Duration::hours(1), None)
-        .await
-        .unwrap();
+    let form = form_for(&ports, &key, 100_000).await;
     assert!(
         post(&form, png(64, 64), Some("image/jpeg"))
             .await
@@ -203,11 +196,7 @@ async fn a_large_photo_is_viewed_by_presigned_get() {
     let ports = s.ports();
     let key = upload_key();
     let max = 10 * 1024 * 1024;
-    let form = ports
-        .photos
-        .upload_form(&key, max, Utc::now() + Duration::hours(1), None)
-        .await
-        .unwrap();
+    let form = form_for(&ports, &key, max).await;
     let img = noisy_png(1780, 1780);
     assert!(
         img.len() > 9_400_000 && (img.len() as u64) < max,
