@@ -81,13 +81,7 @@ async fn a_receipt_ses_refused_is_sent_by_the_next_run() {
     let report = run(&desk, &lease(&stack)).await.unwrap();
     assert!(report.relayed >= 1, "{report:?}");
     assert!(ses_text().await.contains(&email), "the receipt reached SES");
-    let case = desk
-        .ports
-        .cases
-        .get_case(submitted.case.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let case = stored(&desk, submitted.case.id).await;
     assert!(case.receipt_sent);
 
     // Nothing is left: the next run finds nothing of this case to do.
@@ -117,13 +111,7 @@ async fn a_withdrawn_case_is_erased_after_the_retention_period() {
     *clock.0.lock().unwrap() += retention + Duration::days(1);
     let report: Report = run(&desk, &lease(&stack)).await.unwrap();
     assert_eq!(report.erased, 1, "{report:?}");
-    let case = desk
-        .ports
-        .cases
-        .get_case(submitted.case.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let case = stored(&desk, submitted.case.id).await;
     assert_eq!(case.state, CaseState::Erased);
     assert!(case.personal.is_none());
     assert!(case.source_urls.is_empty());
@@ -145,11 +133,7 @@ async fn one_run_at_a_time() {
     let stack = Stack::create(Emulators::shared(), "hk-lease")
         .await
         .unwrap();
-    let desk = Desk::new(
-        stack.ports(),
-        KeyRing::generate("k1"),
-        Settings::local("https://optout.example.org"),
-    );
+    let desk = stack.local_desk();
     let l = lease(&stack);
     let now = Utc::now();
 
@@ -188,4 +172,9 @@ async fn one_run_at_a_time() {
     let (a, b) = tokio::join!(run(&desk, &l), run(&desk, &l));
     let skipped = [a.unwrap().skipped, b.unwrap().skipped];
     assert_eq!(skipped.iter().filter(|s| **s).count(), 1, "{skipped:?}");
+}
+
+/// The case as stored.
+async fn stored(desk: &Desk, id: optout_core::model::CaseId) -> optout_core::model::Case {
+    desk.ports.cases.get_case(id).await.unwrap().unwrap()
 }

@@ -5,11 +5,8 @@
 use chrono::Utc;
 use optout_aws::matcher_snapshots::MATCHER_SNAPSHOT_KEY;
 use optout_aws::testing::{Emulators, Stack};
-use optout_core::Desk;
 use optout_core::model::CaseId;
 use optout_core::ports::ExclusionValue;
-use optout_core::settings::Settings;
-use optout_core::signing::KeyRing;
 use optout_housekeeper_fn::matcher_snapshot::refresh;
 
 async fn etag(stack: &Stack) -> Option<String> {
@@ -30,11 +27,7 @@ async fn the_snapshot_is_written_when_the_head_moved_and_not_otherwise() {
     let stack = Stack::create(Emulators::shared(), "hk-matcher")
         .await
         .unwrap();
-    let desk = Desk::new(
-        stack.ports(),
-        KeyRing::generate("k1"),
-        Settings::local("https://optout.example.org"),
-    );
+    let desk = stack.local_desk();
     let x = desk.ports.exclusions.clone();
     let approve = |n: u32| {
         let x = x.clone();

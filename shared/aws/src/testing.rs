@@ -604,6 +604,16 @@ impl Stack {
     pub fn ports(&self) -> optout_core::Ports {
         crate::ports(&self.sdk, &self.config, &self.desk, &self.clients)
     }
+
+    /// A desk on this stack's ports with a new key ring and the local defaults
+    /// (`Settings::local` on `https://optout.example.org`).
+    pub fn local_desk(&self) -> optout_core::Desk {
+        optout_core::Desk::new(
+            self.ports(),
+            optout_core::signing::KeyRing::generate("k1"),
+            optout_core::settings::Settings::local("https://optout.example.org"),
+        )
+    }
 }
 
 async fn create_table(
