@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::case::{Command, NewRequest};
+use crate::case::{Command, Executed, NewRequest};
 use crate::desk::{Desk, DeskError, tokio_blocking};
 use crate::error::{FieldCode, FieldCodeWithLimit, FieldErrors};
 use crate::i18n::Lang;
@@ -229,11 +229,7 @@ impl Desk {
 
     /// The case behind a status token. Unknown, tampered and expired tokens are all `InvalidLink`.
     pub async fn status(&self, token: &str) -> Result<StatusView, DeskError> {
-        let (subject, link_expires) = self
-            .keys
-            .verify(scope::STATUS, token, self.now())
-            .map_err(|_| DeskError::InvalidLink)?;
-        let id = CaseId::parse(&subject).ok_or(DeskError::InvalidLink)?;
+        let (id, link_expires) = self.token_case(token)?;
         let case = self
             .ports
             .cases
@@ -250,13 +246,15 @@ impl Desk {
         })
     }
 
-    /// The case id a status token names (unknown, tampered and expired tokens are `InvalidLink`).
-    fn token_case(&self, token: &str) -> Result<CaseId, DeskError> {
-        let (subject, _) = self
+    /// The case id a status token names and when the token expires (unknown, tampered and
+    /// expired tokens are `InvalidLink`).
+    fn token_case(&self, token: &str) -> Result<(CaseId, DateTime<Utc>), DeskError> {
+        let (subject, expires) = self
             .keys
             .verify(scope::STATUS, token, self.now())
             .map_err(|_| DeskError::InvalidLink)?;
-        CaseId::parse(&subject).ok_or(DeskError::InvalidLink)
+        let id = CaseId::parse(&subject).ok_or(DeskError::InvalidLink)?;
+        Ok((id, expires))
     }
 
     /// Runs a requester's command on the case behind a status token (an erased case is answered
@@ -266,12 +264,17 @@ impl Desk {
         token: &str,
         mut decide: impl FnMut(&Case) -> Option<Command>,
     ) -> Result<Case, DeskError> {
-        let id = self.token_case(token)?;
+        let (id, _) = self.token_case(token)?;
         let done = self.cases().run(id, |c| Ok(decide(c))).await?;
+        Ok(self.after(done).await)
+    }
+
+    /// The case after a command: its outbox is run when the command scheduled something.
+    async fn after(&self, done: Executed) -> Case {
         if done.transition.is_some_and(|t| !t.scheduled.is_empty()) {
-            return Ok(self.dispatch(done.case).await);
+            return self.dispatch(done.case).await;
         }
-        Ok(done.case)
+        done.case
     }
 
     /// Withdraws the request behind a status token: the case becomes `withdrawn`, and its outbox
@@ -309,13 +312,17 @@ impl Desk {
             sha256: v.sha256,
             generation: 0, // set by the case
         };
-        let case = self
-            .by_token(token, |c| {
-                (!same_form(c)).then(|| Command::ReplacePhoto {
+        // The case as read above: a change while the photo was checked is a lost race, and the
+        // executor reads it again.
+        let done = self
+            .cases()
+            .run_from(case, |c| {
+                Ok((!same_form(c)).then(|| Command::ReplacePhoto {
                     photo: photo.clone(),
-                })
+                }))
             })
             .await?;
+        let case = self.after(done).await;
         tracing::info!(case = %case.id, "better photo received");
         Ok(case)
     }

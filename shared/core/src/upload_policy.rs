@@ -6,12 +6,12 @@
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-use crate::ports::{UploadRefused, UploadTicket};
+use crate::ports::{UploadForm, UploadRefused, UploadTicket};
 use crate::requester::valid_upload_key;
 use crate::signing::{KeyRing, TokenError, scope};
 
 /// The signed fields of a form for photo `key` (`key` and `policy`), valid until `expires_at`.
-pub fn sign(
+fn sign(
     keys: &KeyRing,
     key: &str,
     max_bytes: u64,
@@ -24,6 +24,25 @@ pub fn sign(
         ("key".to_owned(), key.to_owned()),
         ("policy".to_owned(), policy),
     ])
+}
+
+/// The upload form of photo `key`, posted to `url` (the store's receiver).
+pub fn form(
+    keys: &KeyRing,
+    url: &str,
+    key: &str,
+    max_bytes: u64,
+    redirect: Option<&str>,
+    expires_at: DateTime<Utc>,
+) -> UploadForm {
+    UploadForm {
+        url: url.to_owned(),
+        fields: sign(keys, key, max_bytes, redirect, expires_at),
+        file_field: "file".to_owned(),
+        key: key.to_owned(),
+        max_bytes,
+        expires_at,
+    }
 }
 
 /// Checks the fields of a posted form at `now`: what it allows, or why not.

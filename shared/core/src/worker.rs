@@ -52,11 +52,6 @@ impl EmbedJobs {
             })?;
         Ok((done.case, done.transition.is_some()))
     }
-
-    /// The link that lets the requester upload a better photo for the same case.
-    pub fn better_photo_url(&self, case: &Case) -> String {
-        self.desk.better_photo_url(case)
-    }
 }
 
 #[async_trait]

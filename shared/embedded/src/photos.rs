@@ -84,15 +84,14 @@ impl PhotoStore for FilePhotoStore {
         expires_at: DateTime<Utc>,
         redirect: Option<&str>,
     ) -> Result<UploadForm, StoreError> {
-        let fields = upload_policy::sign(&self.keys, key, max_bytes, redirect, expires_at);
-        Ok(UploadForm {
-            url: self.upload_url.clone(),
-            fields,
-            file_field: "file".to_owned(),
-            key: key.to_owned(),
+        Ok(upload_policy::form(
+            &self.keys,
+            &self.upload_url,
+            key,
             max_bytes,
+            redirect,
             expires_at,
-        })
+        ))
     }
 
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError> {

@@ -353,15 +353,14 @@ impl PhotoStore for FakePhotoStore {
         redirect: Option<&str>,
     ) -> Result<UploadForm, StoreError> {
         self.failures.store("upload_form")?;
-        let fields = upload_policy::sign(&self.keys, key, max_bytes, redirect, expires_at);
-        Ok(UploadForm {
-            url: self.upload_url.clone(),
-            fields,
-            file_field: "file".to_owned(),
-            key: key.to_owned(),
+        Ok(upload_policy::form(
+            &self.keys,
+            &self.upload_url,
+            key,
             max_bytes,
+            redirect,
             expires_at,
-        })
+        ))
     }
 
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError> {
