@@ -633,6 +633,49 @@ pub trait BiometricStore: Send + Sync {
     async fn delete_biometrics(&self, case_id: CaseId) -> Result<(), StoreError>;
 }
 
+/// An image fetched from a public link (a link of a DSA notice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedImage {
+    pub bytes: Vec<u8>,
+    /// The `Content-Type` the server sent (an `image/*` type).
+    pub content_type: String,
+    /// Where the image was found in the end, after redirects.
+    pub final_url: String,
+}
+
+/// Why a link's image could not be fetched. None of these fails a case: the link stays excluded
+/// by its address and the reviewer is shown why its image could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The link, or a redirect, leads where the fetcher never goes (not http(s), a private,
+    /// loopback or link-local address, too many redirects, credentials in the link).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The server answered with something other than an image.
+    #[error("not an image: {0}")]
+    NotImage(String),
+    /// The image is larger than the limit (in bytes).
+    #[error("larger than {0} bytes")]
+    TooLarge(u64),
+    /// The server took longer than the time limit.
+    #[error("timed out")]
+    Timeout,
+    /// The server answered with an error status.
+    #[error("HTTP status {0}")]
+    Status(u16),
+    /// The name did not resolve or the connection failed.
+    #[error("network error: {0}")]
+    Network(String),
+}
+
+/// Fetches the image behind a public link, safely: http(s) only, public addresses only (checked
+/// for every address a name resolves to, again after each redirect), image content types only,
+/// with size and time limits, no cookies and no credentials.
+#[async_trait]
+pub trait LinkFetcher: Send + Sync {
+    async fn fetch(&self, url: &NormalizedUrl) -> Result<FetchedImage, FetchError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
