@@ -37,6 +37,8 @@ pub const PHONE_REQUIRED: &str = "OPTOUT_PHONE_REQUIRED";
 pub const DECISION_DAYS: &str = "OPTOUT_DECISION_DAYS";
 /// Days personal data is kept after the decision.
 pub const RETENTION_DAYS: &str = "OPTOUT_RETENTION_DAYS";
+/// Days a case waits for a usable photo before it lapses.
+pub const LAPSE_DAYS: &str = "OPTOUT_LAPSE_DAYS";
 /// Days a decision may be contested.
 pub const COMPLAINT_DAYS: &str = "OPTOUT_COMPLAINT_DAYS";
 /// Days a status link stays valid.
@@ -86,6 +88,11 @@ pub const VARS: &[Var] = &[
         name: RETENTION_DAYS,
         meaning: "days personal data is kept after the decision (1-3650)",
         default: Some("183"),
+    },
+    Var {
+        name: LAPSE_DAYS,
+        meaning: "days a request waits for a usable photo before it lapses and its photo is erased (1-3650)",
+        default: Some("30"),
     },
     Var {
         name: COMPLAINT_DAYS,
@@ -299,6 +306,7 @@ impl DeskConfig {
         settings.decision_due = days(DECISION_DAYS)?;
         settings.retention = days(RETENTION_DAYS)?;
         settings.complaint_window = days(COMPLAINT_DAYS)?;
+        settings.lapse_after = days(LAPSE_DAYS)?;
         settings.status_link_ttl = days(STATUS_LINK_DAYS)?;
         settings.upload_ttl = Duration::minutes(upload_minutes);
         Ok(DeskConfig {
@@ -367,6 +375,7 @@ mod tests {
         assert!(c.settings.phone_required);
         assert_eq!(c.settings.decision_due, Duration::days(30));
         assert_eq!(c.settings.retention, Duration::days(183));
+        assert_eq!(c.settings.lapse_after, Duration::days(30));
         assert_eq!(c.settings.complaint_window, Duration::days(183));
         assert_eq!(c.settings.status_link_ttl, Duration::days(400));
         assert_eq!(c.settings.upload_ttl, Duration::minutes(60));
@@ -386,6 +395,7 @@ mod tests {
             (DECISION_DAYS, "14"),
             (RETENTION_DAYS, "90"),
             (COMPLAINT_DAYS, "60"),
+            (LAPSE_DAYS, "10"),
             (STATUS_LINK_DAYS, "200"),
             (UPLOAD_LINK_MINUTES, "15"),
             (PDQ_RADIUS, "24"),
@@ -398,6 +408,7 @@ mod tests {
         assert!(!c.settings.phone_required);
         assert_eq!(c.settings.decision_due, Duration::days(14));
         assert_eq!(c.settings.retention, Duration::days(90));
+        assert_eq!(c.settings.lapse_after, Duration::days(10));
         assert_eq!(c.settings.complaint_window, Duration::days(60));
         assert_eq!(c.settings.status_link_ttl, Duration::days(200));
         assert_eq!(c.settings.upload_ttl, Duration::minutes(15));
@@ -433,6 +444,7 @@ mod tests {
             (DECISION_DAYS, "thirty"),
             (RETENTION_DAYS, "3651"),
             (COMPLAINT_DAYS, "-1"),
+            (LAPSE_DAYS, "0"),
             (STATUS_LINK_DAYS, "1.5"),
             (UPLOAD_LINK_MINUTES, "1"),
             (PDQ_RADIUS, "65"),

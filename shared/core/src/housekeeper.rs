@@ -1,6 +1,6 @@
 //! The housekeeper's use cases, run periodically in both modes (a loop in the embedded mode, a
 //! scheduled function in AWS): the relay that finishes what a failure interrupted, and the
-//! retention sweep that erases personal data.
+//! sweeps that end the cases waiting too long for a photo and erase personal data.
 
 use chrono::{DateTime, Utc};
 
@@ -16,6 +16,8 @@ pub struct Housekeeping {
     pub relayed: usize,
     /// Cases whose personal data was erased at the end of the retention period.
     pub erased: usize,
+    /// Cases that lapsed without a usable photo.
+    pub lapsed: usize,
 }
 
 impl Desk {
@@ -49,29 +51,55 @@ impl Desk {
                 CaseState::Approved,
                 CaseState::Rejected,
                 CaseState::Withdrawn,
+                CaseState::Lapsed,
             ],
             updated_before: Some(now - self.settings.retention),
             ..Default::default()
         };
+        let erased = self.sweep(&filter, Command::Erase).await?;
+        if erased > 0 {
+            tracing::info!(erased, "personal data erased after the retention period");
+        }
+        Ok(erased)
+    }
+
+    /// Ends the cases that waited for a usable photo longer than the lapse period: each becomes
+    /// `lapsed`, and its outbox deletes its photo and tells the requester. Returns how many.
+    pub async fn sweep_lapsed(&self, now: DateTime<Utc>) -> Result<usize, DeskError> {
+        let filter = CaseFilter {
+            states: vec![CaseState::NeedsBetterPhoto],
+            updated_before: Some(now - self.settings.lapse_after),
+            ..Default::default()
+        };
+        let lapsed = self.sweep(&filter, Command::Lapse).await?;
+        if lapsed > 0 {
+            tracing::info!(lapsed, "cases lapsed without a usable photo");
+        }
+        Ok(lapsed)
+    }
+
+    /// Applies `command` to every case `filter` lists, page by page, and runs each outbox.
+    /// A case that changed meanwhile (a complaint, a withdrawal, a new photo) is left for the
+    /// next sweep. Returns how many cases the command moved.
+    async fn sweep(&self, filter: &CaseFilter, command: Command) -> Result<usize, DeskError> {
         let mut after = None;
-        let mut erased = 0;
+        let mut moved = 0;
         loop {
             let page = self
                 .ports
                 .cases
-                .list_cases(&filter, 100, after.as_ref())
+                .list_cases(filter, 100, after.as_ref())
                 .await?;
             for case in page.cases {
                 match self
                     .cases()
-                    .run_from(case, |_| Ok(Some(Command::Erase)))
+                    .run_from(case, |_| Ok(Some(command.clone())))
                     .await
                 {
                     Ok(done) => {
-                        erased += 1;
+                        moved += 1;
                         self.dispatch(done.case).await;
                     }
-                    // It changed (a complaint, a withdrawal): the next sweep looks again.
                     Err(ExecError::Refused(_) | ExecError::Busy | ExecError::NotFound) => {}
                     Err(ExecError::Store(e)) => return Err(e.into()),
                 }
@@ -81,21 +109,25 @@ impl Desk {
                 None => break,
             }
         }
-        if erased > 0 {
-            tracing::info!(erased, "personal data erased after the retention period");
-        }
-        Ok(erased)
+        Ok(moved)
     }
 
     /// One round of the periodic work: finish interrupted dispatches and decision effects (at
-    /// most `batch` cases), then erase personal data whose retention period ended. Both steps run
-    /// even when the first fails; the first error is returned after the second step.
+    /// most `batch` cases), end the cases whose lapse period ended, then erase personal data
+    /// whose retention period ended. Every step runs even when an earlier one fails; the first
+    /// error is returned after the last step.
     pub async fn housekeep(&self, batch: usize) -> Result<Housekeeping, DeskError> {
         let relayed = self.relay(batch).await;
-        let erased = self.sweep_retention(self.now()).await;
-        match (relayed, erased) {
-            (Ok(relayed), Ok(erased)) => Ok(Housekeeping { relayed, erased }),
-            (Err(e), _) | (_, Err(e)) => Err(e),
+        let now = self.now();
+        let lapsed = self.sweep_lapsed(now).await;
+        let erased = self.sweep_retention(now).await;
+        match (relayed, lapsed, erased) {
+            (Ok(relayed), Ok(lapsed), Ok(erased)) => Ok(Housekeeping {
+                relayed,
+                erased,
+                lapsed,
+            }),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
         }
     }
 }

@@ -174,6 +174,7 @@ pub fn receipt(
             t.mail_status_link_private,
             &[("date", &human_date(lang, status_expires))],
         )),
+        Block::Para(scope_notice(case, s)),
     ];
     blocks.extend(footer(case, s));
     Some(email(case, &to, "receipt", subject, blocks))
@@ -204,6 +205,36 @@ pub fn withdrawn(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
     Some(email(case, &to, "withdrawn", subject, blocks))
 }
 
+/// The notice that a case lapsed: no usable photo came within the lapse period.
+pub fn lapsed(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
+    let t = texts(case.lang);
+    let (to, hello) = greeting(case)?;
+    let reference = case.id.to_string();
+    let subject = fill(t.mail_lapsed_subject, &[("reference", &reference)]);
+    let mut blocks = vec![
+        Block::Para(hello),
+        Block::Para(fill(
+            t.mail_lapsed_body,
+            &[
+                ("reference", &reference),
+                ("days", &s.lapse_after.num_days().to_string()),
+                ("date", &human_date(case.lang, at)),
+            ],
+        )),
+        Block::Para(scope_notice(case, s)),
+    ];
+    blocks.extend(footer(case, s));
+    Some(email(case, &to, "lapsed", subject, blocks))
+}
+
+/// What the desk does and does not do, and where questions go.
+fn scope_notice(case: &Case, s: &Settings) -> String {
+    fill(
+        texts(case.lang).scope_notice,
+        &[("contact", &s.contact_email)],
+    )
+}
+
 /// The request for a better photo after a failed quality gate, with the link to upload one.
 pub fn better_photo(
     case: &Case,
@@ -222,6 +253,9 @@ pub fn better_photo(
         Block::Para(t.mail_better_photo_link.to_owned()),
         Block::Link(upload_url.to_owned()),
     ];
+    if case.kind.embeds_face() {
+        blocks.push(Block::Para(t.mail_better_photo_or_image.to_owned()));
+    }
     blocks.extend(footer(case, s));
     let generation = case.photo.as_ref().map_or(0, |p| p.generation);
     Some(email(case, &to, "better_photo", subject, blocks).occurrence(generation))
@@ -266,6 +300,7 @@ pub fn decision(case: &Case, s: &Settings, complaint_url: &str) -> Option<Mail> 
         Block::Para(st.redress.clone()),
         Block::Para(t.mail_complaint_link.to_owned()),
         Block::Link(complaint_url.to_owned()),
+        Block::Para(scope_notice(case, s)),
     ]);
     blocks.extend(footer(case, s));
     let decided = case

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-use optout_matcher::{NormalizedUrl, Sha256};
+use optout_matcher::{NormalizedUrl, PdqHash, Sha256};
 
 use crate::countries::COUNTRIES;
 use crate::error::{FieldCode, FieldCodeWithLimit};
@@ -411,6 +411,9 @@ impl From<CaseId> for String {
 pub enum CaseKind {
     /// "Remove my face and never index it again": needs a photo and consent to biometric processing.
     FaceOptOut,
+    /// "Stop indexing this image": a picture the requester owns or has a personal stake in (face
+    /// or no face), excluded by its hashes, and by the faces it shows when the requester asks.
+    ImageOptOut,
     /// A notice under the EU Digital Services Act about specific images at given URLs.
     DsaNotice,
 }
@@ -418,12 +421,16 @@ pub enum CaseKind {
 /// What a kind of request asks for and how it is handled: each answer is one `match` here, so
 /// that a new kind is decided in one place and the use cases ask these instead of naming kinds.
 impl CaseKind {
-    pub const ALL: [CaseKind; 2] = [CaseKind::FaceOptOut, CaseKind::DsaNotice];
+    pub const ALL: [CaseKind; 3] = [
+        CaseKind::FaceOptOut,
+        CaseKind::ImageOptOut,
+        CaseKind::DsaNotice,
+    ];
 
     /// The request comes with a photo (verified, hashed, excluded by its hashes).
     pub fn takes_photo(self) -> bool {
         match self {
-            CaseKind::FaceOptOut => true,
+            CaseKind::FaceOptOut | CaseKind::ImageOptOut => true,
             CaseKind::DsaNotice => false,
         }
     }
@@ -433,27 +440,37 @@ impl CaseKind {
     pub fn embeds_face(self) -> bool {
         match self {
             CaseKind::FaceOptOut => true,
-            CaseKind::DsaNotice => false,
+            CaseKind::ImageOptOut | CaseKind::DsaNotice => false,
+        }
+    }
+
+    /// The requester may ask that the faces the image shows be excluded too (each face the
+    /// detector finds, shown to the reviewer).
+    pub fn offers_faces(self) -> bool {
+        match self {
+            CaseKind::ImageOptOut => true,
+            CaseKind::FaceOptOut | CaseKind::DsaNotice => false,
         }
     }
 
     /// The request names the links of specific images (at least one).
     pub fn takes_links(self) -> bool {
         match self {
-            CaseKind::FaceOptOut => false,
+            CaseKind::FaceOptOut | CaseKind::ImageOptOut => false,
             CaseKind::DsaNotice => true,
         }
     }
 
-    /// The requester must consent explicitly to the processing of biometric data.
+    /// The requester must consent explicitly to the processing of the photo (biometric
+    /// processing for a face; hashing, and face detection, for an image).
     pub fn needs_consent(self) -> bool {
-        self.embeds_face()
+        self.takes_photo()
     }
 
     /// The requester must confirm the notice is made in good faith (DSA Art. 16(2)(d)).
     pub fn needs_good_faith(self) -> bool {
         match self {
-            CaseKind::FaceOptOut => false,
+            CaseKind::FaceOptOut | CaseKind::ImageOptOut => false,
             CaseKind::DsaNotice => true,
         }
     }
@@ -462,6 +479,7 @@ impl CaseKind {
     pub fn approval_ground(self) -> &'static str {
         match self {
             CaseKind::FaceOptOut => "gdpr_art17_21,pdpa_s32_33",
+            CaseKind::ImageOptOut => "gdpr_art17_21,pdpa_s32_33,rights_in_image",
             CaseKind::DsaNotice => "dsa_art16",
         }
     }
@@ -469,6 +487,7 @@ impl CaseKind {
     pub fn as_str(self) -> &'static str {
         match self {
             CaseKind::FaceOptOut => "face_opt_out",
+            CaseKind::ImageOptOut => "image_opt_out",
             CaseKind::DsaNotice => "dsa_notice",
         }
     }
@@ -488,11 +507,13 @@ pub enum CaseState {
     Approved,
     Rejected,
     Withdrawn,
+    /// No usable photo came within the lapse period: the case ended without a decision.
+    Lapsed,
     Erased,
 }
 
 impl CaseState {
-    pub const ALL: [CaseState; 8] = [
+    pub const ALL: [CaseState; 9] = [
         CaseState::Received,
         CaseState::Embedding,
         CaseState::AwaitingReview,
@@ -500,6 +521,7 @@ impl CaseState {
         CaseState::Approved,
         CaseState::Rejected,
         CaseState::Withdrawn,
+        CaseState::Lapsed,
         CaseState::Erased,
     ];
 
@@ -512,6 +534,7 @@ impl CaseState {
             CaseState::Approved => "approved",
             CaseState::Rejected => "rejected",
             CaseState::Withdrawn => "withdrawn",
+            CaseState::Lapsed => "lapsed",
             CaseState::Erased => "erased",
         }
     }
@@ -524,7 +547,11 @@ impl CaseState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            CaseState::Approved | CaseState::Rejected | CaseState::Withdrawn | CaseState::Erased
+            CaseState::Approved
+                | CaseState::Rejected
+                | CaseState::Withdrawn
+                | CaseState::Lapsed
+                | CaseState::Erased
         )
     }
 
@@ -533,7 +560,7 @@ impl CaseState {
     pub fn can_withdraw(self) -> bool {
         !matches!(
             self,
-            CaseState::Withdrawn | CaseState::Erased | CaseState::Rejected
+            CaseState::Withdrawn | CaseState::Lapsed | CaseState::Erased | CaseState::Rejected
         )
     }
 
@@ -544,11 +571,11 @@ impl CaseState {
         match (self, to) {
             (Received, Embedding | AwaitingReview) => true,
             (Embedding, AwaitingReview | NeedsBetterPhoto) => true,
-            (NeedsBetterPhoto, Received) => true,
+            (NeedsBetterPhoto, Received | Lapsed) => true,
             (AwaitingReview, Approved | Rejected | NeedsBetterPhoto) => true,
             (Approved | Rejected, AwaitingReview) => true, // a complaint re-opens the case
             (from, Withdrawn) => from.can_withdraw(),
-            (Withdrawn | Rejected | Approved, Erased) => true,
+            (Withdrawn | Rejected | Approved | Lapsed, Erased) => true,
             _ => false,
         }
     }
@@ -588,6 +615,22 @@ pub struct PhotoRef {
     pub generation: u32,
 }
 
+/// What fetching the image behind one source link found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum LinkCheck {
+    /// The image was fetched and hashed: an approval excludes these hashes too, wherever the
+    /// same picture is served.
+    Hashed {
+        sha256: Sha256,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pdq: Option<PdqHash>,
+        bytes: u64,
+    },
+    /// It could not be fetched (or read); the link stays excluded by its address.
+    Failed { why: String },
+}
+
 /// A case: one request of one person. `version` increases with every write; every write is
 /// conditional on the version read (no lost updates, no double decisions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -611,6 +654,13 @@ pub struct Case {
     pub consent: bool,
     /// The good-faith statement of a DSA notice.
     pub good_faith: bool,
+    /// An image opt-out asks that the faces the image shows be excluded too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclude_faces: bool,
+    /// What fetching the image behind each source link found, in the order of `source_urls`
+    /// (empty until the notice's links were fetched).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_checks: Vec<LinkCheck>,
     /// The embedding job of the current photo was handed to the queue.
     pub job_dispatched: bool,
     /// The receipt email went out.
@@ -652,6 +702,8 @@ pub enum Effect {
     WithdrawnMail,
     /// Ask the requester for a better photo by email (the embedding found it unusable).
     BetterPhotoMail,
+    /// Tell the requester the case lapsed (no usable photo came in time).
+    LapsedMail,
 }
 
 impl Effect {
@@ -667,6 +719,7 @@ impl Effect {
             Effect::DeleteReplacedPhoto(_) => "replaced_photo_deleted",
             Effect::WithdrawnMail => "withdrawal_sent",
             Effect::BetterPhotoMail => "better_photo_sent",
+            Effect::LapsedMail => "lapse_sent",
         }
     }
 }
@@ -1065,9 +1118,13 @@ mod tests {
     fn kinds_answer_consistently() {
         for k in CaseKind::ALL {
             assert_eq!(CaseKind::parse(k.as_str()), Some(k));
-            // A face is embedded from a photo, and only with consent.
+            // A face is embedded from a photo, and a photo is processed only with consent.
             assert!(!k.embeds_face() || k.takes_photo(), "{k:?}");
-            assert_eq!(k.needs_consent(), k.embeds_face(), "{k:?}");
+            assert!(
+                !k.offers_faces() || (k.takes_photo() && !k.embeds_face()),
+                "{k:?}"
+            );
+            assert_eq!(k.needs_consent(), k.takes_photo(), "{k:?}");
             // Every request names what is to be excluded: a photo or links.
             assert!(k.takes_photo() || k.takes_links(), "{k:?}");
             assert!(!k.approval_ground().is_empty());

@@ -124,6 +124,10 @@ impl Desk {
                 self.send_if_any(m).await
             }
             Effect::BetterPhotoMail => self.send_if_any(self.better_photo_mail(case)).await,
+            Effect::LapsedMail => {
+                self.send_if_any(mail::lapsed(case, &self.settings, case.updated_at))
+                    .await
+            }
             Effect::WithdrawnMail => {
                 // The withdrawal is the case's last real change: its time is the case's.
                 self.send_if_any(mail::withdrawn(case, &self.settings, case.updated_at))
@@ -149,9 +153,12 @@ impl Desk {
         }
     }
 
+    /// What an approval of `case` excludes: a face opt-out, the face and the photo's hashes; an
+    /// image opt-out, the photo's hashes (and its faces when asked); a notice, its links and
+    /// the hashes of the images fetched from them.
     async fn exclusion_values(&self, case: &Case) -> Result<Vec<ExclusionValue>, String> {
         let mut values = Vec::new();
-        if case.kind.embeds_face() {
+        if case.kind.takes_photo() {
             let b = self
                 .ports
                 .biometrics
@@ -160,8 +167,13 @@ impl Desk {
                 .map_err(|e| e.to_string())?
                 .ok_or("the biometrics of an approved case are missing")?;
             let f = b.findings;
-            let emb = f.embedding.ok_or("no face embedding")?;
-            values.push(ExclusionValue::Face(emb));
+            if case.kind.embeds_face() {
+                let emb = f.embedding.ok_or("no face embedding")?;
+                values.push(ExclusionValue::Face(emb));
+            }
+            if case.exclude_faces {
+                values.extend(f.face_embeddings.into_iter().map(ExclusionValue::Face));
+            }
             values.push(ExclusionValue::Sha256(f.sha256));
             if let Some(pdq) = f.pdq {
                 values.push(ExclusionValue::Pdq(pdq));
@@ -169,6 +181,14 @@ impl Desk {
         }
         for u in &case.source_urls {
             values.push(ExclusionValue::Url(u.normalized().clone()));
+        }
+        for check in &case.link_checks {
+            if let LinkCheck::Hashed { sha256, pdq, .. } = check {
+                values.push(ExclusionValue::Sha256(*sha256));
+                if let Some(pdq) = pdq {
+                    values.push(ExclusionValue::Pdq(*pdq));
+                }
+            }
         }
         Ok(values)
     }

@@ -558,6 +558,10 @@ pub struct PhotoFindings {
     /// The L2-normalised embedding of the chosen face, when the verdict is `ok`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<FaceEmbedding>,
+    /// The embeddings of every face the photo shows, kept only for an image opt-out that asks
+    /// for its faces to be excluded (never for a face opt-out: the other faces are bystanders').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub face_embeddings: Vec<FaceEmbedding>,
     /// SHA-256 of the photo's bytes.
     pub sha256: Sha256,
     /// PDQ hash of the pixels and its quality (0..=100); `None` when unreadable (stored as `""`).
@@ -699,6 +703,7 @@ mod tests {
         let ok = PhotoFindings {
             verdict: Verdict::Ok,
             embedding: Some(FaceEmbedding::new(&v).unwrap()),
+            face_embeddings: Vec::new(),
             sha256: sha.parse().unwrap(),
             pdq: Some(pdq.to_uppercase().parse().unwrap()),
             pdq_quality: 90,

@@ -25,6 +25,8 @@ pub struct SubmissionInput {
     pub reason: String,
     pub consent: bool,
     pub good_faith: bool,
+    /// An image opt-out asks that the faces the image shows be excluded too.
+    pub exclude_faces: bool,
     pub source_urls: Vec<String>,
     /// The key of the uploaded photo (face opt-out).
     pub upload_key: Option<String>,
@@ -177,6 +179,7 @@ impl Desk {
                 source_urls: parsed.source_urls,
                 consent: input.consent,
                 good_faith: input.good_faith,
+                exclude_faces: input.exclude_faces,
             },
             now,
             &self.settings.policy(),
@@ -327,6 +330,32 @@ impl Desk {
         Ok(case)
     }
 
+    /// Goes on with a face opt-out whose photo has no usable face as an image opt-out of the same
+    /// photo (from its status link): the case goes back to `received` as an image opt-out and its
+    /// job, which hashes the photo, is enqueued. Asking twice is harmless.
+    pub async fn continue_as_image(&self, token: &str) -> Result<Case, DeskError> {
+        let (id, _) = self.token_case(token)?;
+        let done = self
+            .cases()
+            .run(id, |c| {
+                Ok(match (c.kind, c.state) {
+                    (CaseKind::ImageOptOut, _) => None, // done already
+                    _ => Some(Command::ContinueAsImage),
+                })
+            })
+            .await?;
+        let moved = done.transition.is_some();
+        let case = if moved {
+            self.dispatch(done.case).await
+        } else {
+            done.case
+        };
+        if moved {
+            tracing::info!(case = %case.id, "face opt-out continued as an image opt-out");
+        }
+        Ok(case)
+    }
+
     /// Whether the requester may contest the case's decision now.
     pub fn complaint_open(&self, case: &Case) -> bool {
         case.complaint_open(self.now(), &self.settings.policy())
@@ -409,6 +438,9 @@ pub fn parse_submission(
                 }
             }
         }
+    }
+    if kind.is_some_and(|k| !k.offers_faces()) && input.exclude_faces {
+        errs.push("exclude_faces", FieldCode::NotAllowed);
     }
     if kind.is_some_and(|k| !k.takes_photo()) && input.upload_key.is_some() {
         // A notice names images by their links; a photo sent with it would be silently

@@ -3,7 +3,7 @@
 
 use crate::case::{Command, DecisionInput, DomainError, ExecError};
 use crate::desk::Desk;
-use crate::i18n::{fill, quality_message, reject_reason_text, texts};
+use crate::i18n::{fill, kind_texts, quality_message, reject_reason_text, texts};
 use crate::mail::human_date;
 use crate::model::*;
 use crate::ports::*;
@@ -243,29 +243,13 @@ impl Desk {
         let t = texts(lang);
         let date = human_date(lang, case.created_at);
         let count = case.source_urls.len().to_string();
-        let face = match case.kind {
-            CaseKind::FaceOptOut => true,
-            CaseKind::DsaNotice => false,
-        };
-        let facts = if face {
-            fill(t.facts_face, &[("date", &date)])
-        } else {
-            fill(t.facts_dsa, &[("date", &date), ("count", &count)])
-        };
-        let automated = if face {
-            t.automated_face
-        } else {
-            t.automated_dsa
-        }
-        .to_owned();
+        let k = kind_texts(lang, case.kind);
+        let facts = fill(k.facts, &[("date", &date), ("count", &count)]);
+        let automated = k.automated.to_owned();
         let (action, ground) = match input {
-            DecisionInput::Approve { .. } if face => (
-                t.action_face_approved.to_owned(),
-                t.ground_face_approved.to_owned(),
-            ),
             DecisionInput::Approve { .. } => (
-                fill(t.action_dsa_approved, &[("count", &count)]),
-                t.ground_dsa_approved.to_owned(),
+                fill(k.action_approved, &[("count", &count)]),
+                k.ground_approved.to_owned(),
             ),
             DecisionInput::Reject { reason, .. } => {
                 let (label, ground) = reject_reason_text(lang, *reason);

@@ -27,6 +27,8 @@ pub struct Settings {
     pub retention: Duration,
     /// How long after a decision the requester may contest it (six months).
     pub complaint_window: Duration,
+    /// How long a case waits for a usable photo before it lapses (30 days).
+    pub lapse_after: Duration,
     /// Where complaints and questions about decisions go, shown in emails.
     pub contact_email: String,
     /// The name the desk signs with.
@@ -44,6 +46,7 @@ impl Settings {
             decision_due: self.decision_due,
             complaint_window: self.complaint_window,
             retention: self.retention,
+            lapse_after: self.lapse_after,
         }
     }
 
@@ -59,6 +62,7 @@ impl Settings {
             decision_due: Duration::days(30),
             retention: Duration::days(183),
             complaint_window: Duration::days(183),
+            lapse_after: Duration::days(30),
             contact_email: "privacy@localhost".to_owned(),
             operator_name: "optout".to_owned(),
             relay_grace: Duration::seconds(60),

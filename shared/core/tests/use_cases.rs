@@ -1113,7 +1113,16 @@ async fn a_face_job_embeds_the_photo_and_moves_the_case_to_review() {
     );
     let b = fx.biometrics.get(case.id).unwrap();
     assert_eq!(b.generation, 1);
-    assert_eq!(b.findings, FakeAnalyzer::face_findings(&png));
+    // The chosen face only: the other faces of a face opt-out's photo are bystanders'.
+    let findings = FakeAnalyzer::face_findings(&png);
+    assert!(!findings.face_embeddings.is_empty());
+    assert_eq!(
+        b.findings,
+        PhotoFindings {
+            face_embeddings: Vec::new(),
+            ..findings
+        }
+    );
     assert_eq!(fx.analyzer.calls(), 1);
     assert_eq!(fx.mailer.tags(), ["receipt"]);
 }
@@ -2125,7 +2134,8 @@ async fn housekeeping_relays_then_sweeps_even_when_the_relay_fails() {
         desk.housekeep(10).await.unwrap(),
         Housekeeping {
             relayed: 1,
-            erased: 0
+            erased: 0,
+            lapsed: 0
         }
     );
     assert!(stored(&fx, pending.id).receipt_sent);
@@ -2420,4 +2430,262 @@ async fn indexer_keys_authenticate_until_revoked() {
 /// A link as the exclusion table keeps it.
 fn url(s: &str) -> optout_matcher::NormalizedUrl {
     optout_matcher::normalize_url(s).expect("a valid link")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image opt-outs, continuing as one, lapsing, and the images behind a notice's links
+
+/// An image opt-out of `photo_png(seed)`, submitted (its faces excluded when `faces`).
+async fn submit_image(fx: &Fakes, desk: &Desk, seed: u8, faces: bool) -> Case {
+    let key = fx.upload(desk, photo_png(seed)).await.expect("upload");
+    let input = SubmissionInput {
+        exclude_faces: faces,
+        ..image_input(&key)
+    };
+    desk.submit(input).await.expect("submit").case
+}
+
+fn kinds(entries: &[ExclusionEntry]) -> Vec<&'static str> {
+    let mut k: Vec<_> = entries.iter().map(|e| e.value.kind()).collect();
+    k.sort_unstable();
+    k
+}
+
+#[tokio::test]
+async fn an_image_without_a_face_is_reviewed_and_excluded_by_its_hashes() {
+    let fx = Fakes::new();
+    let desk = fx.desk();
+    fx.analyzer.answer(Analysis::Verdict(Verdict::NoFace));
+    let case = submit_image(&fx, &desk, 7, false).await;
+    assert_eq!(case.kind, CaseKind::ImageOptOut);
+    assert!(case.consent && !case.exclude_faces);
+    run_jobs(&fx).await;
+    let c = stored(&fx, case.id);
+    assert_eq!(c.state, CaseState::AwaitingReview, "no face is no dead end");
+    let b = fx.biometrics.get(case.id).unwrap();
+    assert_eq!(
+        (
+            b.findings.embedding.as_ref(),
+            b.findings.face_embeddings.len()
+        ),
+        (None, 0)
+    );
+    let c = desk
+        .decide(c.id, &alice(), c.version, approve())
+        .await
+        .unwrap();
+    assert_eq!(c.state, CaseState::Approved);
+    assert_eq!(kinds(&fx.exclusions.of_case(c.id)), ["pdq", "sha256"]);
+    let d = c.decision.unwrap();
+    assert!(
+        d.statement.action.contains("hashes of your image"),
+        "{}",
+        d.statement.action
+    );
+    // The receipt and the decision say what the desk does not do, and where questions go.
+    for m in fx.mailer.sent() {
+        assert!(
+            m.text.contains("stops indexing on this service only"),
+            "{}",
+            m.tag
+        );
+        assert!(m.text.contains(&fx.settings.contact_email), "{}", m.tag);
+    }
+    let svc = fx.exclusion_service();
+    let pdq = fx.biometrics.get(case.id).unwrap().findings.pdq.unwrap();
+    let mut near = pdq.0;
+    near[0] ^= 0b0000_0111; // three bits off: a re-encoded copy
+    let r = svc
+        .check(vec![
+            Candidate::Pdq(optout_matcher::PdqHash(near).to_string()),
+            Candidate::Pdq(optout_matcher::PdqHash([0x55; 32]).to_string()),
+        ])
+        .await
+        .unwrap();
+    let excluded: Vec<bool> = r.results.iter().map(|x| x.excluded).collect();
+    assert_eq!(excluded, [true, false]);
+}
+
+#[tokio::test]
+async fn an_image_opt_out_excludes_its_faces_only_when_asked() {
+    let fx = Fakes::new();
+    let desk = fx.desk();
+    let with = submit_image(&fx, &desk, 8, true).await;
+    let without = submit_image(&fx, &desk, 9, false).await;
+    run_jobs(&fx).await;
+    let faces = |id| {
+        fx.biometrics
+            .get(id)
+            .unwrap()
+            .findings
+            .face_embeddings
+            .len()
+    };
+    assert_eq!((faces(with.id), faces(without.id)), (1, 0));
+    for id in [with.id, without.id] {
+        let c = stored(&fx, id);
+        desk.decide(id, &alice(), c.version, approve())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        kinds(&fx.exclusions.of_case(with.id)),
+        ["face", "pdq", "sha256"]
+    );
+    assert_eq!(kinds(&fx.exclusions.of_case(without.id)), ["pdq", "sha256"]);
+    // Only an image opt-out takes the choice.
+    let key = fx.upload(&desk, photo_png(10)).await.unwrap();
+    let face = SubmissionInput {
+        exclude_faces: true,
+        ..face_input(&key)
+    };
+    assert_eq!(
+        fields(desk.submit(face).await.unwrap_err()),
+        [field("exclude_faces", FieldCode::NotAllowed)]
+    );
+}
+
+#[tokio::test]
+async fn a_face_opt_out_without_a_face_can_continue_as_an_image_opt_out() {
+    let fx = Fakes::new();
+    let desk = fx.desk();
+    let case = needing_better_photo(&fx, &desk).await;
+    assert_eq!(case.state, CaseState::NeedsBetterPhoto);
+    let better = fx
+        .mailer
+        .sent()
+        .into_iter()
+        .find(|m| m.tag == "better_photo")
+        .unwrap();
+    assert!(
+        better
+            .text
+            .contains("continue the request as an image opt-out")
+    );
+    fx.analyzer.answer(Analysis::Verdict(Verdict::NoFace));
+    let t = token(&desk, &case);
+    let c = desk.continue_as_image(&t).await.unwrap();
+    assert_eq!(
+        (c.kind, c.state),
+        (CaseKind::ImageOptOut, CaseState::Received)
+    );
+    assert_eq!(c.photo_generation(), case.photo_generation() + 1);
+    run_jobs(&fx).await;
+    let c = stored(&fx, case.id);
+    assert_eq!(c.state, CaseState::AwaitingReview);
+    // Asking again changes nothing; a case that never needed a photo cannot.
+    assert_eq!(desk.continue_as_image(&t).await.unwrap().version, c.version);
+    fx.analyzer.answer(Analysis::Face);
+    let other = face_in_review(&fx, &desk, 3).await;
+    assert!(matches!(
+        desk.continue_as_image(&token(&desk, &other)).await,
+        Err(DeskError::WrongState(CaseState::AwaitingReview))
+    ));
+    let c = desk
+        .decide(c.id, &alice(), c.version, approve())
+        .await
+        .unwrap();
+    assert_eq!(kinds(&fx.exclusions.of_case(c.id)), ["pdq", "sha256"]);
+}
+
+#[tokio::test]
+async fn a_case_waiting_for_a_photo_lapses_after_the_period_with_its_photo_erased() {
+    let fx = Fakes::new();
+    let desk = fx.desk();
+    let case = needing_better_photo(&fx, &desk).await;
+    let key = case.photo.as_ref().unwrap().key.clone();
+    fx.clock.advance(Duration::days(29));
+    assert_eq!(desk.housekeep(10).await.unwrap().lapsed, 0);
+    assert_eq!(stored(&fx, case.id).state, CaseState::NeedsBetterPhoto);
+    fx.clock.advance(Duration::days(2));
+    assert_eq!(desk.housekeep(10).await.unwrap().lapsed, 1);
+    let c = stored(&fx, case.id);
+    assert_eq!(c.state, CaseState::Lapsed);
+    assert!(c.pending.is_empty(), "{:?}", c.pending);
+    assert!(
+        !fx.photos.contains(&key),
+        "the photo is erased at the lapse"
+    );
+    let lapse = fx
+        .mailer
+        .sent()
+        .into_iter()
+        .find(|m| m.tag == "lapsed")
+        .unwrap();
+    assert!(lapse.text.contains("within 30 days"), "{}", lapse.text);
+    // A lapsed case is closed: no withdrawal, no new photo; its data goes with the retention.
+    assert!(matches!(
+        desk.withdraw(&token(&desk, &c)).await,
+        Err(DeskError::WrongState(CaseState::Lapsed))
+    ));
+    fx.clock.advance(fx.settings.retention + Duration::days(1));
+    assert_eq!(desk.housekeep(10).await.unwrap().erased, 1);
+    assert_eq!(stored(&fx, case.id).state, CaseState::Erased);
+}
+
+#[tokio::test]
+async fn the_images_behind_a_notice_s_links_are_hashed_and_excluded_wherever_served() {
+    let fx = Fakes::new();
+    let desk = fx.desk();
+    let img = photo_png(21);
+    fx.links
+        .serve("https://pics.example/a.png", img.clone(), "image/png");
+    fx.links.fail(
+        "https://pics.example/b.png",
+        FetchError::Refused("private address 10.0.0.1".into()),
+    );
+    let case = dsa_in_review(
+        &fx,
+        &desk,
+        &["https://pics.example/a.png", "https://pics.example/b.png"],
+    )
+    .await;
+    assert_eq!(case.state, CaseState::AwaitingReview);
+    assert_eq!(fx.links.fetches(), 2);
+    let expected = FakeAnalyzer::face_findings(&img);
+    assert_eq!(
+        case.link_checks,
+        [
+            LinkCheck::Hashed {
+                sha256: expected.sha256,
+                pdq: expected.pdq,
+                bytes: img.len() as u64
+            },
+            LinkCheck::Failed {
+                why: "refused: private address 10.0.0.1".into()
+            }
+        ]
+    );
+    desk.decide(case.id, &alice(), case.version, approve())
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&fx.exclusions.of_case(case.id)),
+        ["pdq", "sha256", "url", "url"]
+    );
+    // The same picture at another address is excluded; the link that failed still is, by URL.
+    let r = fx
+        .exclusion_service()
+        .check(vec![
+            Candidate::Sha256(optout_matcher::Sha256::of(&img).to_string()),
+            Candidate::Url("https://pics.example/b.png".into()),
+        ])
+        .await
+        .unwrap();
+    assert!(r.results.iter().all(|x| x.excluded));
+}
+
+#[tokio::test]
+async fn a_notice_whose_link_analysis_fails_is_retried_not_half_written() {
+    let fx = Fakes::new();
+    let desk = fx.desk();
+    fx.links
+        .serve("https://pics.example/a.png", photo_png(22), "image/png");
+    fx.analyzer
+        .answer(Analysis::Failed("inference crashed".into()));
+    let case = submit_dsa(&desk, &["https://pics.example/a.png"]).await;
+    let results = fx.run_jobs().await;
+    assert!(matches!(results[0].1, Err(JobError::Retry(_))));
+    let c = stored(&fx, case.id);
+    assert_eq!((c.state, c.link_checks.len()), (CaseState::Received, 0));
 }

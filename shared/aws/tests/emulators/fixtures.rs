@@ -48,6 +48,8 @@ pub fn case_at(now: DateTime<Utc>) -> Case {
         source_urls: vec![],
         consent: true,
         good_faith: false,
+        exclude_faces: false,
+        link_checks: Vec::new(),
         job_dispatched: false,
         receipt_sent: false,
         quality_issue: None,

@@ -19,8 +19,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::lang::Lang;
 use crate::model::{
-    Actor, AuditEvent, Case, CaseId, CaseKind, CaseState, Complaint, Decision, Effect, Outcome,
-    Personal, PhotoRef, Reason, RejectReason, ReviewerName, SourceUrl, Statement,
+    Actor, AuditEvent, Case, CaseId, CaseKind, CaseState, Complaint, Decision, Effect, LinkCheck,
+    Outcome, Personal, PhotoRef, Reason, RejectReason, ReviewerName, SourceUrl, Statement,
 };
 use crate::verdict::Verdict;
 
@@ -33,6 +33,8 @@ pub struct Policy {
     pub complaint_window: Duration,
     /// How long a closed case keeps its personal data after its last change.
     pub retention: Duration,
+    /// How long a case waits for a usable photo before it lapses.
+    pub lapse_after: Duration,
 }
 
 /// Something that happens to a case, by whom it happens.
@@ -40,14 +42,20 @@ pub struct Policy {
 pub enum Command {
     /// Worker: the embedding of photo `generation` begins.
     StartEmbedding { generation: u32 },
-    /// Worker: a case with no photo (a notice) has nothing to embed and goes to review.
-    ReadyForReview,
+    /// Worker: a case with no photo (a notice) has nothing to embed and goes to review, with what
+    /// fetching the images behind its links found (one check per link, in order).
+    ReadyForReview { links: Vec<LinkCheck> },
     /// Worker: the face of photo `generation` was embedded (its biometrics are stored).
     Embedded { generation: u32 },
     /// Worker: photo `generation` cannot be used; `verdict` says why (a quality code).
     PhotoUnusable { generation: u32, verdict: Verdict },
     /// Requester: a new photo for a case that needs a better one (its generation is set here).
     ReplacePhoto { photo: PhotoRef },
+    /// Requester: a face opt-out whose photo has no usable face goes on as an image opt-out of
+    /// the same photo (excluded by its hashes).
+    ContinueAsImage,
+    /// Housekeeper: no usable photo came within the lapse period; the case ends undecided.
+    Lapse,
     /// Requester: withdraws the request.
     Withdraw,
     /// Requester: contests the decision.
@@ -78,10 +86,12 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::StartEmbedding { .. } => "start_embedding",
-            Command::ReadyForReview => "ready_for_review",
+            Command::ReadyForReview { .. } => "ready_for_review",
             Command::Embedded { .. } => "embedded",
             Command::PhotoUnusable { .. } => "photo_unusable",
             Command::ReplacePhoto { .. } => "replace_photo",
+            Command::ContinueAsImage => "continue_as_image",
+            Command::Lapse => "lapse",
             Command::Withdraw => "withdraw",
             Command::Complain { .. } => "complain",
             Command::Decide { .. } => "decide",
@@ -141,6 +151,8 @@ pub struct NewRequest {
     pub consent: bool,
     /// The good-faith statement (kept for a DSA notice only).
     pub good_faith: bool,
+    /// Exclude the faces the image shows too (kept for an image opt-out only).
+    pub exclude_faces: bool,
 }
 
 /// What one command changes, before the common steps (state check, version, audit, outbox).
@@ -193,6 +205,7 @@ impl Case {
             source_urls,
             consent,
             good_faith,
+            exclude_faces,
         } = request;
         let scheduled: Vec<Effect> = photo.iter().map(|_| Effect::ClaimPhoto).collect();
         let case = Case {
@@ -209,6 +222,8 @@ impl Case {
             source_urls,
             consent: consent && kind.needs_consent(),
             good_faith: good_faith && kind.needs_good_faith(),
+            exclude_faces: exclude_faces && kind.offers_faces(),
+            link_checks: Vec::new(),
             job_dispatched: false,
             receipt_sent: false,
             quality_issue: None,
@@ -280,12 +295,21 @@ impl Case {
                 next.quality_issue = None;
                 Change::system(CaseState::Embedding, "embedding_started")
             }
-            Command::ReadyForReview => {
+            Command::ReadyForReview { links } => {
                 self.require(CaseState::Received, refuse)?;
                 if self.photo.is_some() {
                     return Err(DomainError::NotReady("the photo is not embedded yet"));
                 }
+                if links.len() != self.source_urls.len() {
+                    return Err(DomainError::Invalid("links"));
+                }
+                let hashed = links
+                    .iter()
+                    .filter(|l| matches!(l, LinkCheck::Hashed { .. }))
+                    .count();
+                next.link_checks = links;
                 Change::system(CaseState::AwaitingReview, "ready_for_review")
+                    .detail(format!("links_hashed={hashed}/{}", self.source_urls.len()))
             }
             Command::Embedded { generation } => {
                 self.require(CaseState::Embedding, refuse)?;
@@ -321,6 +345,40 @@ impl Case {
                     .by(Actor::Requester)
                     .then([Effect::ClaimPhoto])
                     .then(old)
+            }
+            Command::ContinueAsImage => {
+                self.require(CaseState::NeedsBetterPhoto, refuse)?;
+                if !self.kind.embeds_face() {
+                    return Err(refuse());
+                }
+                let Some(photo) = next.photo.as_mut() else {
+                    return Err(DomainError::NotReady("the case has no photo"));
+                };
+                // The same photo, analysed again as an image: a new generation, so that the job
+                // of the face analysis is not taken for this one.
+                photo.generation += 1;
+                next.kind = CaseKind::ImageOptOut;
+                next.exclude_faces = false;
+                next.quality_issue = None;
+                next.job_dispatched = false;
+                next.pending
+                    .retain(|e| !matches!(e, Effect::BetterPhotoMail | Effect::DecisionMail));
+                Change::system(CaseState::Received, "continued_as_image").by(Actor::Requester)
+            }
+            Command::Lapse => {
+                self.require(CaseState::NeedsBetterPhoto, refuse)?;
+                if self.updated_at > now - policy.lapse_after {
+                    return Err(DomainError::NotReady("the lapse period has not ended"));
+                }
+                next.pending
+                    .retain(|e| !matches!(e, Effect::BetterPhotoMail | Effect::DecisionMail));
+                Change::system(CaseState::Lapsed, "lapsed")
+                    .detail("no usable photo within the lapse period".into())
+                    .then([
+                        Effect::DeletePhoto,
+                        Effect::DeleteBiometrics,
+                        Effect::LapsedMail,
+                    ])
             }
             Command::Withdraw => {
                 if !self.state.can_withdraw() {
@@ -377,6 +435,7 @@ impl Case {
                 }
                 next.personal = None;
                 next.source_urls.clear();
+                next.link_checks.clear();
                 next.quality_issue = None;
                 if let Some(d) = next.decision.as_mut() {
                     d.note = None;

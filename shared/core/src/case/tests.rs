@@ -15,6 +15,7 @@ fn policy() -> Policy {
         decision_due: Duration::days(30),
         complaint_window: Duration::days(183),
         retention: Duration::days(183),
+        lapse_after: Duration::days(30),
     }
 }
 
@@ -47,16 +48,17 @@ fn received(kind: CaseKind) -> Case {
         kind,
         lang: Lang::En,
         personal: personal(),
-        photo: (kind == CaseKind::FaceOptOut).then(|| PhotoRef {
+        photo: kind.takes_photo().then(|| PhotoRef {
             generation: 1,
             ..photo("uploads/first")
         }),
-        source_urls: match kind {
-            CaseKind::DsaNotice => vec![SourceUrl::parse("https://example.org/a.jpg").unwrap()],
-            CaseKind::FaceOptOut => Vec::new(),
+        source_urls: match kind.takes_links() {
+            true => vec![SourceUrl::parse("https://example.org/a.jpg").unwrap()],
+            false => Vec::new(),
         },
         consent: true,
         good_faith: true,
+        exclude_faces: true,
     };
     Case::receive(request, t0(), &policy()).case
 }
@@ -150,10 +152,27 @@ fn face_in(state: CaseState) -> Case {
             step(&a, reject(&a), at)
         }
         Withdrawn => step(&c, Command::Withdraw, at),
+        Lapsed => step(
+            &face_in(NeedsBetterPhoto),
+            Command::Lapse,
+            at + Duration::days(31),
+        ),
         Erased => {
             let w = step(&c, Command::Withdraw, at);
             step(&w, Command::Erase, at + Duration::days(200))
         }
+    }
+}
+
+/// The worker's step of a notice, each of its links fetched and hashed.
+fn ready(case: &Case) -> Command {
+    let hashed = LinkCheck::Hashed {
+        sha256: optout_matcher::Sha256([0xcd; 32]),
+        pdq: None,
+        bytes: 2000,
+    };
+    Command::ReadyForReview {
+        links: vec![hashed; case.source_urls.len()],
     }
 }
 
@@ -163,7 +182,7 @@ fn commands(case: &Case) -> Vec<Command> {
     let generation = case.photo_generation();
     vec![
         Command::StartEmbedding { generation },
-        Command::ReadyForReview,
+        ready(case),
         Command::Embedded { generation },
         Command::PhotoUnusable {
             generation,
@@ -172,6 +191,8 @@ fn commands(case: &Case) -> Vec<Command> {
         Command::ReplacePhoto {
             photo: photo("uploads/second"),
         },
+        Command::ContinueAsImage,
+        Command::Lapse,
         Command::Withdraw,
         Command::Complain {
             text: Text::parse("I disagree.").unwrap(),
@@ -192,8 +213,11 @@ fn expected(from: CaseState, command: &Command, late: bool) -> Option<CaseState>
         (Received, Command::StartEmbedding { .. }) => Some(Embedding),
         (Embedding, Command::Embedded { .. }) => Some(AwaitingReview),
         (Embedding, Command::PhotoUnusable { .. }) => Some(NeedsBetterPhoto),
-        (NeedsBetterPhoto, Command::ReplacePhoto { .. }) => Some(Received),
-        (Withdrawn | Rejected, Command::Withdraw) => None,
+        (NeedsBetterPhoto, Command::ReplacePhoto { .. } | Command::ContinueAsImage) => {
+            Some(Received)
+        }
+        (NeedsBetterPhoto, Command::Lapse) if late => Some(Lapsed),
+        (Withdrawn | Rejected | Lapsed, Command::Withdraw) => None,
         (_, Command::Withdraw) => Some(Withdrawn),
         (Approved | Rejected, Command::Complain { .. }) if !late => Some(AwaitingReview),
         (AwaitingReview, Command::Decide { input, .. }) => Some(match input.outcome() {
@@ -201,7 +225,7 @@ fn expected(from: CaseState, command: &Command, late: bool) -> Option<CaseState>
             Outcome::Rejected => Rejected,
             Outcome::BetterPhoto => NeedsBetterPhoto,
         }),
-        (Approved | Rejected | Withdrawn, Command::Erase) if late => Some(Erased),
+        (Approved | Rejected | Withdrawn | Lapsed, Command::Erase) if late => Some(Erased),
         _ => None,
     }
 }
@@ -262,9 +286,7 @@ fn every_state_and_command_follows_the_diagram() {
     }
     // The notice's own step, which a face opt-out never makes.
     let notice = received(CaseKind::DsaNotice);
-    let t = notice
-        .apply(Command::ReadyForReview, t0(), &policy())
-        .unwrap();
+    let t = notice.apply(ready(&notice), t0(), &policy()).unwrap();
     made.insert((t.from, t.case.state));
     // Every arrow of the diagram is made by some command, and nothing else is allowed.
     for from in CaseState::ALL {
@@ -316,7 +338,7 @@ fn worker_commands_about_an_older_photo_are_stale() {
     ));
     let face = received(CaseKind::FaceOptOut);
     assert!(matches!(
-        face.apply(Command::ReadyForReview, t0(), &policy()),
+        face.apply(ready(&face), t0(), &policy()),
         Err(DomainError::NotReady(_))
     ));
 }
@@ -398,7 +420,7 @@ fn decisions_follow_their_rules() {
     ));
     // A notice has no photo to improve.
     let n = dispatched(received(CaseKind::DsaNotice));
-    let n = step(&n, Command::ReadyForReview, t0());
+    let n = step(&n, ready(&n), t0());
     assert_eq!(
         n.apply(better_photo(&n), t0(), &policy()),
         Err(DomainError::Invalid("decision"))

@@ -101,9 +101,11 @@ impl FakeAnalyzer {
 
     /// The findings [`Analysis::Face`] gives for `bytes`.
     pub fn face_findings(bytes: &[u8]) -> PhotoFindings {
+        let embedding = FaceEmbedding::new(&embedding_of(bytes)).ok();
         PhotoFindings {
             verdict: Verdict::Ok,
-            embedding: FaceEmbedding::new(&embedding_of(bytes)).ok(),
+            face_embeddings: embedding.iter().cloned().collect(),
+            embedding,
             ..Self::verdict_findings(bytes, Verdict::Ok)
         }
     }
@@ -117,6 +119,7 @@ impl FakeAnalyzer {
         PhotoFindings {
             verdict,
             embedding: None,
+            face_embeddings: Vec::new(),
             sha256: Sha256::of(bytes),
             pdq: Some(PdqHash(pdq.into())),
             pdq_quality: 90,

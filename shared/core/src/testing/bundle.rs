@@ -34,6 +34,7 @@ pub struct Fakes {
     pub exclusions: Arc<FakeExclusionStore>,
     pub matcher_snapshots: Arc<FakeMatcherSnapshots>,
     pub analyzer: Arc<FakeAnalyzer>,
+    pub links: Arc<FakeLinkFetcher>,
     pub indexer_keys: Arc<FakeIndexerKeys>,
     pub snapshot_publisher: Arc<FakeSnapshotPublisher>,
     pub lease: Arc<FakeLease>,
@@ -65,6 +66,7 @@ impl Fakes {
             exclusions: Arc::default(),
             matcher_snapshots: Arc::default(),
             analyzer: Arc::default(),
+            links: Arc::default(),
             indexer_keys: Arc::default(),
             snapshot_publisher: Arc::new(FakeSnapshotPublisher::new("https://snapshots.desk.test")),
             lease: Arc::default(),
@@ -92,11 +94,12 @@ impl Fakes {
         Desk::new(self.ports(), self.keys.clone(), self.settings.clone())
     }
 
-    /// The embedding job handler on a new [`Fakes::desk`] and the fake analyzer.
+    /// The embedding job handler on a new [`Fakes::desk`], the fake analyzer and link fetcher.
     pub fn embed_jobs(&self) -> EmbedJobs {
         EmbedJobs {
             desk: self.desk(),
             analyzer: self.analyzer.clone(),
+            fetcher: self.links.clone(),
         }
     }
 

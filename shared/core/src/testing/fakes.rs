@@ -918,6 +918,51 @@ impl IndexerKeyStore for FakeIndexerKeys {
     }
 }
 
+/// The fake [`LinkFetcher`]: serves the images it was given by link, and answers any other link
+/// with a network error. Counts its fetches.
+#[derive(Default)]
+pub struct FakeLinkFetcher {
+    served: Mutex<HashMap<String, Result<FetchedImage, FetchError>>>,
+    fetches: Mutex<usize>,
+}
+
+impl FakeLinkFetcher {
+    /// Serves `bytes` as `content_type` at `url` (compared in its normalised form).
+    pub fn serve(&self, url: &str, bytes: Vec<u8>, content_type: &str) {
+        let image = FetchedImage {
+            bytes,
+            content_type: content_type.to_owned(),
+            final_url: url.to_owned(),
+        };
+        lock(&self.served).insert(normalized(url), Ok(image));
+    }
+
+    /// Answers `error` for `url`.
+    pub fn fail(&self, url: &str, error: FetchError) {
+        lock(&self.served).insert(normalized(url), Err(error));
+    }
+
+    /// How many links were fetched.
+    pub fn fetches(&self) -> usize {
+        *lock(&self.fetches)
+    }
+}
+
+fn normalized(url: &str) -> String {
+    optout_matcher::normalize_url(url).map_or_else(|_| url.to_owned(), |u| u.to_string())
+}
+
+#[async_trait]
+impl LinkFetcher for FakeLinkFetcher {
+    async fn fetch(&self, url: &optout_matcher::NormalizedUrl) -> Result<FetchedImage, FetchError> {
+        *lock(&self.fetches) += 1;
+        lock(&self.served)
+            .get(&url.to_string())
+            .cloned()
+            .unwrap_or_else(|| Err(FetchError::Network("no such host".into())))
+    }
+}
+
 /// The fake [`SnapshotPublisher`]: keeps each position's first body and answers
 /// `{base}/snapshots/{position}.json`. Methods for [`FakeSnapshotPublisher::failures`]: `publish`.
 pub struct FakeSnapshotPublisher {
@@ -1150,6 +1195,8 @@ mod tests {
             source_urls: Vec::new(),
             consent: false,
             good_faith: true,
+            exclude_faces: false,
+            link_checks: Vec::new(),
             job_dispatched: true,
             receipt_sent: true,
             quality_issue: None,

@@ -23,9 +23,20 @@ pub fn face_input(upload_key: &str) -> SubmissionInput {
         reason: "Please never index my face again.".into(),
         consent: true,
         good_faith: false,
+        exclude_faces: false,
         source_urls: Vec::new(),
         upload_key: Some(upload_key.to_owned()),
         idempotency_key: None,
+    }
+}
+
+/// A valid image opt-out of the image uploaded under `upload_key` (English, Thailand, with
+/// phone), its faces not asked to be excluded.
+pub fn image_input(upload_key: &str) -> SubmissionInput {
+    SubmissionInput {
+        kind: Some(CaseKind::ImageOptOut),
+        reason: "I took this photo and own it; please stop indexing it.".into(),
+        ..face_input(upload_key)
     }
 }
 
@@ -42,6 +53,7 @@ pub fn dsa_input(urls: &[&str]) -> SubmissionInput {
         reason: "These images show me and were published without my consent.".into(),
         consent: false,
         good_faith: true,
+        exclude_faces: false,
         source_urls: urls.iter().map(|u| (*u).to_owned()).collect(),
         upload_key: None,
         idempotency_key: None,

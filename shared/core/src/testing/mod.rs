@@ -22,7 +22,8 @@ pub use clock::FakeClock;
 pub use failures::{Failures, Fault};
 pub use fakes::*;
 pub use inputs::{
-    PHOTO_SIDE, dsa_input, face_input, gradient_jpeg, jpeg_by_pixels, photo_jpeg, photo_png,
+    PHOTO_SIDE, dsa_input, face_input, gradient_jpeg, image_input, jpeg_by_pixels, photo_jpeg,
+    photo_png,
 };
 
 /// A `w`×`h` RGB PNG whose pixel at (x, y) is `px(x, y)`, written row by row: a 49-megapixel
