@@ -71,6 +71,7 @@ fn of_two_reviewers_deciding_at_once_exactly_one_wins_and_one_email_goes_out() {
     let jobs = EmbedJobs {
         desk: h.system.desk.clone(),
         analyzer: Arc::new(NoPipeline),
+        fetcher: Arc::new(optout_core::testing::FakeLinkFetcher::default()),
     };
     let alice = h.login("alice");
     let bob = h.login("bob");

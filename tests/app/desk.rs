@@ -49,6 +49,7 @@ impl PhotoAnalyzer for FakeAnalyzer {
         Ok(PhotoFindings {
             verdict: optout_core::Verdict::Ok,
             embedding: Some(optout_matcher::FaceEmbedding::new(&emb).unwrap()),
+            face_embeddings: Vec::new(),
             sha256: sha256.parse().unwrap(),
             pdq: Some(pdq.parse().unwrap()),
             pdq_quality: 90,

@@ -57,6 +57,7 @@ async fn a_portrait_is_embedded_and_awaits_review() {
     let handler = EmbedJobs {
         desk: app.system.desk.clone(),
         analyzer: analyzer(),
+        fetcher: Arc::new(optout_core::testing::FakeLinkFetcher::default()),
     };
     let trail_before = app.audit(id).await.len();
     let job = EmbedJob {
@@ -132,6 +133,7 @@ async fn jobs_of_withdrawn_cases_do_nothing_and_bad_jobs_are_parked() {
     let handler: Arc<dyn JobHandler> = Arc::new(EmbedJobs {
         desk: app.system.desk.clone(),
         analyzer: analyzer(),
+        fetcher: Arc::new(optout_core::testing::FakeLinkFetcher::default()),
     });
     let worker = optout_embedded::Worker {
         queue: app.system.queue.clone(),

@@ -27,6 +27,14 @@ impl PhotoAnalyzer for FaceAnalyzer {
                 } else {
                     None
                 },
+                // Every face large and sharp enough to be matched reliably (the desk keeps
+                // them only for an image opt-out that asks for its faces to be excluded).
+                face_embeddings: a
+                    .faces
+                    .iter()
+                    .filter(|f| usable_face(f))
+                    .map(|f| f.embedding.clone())
+                    .collect(),
                 sha256: a.sha256,
                 pdq: Some(a.pdq),
                 pdq_quality: a.pdq_quality,
@@ -43,6 +51,13 @@ impl PhotoAnalyzer for FaceAnalyzer {
             Err(e) => Err(AnalyzerError::Unreadable(e.to_string())),
         }
     }
+}
+
+/// Whether one face of a photo is large and sharp enough for its embedding to be matched (the
+/// rules the quality gate applies to the chosen face).
+fn usable_face(f: &crate::engine::FaceRecord) -> bool {
+    f.bbox.width.min(f.bbox.height) >= crate::quality::MIN_FACE_SIDE
+        && f.sharpness >= crate::quality::MIN_SHARPNESS
 }
 
 impl From<QualityVerdict> for Verdict {

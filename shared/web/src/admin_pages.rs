@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use optout_core::i18n::{Lang, quality_message, reject_reason_text};
-use optout_core::model::{BETTER_PHOTO_CODES, Case, CaseKind, CaseState, RejectReason};
+use optout_core::model::{BETTER_PHOTO_CODES, Case, CaseKind, CaseState, LinkCheck, RejectReason};
 use optout_core::ports::{CasePage, EntryState, ExclusionValue};
 use optout_core::reviewer::CaseReview;
 use serde_json::Value;
@@ -24,6 +24,7 @@ textarea,select,input[type=text]{width:100%;box-sizing:border-box;font:inherit;p
 button{margin-top:.5rem;background:#1d4ed8;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;font:inherit;cursor:pointer}
 button.reject{background:#a4000f}button.photo-req{background:#92400e}
 .alert{border-left:4px solid #a4000f;background:#fff1f1;padding:.5rem .8rem}.ok{border-left:4px solid #11703a;background:#effaf2;padding:.5rem .8rem}
+.link-ok{color:#11703a}.link-failed{color:#a4000f;font-weight:600}
 .filters{display:flex;gap:.6rem;align-items:end;flex-wrap:wrap}.filters label{display:block;font-size:.85rem}
 header .who{display:flex;gap:.8rem;align-items:center}header form{margin:0}
 header button{margin:0;background:#fff;color:#1f2937;padding:.25rem .8rem}
@@ -78,11 +79,9 @@ fn date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// The desk is in English: a kind as the reviewer reads it.
 fn kind_label(k: CaseKind) -> &'static str {
-    match k {
-        CaseKind::FaceOptOut => "Face opt-out",
-        CaseKind::DsaNotice => "DSA notice",
-    }
+    optout_core::i18n::kind_texts(Lang::En, k).label
 }
 
 /// The queue's filters as given (to keep them in the form and the next link).
@@ -271,8 +270,26 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -
                         }
                         @if c.kind.needs_consent() { dt { "Consent" } dd { (if c.consent { "given" } else { "missing" }) } }
                         @if c.kind.needs_good_faith() { dt { "Good faith" } dd { (if c.good_faith { "confirmed" } else { "missing" }) } }
+                        @if c.kind.offers_faces() {
+                            dt { "Its faces" } dd id="exclude-faces" {
+                                (if c.exclude_faces { "to be excluded too (each face found, boxed on the photo)" } else { "not to be excluded (hashes only)" })
+                            }
+                        }
                         @if !c.source_urls.is_empty() {
-                            dt { "Links" } dd { ul id="urls" { @for u in &c.source_urls { li { (u) } } } }
+                            dt { "Links" } dd { ul id="urls" { @for (i, u) in c.source_urls.iter().enumerate() {
+                                li {
+                                    (u)
+                                    @match c.link_checks.get(i) {
+                                        Some(LinkCheck::Hashed { sha256, bytes, .. }) => {
+                                            " " span.link-ok { "image fetched (" (bytes / 1024) " KiB, SHA-256 " code { (sha256.to_hex()[..12]) "…" } "): copies elsewhere are excluded too" }
+                                        }
+                                        Some(LinkCheck::Failed { why }) => {
+                                            " " span.link-failed { "image not fetched (" (why) "): excluded by this address only" }
+                                        }
+                                        None => { " " span.help { "not fetched yet" } }
+                                    }
+                                }
+                            } } }
                         }
                     }
                     @if let Some(d) = &c.decision {

@@ -53,11 +53,17 @@ pub struct CaseRequest {
     /// E.164 (`+66812345678`); required unless the operator made it optional.
     #[serde(default)]
     pub phone: Option<String>,
-    /// Why (face opt-out) or the substantiated explanation (DSA notice): 10 to 5000 characters.
+    /// Why (face or image opt-out) or the substantiated explanation (DSA notice): 10 to 5000
+    /// characters.
     pub reason: String,
-    /// Face opt-out: explicit consent to processing the photo for this purpose (must be true).
+    /// Face or image opt-out: explicit consent to processing the photo for this purpose (must be
+    /// true).
     #[serde(default)]
     pub consent: bool,
+    /// Image opt-out: also exclude the faces the image shows (each face found in it, wherever it
+    /// appears). Refused for the other kinds.
+    #[serde(default)]
+    pub exclude_faces: bool,
     /// DSA notice: the good-faith statement (must be true).
     #[serde(default)]
     pub good_faith: bool,
@@ -65,7 +71,7 @@ pub struct CaseRequest {
     /// link twice is refused). A face opt-out ignores them.
     #[serde(default)]
     pub source_urls: Vec<String>,
-    /// Face opt-out: the `key` of a completed upload (`POST /v1/uploads`).
+    /// Face or image opt-out: the `key` of a completed upload (`POST /v1/uploads`).
     #[serde(default)]
     pub upload_key: Option<String>,
 }
@@ -73,10 +79,7 @@ pub struct CaseRequest {
 impl CaseRequest {
     /// The desk's input for this request, in `lang`, under `idempotency_key`.
     pub fn into_input(self, lang: Lang, idempotency_key: Option<String>) -> SubmissionInput {
-        let kind = match self.kind {
-            CaseKindSchema::FaceOptOut => CaseKind::FaceOptOut,
-            CaseKindSchema::DsaNotice => CaseKind::DsaNotice,
-        };
+        let kind = CaseKind::from(self.kind);
         SubmissionInput {
             kind: Some(kind),
             lang,
@@ -88,8 +91,9 @@ impl CaseRequest {
             reason: self.reason,
             consent: self.consent,
             good_faith: self.good_faith,
+            exclude_faces: self.exclude_faces,
             source_urls: self.source_urls,
-            // A face opt-out without a photo is refused by the desk, on the field `photo`.
+            // An opt-out without a photo is refused by the desk, on the field `photo`.
             upload_key: self
                 .upload_key
                 .or_else(|| kind.takes_photo().then(String::new)),
@@ -103,21 +107,47 @@ impl CaseRequest {
 #[serde(rename_all = "snake_case", try_from = "String")]
 pub enum CaseKindSchema {
     FaceOptOut,
+    ImageOptOut,
     DsaNotice,
+}
+
+impl From<CaseKindSchema> for CaseKind {
+    fn from(k: CaseKindSchema) -> Self {
+        match k {
+            CaseKindSchema::FaceOptOut => CaseKind::FaceOptOut,
+            CaseKindSchema::ImageOptOut => CaseKind::ImageOptOut,
+            CaseKindSchema::DsaNotice => CaseKind::DsaNotice,
+        }
+    }
+}
+
+impl From<CaseKind> for CaseKindSchema {
+    fn from(k: CaseKind) -> Self {
+        match k {
+            CaseKind::FaceOptOut => CaseKindSchema::FaceOptOut,
+            CaseKind::ImageOptOut => CaseKindSchema::ImageOptOut,
+            CaseKind::DsaNotice => CaseKindSchema::DsaNotice,
+        }
+    }
 }
 
 /// Read from a string, so that any other JSON value is told "expected a string" in words.
 impl TryFrom<String> for CaseKindSchema {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        match CaseKind::parse(&s) {
-            Some(CaseKind::FaceOptOut) => Ok(CaseKindSchema::FaceOptOut),
-            Some(CaseKind::DsaNotice) => Ok(CaseKindSchema::DsaNotice),
-            None => Err(format!(
-                "unknown kind `{}`, expected `face_opt_out` or `dsa_notice`",
-                s.chars().take(40).collect::<String>()
-            )),
-        }
+        CaseKind::parse(&s)
+            .map(CaseKindSchema::from)
+            .ok_or_else(|| {
+                let known: Vec<String> = CaseKind::ALL
+                    .iter()
+                    .map(|k| format!("`{}`", k.as_str()))
+                    .collect();
+                format!(
+                    "unknown kind `{}`, expected one of {}",
+                    s.chars().take(40).collect::<String>(),
+                    known.join(", ")
+                )
+            })
     }
 }
 
@@ -127,7 +157,8 @@ pub struct CaseResponse {
     /// The case reference (a ULID).
     pub id: String,
     pub kind: CaseKindSchema,
-    /// `received`, `embedding`, `awaiting_review`, `needs_better_photo`, `approved`, `rejected`, `withdrawn`.
+    /// `received`, `embedding`, `awaiting_review`, `needs_better_photo`, `approved`, `rejected`,
+    /// `withdrawn`, `lapsed` (no usable photo came in time).
     pub state: String,
     pub lang: String,
     pub created_at: DateTime<Utc>,
@@ -138,16 +169,16 @@ pub struct CaseResponse {
     pub status_url: String,
     pub status_link_expires_at: DateTime<Utc>,
     pub can_withdraw: bool,
+    /// A face opt-out whose photo has no usable face may go on as an image opt-out of the same
+    /// photo (`POST /v1/status/{token}/continue-as-image`).
+    pub can_continue_as_image: bool,
 }
 
 fn case_response(state: &AppState, case: &Case) -> CaseResponse {
     let (_, status_url, expires) = state.desk.status_link(case);
     CaseResponse {
         id: case.id.to_string(),
-        kind: match case.kind {
-            CaseKind::FaceOptOut => CaseKindSchema::FaceOptOut,
-            CaseKind::DsaNotice => CaseKindSchema::DsaNotice,
-        },
+        kind: case.kind.into(),
         state: case.state.as_str().to_owned(),
         lang: case.lang.code().to_owned(),
         created_at: case.created_at,
@@ -156,6 +187,7 @@ fn case_response(state: &AppState, case: &Case) -> CaseResponse {
         status_url,
         status_link_expires_at: expires,
         can_withdraw: case.state.can_withdraw(),
+        can_continue_as_image: can_continue_as_image(case),
     }
 }
 
@@ -225,7 +257,7 @@ pub async fn create_upload(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Submits a face opt-out or a DSA notice. Send an `Idempotency-Key` header (8-128 visible
+/// Submits a face opt-out, an image opt-out or a DSA notice. Send an `Idempotency-Key` header (8-128 visible
 /// characters) to make retries safe: a repeated key returns the first case with status 200.
 #[utoipa::path(post, path = "/v1/cases", tag = "requests",
     request_body = CaseRequest,
@@ -357,6 +389,30 @@ pub async fn replace_photo(
         Err((status, code, message)) => return json_error(status, code, &message),
     };
     match state.desk.replace_photo(&token, &req.upload_key).await {
+        Ok(case) => Json(case_response(&state, &case)).into_response(),
+        Err(e) => desk_error(Lang::En, e),
+    }
+}
+
+/// Whether the requester may go on with `case` as an image opt-out of its photo.
+pub(crate) fn can_continue_as_image(case: &Case) -> bool {
+    case.state == optout_core::model::CaseState::NeedsBetterPhoto && case.kind.embeds_face()
+}
+
+/// Goes on with a face opt-out whose photo has no usable face as an image opt-out of the same
+/// photo: the case is received again as an image opt-out, and excluded by the photo's hashes once
+/// approved. Asking twice is harmless.
+#[utoipa::path(post, path = "/v1/status/{token}/continue-as-image", tag = "requests",
+    params(("token" = String, Path, description = "The token of the status link", max_length = 2048)),
+    responses(
+        (status = 200, description = "The case, received again as an image opt-out", body = CaseResponse),
+        (status = 400, description = "The path is not valid UTF-8 once percent-decoded", body = crate::respond::ApiError),
+        (status = 404, description = "Unknown, changed or expired link", body = crate::respond::ApiError),
+        (status = 409, description = "The case is not a face opt-out waiting for a better photo", body = crate::respond::ApiError),
+        (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
+    ))]
+pub async fn continue_as_image(State(state): State<AppState>, Param(token): Param) -> Response {
+    match state.desk.continue_as_image(&token).await {
         Ok(case) => Json(case_response(&state, &case)).into_response(),
         Err(e) => desk_error(Lang::En, e),
     }

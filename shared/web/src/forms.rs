@@ -70,6 +70,7 @@ fn values(f: &HashMap<String, String>) -> FormValues {
         reason: g("reason"),
         consent: checked(f, "consent"),
         good_faith: checked(f, "good_faith"),
+        exclude_faces: checked(f, "exclude_faces"),
         source_urls: g("source_urls"),
         upload_key: g("upload_key"),
         form_token: g("form_token"),
@@ -88,6 +89,7 @@ fn input(kind: CaseKind, lang: Lang, v: &FormValues) -> SubmissionInput {
         reason: v.reason.clone(),
         consent: v.consent,
         good_faith: v.good_faith,
+        exclude_faces: v.exclude_faces,
         source_urls: v.source_urls.lines().map(str::to_owned).collect(),
         upload_key: kind.takes_photo().then(|| v.upload_key.clone()),
         idempotency_key: (!v.form_token.is_empty()).then(|| v.form_token.clone()),
@@ -126,10 +128,16 @@ impl<S: Send + Sync> FromRequest<S> for PostedForm {
     }
 }
 
-async fn photo_step(state: &AppState, lang: Lang, errors: &FieldErrors) -> Response {
+async fn photo_step(
+    state: &AppState,
+    kind: CaseKind,
+    lang: Lang,
+    errors: &FieldErrors,
+) -> Response {
     let redirect = format!(
-        "{}/opt-out?lang={}",
+        "{}{}?lang={}",
         state.desk.settings.public_url,
+        pages::form_path(kind),
         lang.code()
     );
     match state.desk.new_upload(Some(&redirect)).await {
@@ -139,21 +147,23 @@ async fn photo_step(state: &AppState, lang: Lang, errors: &FieldErrors) -> Respo
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
             };
-            html(status, pages::face_photo_step(lang, &form, errors))
+            html(status, pages::photo_step(lang, kind, &form, errors))
         }
         Err(e) => html_unavailable(lang, &e.to_string()),
     }
 }
 
-/// `GET /opt-out`: the photo step, or (after an upload, `?key=`) the details step.
-pub async fn face_page(
-    State(state): State<AppState>,
+/// The form of an opt-out with a photo: the photo step, or (after an upload, `?key=`) the
+/// details step.
+async fn photo_form(
+    state: AppState,
+    kind: CaseKind,
     lang: PageLang,
-    QueryMap(q): QueryMap,
+    q: &HashMap<String, String>,
 ) -> Response {
     let l = lang.lang;
     let r = match q.get("key") {
-        None => photo_step(&state, l, &FieldErrors::default()).await,
+        None => photo_step(&state, kind, l, &FieldErrors::default()).await,
         // The page only looks at the upload's headers: anyone with the key may load it at will,
         // and decoding is left to the submission (`Desk::check_upload`).
         Some(key) => match state.desk.peek_upload(key).await {
@@ -165,8 +175,9 @@ pub async fn face_page(
                 };
                 html(
                     StatusCode::OK,
-                    pages::face_details_step(
+                    pages::photo_details_step(
                         l,
+                        kind,
                         &v,
                         &FieldErrors::default(),
                         state.desk.settings.phone_required,
@@ -178,12 +189,30 @@ pub async fn face_page(
                 if let Err(e) = state.desk.ports.photos.delete(key).await {
                     tracing::warn!(error = %e, "could not delete a refused upload");
                 }
-                photo_step(&state, l, &errs).await
+                photo_step(&state, kind, l, &errs).await
             }
             Err(e) => html_unavailable(l, &e.to_string()),
         },
     };
     remember(lang, r)
+}
+
+/// `GET /opt-out`: the face opt-out's form.
+pub async fn face_page(
+    State(state): State<AppState>,
+    lang: PageLang,
+    QueryMap(q): QueryMap,
+) -> Response {
+    photo_form(state, CaseKind::FaceOptOut, lang, &q).await
+}
+
+/// `GET /image-opt-out`: the image opt-out's form.
+pub async fn image_page(
+    State(state): State<AppState>,
+    lang: PageLang,
+    QueryMap(q): QueryMap,
+) -> Response {
+    photo_form(state, CaseKind::ImageOptOut, lang, &q).await
 }
 
 async fn submit_form(state: AppState, form: PostedForm, kind: CaseKind) -> Response {
@@ -197,16 +226,13 @@ async fn submit_form(state: AppState, form: PostedForm, kind: CaseKind) -> Respo
             if v.form_token.is_empty() {
                 v.form_token = random_token();
             }
-            let page = match kind {
-                CaseKind::FaceOptOut
-                    if errs
-                        .get("photo")
-                        .is_some_and(|e| e.code == FieldCode::UploadMissing) =>
-                {
-                    return photo_step(&state, l, &errs).await;
-                }
-                CaseKind::FaceOptOut => pages::face_details_step(l, &v, &errs, phone_required),
-                CaseKind::DsaNotice => pages::dsa_form(l, &v, &errs, phone_required),
+            let upload_missing = errs
+                .get("photo")
+                .is_some_and(|e| e.code == FieldCode::UploadMissing);
+            let page = match kind.takes_photo() {
+                true if upload_missing => return photo_step(&state, kind, l, &errs).await,
+                true => pages::photo_details_step(l, kind, &v, &errs, phone_required),
+                false => pages::dsa_form(l, &v, &errs, phone_required),
             };
             html(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
@@ -217,6 +243,11 @@ async fn submit_form(state: AppState, form: PostedForm, kind: CaseKind) -> Respo
 /// `POST /opt-out`: the details of a face opt-out.
 pub async fn face_submit(State(state): State<AppState>, form: PostedForm) -> Response {
     submit_form(state, form, CaseKind::FaceOptOut).await
+}
+
+/// `POST /image-opt-out`: the details of an image opt-out.
+pub async fn image_submit(State(state): State<AppState>, form: PostedForm) -> Response {
+    submit_form(state, form, CaseKind::ImageOptOut).await
 }
 
 /// `GET /dsa`: the DSA notice form.
@@ -270,7 +301,7 @@ pub async fn status_page(
                     &v.case,
                     &token,
                     &FieldErrors::default(),
-                    false,
+                    None,
                     state.desk.complaint_open(&v.case),
                 ),
             )
@@ -299,7 +330,7 @@ pub async fn withdraw(
                         &v.case,
                         &token,
                         &errs,
-                        false,
+                        None,
                         state.desk.complaint_open(&v.case),
                     ),
                 )
@@ -311,7 +342,14 @@ pub async fn withdraw(
     match state.desk.withdraw(&token).await {
         Ok(case) => html(
             StatusCode::OK,
-            pages::status(l, &case, &token, &FieldErrors::default(), true, false),
+            pages::status(
+                l,
+                &case,
+                &token,
+                &FieldErrors::default(),
+                Some(texts(l).withdrawn_done),
+                false,
+            ),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
         Err(DeskError::WrongState(_)) => {
@@ -326,6 +364,39 @@ pub async fn withdraw(
         Err(e) => html_unavailable(l, &e.to_string()),
     }
     .into_response()
+}
+
+/// `POST /status/{token}/continue-as-image`: a face opt-out without a usable face goes on as an
+/// image opt-out of the same photo.
+pub async fn continue_as_image(
+    State(state): State<AppState>,
+    Param(token): Param,
+    PostedForm { lang: l, .. }: PostedForm,
+) -> Response {
+    match state.desk.continue_as_image(&token).await {
+        Ok(case) => html(
+            StatusCode::OK,
+            pages::status(
+                l,
+                &case,
+                &token,
+                &FieldErrors::default(),
+                Some(texts(l).continued_image_done),
+                state.desk.complaint_open(&case),
+            ),
+        ),
+        Err(DeskError::InvalidLink) => invalid_link(l),
+        Err(DeskError::WrongState(_)) => {
+            let t = texts(l);
+            html_message(
+                StatusCode::CONFLICT,
+                l,
+                t.continue_image_title,
+                t.continue_image_not_possible,
+            )
+        }
+        Err(e) => html_unavailable(l, &e.to_string()),
+    }
 }
 
 /// `GET /status/{token}/photo`: the upload of a better photo, or (after it, `?key=`) its confirmation.
@@ -397,7 +468,7 @@ pub async fn better_photo_submit(
     match state.desk.replace_photo(&token, &key).await {
         Ok(case) => html(
             StatusCode::OK,
-            pages::status(l, &case, &token, &FieldErrors::default(), false, false),
+            pages::status(l, &case, &token, &FieldErrors::default(), None, false),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
         Err(DeskError::Invalid(_)) => {

@@ -67,9 +67,17 @@ pub fn router(state: AppState) -> Router {
     let html_and_api = Router::new()
         .route("/", get(forms::landing))
         .route("/opt-out", get(forms::face_page).post(forms::face_submit))
+        .route(
+            "/image-opt-out",
+            get(forms::image_page).post(forms::image_submit),
+        )
         .route("/dsa", get(forms::dsa_page).post(forms::dsa_submit))
         .route("/status/{token}", get(forms::status_page))
         .route("/status/{token}/withdraw", post(forms::withdraw))
+        .route(
+            "/status/{token}/continue-as-image",
+            post(forms::continue_as_image),
+        )
         .route(
             "/status/{token}/photo",
             get(forms::better_photo_page).post(forms::better_photo_submit),
@@ -91,6 +99,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/status/{token}", get(api::status))
         .route("/v1/status/{token}/withdraw", post(api::withdraw))
         .route("/v1/status/{token}/photo", post(api::replace_photo))
+        .route(
+            "/v1/status/{token}/continue-as-image",
+            post(api::continue_as_image),
+        )
         .layer(DefaultBodyLimit::max(FORM_BODY_MAX));
     let upload = Router::new()
         .route("/uploads", post(uploads::receive))

@@ -35,9 +35,10 @@ impl Modify for IndexerKeyScheme {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "optout API", description = "Face opt-out and DSA notice requests: upload, submit, follow, withdraw. The search engine's indexer checks candidates against the exclusion table and follows its changes."),
+    info(title = "optout API", description = "Face opt-out, image opt-out and DSA notice requests: upload, submit, follow, withdraw. The search engine's indexer checks candidates against the exclusion table and follows its changes."),
     paths(
         api::create_upload, api::submit, api::status, api::withdraw, api::replace_photo,
+        api::continue_as_image,
         indexer::check, indexer::changes, indexer::snapshot
     ),
     components(schemas(

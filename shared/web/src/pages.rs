@@ -7,7 +7,7 @@ use optout_core::i18n::{
     Lang, Texts, field_error_message, kind_texts, quality_message, state_label, texts,
 };
 use optout_core::mail::human_date;
-use optout_core::model::{Case, CaseState};
+use optout_core::model::{Case, CaseKind, CaseState};
 use optout_core::ports::UploadForm;
 use optout_core::verdict::Verdict;
 
@@ -131,17 +131,16 @@ pub fn landing(lang: Lang) -> Markup {
         html! {
             h1 { (t.site_title) }
             p { (t.landing_intro) }
-            section.card {
-                h2 { (t.landing_face_title) }
-                p { (t.landing_face_body) }
-                a.button href={ "/opt-out?lang=" (l) } { (t.landing_face_cta) }
-            }
-            section.card {
-                h2 { (t.landing_dsa_title) }
-                p { (t.landing_dsa_body) }
-                a.button href={ "/dsa?lang=" (l) } { (t.landing_dsa_cta) }
+            @for kind in CaseKind::ALL {
+                @let k = kind_texts(lang, kind);
+                section.card {
+                    h2 { (k.landing_title) }
+                    p { (k.landing_body) }
+                    a.button href={ (form_path(kind)) "?lang=" (l) } { (k.landing_cta) }
+                }
             }
             p.help { (t.landing_status_hint) }
+            (scope_notice(t))
         },
     )
 }
@@ -157,6 +156,7 @@ pub struct FormValues {
     pub reason: String,
     pub consent: bool,
     pub good_faith: bool,
+    pub exclude_faces: bool,
     pub source_urls: String,
     pub upload_key: String,
     pub form_token: String,
@@ -249,58 +249,92 @@ fn checkbox(lang: Lang, errors: &FieldErrors, name: &str, text: &str, checked: b
     }
 }
 
-/// Step 1 of the face opt-out: the photo, uploaded straight to the photo store.
-pub fn face_photo_step(lang: Lang, form: &UploadForm, errors: &FieldErrors) -> Markup {
+/// Where the form of a kind of request is.
+pub fn form_path(kind: CaseKind) -> &'static str {
+    match kind {
+        CaseKind::FaceOptOut => "/opt-out",
+        CaseKind::ImageOptOut => "/image-opt-out",
+        CaseKind::DsaNotice => "/dsa",
+    }
+}
+
+/// What the desk does not do, and where questions go (the support address of the request's site).
+fn scope_notice(t: &Texts) -> Markup {
+    let contact = SITE
+        .try_with(|s| s.support_email.clone())
+        .unwrap_or_default();
+    let text = optout_core::i18n::fill(t.scope_notice, &[("contact", "\u{0}")]);
+    let (before, after) = text.split_once('\u{0}').unwrap_or((&text, ""));
+    html! {
+        p.help.scope id="scope-notice" {
+            (before)
+            @if contact.is_empty() { } @else { a href={ "mailto:" (contact) } { (contact) } }
+            (after)
+        }
+    }
+}
+
+/// Step 1 of an opt-out with a photo: the photo, uploaded straight to the photo store.
+pub fn photo_step(lang: Lang, kind: CaseKind, form: &UploadForm, errors: &FieldErrors) -> Markup {
     let t = texts(lang);
+    let k = kind_texts(lang, kind);
     layout(
         lang,
-        t.face_form_title,
-        "/opt-out",
+        k.form_title,
+        form_path(kind),
         html! {
-            h1 { (t.face_form_title) }
+            h1 { (k.form_title) }
             p.help { (t.step_photo) }
             (errors_summary(t, errors))
             form method="post" action=(form.url) enctype="multipart/form-data" {
                 @for (k, v) in &form.fields { input type="hidden" name=(k) value=(v); }
                 div class=[errors.get("photo").is_some().then_some("invalid")] {
                     label for="photo" { (t.photo_label) }
-                    p.help { (t.photo_help) }
+                    p.help { (k.photo_help) }
                     (field_error(lang, errors, "photo"))
                     input type="file" id="photo" name=(form.file_field) accept="image/jpeg,image/png,image/webp" required;
                 }
                 button type="submit" { (t.upload_button) }
             }
-            div.privacy { strong { (t.privacy_title) } p { (t.privacy_face) } }
+            div.privacy { strong { (t.privacy_title) } p { (k.privacy) } }
+            (scope_notice(t))
         },
     )
 }
 
-/// Step 2 of the face opt-out: the details, naming the uploaded photo.
-pub fn face_details_step(
+/// Step 2 of an opt-out with a photo: the details, naming the uploaded photo.
+pub fn photo_details_step(
     lang: Lang,
+    kind: CaseKind,
     v: &FormValues,
     errors: &FieldErrors,
     phone_required: bool,
 ) -> Markup {
     let t = texts(lang);
+    let k = kind_texts(lang, kind);
+    let path = form_path(kind);
     layout(
         lang,
-        t.face_form_title,
-        &format!("/opt-out?key={}", v.upload_key),
+        k.form_title,
+        &format!("{path}?key={}", v.upload_key),
         html! {
-            h1 { (t.face_form_title) }
+            h1 { (k.form_title) }
             p.help { (t.step_details) }
             (errors_summary(t, errors))
-            div.ok { (t.photo_received) " · " a href={ "/opt-out?lang=" (lang.code()) } { (t.photo_change) } }
+            div.ok { (t.photo_received) " · " a href={ (path) "?lang=" (lang.code()) } { (t.photo_change) } }
             (field_error(lang, errors, "photo"))
-            form method="post" action="/opt-out" novalidate {
+            form method="post" action=(path) novalidate {
                 input type="hidden" name="lang" value=(lang.code());
                 input type="hidden" name="upload_key" value=(v.upload_key);
                 input type="hidden" name="form_token" value=(v.form_token);
                 (personal_fields(lang, t, v, errors, phone_required))
-                (reason_field(lang, errors, t.reason_face, t.reason_face_help, &v.reason))
-                (checkbox(lang, errors, "consent", t.consent, v.consent))
-                div.privacy { strong { (t.privacy_title) } p { (t.privacy_face) } }
+                (reason_field(lang, errors, k.reason, k.reason_help, &v.reason))
+                @if kind.offers_faces() {
+                    (checkbox(lang, errors, "exclude_faces", t.exclude_faces, v.exclude_faces))
+                }
+                (checkbox(lang, errors, "consent", k.consent, v.consent))
+                div.privacy { strong { (t.privacy_title) } p { (k.privacy) } }
+                (scope_notice(t))
                 button type="submit" { (t.submit) }
             }
         },
@@ -309,13 +343,14 @@ pub fn face_details_step(
 
 pub fn dsa_form(lang: Lang, v: &FormValues, errors: &FieldErrors, phone_required: bool) -> Markup {
     let t = texts(lang);
+    let k = kind_texts(lang, CaseKind::DsaNotice);
     let urls_invalid = errors.get("source_urls").is_some();
     layout(
         lang,
-        t.dsa_form_title,
+        k.form_title,
         "/dsa",
         html! {
-            h1 { (t.dsa_form_title) }
+            h1 { (k.form_title) }
             (errors_summary(t, errors))
             form method="post" action="/dsa" novalidate {
                 input type="hidden" name="lang" value=(lang.code());
@@ -327,9 +362,10 @@ pub fn dsa_form(lang: Lang, v: &FormValues, errors: &FieldErrors, phone_required
                     (field_error(lang, errors, "source_urls"))
                     textarea id="source_urls" name="source_urls" { (v.source_urls) }
                 }
-                (reason_field(lang, errors, t.reason_dsa, t.reason_dsa_help, &v.reason))
+                (reason_field(lang, errors, k.reason, k.reason_help, &v.reason))
                 (checkbox(lang, errors, "good_faith", t.good_faith, v.good_faith))
-                div.privacy { strong { (t.privacy_title) } p { (t.privacy_dsa) } }
+                div.privacy { strong { (t.privacy_title) } p { (k.privacy) } }
+                (scope_notice(t))
                 button type="submit" { (t.submit) }
             }
         },
@@ -348,6 +384,7 @@ pub fn success(lang: Lang, case: &Case, status_url: &str) -> Markup {
             p { (t.success_email) }
             p { (kind_texts(lang, case.kind).next) }
             p { a.button id="status-link" href=(status_url) { (t.status_title) } }
+            (scope_notice(t))
         },
     )
 }
@@ -357,7 +394,7 @@ pub fn status(
     case: &Case,
     token: &str,
     errors: &FieldErrors,
-    just_withdrawn: bool,
+    done: Option<&str>,
     complaint_open: bool,
 ) -> Markup {
     let t = texts(lang);
@@ -367,7 +404,7 @@ pub fn status(
         &format!("/status/{token}"),
         html! {
             h1 { (t.status_title) }
-            @if just_withdrawn { div.ok role="status" { (t.withdrawn_done) } }
+            @if let Some(done) = done { div.ok role="status" id="done" { (done) } }
             dl {
                 dt { (t.status_reference) } dd.ref { (case.id) }
                 dt { (t.status_kind) } dd { (kind_texts(lang, case.kind).label) }
@@ -380,6 +417,16 @@ pub fn status(
                 div.alert role="status" {
                     p { (quality_message(lang, case.quality_issue.unwrap_or(Verdict::Unreadable))) }
                     a.button id="better-photo" href={ "/status/" (token) "/photo?lang=" (lang.code()) } { (t.better_photo_title) }
+                }
+                @if case.kind.embeds_face() {
+                    section.card id="continue-as-image" {
+                        h2 { (t.continue_image_title) }
+                        p { (t.continue_image_body) }
+                        form method="post" action={ "/status/" (token) "/continue-as-image" } {
+                            input type="hidden" name="lang" value=(lang.code());
+                            button type="submit" { (t.continue_image_button) }
+                        }
+                    }
                 }
             }
             @if let Some(d) = case.decision.as_ref().filter(|_| matches!(case.state, CaseState::Approved | CaseState::Rejected)) {
@@ -410,6 +457,7 @@ pub fn status(
                     }
                 }
             }
+            (scope_notice(t))
         },
     )
 }
@@ -461,7 +509,7 @@ pub fn better_photo_step(
                 @for (k, v) in &form.fields { input type="hidden" name=(k) value=(v); }
                 div class=[errors.get("photo").is_some().then_some("invalid")] {
                     label for="photo" { (t.photo_label) }
-                    p.help { (t.photo_help) }
+                    p.help { (kind_texts(lang, case.kind).photo_help) }
                     (field_error(lang, errors, "photo"))
                     input type="file" id="photo" name=(form.file_field) accept="image/jpeg,image/png,image/webp" required;
                 }

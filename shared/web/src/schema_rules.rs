@@ -6,6 +6,7 @@
 //! that exists, an email domain that IDNA accepts, links that are duplicates once normalised).
 
 use optout_core::countries::COUNTRIES;
+use optout_core::model::CaseKind;
 use optout_core::model::{EMAIL_MAX, NAME_MAX, REASON_MAX, REASON_MIN, URL_MAX, URLS_MAX};
 use optout_core::settings::Settings;
 use serde_json::{Value, json};
@@ -146,7 +147,7 @@ fn case_request(schema: &mut Value, settings: &Settings) {
             json!({ "type": ["string", "null"], "pattern": phone }),
         );
     }
-    // A face opt-out ignores links; a notice reads them (blank lines skipped).
+    // An opt-out ignores links; a notice reads them (blank lines skipped).
     set(
         p,
         "source_urls",
@@ -154,33 +155,50 @@ fn case_request(schema: &mut Value, settings: &Settings) {
     );
     set(p, "upload_key", json!({ "type": ["string", "null"] }));
     let url = url_pattern();
-    schema["allOf"] = json!([
-        {
-            "if": { "properties": { "kind": { "const": "face_opt_out" } } },
-            "then": {
-                "required": ["consent", "upload_key"],
-                "properties": {
-                    "consent": { "const": true },
-                    "upload_key": { "type": "string", "pattern": UPLOAD_KEY_PATTERN },
-                },
-            },
-        },
-        {
-            "if": { "properties": { "kind": { "const": "dsa_notice" } } },
-            "then": {
-                "required": ["good_faith", "source_urls"],
-                "properties": {
-                    "good_faith": { "const": true },
-                    "source_urls": {
+    // What each kind requires, from the kind's own answers (a new kind needs nothing here).
+    let rules: Vec<Value> = CaseKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let mut required = Vec::new();
+            let mut props = serde_json::Map::new();
+            if kind.takes_photo() {
+                required.push("upload_key");
+                props.insert(
+                    "upload_key".into(),
+                    json!({ "type": "string", "pattern": UPLOAD_KEY_PATTERN }),
+                );
+            } else {
+                props.insert("upload_key".into(), json!({ "type": "null" }));
+            }
+            if kind.needs_consent() {
+                required.push("consent");
+                props.insert("consent".into(), json!({ "const": true }));
+            }
+            if kind.needs_good_faith() {
+                required.push("good_faith");
+                props.insert("good_faith".into(), json!({ "const": true }));
+            }
+            if !kind.offers_faces() {
+                props.insert("exclude_faces".into(), json!({ "const": false }));
+            }
+            if kind.takes_links() {
+                required.push("source_urls");
+                props.insert(
+                    "source_urls".into(),
+                    json!({
                         "items": { "maxLength": URL_MAX, "pattern": trimmed(&format!("(?:{url})?")) },
                         "contains": { "pattern": trimmed(&url) },
                         "maxContains": URLS_MAX,
-                    },
-                    "upload_key": { "type": "null" },
-                },
-            },
-        },
-    ]);
+                    }),
+                );
+            }
+            json!({
+                "if": { "properties": { "kind": { "const": kind.as_str() } } },
+                "then": { "required": required, "properties": props },
+            })
+        })
+        .collect();
+    schema["allOf"] = Value::Array(rules);
     if settings.phone_required
         && let Some(r) = schema["required"].as_array_mut()
     {

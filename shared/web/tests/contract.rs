@@ -139,7 +139,7 @@ async fn every_refusal_of_the_api_is_the_documented_json_error() {
         ),
         (
             with(dsa(), "kind", json!("other")),
-            "kind: unknown kind `other`, expected `face_opt_out` or `dsa_notice`.",
+            "kind: unknown kind `other`, expected one of `face_opt_out`, `image_opt_out`, `dsa_notice`.",
         ),
         (
             with(dsa(), "kind", json!(3)),
@@ -147,7 +147,7 @@ async fn every_refusal_of_the_api_is_the_documented_json_error() {
         ),
         (
             with(dsa(), "extra", json!(1)),
-            "extra: unknown field `extra`, expected one of `kind`, `lang`, `country`, `first_name`, `last_name`, `email`, `phone`, `reason`, `consent`, `good_faith`, `source_urls`, `upload_key`.",
+            "extra: unknown field `extra`, expected one of `kind`, `lang`, `country`, `first_name`, `last_name`, `email`, `phone`, `reason`, `consent`, `exclude_faces`, `good_faith`, `source_urls`, `upload_key`.",
         ),
     ] {
         let r = post_case(&app, &body).await;

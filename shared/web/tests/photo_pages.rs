@@ -138,6 +138,7 @@ impl PhotoAnalyzer for Counting {
         Ok(PhotoFindings {
             verdict: optout_core::Verdict::NoFace,
             embedding: None,
+            face_embeddings: Vec::new(),
             sha256: optout_matcher::Sha256::of(bytes),
             pdq: None,
             pdq_quality: 0,
@@ -157,6 +158,7 @@ async fn submissions_and_the_worker_wait_for_the_same_decode_slots() {
     let jobs = EmbedJobs {
         desk: app.desk.clone(),
         analyzer: analyzer.clone(),
+        fetcher: Arc::new(optout_core::testing::FakeLinkFetcher::default()),
     };
     let second = upload(&app, &png_with_damaged_pixels()).await;
 

@@ -81,6 +81,7 @@ async fn case_awaiting_review(desk: &Desk, email: &str) -> (CaseId, u64) {
     let jobs = EmbedJobs {
         desk: desk.clone(),
         analyzer: Arc::new(NoPipeline),
+        fetcher: Arc::new(optout_core::testing::FakeLinkFetcher::default()),
     };
     jobs.handle(&EmbedJob {
         case_id: id,
