@@ -4,7 +4,7 @@
 use anyhow::Context;
 use optout_core::EmbedJobs;
 use optout_core::exclusions::{ExclusionService, IndexerPorts};
-use optout_core::ports::{Clock, JobHandler, PhotoAnalyzer, SystemClock};
+use optout_core::ports::{Clock, JobHandler, LinkFetcher, PhotoAnalyzer, SystemClock};
 use optout_core::{Desk, Ports};
 use optout_embedded::{
     Db, FilePhotoStore, OutboxMailer, SqliteBiometrics, SqliteCaseStore, SqliteExclusions,
@@ -30,6 +30,8 @@ pub struct System {
     /// The indexer API (its in-memory exclusion index and rate limits live as long as the system).
     pub indexer: Arc<IndexerApi>,
     pub indexer_keys: SqliteIndexerKeys,
+    /// Fetches the images behind the links of DSA notices (public addresses only).
+    pub fetcher: Arc<dyn LinkFetcher>,
 }
 
 impl System {
@@ -62,6 +64,7 @@ impl System {
             keys: Arc::new(indexer_keys.clone()),
             snapshots: None,
         }));
+        let fetcher = optout_fetch::Fetcher::from_env().context("the link fetcher")?;
         let ports = Ports {
             cases: Arc::new(SqliteCaseStore::new(db.clone())),
             photos: Arc::new(photos.clone()),
@@ -81,6 +84,7 @@ impl System {
             data_dir: dir.clone(),
             indexer,
             indexer_keys,
+            fetcher: Arc::new(fetcher),
         })
     }
 
@@ -100,6 +104,7 @@ impl System {
         Arc::new(EmbedJobs {
             desk: self.desk.clone(),
             analyzer,
+            fetcher: self.fetcher.clone(),
         })
     }
 

@@ -2,7 +2,7 @@
 //! port and a fresh data directory, and offers helpers to drive it over HTTP.
 
 use crate::serve::{Serving, eml_files, serve};
-pub use crate::serve::{Setup, desk_args};
+pub use crate::serve::{Setup, desk_args, serve_files};
 use optout::embedded::System;
 use optout_core::model::{AuditEvent, Case, CaseId};
 use optout_core::ports::{BiometricStore, Biometrics, Clock, ExclusionEntry};

@@ -19,9 +19,13 @@ pub async fn start() -> Result<Box<dyn JobHandler>, SetupError> {
     let engine = optout_face::FaceEngine::load(&models)
         .map_err(|e| SetupError::Models(format!("{e} (OPTOUT_MODEL_DIR={})", models.display())))?;
     let analyzer = Arc::new(optout_face::FaceAnalyzer(Arc::new(engine)));
+    // The images behind the links of DSA notices (public addresses only; see optout-fetch).
+    let fetcher = optout_fetch::Fetcher::new(optout_fetch::FetchConfig::default())
+        .map_err(|e| SetupError::Fetcher(e.to_string()))?;
     Ok(Box::new(EmbedJobs {
         desk: rt.desk,
         analyzer,
+        fetcher: Arc::new(fetcher),
     }))
 }
 

@@ -32,6 +32,8 @@ pub enum SetupError {
     Keys(String),
     #[error("the face models cannot be loaded: {0}")]
     Models(String),
+    #[error("the link fetcher cannot be built: {0}")]
+    Fetcher(String),
 }
 
 /// Everything a function builds once per cold start.

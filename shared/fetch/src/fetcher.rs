@@ -97,10 +97,19 @@ impl Fetcher {
 
     /// A fetcher that also connects to IPv4 loopback (`127.0.0.0/8`), for tests that serve
     /// images from `127.0.0.1`. Private, link-local, IPv6 loopback and every other non-public
-    /// address stay refused. Exists only with the `loopback-for-tests` feature.
-    #[cfg(feature = "loopback-for-tests")]
+    /// address stay refused. Only a build with the `loopback-for-tests` feature (a test build)
+    /// makes one; any other build answers an error, so that test harnesses compile in every
+    /// build while the switch exists only in theirs.
     pub fn allowing_loopback_for_tests(config: FetchConfig) -> Result<Self, BuildError> {
-        Self::build(config, AddressPolicy::loopback_for_tests())
+        #[cfg(feature = "loopback-for-tests")]
+        return Self::build(config, AddressPolicy::loopback_for_tests());
+        #[cfg(not(feature = "loopback-for-tests"))]
+        {
+            let _ = config;
+            Err(BuildError(
+                "this build has no loopback-for-tests feature: loopback stays refused".into(),
+            ))
+        }
     }
 
     fn build(config: FetchConfig, policy: AddressPolicy) -> Result<Self, BuildError> {

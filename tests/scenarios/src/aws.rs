@@ -200,6 +200,7 @@ impl Mode for Aws {
         let handler = EmbedJobs {
             desk: self.desk.clone(),
             analyzer: analyzer(),
+            fetcher: std::sync::Arc::new(crate::serve::LocalLinks::new()),
         };
         let mut done = 0;
         loop {

@@ -1055,3 +1055,271 @@ pub async fn sign_out_revokes_the_session(mode: &dyn Mode) {
     let r = mode.send(Req::get("/admin").header("cookie", &again)).await;
     assert_eq!(r.status, 200, "{m}: signed in again");
 }
+
+/// A picture with no face in it (a synthetic landscape: sky, hills, a sun), `width`×`height`,
+/// as a JPEG; `seed` varies it.
+pub fn landscape_jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let s = seed as f32;
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+        let hill = 0.6 + 0.08 * (fx * (7.0 + s)).sin() + 0.05 * (fx * 23.0 + s).cos();
+        let sun = ((fx - 0.75).powi(2) + (fy - 0.2).powi(2)).sqrt() < 0.08;
+        let px = if sun {
+            [250, 220, 90]
+        } else if fy > hill {
+            let g = 90.0 + 60.0 * ((fx * 40.0 + fy * 13.0 + s).sin() * 0.5 + 0.5);
+            [40, g as u8, 35]
+        } else {
+            let b = 255.0 - 120.0 * fy;
+            [
+                (120.0 - 60.0 * fy) as u8,
+                (170.0 - 40.0 * fy) as u8,
+                b as u8,
+            ]
+        };
+        image::Rgb(px)
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .expect("encode");
+    out
+}
+
+/// `jpeg` resized to `width` pixels wide and encoded again at quality 70: a copy an indexer
+/// may find elsewhere.
+fn resized_copy(jpeg: &[u8], width: u32) -> Vec<u8> {
+    let img = image::load_from_memory(jpeg).expect("a picture");
+    let height = img.height() * width / img.width();
+    let small = img.resize_exact(width, height, image::imageops::FilterType::Triangle);
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
+        .encode_image(&small.to_rgb8())
+        .expect("encode");
+    out
+}
+
+/// The PDQ hash of `bytes` as the face pipeline computes it (what an indexer's `optout check`
+/// sends).
+fn pdq_of(bytes: &[u8]) -> String {
+    let f = crate::analyzer().analyze(bytes).expect("analysis");
+    f.pdq.expect("a PDQ hash").to_string()
+}
+
+/// Checks `candidates` with an indexer key; returns whether each is excluded.
+async fn excluded(mode: &dyn Mode, candidates: Value) -> Vec<bool> {
+    let key = mode.indexer_key().await;
+    let r = mode
+        .send(
+            Req::post_json("/v1/exclusions/check", &json!({ "candidates": candidates }))
+                .header("authorization", &format!("Bearer {key}")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    r.json()["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["excluded"] == true)
+        .collect()
+}
+
+/// An image opt-out of a picture without a face: reviewed, approved, excluded by its hashes, so
+/// that a resized, re-encoded copy is excluded and an unrelated picture is not; the emails say
+/// what the desk does not do and where questions go.
+pub async fn image_opt_out_excludes_copies(mode: &dyn Mode) {
+    let email = mode.email("owner");
+    let picture = landscape_jpeg(1024, 768, 1);
+    let key = upload_photo(mode, picture.clone()).await;
+    let body = merge(
+        person(&email),
+        json!({"kind": "image_opt_out", "consent": true, "upload_key": key}),
+    );
+    let r = mode.send(Req::post_json("/v1/cases", &body)).await;
+    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
+    let case = r.json();
+    assert_eq!(case["kind"], "image_opt_out", "{}", mode.name());
+    let id = case["id"].as_str().expect("case id").to_owned();
+    let token = status_token(case["status_url"].as_str().expect("status url"));
+    assert_eq!(mode.run_jobs().await, 1, "{}: one job", mode.name());
+    assert_eq!(
+        state_of(mode, &token).await,
+        "awaiting_review",
+        "{}",
+        mode.name()
+    );
+
+    let alice = login(mode, "alice").await;
+    let form = decision_form(mode, &alice, &id).await;
+    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    let mut kinds: Vec<&str> = Vec::new();
+    let entries = entries_of(mode, &id).await;
+    kinds.extend(entries.iter().map(|e| e.value.kind()));
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["pdq", "sha256"], "{}: hashes only", mode.name());
+
+    let copy = resized_copy(&picture, 640);
+    let other = landscape_jpeg(1024, 768, 9);
+    let sha = hex::encode(Sha256::digest(&picture));
+    let got = excluded(
+        mode,
+        json!([{"pdq": pdq_of(&copy)}, {"sha256": sha}, {"pdq": pdq_of(&other)}]),
+    )
+    .await;
+    assert_eq!(got, [true, true, false], "{}", mode.name());
+
+    let mails = mode.mails_to(&email).await;
+    assert_eq!(mails.len(), 2, "{}: receipt + decision", mode.name());
+    for m in &mails {
+        assert!(
+            m.html.contains("stops indexing on this service only"),
+            "{}: {}",
+            mode.name(),
+            m.subject
+        );
+    }
+}
+
+/// A face opt-out whose photo shows no face is not a dead end: the status page offers a better
+/// photo or to go on as an image opt-out of the same photo, which then goes to review.
+pub async fn face_request_without_a_face_continues_as_image(mode: &dyn Mode) {
+    let email = mode.email("noface");
+    let case = submit_face(
+        mode,
+        &email,
+        landscape_jpeg(800, 600, 2),
+        "scenario-noface-1",
+    )
+    .await;
+    let token = status_token(case["status_url"].as_str().expect("status url"));
+    assert_eq!(mode.run_jobs().await, 1, "{}: one job", mode.name());
+    let s = status(mode, &token).await;
+    assert_eq!(s["state"], "needs_better_photo", "{}", mode.name());
+    assert_eq!(s["can_continue_as_image"], true, "{}", mode.name());
+    let page = mode
+        .send(Req::get(&format!("/status/{token}?lang=th")))
+        .await;
+    assert!(
+        page.text()
+            .contains(&format!("/status/{token}/continue-as-image")),
+        "{}: the page offers the way on",
+        mode.name()
+    );
+    let r = mode
+        .send(Req::post_form(
+            &format!("/status/{token}/continue-as-image"),
+            &[("lang", "th")],
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}: {}", mode.name(), r.text());
+    assert!(
+        r.text().contains("ดำเนินการต่อเป็นคำขอหยุดจัดทำดัชนีรูปภาพ"),
+        "{}",
+        mode.name()
+    );
+    let s = status(mode, &token).await;
+    assert_eq!(
+        (s["kind"].as_str(), s["state"].as_str()),
+        (Some("image_opt_out"), Some("received"))
+    );
+    assert_eq!(
+        mode.run_jobs().await,
+        1,
+        "{}: the photo hashed again",
+        mode.name()
+    );
+    assert_eq!(
+        state_of(mode, &token).await,
+        "awaiting_review",
+        "{}",
+        mode.name()
+    );
+    // Asking again is harmless; a case in review cannot.
+    let again = mode
+        .send(Req::post_json(
+            &format!("/v1/status/{token}/continue-as-image"),
+            &json!({}),
+        ))
+        .await;
+    assert_eq!(again.status, 200, "{}: {}", mode.name(), again.text());
+    let other = submit_face(
+        mode,
+        &mode.email("withface"),
+        fixture("person_b_1.jpg"),
+        "scenario-noface-2",
+    )
+    .await;
+    let other_token = status_token(other["status_url"].as_str().expect("status url"));
+    assert_eq!(mode.run_jobs().await, 1, "{}", mode.name());
+    let refused = mode
+        .send(Req::post_json(
+            &format!("/v1/status/{other_token}/continue-as-image"),
+            &json!({}),
+        ))
+        .await;
+    assert_eq!(refused.status, 409, "{}: {}", mode.name(), refused.text());
+}
+
+/// A DSA notice whose links are fetched: the image behind the first is hashed, the second serves
+/// a web page and is not (the reviewer sees both); once approved, the same picture at another
+/// address, even resized, is excluded, and both links by their address.
+pub async fn dsa_links_become_images(mode: &dyn Mode) {
+    let picture = landscape_jpeg(640, 480, 5);
+    let site = crate::serve::serve_files(vec![
+        ("/pics/a.jpg", "image/jpeg", picture.clone()),
+        ("/page.html", "text/html", b"<p>an article</p>".to_vec()),
+    ])
+    .await;
+    let (image, page) = (format!("{site}/pics/a.jpg"), format!("{site}/page.html"));
+    let email = mode.email("links");
+    let body = merge(
+        person(&email),
+        json!({"kind": "dsa_notice", "good_faith": true, "source_urls": [image, page]}),
+    );
+    let r = mode.send(Req::post_json("/v1/cases", &body)).await;
+    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
+    let id = r.json()["id"].as_str().expect("case id").to_owned();
+    assert_eq!(mode.run_jobs().await, 1, "{}: one job", mode.name());
+    let case = stored_case(mode, &id).await;
+    assert_eq!(case.state.as_str(), "awaiting_review", "{}", mode.name());
+    let sha = hex::encode(Sha256::digest(&picture));
+    match case.link_checks.as_slice() {
+        [
+            optout_core::model::LinkCheck::Hashed { sha256, bytes, .. },
+            optout_core::model::LinkCheck::Failed { why },
+        ] => {
+            assert_eq!(sha256.to_hex(), sha, "{}", mode.name());
+            assert_eq!(*bytes, picture.len() as u64, "{}", mode.name());
+            assert!(why.contains("not an image"), "{}: {why}", mode.name());
+        }
+        other => panic!("{}: link checks {other:?}", mode.name()),
+    }
+
+    let alice = login(mode, "alice").await;
+    let html = case_page(mode, &alice, &id).await.text();
+    assert!(
+        html.contains("image fetched") && html.contains("image not fetched"),
+        "{}: the reviewer sees what each link gave",
+        mode.name()
+    );
+    let form = decision_form(mode, &alice, &id).await;
+    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    let mut kinds: Vec<&str> = Vec::new();
+    let entries = entries_of(mode, &id).await;
+    kinds.extend(entries.iter().map(|e| e.value.kind()));
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["pdq", "sha256", "url", "url"], "{}", mode.name());
+    let got = excluded(
+        mode,
+        json!([
+            {"sha256": sha},
+            {"pdq": pdq_of(&resized_copy(&picture, 320))},
+            {"url": page},
+            {"url": "https://elsewhere.example/another.jpg"},
+        ]),
+    )
+    .await;
+    assert_eq!(got, [true, true, true, false], "{}", mode.name());
+}

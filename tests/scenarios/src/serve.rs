@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use optout::config::{DeskArgs, ServeArgs};
 use optout::embedded::{System, run};
-use optout_core::ports::{Clock, PhotoAnalyzer, SystemClock};
+use optout_core::ports::{
+    Clock, FetchError, FetchedImage, LinkFetcher, PhotoAnalyzer, SystemClock,
+};
 use tokio::sync::watch;
 
 /// The desk settings of the tests (flags of `optout serve`, checked by the shared configuration;
@@ -21,12 +23,51 @@ pub fn desk_args() -> DeskArgs {
     }
 }
 
+/// The link fetcher of the tests: the real one with its test switch on (IPv4 loopback allowed,
+/// so that tests serve images from `127.0.0.1`), for links on this machine only. The test
+/// machine reaches no web site, so any other link is refused at once rather than left to time out
+/// (the links of most tests are made up).
+pub struct LocalLinks(optout_fetch::Fetcher);
+
+impl LocalLinks {
+    pub fn new() -> Self {
+        let config = optout_fetch::FetchConfig {
+            timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        };
+        LocalLinks(
+            optout_fetch::Fetcher::allowing_loopback_for_tests(config)
+                .expect("a test build has the fetcher's loopback-for-tests feature"),
+        )
+    }
+}
+
+impl Default for LocalLinks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait::async_trait]
+impl LinkFetcher for LocalLinks {
+    async fn fetch(&self, url: &optout_matcher::NormalizedUrl) -> Result<FetchedImage, FetchError> {
+        match url::Url::parse(url.as_str()) {
+            Ok(u) if u.host_str() == Some("127.0.0.1") => self.0.fetch(url).await,
+            _ => Err(FetchError::Network(
+                "the test machine reaches no web site".into(),
+            )),
+        }
+    }
+}
+
 /// How a test starts it: desk settings, a face pipeline (none: no worker runs, jobs wait in the
-/// queue) and a clock. The default: [`desk_args`], no pipeline, the system clock.
+/// queue), a clock and a link fetcher. The default: [`desk_args`], no pipeline, the system clock,
+/// [`LocalLinks`].
 pub struct Setup {
     pub desk: DeskArgs,
     pub analyzer: Option<Arc<dyn PhotoAnalyzer>>,
     pub clock: Arc<dyn Clock>,
+    pub fetcher: Arc<dyn LinkFetcher>,
 }
 
 impl Default for Setup {
@@ -35,6 +76,7 @@ impl Default for Setup {
             desk: desk_args(),
             analyzer: None,
             clock: Arc::new(SystemClock),
+            fetcher: Arc::new(LocalLinks::new()),
         }
     }
 }
@@ -68,7 +110,8 @@ pub async fn serve(data: &Path, setup: Setup) -> Serving {
         .sources_with_env(false)
         .and_then(|s| s.resolve(addr))
         .expect("configuration");
-    let system = System::open(&config, setup.clock).expect("embedded system");
+    let mut system = System::open(&config, setup.clock).expect("embedded system");
+    system.fetcher = setup.fetcher;
     let (shutdown, rx) = watch::channel(false);
     let task = tokio::spawn(run(system.clone(), listener, setup.analyzer, rx));
     Serving {
@@ -91,4 +134,26 @@ pub fn eml_files(outbox: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     files.sort();
     files
+}
+
+/// A web site on `127.0.0.1` serving `files` (path, content type, body), as the sites the links
+/// of a DSA notice point to. Returns its base URL (`http://127.0.0.1:PORT`); it serves until the
+/// test's runtime ends.
+pub async fn serve_files(files: Vec<(&'static str, &'static str, Vec<u8>)>) -> String {
+    let mut app = axum::Router::new();
+    for (path, content_type, body) in files {
+        app = app.route(
+            path,
+            axum::routing::get(move || {
+                let body = body.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, content_type)], body) }
+            }),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }

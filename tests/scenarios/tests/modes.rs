@@ -48,6 +48,9 @@ both_modes!(
     withdrawal_stops_matching,
     indexer_api_over_http,
     reviewer_views_a_large_photo,
+    image_opt_out_excludes_copies,
+    face_request_without_a_face_continues_as_image,
+    dsa_links_become_images,
 );
 
 /// The capture sees a line logged from any thread, and the scan finds a value in it whatever
