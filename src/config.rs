@@ -94,6 +94,8 @@ desk_args! {
     decision_days => shared::DECISION_DAYS,
     /// Days personal data is kept after a decision [env: OPTOUT_RETENTION_DAYS].
     retention_days => shared::RETENTION_DAYS,
+    /// Days a request waits for a usable photo before it lapses [env: OPTOUT_LAPSE_DAYS].
+    lapse_days => shared::LAPSE_DAYS,
     /// Days a status link stays valid [env: OPTOUT_STATUS_LINK_DAYS].
     status_link_days => shared::STATUS_LINK_DAYS,
     /// PDQ hashes within this Hamming distance (bits) of an exclusion entry match, 0-64

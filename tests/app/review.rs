@@ -504,7 +504,7 @@ async fn reject_and_better_photo_flows() {
     let text = eml_part(mails_tagged(&app, "decision").last().unwrap(), "text/plain");
     assert!(text.contains("The 2 image links of your notice were added"));
     assert!(text.contains("Article 16 of the EU Digital Services Act"));
-    assert!(text.contains("No automated means were used"));
+    assert!(text.contains("fetched and hashed automatically"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
