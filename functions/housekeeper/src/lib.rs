@@ -1,7 +1,8 @@
 //! The housekeeping Lambda's handler, run by an EventBridge schedule: the AWS counterpart of the
 //! embedded mode's housekeeping loop. It finishes what a failed step left pending (a receipt that
 //! could not be sent, a job not yet enqueued, a decision's emails, exclusion entries and photo
-//! deletion) and erases personal data whose retention period ended (the personal table's TTL
+//! deletion), ends the requests that waited too long for a usable photo (`lapsed`), and erases
+//! personal data whose retention period ended (the personal table's TTL
 //! removes the personal item; this sweep erases what the case item keeps, such as a complaint's
 //! text, and deletes the photo and biometrics).
 
@@ -31,6 +32,8 @@ pub const RELAY_BATCH: usize = 200;
 pub struct Report {
     pub relayed: usize,
     pub erased: usize,
+    /// Cases that lapsed without a usable photo.
+    pub lapsed: usize,
     /// Another run held the lease: this one did nothing.
     pub skipped: bool,
 }
@@ -40,6 +43,7 @@ impl From<Housekeeping> for Report {
         Self {
             relayed: h.relayed,
             erased: h.erased,
+            lapsed: h.lapsed,
             skipped: false,
         }
     }
@@ -55,6 +59,7 @@ pub async fn run(desk: &Desk, lease: &dyn Lease) -> Result<Report, DeskError> {
         return Ok(Report {
             relayed: 0,
             erased: 0,
+            lapsed: 0,
             skipped: true,
         });
     }
@@ -68,6 +73,7 @@ pub async fn run(desk: &Desk, lease: &dyn Lease) -> Result<Report, DeskError> {
     tracing::info!(
         relayed = report.relayed,
         erased = report.erased,
+        lapsed = report.lapsed,
         "housekeeping done"
     );
     Ok(report)
