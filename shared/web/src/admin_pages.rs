@@ -272,7 +272,15 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -
                         @if c.kind.needs_good_faith() { dt { "Good faith" } dd { (if c.good_faith { "confirmed" } else { "missing" }) } }
                         @if c.kind.offers_faces() {
                             dt { "Its faces" } dd id="exclude-faces" {
-                                (if c.exclude_faces { "to be excluded too (each face found, boxed on the photo)" } else { "not to be excluded (hashes only)" })
+                                @if !c.exclude_faces {
+                                    "not to be excluded (hashes only)"
+                                } @else if let Some(f) = findings {
+                                    (f.face_embeddings.len()) " to be excluded too (every face large and sharp enough, of "
+                                    (details.and_then(|d| d.get("faces")).and_then(Value::as_array).map_or(0, Vec::len))
+                                    " detected: boxed on the photo)"
+                                } @else {
+                                    "to be excluded too, once the photo is analysed"
+                                }
                             }
                         }
                         @if !c.source_urls.is_empty() {
