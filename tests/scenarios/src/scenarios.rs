@@ -601,25 +601,47 @@ async fn dsa_case_awaiting_review(mode: &dyn Mode, email: &str, link: &str) -> (
         person(email),
         json!({"kind": "dsa_notice", "good_faith": true, "source_urls": [link]}),
     );
-    let r = mode.send(Req::post_json("/v1/cases", &body)).await;
-    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
-    let case = r.json();
+    let submitted = submit_case(mode, &body).await;
     assert_eq!(mode.run_jobs().await, 1, "{}: one job", mode.name());
-    (
-        case["id"].as_str().expect("case id").to_owned(),
-        status_token(case["status_url"].as_str().expect("status url")),
-    )
+    submitted
 }
 
 /// A DSA notice for `link`, approved by reviewer alice through the admin pages. Returns its id
 /// and status token.
 async fn approved_dsa_notice(mode: &dyn Mode, email: &str, link: &str) -> (String, String) {
     let (id, token) = dsa_case_awaiting_review(mode, email, link).await;
-    let alice = login(mode, "alice").await;
-    let form = decision_form(mode, &alice, &id).await;
-    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
-    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+    approve_as_alice(mode, &id).await;
     (id, token)
+}
+
+/// Reviewer alice approves case `id` through the admin pages.
+async fn approve_as_alice(mode: &dyn Mode, id: &str) {
+    let alice = login(mode, "alice").await;
+    let form = decision_form(mode, &alice, id).await;
+    let r = decide(mode, &alice, id, &form, &[("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
+}
+
+/// The kinds of the exclusion entries of case `id`, sorted.
+async fn entry_kinds(mode: &dyn Mode, id: &str) -> Vec<&'static str> {
+    let mut kinds: Vec<&str> = entries_of(mode, id)
+        .await
+        .iter()
+        .map(|e| e.value.kind())
+        .collect();
+    kinds.sort_unstable();
+    kinds
+}
+
+/// Submits `body` to `POST /v1/cases` (201 expected); returns the case's id and status token.
+async fn submit_case(mode: &dyn Mode, body: &Value) -> (String, String) {
+    let r = mode.send(Req::post_json("/v1/cases", body)).await;
+    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
+    let case = r.json();
+    (
+        case["id"].as_str().expect("case id").to_owned(),
+        status_token(case["status_url"].as_str().expect("status url")),
+    )
 }
 
 /// Case `id` as the mode's store has it.
@@ -1135,12 +1157,7 @@ pub async fn image_opt_out_excludes_copies(mode: &dyn Mode) {
         person(&email),
         json!({"kind": "image_opt_out", "consent": true, "upload_key": key}),
     );
-    let r = mode.send(Req::post_json("/v1/cases", &body)).await;
-    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
-    let case = r.json();
-    assert_eq!(case["kind"], "image_opt_out", "{}", mode.name());
-    let id = case["id"].as_str().expect("case id").to_owned();
-    let token = status_token(case["status_url"].as_str().expect("status url"));
+    let (id, token) = submit_case(mode, &body).await;
     assert_eq!(mode.run_jobs().await, 1, "{}: one job", mode.name());
     assert_eq!(
         state_of(mode, &token).await,
@@ -1148,16 +1165,13 @@ pub async fn image_opt_out_excludes_copies(mode: &dyn Mode) {
         "{}",
         mode.name()
     );
-
-    let alice = login(mode, "alice").await;
-    let form = decision_form(mode, &alice, &id).await;
-    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
-    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
-    let mut kinds: Vec<&str> = Vec::new();
-    let entries = entries_of(mode, &id).await;
-    kinds.extend(entries.iter().map(|e| e.value.kind()));
-    kinds.sort_unstable();
-    assert_eq!(kinds, ["pdq", "sha256"], "{}: hashes only", mode.name());
+    approve_as_alice(mode, &id).await;
+    assert_eq!(
+        entry_kinds(mode, &id).await,
+        ["pdq", "sha256"],
+        "{}: hashes only",
+        mode.name()
+    );
 
     let copy = resized_copy(&picture, 640);
     let other = landscape_jpeg(1024, 768, 9);
@@ -1277,9 +1291,7 @@ pub async fn dsa_links_become_images(mode: &dyn Mode) {
         person(&email),
         json!({"kind": "dsa_notice", "good_faith": true, "source_urls": [image, page]}),
     );
-    let r = mode.send(Req::post_json("/v1/cases", &body)).await;
-    assert_eq!(r.status, 201, "{}: {}", mode.name(), r.text());
-    let id = r.json()["id"].as_str().expect("case id").to_owned();
+    let (id, _) = submit_case(mode, &body).await;
     assert_eq!(mode.run_jobs().await, 1, "{}: one job", mode.name());
     let case = stored_case(mode, &id).await;
     assert_eq!(case.state.as_str(), "awaiting_review", "{}", mode.name());
@@ -1303,14 +1315,13 @@ pub async fn dsa_links_become_images(mode: &dyn Mode) {
         "{}: the reviewer sees what each link gave",
         mode.name()
     );
-    let form = decision_form(mode, &alice, &id).await;
-    let r = decide(mode, &alice, &id, &form, &[("decision", "approve")]).await;
-    assert_eq!(r.status, 303, "{}: {}", mode.name(), r.text());
-    let mut kinds: Vec<&str> = Vec::new();
-    let entries = entries_of(mode, &id).await;
-    kinds.extend(entries.iter().map(|e| e.value.kind()));
-    kinds.sort_unstable();
-    assert_eq!(kinds, ["pdq", "sha256", "url", "url"], "{}", mode.name());
+    approve_as_alice(mode, &id).await;
+    assert_eq!(
+        entry_kinds(mode, &id).await,
+        ["pdq", "sha256", "url", "url"],
+        "{}",
+        mode.name()
+    );
     let got = excluded(
         mode,
         json!([
