@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use optout_core::Lang;
 use optout_core::error::{FieldCode, FieldErrors};
-use optout_core::i18n::texts;
-use optout_core::model::CaseKind;
+use optout_core::i18n::{complaint_closed_text, texts};
+use optout_core::model::{CaseKind, ComplaintClosed};
 use optout_core::signing::random_token;
 use optout_core::{DeskError, SubmissionInput};
 use std::collections::HashMap;
@@ -271,7 +271,7 @@ pub async fn status_page(
                     &token,
                     &FieldErrors::default(),
                     false,
-                    state.desk.complaint_open(&v.case),
+                    state.desk.complaint_closed(&v.case),
                 ),
             )
         }
@@ -300,7 +300,7 @@ pub async fn withdraw(
                         &token,
                         &errs,
                         false,
-                        state.desk.complaint_open(&v.case),
+                        state.desk.complaint_closed(&v.case),
                     ),
                 )
             }
@@ -311,7 +311,14 @@ pub async fn withdraw(
     match state.desk.withdraw(&token).await {
         Ok(case) => html(
             StatusCode::OK,
-            pages::status(l, &case, &token, &FieldErrors::default(), true, false),
+            pages::status(
+                l,
+                &case,
+                &token,
+                &FieldErrors::default(),
+                true,
+                state.desk.complaint_closed(&case),
+            ),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
         Err(DeskError::WrongState(_)) => {
@@ -397,7 +404,14 @@ pub async fn better_photo_submit(
     match state.desk.replace_photo(&token, &key).await {
         Ok(case) => html(
             StatusCode::OK,
-            pages::status(l, &case, &token, &FieldErrors::default(), false, false),
+            pages::status(
+                l,
+                &case,
+                &token,
+                &FieldErrors::default(),
+                false,
+                state.desk.complaint_closed(&case),
+            ),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
         Err(DeskError::Invalid(_)) => {
@@ -423,14 +437,8 @@ pub async fn complaint_page(
         Err(e) => return html_unavailable(lang.lang, &e.to_string()),
     };
     let l = status_lang(lang, view.case.lang);
-    if !state.desk.complaint_open(&view.case) {
-        let t = texts(l);
-        return html_message(
-            StatusCode::CONFLICT,
-            l,
-            t.complaint_title,
-            t.complaint_closed,
-        );
+    if let Some(why) = state.desk.complaint_closed(&view.case) {
+        return complaint_closed(l, why);
     }
     remember(
         lang,
@@ -458,15 +466,18 @@ pub async fn complaint_submit(
             pages::complaint(l, &token, &text, &errs),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
-        Err(DeskError::WrongState(_)) => {
-            let t = texts(l);
-            html_message(
-                StatusCode::CONFLICT,
-                l,
-                t.complaint_title,
-                t.complaint_closed,
-            )
-        }
+        Err(DeskError::ComplaintClosed(why)) => complaint_closed(l, why),
+        Err(DeskError::WrongState(_)) => complaint_closed(l, ComplaintClosed::NoDecision),
         Err(e) => html_unavailable(l, &e.to_string()),
     }
+}
+
+/// The page that says why no complaint is possible (409: a second complaint, or one too late).
+fn complaint_closed(lang: Lang, why: ComplaintClosed) -> Response {
+    html_message(
+        StatusCode::CONFLICT,
+        lang,
+        texts(lang).complaint_title,
+        complaint_closed_text(lang, why),
+    )
 }

@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/status/{token}", get(api::status))
         .route("/v1/status/{token}/withdraw", post(api::withdraw))
         .route("/v1/status/{token}/photo", post(api::replace_photo))
+        .route("/v1/status/{token}/complaint", post(api::complain))
         .layer(DefaultBodyLimit::max(FORM_BODY_MAX));
     let upload = Router::new()
         .route("/uploads", post(uploads::receive))

@@ -38,6 +38,7 @@ impl Modify for IndexerKeyScheme {
     info(title = "optout API", description = "Face opt-out and DSA notice requests: upload, submit, follow, withdraw. The search engine's indexer checks candidates against the exclusion table and follows its changes."),
     paths(
         api::create_upload, api::submit, api::status, api::withdraw, api::replace_photo,
+        api::complain,
         indexer::check, indexer::changes, indexer::snapshot
     ),
     components(schemas(
@@ -46,6 +47,7 @@ impl Modify for IndexerKeyScheme {
         api::CaseKindSchema,
         api::CaseResponse,
         api::PhotoRequest,
+        api::ComplaintRequest,
         respond::ApiError,
         respond::ApiErrorBody,
         respond::ApiFieldError,
