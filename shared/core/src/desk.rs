@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::case::{DomainError, ExecError, Executor};
 use crate::error::FieldErrors;
-use crate::model::{Case, CaseState};
+use crate::model::{Case, CaseState, ComplaintClosed};
 use crate::ports::*;
 use crate::settings::Settings;
 use crate::signing::{KeyRing, scope};
@@ -44,6 +44,9 @@ pub enum DeskError {
     /// The case is not in a state that allows this.
     #[error("not allowed in state {0}")]
     WrongState(CaseState),
+    /// The decision cannot be contested (any more), and why.
+    #[error("no complaint possible: {}", .0.as_str())]
+    ComplaintClosed(ComplaintClosed),
     /// An infrastructure failure; the caller may retry.
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::model::Country;
+
 /// One problem with one input field. `code` is stable (clients may switch on it); the message is
 /// produced from the code in the requester's language by [`crate::i18n`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -11,6 +13,9 @@ pub struct FieldError {
     /// A bound that the message refers to (a maximum length, a count ...), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    /// The country that the message refers to (a phone number not valid there), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<Country>,
 }
 
 /// Stable error codes of input validation.
@@ -21,7 +26,10 @@ pub enum FieldCode {
     TooLong,
     TooShort,
     InvalidEmail,
+    /// Not written as a phone number (letters or other signs, no such country calling code).
     InvalidPhone,
+    /// Written as a phone number, but not a valid one of the country named with the error.
+    InvalidPhoneForCountry,
     InvalidCountry,
     InvalidChars,
     ConsentRequired,
@@ -57,6 +65,7 @@ impl FieldCode {
             FieldCode::TooShort => "too_short",
             FieldCode::InvalidEmail => "invalid_email",
             FieldCode::InvalidPhone => "invalid_phone",
+            FieldCode::InvalidPhoneForCountry => "invalid_phone_for_country",
             FieldCode::InvalidCountry => "invalid_country",
             FieldCode::InvalidChars => "invalid_chars",
             FieldCode::ConsentRequired => "consent_required",
@@ -93,6 +102,17 @@ impl FieldErrors {
             field: field.to_owned(),
             code,
             limit: None,
+            country: None,
+        });
+    }
+
+    /// An error whose message names `country`.
+    pub fn push_country(&mut self, field: &str, code: FieldCode, country: Country) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            code,
+            limit: None,
+            country: Some(country),
         });
     }
 
@@ -101,6 +121,7 @@ impl FieldErrors {
             field: field.to_owned(),
             code,
             limit: Some(limit),
+            country: None,
         });
     }
 
@@ -122,6 +143,7 @@ impl FieldErrors {
                     field: field.to_owned(),
                     code,
                     limit,
+                    country: None,
                 });
                 None
             }

@@ -3,7 +3,7 @@
 //! [`fill`]; values are escaped where they are shown (HTML pages and HTML email), never here.
 
 use crate::error::{FieldCode, FieldError};
-use crate::model::{CaseKind, CaseState};
+use crate::model::{CaseKind, CaseState, ComplaintClosed};
 use crate::verdict::Verdict;
 
 pub use crate::lang::Lang;
@@ -76,6 +76,10 @@ pub struct Texts {
     pub mail_receipt_intro: &'static str,
     pub mail_received_heading: &'static str,
     pub mail_photo_received: &'static str,
+    /// The receipt's label of the requester's full name.
+    pub mail_full_name: &'static str,
+    /// The receipt's label of the requester's reason or explanation.
+    pub mail_reason: &'static str,
     pub mail_next_heading: &'static str,
     pub mail_status_link: &'static str,
     pub mail_status_link_private: &'static str,
@@ -93,8 +97,13 @@ pub struct Texts {
     pub complaint_label: &'static str,
     pub complaint_button: &'static str,
     pub complaint_done: &'static str,
-    pub complaint_closed: &'static str,
+    /// Why no complaint is possible: no decision to contest.
+    pub complaint_no_decision: &'static str,
     pub complaint_open: &'static str,
+    /// Why no complaint is possible: the complaint was decided; the routes that remain.
+    pub complaint_decided: &'static str,
+    /// Why no complaint is possible: the window ended; the routes that remain.
+    pub complaint_window_ended: &'static str,
     pub status_decision: &'static str,
     pub mail_decision_subject: &'static str,
     pub mail_decision_intro: &'static str,
@@ -109,6 +118,8 @@ pub struct Texts {
     pub action_rejected: &'static str,
     pub action_better_photo: &'static str,
     pub redress: &'static str,
+    /// How to contest a decision that answered a complaint (the internal procedure is over).
+    pub redress_after_complaint: &'static str,
     pub mail_complaint_link: &'static str,
     pub exclude_faces: &'static str,
     pub scope_notice: &'static str,
@@ -142,7 +153,7 @@ pub const EN: Texts = Texts {
     email: "Email",
     email_help: "We send the receipt and the decision to this address.",
     phone: "Phone",
-    phone_help: "International format, for example +66 81 234 5678.",
+    phone_help: "As you dial it in your country of residence (for example 081 234 5678 in Thailand), or in international format with + and the country code (+66 81 234 5678).",
     optional: "optional",
     urls: "Links to the specific images",
     urls_help: "One link per line, up to 20. Each must start with http:// or https://.",
@@ -179,6 +190,8 @@ pub const EN: Texts = Texts {
     mail_receipt_intro: "Thank you. We received your request on {date}. Its reference is {reference}.",
     mail_received_heading: "What we received",
     mail_photo_received: "A photo (not attached to this email)",
+    mail_full_name: "Name",
+    mail_reason: "Your explanation",
     mail_next_heading: "What happens next",
     mail_status_link: "You can follow your request, or withdraw it, here:",
     mail_status_link_private: "This link is private: anyone who has it can see the status of your request. It is valid until {date}.",
@@ -196,8 +209,10 @@ pub const EN: Texts = Texts {
     complaint_label: "Why do you disagree with the decision?",
     complaint_button: "Send complaint",
     complaint_done: "We received your complaint. Another member of our team will review your request and send you the outcome by email.",
-    complaint_closed: "A complaint is no longer possible for this request: there is no decision to contest, the six-month period has ended, or a complaint was already made.",
+    complaint_no_decision: "There is no decision on this request to contest.",
     complaint_open: "Your complaint is being reviewed.",
+    complaint_decided: "Your complaint has been decided: the latest decision on this request answers it, and it was taken by a different person than the first decision. Our internal complaint procedure takes one complaint per request, so it is now over. If you still disagree, you can refer the decision to a certified out-of-court dispute settlement body (Article 21 of the Digital Services Act) or go to the courts. You may also lodge a complaint with your data protection authority.",
+    complaint_window_ended: "The six-month period to contest this decision with us has ended. If you still disagree, you can refer the decision to a certified out-of-court dispute settlement body (Article 21 of the Digital Services Act) or go to the courts. You may also lodge a complaint with your data protection authority.",
     status_decision: "Decision",
     mail_decision_subject: "Decision on your request ({reference})",
     mail_decision_intro: "We decided on your request {reference} on {date}. A person on our team took this decision.",
@@ -212,6 +227,7 @@ pub const EN: Texts = Texts {
     action_rejected: "Rejected. Nothing was added to our exclusion list. Any photo you sent was deleted.",
     action_better_photo: "We need a better photo before we can decide. Nothing was added to our exclusion list yet.",
     redress: "You can contest this decision: (1) free of charge with our internal complaint form, within six months of the decision; (2) before a certified out-of-court dispute settlement body (Article 21 of the Digital Services Act); (3) before the courts. You may also lodge a complaint with your data protection authority.",
+    redress_after_complaint: "This decision answers your complaint, so our internal complaint procedure is over. You can still contest it: (1) before a certified out-of-court dispute settlement body (Article 21 of the Digital Services Act); (2) before the courts. You may also lodge a complaint with your data protection authority.",
     mail_complaint_link: "Our complaint form for this request:",
     exclude_faces: "Also stop indexing the faces this image shows: each face found in it is excluded wherever it appears, in other photos too. Only ask this for your own face, or with the consent of the people shown.",
     scope_notice: "This desk stops indexing on this service only: it does not remove images from the websites that publish them. For misuse elsewhere, contact each website or platform. Questions: {contact}",
@@ -245,7 +261,7 @@ pub const TH: Texts = Texts {
     email: "อีเมล",
     email_help: "เราจะส่งใบรับคำขอและผลการตัดสินไปยังอีเมลนี้",
     phone: "โทรศัพท์",
-    phone_help: "รูปแบบสากล เช่น +66 81 234 5678",
+    phone_help: "กรอกตามที่โทรภายในประเทศที่คุณพำนัก (เช่น 081 234 5678 ในไทย) หรือในรูปแบบสากล ขึ้นต้นด้วย + และรหัสประเทศ (+66 81 234 5678)",
     optional: "ไม่บังคับ",
     urls: "ลิงก์ของรูปภาพเฉพาะ",
     urls_help: "หนึ่งลิงก์ต่อบรรทัด ไม่เกิน 20 ลิงก์ แต่ละลิงก์ต้องขึ้นต้นด้วย http:// หรือ https://",
@@ -282,6 +298,8 @@ pub const TH: Texts = Texts {
     mail_receipt_intro: "ขอบคุณ เราได้รับคำขอของคุณเมื่อ {date} หมายเลขอ้างอิงคือ {reference}",
     mail_received_heading: "สิ่งที่เราได้รับ",
     mail_photo_received: "รูปถ่าย (ไม่ได้แนบมากับอีเมลนี้)",
+    mail_full_name: "ชื่อ-นามสกุล",
+    mail_reason: "คำอธิบายของคุณ",
     mail_next_heading: "ขั้นตอนต่อไป",
     mail_status_link: "คุณสามารถติดตามหรือถอนคำขอได้ที่:",
     mail_status_link_private: "ลิงก์นี้เป็นความลับ ผู้ที่มีลิงก์จะเห็นสถานะคำขอของคุณได้ ใช้ได้ถึง {date}",
@@ -299,8 +317,10 @@ pub const TH: Texts = Texts {
     complaint_label: "เหตุใดคุณจึงไม่เห็นด้วยกับผลการตัดสิน",
     complaint_button: "ส่งคำโต้แย้ง",
     complaint_done: "เราได้รับคำโต้แย้งของคุณแล้ว เจ้าหน้าที่อีกคนหนึ่งจะพิจารณาคำขอของคุณและแจ้งผลทางอีเมล",
-    complaint_closed: "ไม่สามารถโต้แย้งคำขอนี้ได้แล้ว เนื่องจากยังไม่มีผลการตัดสิน พ้นระยะเวลาหกเดือนแล้ว หรือมีการโต้แย้งไปแล้ว",
+    complaint_no_decision: "คำขอนี้ยังไม่มีผลการตัดสินที่จะโต้แย้งได้",
     complaint_open: "คำโต้แย้งของคุณอยู่ระหว่างการพิจารณา",
+    complaint_decided: "คำโต้แย้งของคุณได้รับการพิจารณาแล้ว ผลการตัดสินล่าสุดของคำขอนี้เป็นคำตอบต่อคำโต้แย้งของคุณ โดยผู้ตัดสินเป็นคนละคนกับผู้ตัดสินครั้งแรก กระบวนการโต้แย้งภายในของเรารับคำโต้แย้งได้หนึ่งครั้งต่อคำขอ จึงสิ้นสุดแล้ว หากคุณยังไม่เห็นด้วย คุณสามารถยื่นต่อองค์กรระงับข้อพิพาทนอกศาลที่ได้รับการรับรอง (มาตรา 21 ของกฎหมายบริการดิจิทัลของสหภาพยุโรป) หรือฟ้องต่อศาล นอกจากนี้คุณยังสามารถร้องเรียนต่อหน่วยงานคุ้มครองข้อมูลส่วนบุคคลได้",
+    complaint_window_ended: "ระยะเวลาหกเดือนสำหรับโต้แย้งผลการตัดสินนี้กับเราสิ้นสุดแล้ว หากคุณยังไม่เห็นด้วย คุณสามารถยื่นต่อองค์กรระงับข้อพิพาทนอกศาลที่ได้รับการรับรอง (มาตรา 21 ของกฎหมายบริการดิจิทัลของสหภาพยุโรป) หรือฟ้องต่อศาล นอกจากนี้คุณยังสามารถร้องเรียนต่อหน่วยงานคุ้มครองข้อมูลส่วนบุคคลได้",
     status_decision: "ผลการตัดสิน",
     mail_decision_subject: "ผลการตัดสินคำขอของคุณ ({reference})",
     mail_decision_intro: "เราได้ตัดสินคำขอ {reference} ของคุณเมื่อ {date} โดยเจ้าหน้าที่ของเราเป็นผู้ตัดสิน",
@@ -315,6 +335,7 @@ pub const TH: Texts = Texts {
     action_rejected: "ปฏิเสธ ไม่มีการเพิ่มรายการใดในรายการยกเว้นของเรา รูปถ่ายที่คุณส่งมา (ถ้ามี) ถูกลบแล้ว",
     action_better_photo: "เราต้องการรูปถ่ายที่ดีกว่านี้ก่อนจึงจะตัดสินได้ ยังไม่มีการเพิ่มรายการใดในรายการยกเว้น",
     redress: "คุณสามารถโต้แย้งผลการตัดสินนี้ได้โดย (1) ใช้แบบฟอร์มโต้แย้งภายในของเราโดยไม่เสียค่าใช้จ่าย ภายในหกเดือนนับจากวันตัดสิน (2) ยื่นต่อองค์กรระงับข้อพิพาทนอกศาลที่ได้รับการรับรอง (มาตรา 21 ของกฎหมายบริการดิจิทัลของสหภาพยุโรป) (3) ฟ้องต่อศาล นอกจากนี้คุณยังสามารถร้องเรียนต่อหน่วยงานคุ้มครองข้อมูลส่วนบุคคลได้",
+    redress_after_complaint: "ผลการตัดสินนี้เป็นการพิจารณาคำโต้แย้งของคุณ กระบวนการโต้แย้งภายในของเราจึงสิ้นสุดแล้ว คุณยังสามารถโต้แย้งผลการตัดสินนี้ได้โดย (1) ยื่นต่อองค์กรระงับข้อพิพาทนอกศาลที่ได้รับการรับรอง (มาตรา 21 ของกฎหมายบริการดิจิทัลของสหภาพยุโรป) (2) ฟ้องต่อศาล นอกจากนี้คุณยังสามารถร้องเรียนต่อหน่วยงานคุ้มครองข้อมูลส่วนบุคคลได้",
     mail_complaint_link: "แบบฟอร์มโต้แย้งสำหรับคำขอนี้:",
     exclude_faces: "หยุดจัดทำดัชนีใบหน้าที่ปรากฏในรูปนี้ด้วย ใบหน้าแต่ละใบที่พบในรูปจะถูกยกเว้นไม่ว่าจะปรากฏที่ใด รวมถึงในรูปอื่น โปรดขอเฉพาะใบหน้าของคุณเอง หรือเมื่อได้รับความยินยอมจากบุคคลในรูปแล้วเท่านั้น",
     scope_notice: "บริการนี้หยุดการจัดทำดัชนีเฉพาะในบริการของเราเท่านั้น ไม่ได้ลบรูปภาพออกจากเว็บไซต์ที่เผยแพร่รูปนั้น หากมีการนำรูปไปใช้โดยมิชอบในที่อื่น โปรดติดต่อเว็บไซต์หรือแพลตฟอร์มนั้นโดยตรง สอบถามได้ที่ {contact}",
@@ -485,6 +506,18 @@ pub fn texts(lang: Lang) -> &'static Texts {
     }
 }
 
+/// Why no complaint is possible, as the requester reads it (with the routes that remain once
+/// the internal procedure is over).
+pub fn complaint_closed_text(lang: Lang, why: ComplaintClosed) -> &'static str {
+    let t = texts(lang);
+    match why {
+        ComplaintClosed::NoDecision => t.complaint_no_decision,
+        ComplaintClosed::Pending => t.complaint_open,
+        ComplaintClosed::Decided => t.complaint_decided,
+        ComplaintClosed::WindowEnded => t.complaint_window_ended,
+    }
+}
+
 /// A case state as the requester reads it.
 pub fn state_label(lang: Lang, state: CaseState) -> &'static str {
     use CaseState::*;
@@ -606,7 +639,13 @@ pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
         .limit
         .map(|l| (l / (1024 * 1024)).to_string())
         .unwrap_or_default();
-    let t = match (lang, e.code) {
+    let country = e.country.map(|c| c.name(lang)).unwrap_or_default();
+    // A country's message without its country reads as the general one.
+    let code = match (e.code, e.country) {
+        (InvalidPhoneForCountry, None) => InvalidPhone,
+        (code, _) => code,
+    };
+    let t = match (lang, code) {
         (Lang::En, Required) => "This field is required.",
         (Lang::En, TooLong) => "This is too long: at most {limit} characters.",
         (Lang::En, TooShort) => "Please write a little more: at least {limit} characters.",
@@ -614,7 +653,10 @@ pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
             "This is not a valid email address (for example name@example.com)."
         }
         (Lang::En, InvalidPhone) => {
-            "Enter the number in international format, starting with + and the country code (for example +66 81 234 5678)."
+            "This is not a phone number. Write it with digits as you dial it in your country of residence, or in international format with + and the country code (for example +66 81 234 5678)."
+        }
+        (Lang::En, InvalidPhoneForCountry) => {
+            "This is not a valid phone number for {country}. A number of another country can be written in international format, with + and the country code (for example +66 81 234 5678)."
         }
         (Lang::En, InvalidCountry) => "Choose a country from the list.",
         (Lang::En, InvalidChars) => {
@@ -666,7 +708,10 @@ pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
         (Lang::Th, TooShort) => "โปรดอธิบายเพิ่มเติม อย่างน้อย {limit} ตัวอักษร",
         (Lang::Th, InvalidEmail) => "อีเมลไม่ถูกต้อง (เช่น name@example.com)",
         (Lang::Th, InvalidPhone) => {
-            "โปรดกรอกหมายเลขในรูปแบบสากล ขึ้นต้นด้วย + และรหัสประเทศ (เช่น +66 81 234 5678)"
+            "นี่ไม่ใช่หมายเลขโทรศัพท์ โปรดกรอกเป็นตัวเลขตามที่โทรภายในประเทศที่คุณพำนัก หรือในรูปแบบสากล ขึ้นต้นด้วย + และรหัสประเทศ (เช่น +66 81 234 5678)"
+        }
+        (Lang::Th, InvalidPhoneForCountry) => {
+            "หมายเลขนี้ไม่ใช่หมายเลขโทรศัพท์ที่ถูกต้องของ{country} หมายเลขของประเทศอื่นกรอกในรูปแบบสากลได้ โดยขึ้นต้นด้วย + และรหัสประเทศ (เช่น +66 81 234 5678)"
         }
         (Lang::Th, InvalidCountry) => "โปรดเลือกประเทศจากรายการ",
         (Lang::Th, InvalidChars) => "มีอักขระที่ไม่อนุญาต (การขึ้นบรรทัดใหม่หรืออักขระควบคุมที่มองไม่เห็น)",
@@ -700,7 +745,7 @@ pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
             "เราส่งอีเมลไปยังที่อยู่ที่มีตัวอักษรนอกเหนือจาก A-Z ก่อน @ ไม่ได้ โปรดใช้อีเมลอื่น"
         }
     };
-    fill(t, &[("limit", &limit), ("mb", &mb)])
+    fill(t, &[("limit", &limit), ("mb", &mb), ("country", country)])
 }
 
 #[cfg(test)]
@@ -727,6 +772,7 @@ mod tests {
             field: "x".into(),
             code: FieldCode::TooLong,
             limit: Some(100),
+            country: None,
         };
         assert_eq!(
             field_error_message(Lang::En, &e),
@@ -735,6 +781,36 @@ mod tests {
         assert!(field_error_message(Lang::Th, &e).contains("100"));
         for s in CaseState::ALL {
             assert_ne!(state_label(Lang::En, s), state_label(Lang::Th, s));
+        }
+    }
+
+    #[test]
+    fn a_phone_number_is_refused_for_the_country_named() {
+        let th = crate::model::Country::parse("TH").unwrap();
+        let e = |code, country| FieldError {
+            field: "phone".into(),
+            code,
+            limit: None,
+            country,
+        };
+        let en = field_error_message(Lang::En, &e(FieldCode::InvalidPhoneForCountry, Some(th)));
+        assert_eq!(
+            en,
+            "This is not a valid phone number for Thailand. A number of another country can be written in international format, with + and the country code (for example +66 81 234 5678)."
+        );
+        let thai = field_error_message(Lang::Th, &e(FieldCode::InvalidPhoneForCountry, Some(th)));
+        assert!(
+            thai.contains("ของไทย") && thai.contains("+ และรหัสประเทศ"),
+            "{thai}"
+        );
+        // Without its country the message is the general one, never a placeholder.
+        for lang in Lang::ALL {
+            let general = field_error_message(lang, &e(FieldCode::InvalidPhone, None));
+            assert_eq!(
+                field_error_message(lang, &e(FieldCode::InvalidPhoneForCountry, None)),
+                general
+            );
+            assert!(!general.contains('{') && general.contains("+66 81 234 5678"));
         }
     }
 }

@@ -139,20 +139,20 @@ pub fn receipt(
     let lang = case.lang;
     let mut received = vec![
         format!("{}: {}", t.status_kind, kind_texts(lang, case.kind).label),
-        format!("{}: {} {}", t.first_name, p.first_name, p.last_name),
+        format!("{}: {} {}", t.mail_full_name, p.first_name, p.last_name),
         format!("{}: {}", t.email, p.email),
     ];
     if let Some(phone) = &p.phone {
         received.push(format!("{}: {}", t.phone, phone));
     }
     received.push(format!("{}: {}", t.country, p.country.name(lang)));
-    let reason_label = kind_texts(lang, case.kind).reason;
-    received.push(format!("{reason_label}\n{}", p.reason));
+    received.push(format!("{}:\n{}", t.mail_reason, p.reason));
     if case.photo.is_some() {
         received.push(t.mail_photo_received.to_owned());
     }
-    for u in &case.source_urls {
-        received.push(u.to_string());
+    if !case.source_urls.is_empty() {
+        let urls: Vec<&str> = case.source_urls.iter().map(|u| u.as_str()).collect();
+        received.push(format!("{}:\n{}", t.urls, urls.join("\n")));
     }
     let subject = fill(t.mail_receipt_subject, &[("reference", &reference)]);
     let mut blocks = vec![
@@ -262,7 +262,8 @@ pub fn better_photo(
 }
 
 /// The decision email: what was decided, the statement of reasons and how to contest it (with the
-/// complaint form's link). `None` if the case has no personal data or no decision.
+/// complaint form's link, unless the decision answered a complaint: one complaint per case).
+/// `None` if the case has no personal data or no decision.
 pub fn decision(case: &Case, s: &Settings, complaint_url: &str) -> Option<Mail> {
     let t = texts(case.lang);
     let d = case.decision.as_ref()?;
@@ -298,10 +299,14 @@ pub fn decision(case: &Case, s: &Settings, complaint_url: &str) -> Option<Mail> 
     blocks.extend([
         Block::Heading(t.sor_redress.to_owned()),
         Block::Para(st.redress.clone()),
-        Block::Para(t.mail_complaint_link.to_owned()),
-        Block::Link(complaint_url.to_owned()),
-        Block::Para(scope_notice(case, s)),
     ]);
+    if !d.on_complaint {
+        blocks.extend([
+            Block::Para(t.mail_complaint_link.to_owned()),
+            Block::Link(complaint_url.to_owned()),
+        ]);
+    }
+    blocks.push(Block::Para(scope_notice(case, s)));
     blocks.extend(footer(case, s));
     let decided = case
         .decision
@@ -313,6 +318,174 @@ pub fn decision(case: &Case, s: &Settings, complaint_url: &str) -> Option<Mail> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::NewRequest;
+    use crate::model::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).single().unwrap()
+    }
+
+    fn settings() -> Settings {
+        Settings::local("https://optout.example")
+    }
+
+    /// A request of `kind` in `lang` by Somchai Jaidee, who lives in Thailand.
+    fn case(kind: CaseKind, lang: Lang) -> Case {
+        let th = Country::parse("TH").unwrap();
+        let personal = Personal {
+            first_name: PersonName::parse("Somchai").unwrap(),
+            last_name: PersonName::parse("Jaidee").unwrap(),
+            email: Email::parse("somchai@example.org").unwrap(),
+            phone: Some(Phone::parse_in("081 234 5678", Some(th)).unwrap()),
+            country: th,
+            reason: Reason::parse("Please never show these images again.").unwrap(),
+        };
+        let request = NewRequest {
+            id: CaseId::new(t0()),
+            kind,
+            lang,
+            personal,
+            photo: kind.takes_photo().then(|| PhotoRef {
+                key: "uploads/AAAAAAAAAAAAAAAAAAAAAA".into(),
+                content_type: "image/jpeg".into(),
+                bytes: 1000,
+                width: 400,
+                height: 400,
+                sha256: optout_matcher::Sha256([0xab; 32]),
+                generation: 1,
+            }),
+            source_urls: ["https://example.org/a.jpg", "https://example.org/b.jpg"]
+                .into_iter()
+                .filter(|_| kind.takes_links())
+                .map(|u| SourceUrl::parse(u).unwrap())
+                .collect(),
+            consent: true,
+            good_faith: true,
+            exclude_faces: false,
+        };
+        Case::receive(request, t0(), &settings().policy()).case
+    }
+
+    /// The receipt's list of what was received, one label per value (the name is the full name).
+    #[test]
+    fn the_receipt_labels_every_value_for_what_it_is() {
+        let receipt_of = |kind, lang| {
+            receipt(
+                &case(kind, lang),
+                &settings(),
+                "https://optout.example/status/t",
+                t0(),
+            )
+            .unwrap()
+        };
+        let face_en = receipt_of(CaseKind::FaceOptOut, Lang::En);
+        assert!(
+            face_en.text.contains(
+                "- Type: Face opt-out\n\
+                 - Name: Somchai Jaidee\n\
+                 - Email: somchai@example.org\n\
+                 - Phone: +66812345678\n\
+                 - Country of residence: Thailand\n\
+                 - Your explanation:\nPlease never show these images again.\n\
+                 - A photo (not attached to this email)\n\n"
+            ),
+            "{}",
+            face_en.text
+        );
+        let dsa_en = receipt_of(CaseKind::DsaNotice, Lang::En);
+        assert!(
+            dsa_en.text.contains(
+                "- Type: DSA notice\n\
+                 - Name: Somchai Jaidee\n\
+                 - Email: somchai@example.org\n\
+                 - Phone: +66812345678\n\
+                 - Country of residence: Thailand\n\
+                 - Your explanation:\nPlease never show these images again.\n\
+                 - Links to the specific images:\n\
+                 https://example.org/a.jpg\nhttps://example.org/b.jpg\n\n"
+            ),
+            "{}",
+            dsa_en.text
+        );
+        let face_th = receipt_of(CaseKind::FaceOptOut, Lang::Th);
+        assert!(
+            face_th.text.contains(
+                "- ประเภท: คำขอลบใบหน้า\n\
+                 - ชื่อ-นามสกุล: Somchai Jaidee\n\
+                 - อีเมล: somchai@example.org\n\
+                 - โทรศัพท์: +66812345678\n\
+                 - ประเทศที่พำนัก: ไทย\n\
+                 - คำอธิบายของคุณ:\nPlease never show these images again.\n\
+                 - รูปถ่าย (ไม่ได้แนบมากับอีเมลนี้)\n\n"
+            ),
+            "{}",
+            face_th.text
+        );
+        let dsa_th = receipt_of(CaseKind::DsaNotice, Lang::Th);
+        assert!(
+            dsa_th.text.contains(
+                "- ลิงก์ของรูปภาพเฉพาะ:\nhttps://example.org/a.jpg\nhttps://example.org/b.jpg\n\n"
+            ),
+            "{}",
+            dsa_th.text
+        );
+        for m in [&face_en, &dsa_en] {
+            assert!(m.html.contains("Name: Somchai Jaidee"), "{}", m.html);
+            assert!(!m.text.contains("First name") && !m.html.contains("First name"));
+        }
+    }
+
+    /// The decision email: each part of the statement under its label; the complaint form only
+    /// for a decision that did not answer a complaint.
+    #[test]
+    fn the_decision_email_labels_its_statement_and_offers_one_complaint() {
+        let mut c = case(CaseKind::FaceOptOut, Lang::En);
+        c.state = CaseState::Approved;
+        let decision = |on_complaint| Decision {
+            outcome: Outcome::Approved,
+            reviewer: ReviewerName::parse("alice").unwrap(),
+            at: t0(),
+            reject_reason: None,
+            note: Some("Checked.".into()),
+            statement: Statement {
+                action: "the action".into(),
+                facts: "the facts".into(),
+                automated: "the means".into(),
+                ground: "the ground".into(),
+                redress: "the redress".into(),
+            },
+            on_complaint,
+        };
+        let form = "https://optout.example/status/t/complaint";
+        c.decision = Some(decision(false));
+        let first = super::decision(&c, &settings(), form).unwrap();
+        assert!(
+            first.text.contains(
+                "- Decision and its scope: the action\n\
+                 - Facts relied on: the facts\n\
+                 - Automated means: the means\n\
+                 - Ground: the ground\n\n\
+                 Note from the reviewer: Checked.\n\n\
+                 How to contest this decision\n"
+            ),
+            "{}",
+            first.text
+        );
+        assert!(first.text.contains(&format!(
+            "the redress\n\nOur complaint form for this request:\n\n{form}\n"
+        )));
+        c.decision = Some(decision(true));
+        let second = super::decision(&c, &settings(), form).unwrap();
+        assert!(
+            second
+                .text
+                .contains(texts(Lang::En).mail_decision_complaint)
+        );
+        assert!(second.text.contains("the redress\n\n"));
+        assert!(!second.text.contains(form) && !second.html.contains(form));
+        assert!(!second.text.contains("Our complaint form"));
+    }
 
     #[test]
     fn thai_dates_use_the_buddhist_era() {

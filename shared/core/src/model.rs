@@ -164,45 +164,154 @@ fn ascii_domain(domain: &str) -> Option<String> {
     }
 }
 
-/// A phone number in E.164 form (`+` and 8 to 15 digits). Spaces, dots, dashes and parentheses
-/// in the input are ignored; a leading `00` is read as `+`.
+/// The longest phone number accepted as typed (spaces and punctuation included).
+pub const PHONE_INPUT_MAX: usize = 32;
+
+/// What may separate the digits of a phone number as people type it.
+pub const PHONE_SEPARATORS: &[char] = &[' ', '-', '.', '(', ')', '/'];
+
+/// A phone number, kept in E.164 form (`+`, the country calling code and the number: at most 15
+/// digits). People write it as they dial it: a national number ("081 234 5678") is read in the
+/// requester's country of residence, an international one ("+66 81 234 5678", "0066 81 234
+/// 5678") in any country; either must be a valid number of its country by Google's
+/// libphonenumber metadata (the `phonenumber` crate). Digits and [`PHONE_SEPARATORS`] only, a `+`
+/// only first: letters (vanity numbers), extensions and `tel:` links are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 
+/// Why a phone number was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneError {
+    /// Empty, too long, or not written as a phone number (letters or other signs, a misplaced
+    /// `+`, a country calling code that does not exist): the code says which.
+    Field(FieldCodeWithLimit),
+    /// Written as a phone number, but not a valid number of this country (a wrong length or
+    /// prefix): the country chosen for a national number, the number's own for an international one.
+    NotValidIn(Country),
+    /// A national number, and no country to read it in.
+    NeedsCountry,
+}
+
+impl PhoneError {
+    /// The code of the refusal (`invalid_phone_for_country` without its country).
+    pub fn code(self) -> FieldCodeWithLimit {
+        match self {
+            PhoneError::Field(c) => c,
+            PhoneError::NotValidIn(_) => FieldCode::InvalidPhoneForCountry.into(),
+            PhoneError::NeedsCountry => FieldCode::InvalidPhone.into(),
+        }
+    }
+}
+
 impl Phone {
+    /// An international number (`+` or `00`, then the country calling code), the form a number
+    /// is read in without a country.
     pub fn parse(raw: &str) -> ParseResult<Self> {
+        Phone::parse_in(raw, None).map_err(PhoneError::code)
+    }
+
+    /// A number as someone living in `country` types it: national, or international whatever
+    /// the country.
+    pub fn parse_in(raw: &str, country: Option<Country>) -> Result<Self, PhoneError> {
+        use phonenumber::metadata::DATABASE;
+        let field = |c: FieldCode| PhoneError::Field(c.into());
         let s = raw.trim();
         if s.is_empty() {
-            return Err(FieldCode::Required.into());
+            return Err(field(FieldCode::Required));
         }
-        if s.len() > 32 {
-            return Err(too_long(32));
+        if s.len() > PHONE_INPUT_MAX {
+            return Err(PhoneError::Field(too_long(PHONE_INPUT_MAX)));
         }
-        let invalid = || FieldCodeWithLimit::from(FieldCode::InvalidPhone);
-        let mut digits = String::with_capacity(16);
-        let mut rest = s;
-        if let Some(r) = rest.strip_prefix('+') {
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("00") {
-            rest = r;
+        let (plus, rest) = match s.strip_prefix('+') {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        if !rest
+            .chars()
+            .all(|c| c.is_ascii_digit() || PHONE_SEPARATORS.contains(&c))
+        {
+            return Err(field(FieldCode::InvalidPhone));
+        }
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            return Err(field(FieldCode::InvalidPhone));
+        }
+        // The region of `country` in the metadata (none for a territory without numbers of its own).
+        let region = country.and_then(|c| c.code().parse::<phonenumber::country::Id>().ok());
+        let national = !plus && !digits.starts_with("00");
+        if national {
+            let c = country.ok_or(PhoneError::NeedsCountry)?;
+            // Read in the country (which also reads the country's own international prefix, as
+            // "011 44 …" from the United States).
+            return region
+                .and_then(|r| valid_e164(Some(r), &digits))
+                .map(Phone)
+                .ok_or(PhoneError::NotValidIn(c));
+        }
+        // `+` or `00`, the prefix most countries dial abroad with, then the calling code.
+        let international = if plus { &digits[..] } else { &digits[2..] };
+        if let Some(e164) = valid_e164(None, &format!("+{international}")) {
+            return Ok(Phone(e164));
+        }
+        // A country whose international prefix is `00` and a digit ("001 44 …" from Thailand).
+        if !plus && let Some(e164) = region.and_then(|r| valid_e164(Some(r), &digits)) {
+            return Ok(Phone(e164));
+        }
+        // Not a valid number: of which country, by its calling code (codes are prefix-free), the
+        // chosen country when it shares the code (+1 is the United States, Canada, Jamaica …).
+        let regions_of = |n: usize| DATABASE.region(&international.get(..n)?.parse::<u16>().ok()?);
+        let regions = if international.starts_with('0') {
+            Vec::new()
         } else {
-            return Err(invalid());
-        }
-        for c in rest.chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' | '.' | '(' | ')' => {}
-                _ => return Err(invalid()),
-            }
-        }
-        if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
-            return Err(invalid());
-        }
-        Ok(Phone(format!("+{digits}")))
+            (1..=3).find_map(regions_of).unwrap_or_default()
+        };
+        let of_number = country
+            .filter(|c| regions.contains(&c.code()))
+            .or_else(|| Country::parse(regions.first()?).ok());
+        Err(of_number.map_or(field(FieldCode::InvalidPhone), PhoneError::NotValidIn))
     }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The stored (E.164) form: `+` and 3 to 15 digits, the first not 0 (earlier versions wrote 8
+    /// to 15). Not checked against the metadata, which changes: a stored number stays readable.
+    fn from_stored(s: &str) -> Option<Self> {
+        let digits = s.strip_prefix('+')?;
+        let ok = (3..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        ok.then(|| Phone(s.to_owned()))
+    }
+}
+
+/// The E.164 form of `raw` read in `region`, if it is a valid number.
+fn valid_e164(region: Option<phonenumber::country::Id>, raw: &str) -> Option<String> {
+    let n = phonenumber::parse(region, raw).ok()?;
+    if !n.is_valid() || n.extension().is_some() {
+        return None;
+    }
+    let e164 = n.format().mode(phonenumber::Mode::E164).to_string();
+    // What the stored form allows (E.164: at most 15 digits).
+    Phone::from_stored(&e164).map(|_| e164)
+}
+
+impl TryFrom<String> for Phone {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Phone::from_stored(&s).ok_or_else(|| "Phone: invalid_phone".to_owned())
+    }
+}
+impl From<Phone> for String {
+    fn from(p: Phone) -> String {
+        p.0
+    }
+}
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -353,7 +462,7 @@ macro_rules! string_newtype_conversions {
         }
     )*};
 }
-string_newtype_conversions!(PersonName, Email, Phone, Reason, SourceUrl);
+string_newtype_conversions!(PersonName, Email, Reason, SourceUrl);
 
 impl TryFrom<String> for Country {
     type Error = String;
@@ -880,6 +989,33 @@ pub struct Complaint {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
+/// Why the requester cannot contest a case's decision (internal complaint handling, Art. 20 DSA:
+/// one complaint per decision, within the window after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ComplaintClosed {
+    /// There is no decision to contest: not decided yet, a better photo asked for, withdrawn.
+    NoDecision,
+    /// A complaint against the decision waits for its own decision.
+    Pending,
+    /// The complaint was decided: the decision that answered it can be taken to an out-of-court
+    /// dispute settlement body (Art. 21 DSA), the courts or the data protection authority.
+    Decided,
+    /// The window after the decision ended.
+    WindowEnded,
+}
+
+impl ComplaintClosed {
+    /// A stable code (the API's error code).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplaintClosed::NoDecision => "no_decision",
+            ComplaintClosed::Pending => "complaint_pending",
+            ComplaintClosed::Decided => "complaint_decided",
+            ComplaintClosed::WindowEnded => "complaint_window_ended",
+        }
+    }
+}
+
 impl Case {
     /// Whether the case waits for the decision of a complaint.
     pub fn open_complaint(&self) -> Option<&Complaint> {
@@ -1009,28 +1145,166 @@ mod tests {
         assert_eq!(Email::parse(&e.to_ascii()).unwrap().as_str(), e.to_ascii());
     }
 
+    fn country(code: &str) -> Option<Country> {
+        Some(Country::parse(code).unwrap())
+    }
+
+    fn e164(raw: &str, c: Option<Country>) -> Result<String, PhoneError> {
+        Phone::parse_in(raw, c).map(|p| p.as_str().to_owned())
+    }
+
     #[test]
-    fn phones() {
+    fn national_phone_numbers_are_read_in_the_country_of_residence() {
+        for (raw, c, want) in [
+            ("081 234 5678", "TH", "+66812345678"),
+            ("0812345678", "TH", "+66812345678"),
+            ("02-123-4567", "TH", "+6621234567"),
+            ("07400 123456", "GB", "+447400123456"),
+            ("(201) 555-0123", "US", "+12015550123"),
+            ("201.555.0123", "US", "+12015550123"),
+            ("030/1234 5678", "DE", "+493012345678"),
+            ("06 12 34 56 78", "FR", "+33612345678"),
+            // An Italian number keeps its leading 0 after the country code.
+            ("06 1234 5678", "IT", "+390612345678"),
+            // The country's own international prefix (from the United States, from Thailand).
+            ("011 44 7400 123456", "US", "+447400123456"),
+            ("001 44 7400 123456", "TH", "+447400123456"),
+        ] {
+            assert_eq!(e164(raw, country(c)).as_deref(), Ok(want), "{raw} in {c}");
+        }
+    }
+
+    #[test]
+    fn international_phone_numbers_are_read_whatever_the_country() {
+        for c in [
+            country("TH"),
+            country("GB"),
+            country("US"),
+            country("AQ"),
+            None,
+        ] {
+            for (raw, want) in [
+                ("+66 81 234 5678", "+66812345678"),
+                ("+66812345678", "+66812345678"),
+                ("0066 81 234 5678", "+66812345678"),
+                ("  +66 (0)81 234 5678 ", "+66812345678"),
+                ("+44 7400 123456", "+447400123456"),
+                ("0049 (30) 1234-5678", "+493012345678"),
+                ("+1 201-555-0123", "+12015550123"),
+            ] {
+                assert_eq!(e164(raw, c).as_deref(), Ok(want), "{raw} in {c:?}");
+            }
+        }
         assert_eq!(
             Phone::parse("+66 81 234 5678").unwrap().as_str(),
             "+66812345678"
         );
-        assert_eq!(
-            Phone::parse("0049 (30) 1234-5678").unwrap().as_str(),
-            "+493012345678"
-        );
-        for bad in [
-            "",
-            "0812345678",
-            "+0812345678",
-            "+66 81x",
-            "+123",
-            "+1234567890123456",
-            "+66\n812345678",
+    }
+
+    #[test]
+    fn impossible_phone_numbers_name_their_country() {
+        let not_valid_in = |c: &str| Err(PhoneError::NotValidIn(country(c).unwrap()));
+        for (raw, c, country_named) in [
+            // Wrong length for the country.
+            ("081 234 567", "TH", "TH"),
+            ("081 234 56789", "TH", "TH"),
+            ("07400 12345", "GB", "GB"),
+            ("201 555 012", "US", "US"),
+            ("0812345678901234567890", "TH", "TH"),
+            // A prefix the country does not use (no US exchange starts with 1; no Thai number with 1).
+            ("(201) 155-0123", "US", "US"),
+            ("012 345 6789", "TH", "TH"),
+            // A national number of another country.
+            ("07400 123456", "TH", "TH"),
+            // A territory without numbers of its own.
+            ("081 234 5678", "AQ", "AQ"),
+            // An international number: its own country, whatever the country of residence...
+            ("+66 12 345 678", "GB", "TH"),
+            ("+44 7400 12345", "TH", "GB"),
+            ("+1 201 155 0123", "TH", "US"),
+            // ...or the country of residence when it shares the calling code.
+            ("+1 201 155 0123", "CA", "CA"),
         ] {
-            assert!(Phone::parse(bad).is_err(), "{bad:?} accepted");
+            assert_eq!(
+                e164(raw, country(c)),
+                not_valid_in(country_named),
+                "{raw} in {c}"
+            );
         }
-        assert_eq!(Phone::parse("").unwrap_err().0, FieldCode::Required);
+    }
+
+    #[test]
+    fn what_is_not_a_phone_number_is_refused() {
+        let th = country("TH");
+        for raw in [
+            "081 ABC 5678",
+            "1-800-FLOWERS",
+            "+66 81x",
+            "+66 81 234 5678 ext 12",
+            "+66 81 234 5678#12",
+            "tel:+66812345678",
+            "66+812345678",
+            "++66812345678",
+            "+66\n812345678",
+            "+66\u{202E}812345678",
+            "\u{0e50}\u{0e58}\u{0e51}",
+            "+0812345678",
+            "+999 1234 5678",
+            "+",
+            "00",
+            "()",
+        ] {
+            assert_eq!(
+                e164(raw, th),
+                Err(PhoneError::Field(FieldCode::InvalidPhone.into())),
+                "{raw:?}"
+            );
+        }
+        assert_eq!(
+            e164(&format!("+66 81 234 5678{}", " ".repeat(20)), th),
+            Ok("+66812345678".to_owned()),
+            "trimmed before the limit"
+        );
+        assert_eq!(
+            e164("+66 81 234 5678 . . . . . . . . .", th),
+            Err(PhoneError::Field(too_long(PHONE_INPUT_MAX)))
+        );
+        for blank in ["", "   "] {
+            assert_eq!(
+                e164(blank, th),
+                Err(PhoneError::Field(FieldCode::Required.into()))
+            );
+        }
+        // A national number needs a country; without one it is read as international only.
+        assert_eq!(e164("081 234 5678", None), Err(PhoneError::NeedsCountry));
+        assert_eq!(
+            Phone::parse("081 234 5678").unwrap_err().0,
+            FieldCode::InvalidPhone
+        );
+        assert_eq!(
+            Phone::parse("+66 12 345 678").unwrap_err().0,
+            FieldCode::InvalidPhoneForCountry
+        );
+    }
+
+    #[test]
+    fn a_stored_phone_number_reads_back_as_it_was_stored() {
+        let p = Phone::parse_in("081 234 5678", country("TH")).unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, "\"+66812345678\"");
+        assert_eq!(serde_json::from_str::<Phone>(&json).unwrap(), p);
+        assert_eq!(Phone::parse(p.as_str()), Ok(p));
+        // What earlier versions stored (`+` and 8 to 15 digits) stays readable, valid by today's
+        // metadata or not; nothing else is.
+        assert!(serde_json::from_str::<Phone>("\"+1234567890\"").is_ok());
+        for bad in [
+            "\"0812345678\"",
+            "\"+0812345678\"",
+            "\"+66 81 234 5678\"",
+            "\"+1234567890123456\"",
+        ] {
+            assert!(serde_json::from_str::<Phone>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

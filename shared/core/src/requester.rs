@@ -361,17 +361,32 @@ impl Desk {
         case.complaint_open(self.now(), &self.settings.policy())
     }
 
+    /// Why the requester may not contest the case's decision now (`None`: they may).
+    pub fn complaint_closed(&self, case: &Case) -> Option<ComplaintClosed> {
+        case.complaint_closed(self.now(), &self.settings.policy())
+    }
+
     /// A complaint against the decision behind a status token: the case goes back to the queue
-    /// marked as a complaint, to be decided by another reviewer.
+    /// marked as a complaint, to be decided by another reviewer. One complaint per case, within
+    /// the window: otherwise [`DeskError::ComplaintClosed`] says why.
     pub async fn complain(&self, token: &str, text: &str) -> Result<Case, DeskError> {
         let text = Reason::parse(text).map_err(|e| {
             let mut errs = FieldErrors::default();
             errs.take::<()>("complaint", Err(e));
             DeskError::Invalid(errs)
         })?;
+        // Why the case as last read refuses a complaint, if it does (the case refuses it itself).
+        let mut closed = None;
         let case = self
-            .by_token(token, |_| Some(Command::Complain { text: text.clone() }))
-            .await?;
+            .by_token(token, |c| {
+                closed = self.complaint_closed(c);
+                Some(Command::Complain { text: text.clone() })
+            })
+            .await
+            .map_err(|e| match (e, closed) {
+                (DeskError::WrongState(_), Some(why)) => DeskError::ComplaintClosed(why),
+                (e, _) => e,
+            })?;
         tracing::info!(case = %case.id, "complaint received");
         Ok(case)
     }
@@ -385,7 +400,8 @@ pub fn complaint_required() -> FieldErrors {
 }
 
 /// Parses every field of a submission (the photo apart) and reports every problem at once.
-/// The phone may be left empty unless `phone_required`.
+/// The phone may be left empty unless `phone_required`; a national number is read in the
+/// country of residence.
 pub fn parse_submission(
     input: &SubmissionInput,
     phone_required: bool,
@@ -399,10 +415,20 @@ pub fn parse_submission(
     let first_name = errs.take("first_name", PersonName::parse(&input.first_name));
     let last_name = errs.take("last_name", PersonName::parse(&input.last_name));
     let email = errs.take("email", Email::parse(&input.email));
+    // Read in the country of residence (a national number), or as an international one.
     let phone = if input.phone.trim().is_empty() && !phone_required {
         Some(None)
     } else {
-        errs.take("phone", Phone::parse(&input.phone)).map(Some)
+        match Phone::parse_in(&input.phone, country) {
+            Ok(p) => Some(Some(p)),
+            Err(PhoneError::Field(e)) => errs.take("phone", Err(e)),
+            Err(PhoneError::NotValidIn(c)) => {
+                errs.push_country("phone", FieldCode::InvalidPhoneForCountry, c);
+                None
+            }
+            // A national number waits for a valid country: the country's error says what to do.
+            Err(PhoneError::NeedsCountry) => None,
+        }
     };
     let reason = errs.take("reason", Reason::parse(&input.reason));
     let mut source_urls = Vec::new();

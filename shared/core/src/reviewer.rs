@@ -268,7 +268,13 @@ impl Desk {
             facts,
             automated,
             ground,
-            redress: t.redress.to_owned(),
+            // A decision on a complaint is not contested with us again.
+            redress: if case.open_complaint().is_some() {
+                t.redress_after_complaint
+            } else {
+                t.redress
+            }
+            .to_owned(),
         }
     }
 

@@ -67,6 +67,28 @@ fn refused_with(
     Ok(())
 }
 
+/// A country of the list.
+fn any_country() -> impl Strategy<Value = Country> {
+    prop::sample::select(optout_core::countries::COUNTRIES.to_vec())
+        .prop_map(|(code, _, _)| Country::parse(code).expect("a listed country"))
+}
+
+/// Valid numbers (country, as dialled there, E.164): the example numbers of libphonenumber's
+/// metadata for a few countries, fixed and mobile.
+const VALID_PHONES: &[(&str, &str, &str)] = &[
+    ("TH", "081 234 5678", "+66812345678"),
+    ("TH", "02 123 4567", "+6621234567"),
+    ("GB", "07400 123456", "+447400123456"),
+    ("GB", "0121 234 5678", "+441212345678"),
+    ("US", "(201) 555-0123", "+12015550123"),
+    ("DE", "030 123456", "+4930123456"),
+    ("FR", "06 12 34 56 78", "+33612345678"),
+    ("IT", "06 1234 5678", "+390612345678"),
+    ("JP", "090-1234-5678", "+819012345678"),
+    ("IN", "081234 56789", "+918123456789"),
+    ("BR", "(11) 96123-4567", "+5511961234567"),
+];
+
 /// The value a store would give back: serialised and read again through serde.
 fn stored<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> Result<T, String> {
     let json = serde_json::to_string(v).map_err(|e| e.to_string())?;
@@ -142,34 +164,55 @@ proptest! {
     // ---- phone ----
 
     #[test]
-    fn phones_are_e164_and_stable(raw in tricky_string(40)) {
-        match Phone::parse(&raw) {
+    fn phones_are_e164_and_stable(raw in tricky_string(40), country in prop::option::of(any_country())) {
+        match Phone::parse_in(&raw, country) {
             Ok(p) => {
                 let digits = p.as_str().strip_prefix('+').unwrap_or("");
-                prop_assert!((8..=15).contains(&digits.len()), "{}", p.as_str());
+                prop_assert!((3..=15).contains(&digits.len()), "{}", p.as_str());
                 prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0'));
                 prop_assert_eq!(Phone::parse(p.as_str()), Ok(p.clone()));
+                prop_assert_eq!(Phone::parse_in(p.as_str(), country), Ok(p.clone()));
                 prop_assert_eq!(stored(&p), Ok(p));
             }
-            Err(e) => refused_with(e, &["required", "too_long", "invalid_phone"], Some(32))?,
+            Err(PhoneError::NeedsCountry) => prop_assert!(country.is_none()),
+            Err(e) => refused_with(
+                e.code(),
+                &["required", "too_long", "invalid_phone", "invalid_phone_for_country"],
+                Some(PHONE_INPUT_MAX),
+            )?,
         }
     }
 
+    /// However a valid number is typed (national in its country, or international with `+` or
+    /// `00` in any country; grouped by spaces, dashes, dots, slashes or parentheses), it is the
+    /// same E.164 number.
     #[test]
     fn phones_as_people_type_them_become_e164(
+        (country, national, e164) in prop::sample::select(VALID_PHONES.to_vec()),
+        international in prop::bool::ANY,
         plus in prop::bool::ANY,
-        first in 1u8..=9,
-        rest in prop::collection::vec((0u8..=9, prop::sample::select(vec!["", "", " ", "-", ".", "(", ")"])), 7..=14),
+        residence in any_country(),
+        seps in prop::collection::vec(prop::sample::select(vec!["", "", "", " ", "-", ".", "/"]), 16),
     ) {
-        let mut digits = first.to_string();
-        let mut typed = format!("{}{first}", if plus { "+" } else { "00" });
-        for (d, sep) in &rest {
-            typed.push_str(sep);
-            typed.push(char::from(b'0' + d));
-            digits.push(char::from(b'0' + d));
+        let (digits, residence) = if international {
+            (format!("{}{}", if plus { "+" } else { "00" }, &e164[1..]), residence)
+        } else {
+            (national.to_owned(), Country::parse(country).map_err(|e| TestCaseError::fail(e.0.as_str()))?)
+        };
+        let mut typed = String::new();
+        for (i, d) in digits.chars().enumerate() {
+            // Separators between digits only (a `+` stays first, `00` stays whole).
+            if i > 1 || (i == 1 && !digits.starts_with('+') && !digits.starts_with("00")) {
+                typed.push_str(seps[i % seps.len()]);
+            }
+            typed.push(d);
         }
-        prop_assume!(typed.len() <= 32);
-        prop_assert_eq!(Phone::parse(&typed).map(|p| p.as_str().to_owned()), Ok(format!("+{digits}")));
+        prop_assume!(typed.len() <= PHONE_INPUT_MAX);
+        prop_assert_eq!(
+            Phone::parse_in(&typed, Some(residence)).map(|p| p.as_str().to_owned()),
+            Ok(e164.to_owned()),
+            "{} in {}", typed, residence
+        );
     }
 
     // ---- country ----

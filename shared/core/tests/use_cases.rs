@@ -402,7 +402,7 @@ async fn face_opt_out_refusals_name_each_field_and_the_photo_together() {
         .unwrap();
     let mut both = face_input(&tiny);
     both.email = "not an email".into();
-    both.phone = "0812345678".into();
+    both.phone = "081 234 ABCD".into();
     assert_eq!(
         fields(desk.submit(both).await.unwrap_err()),
         [
@@ -490,6 +490,82 @@ async fn the_phone_is_optional_only_when_the_settings_say_so() {
     fx.settings.phone_required = false;
     let case = fx.desk().submit(input).await.unwrap().case;
     assert_eq!(case.personal.unwrap().phone, None);
+}
+
+#[tokio::test]
+async fn a_phone_number_is_read_in_the_country_of_residence_and_stored_in_e164() {
+    let fx = Fakes::new();
+    let desk = fx.desk();
+    let key = fx.upload(&desk, photo_png(1)).await.unwrap();
+    let mut national = face_input(&key);
+    national.phone = "081 234 5678".into();
+    national.idempotency_key = Some("phone-national-1".into());
+    let case = desk.submit(national.clone()).await.unwrap().case;
+    let phone = case.personal.as_ref().unwrap().phone.clone().unwrap();
+    assert_eq!(phone.as_str(), "+66812345678");
+    assert_eq!(stored(&fx, case.id), case);
+    // The same number written internationally is the same request (a retry of the form).
+    let mut international = national;
+    international.phone = "0066 81 234 5678".into();
+    let again = desk.submit(international).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.case.id, case.id);
+    let receipt = &fx.mailer.with_tag("receipt")[0];
+    assert!(
+        receipt.text.contains("Phone: +66812345678"),
+        "{}",
+        receipt.text
+    );
+
+    // An impossible number is refused for the country it was read in, which the message names.
+    let refused = |phone: &str, country: &str| {
+        let mut input = dsa_input(&["https://example.com/a.jpg"]);
+        input.phone = phone.into();
+        input.country = country.into();
+        let desk = desk.clone();
+        async move {
+            match desk.submit(input).await {
+                Err(DeskError::Invalid(e)) => e.0,
+                other => panic!("expected invalid input, got {other:?}"),
+            }
+        }
+    };
+    let th = Country::parse("TH").unwrap();
+    let gb = Country::parse("GB").unwrap();
+    for (phone, country, named) in [
+        ("081 234 567", "TH", th),
+        ("07400 123456", "TH", th),
+        ("+44 7400 12345", "TH", gb),
+    ] {
+        let errs = refused(phone, country).await;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        let e = &errs[0];
+        assert_eq!(
+            (e.field.as_str(), e.code, e.country),
+            ("phone", FieldCode::InvalidPhoneForCountry, Some(named)),
+            "{phone} in {country}"
+        );
+    }
+    // A national number waits for a valid country: only the country is refused.
+    let errs = refused("081 234 5678", "XX").await;
+    assert_eq!(
+        errs.iter()
+            .map(|e| (e.field.as_str(), e.code))
+            .collect::<Vec<_>>(),
+        [("country", FieldCode::InvalidCountry)]
+    );
+    // An international one is checked all the same.
+    let errs = refused("+66 81 234", "XX").await;
+    assert_eq!(
+        errs.iter()
+            .map(|e| (e.field.as_str(), e.code))
+            .collect::<Vec<_>>(),
+        [
+            ("country", FieldCode::InvalidCountry),
+            ("phone", FieldCode::InvalidPhoneForCountry)
+        ]
+    );
+    assert_eq!(fx.cases.cases().len(), 1);
 }
 
 #[tokio::test]
@@ -1853,6 +1929,14 @@ async fn a_complaint_reopens_the_case_for_another_reviewer() {
     );
     assert_eq!(last.detail.as_deref(), Some("contested=approved"));
     assert!(!desk.complaint_open(&c));
+    assert_eq!(desk.complaint_closed(&c), Some(ComplaintClosed::Pending));
+    // A second complaint while the first waits is refused, and says why.
+    assert!(matches!(
+        desk.complain(&tok, "And a second one while you look at the first.")
+            .await,
+        Err(DeskError::ComplaintClosed(ComplaintClosed::Pending))
+    ));
+    assert_eq!(stored(&fx, case.id), c);
 
     let open = CaseFilter {
         complaint: Some(true),
@@ -1887,13 +1971,35 @@ async fn a_complaint_reopens_the_case_for_another_reviewer() {
     );
     assert_eq!(fx.mailer.with_tag("decision").len(), 2);
     assert!(desk.queue(&open, 10, None).await.unwrap().cases.is_empty());
-    // One complaint per case.
+    // One complaint per case: the decision that answers it names the routes that remain, and
+    // its email has no complaint form.
+    let en = optout_core::i18n::texts(Lang::En);
+    let first = &case.decision.as_ref().unwrap().statement;
+    assert_eq!(first.redress, en.redress);
+    let second = &d.decision.as_ref().unwrap().statement;
+    assert_eq!(second.redress, en.redress_after_complaint);
+    assert!(second.redress.contains("Article 21") && !second.redress.contains("complaint form"));
+    let mails = fx.mailer.with_tag("decision");
+    assert!(mails[0].text.contains(&desk.complaint_url(&d)));
+    assert!(
+        !mails[1].text.contains(&desk.complaint_url(&d)),
+        "{}",
+        mails[1].text
+    );
+    assert!(!mails[1].text.contains(en.mail_complaint_link));
+    assert!(mails[1].text.contains(en.redress_after_complaint));
     assert!(!desk.complaint_open(&d));
+    assert_eq!(desk.complaint_closed(&d), Some(ComplaintClosed::Decided));
     assert!(matches!(
         desk.complain(&tok, "And now I complain about this one too.")
             .await,
-        Err(DeskError::WrongState(CaseState::Rejected))
+        Err(DeskError::ComplaintClosed(ComplaintClosed::Decided))
     ));
+    assert_eq!(stored(&fx, case.id), d);
+    // Still so after the window: the complaint was made.
+    fx.clock
+        .advance(fx.settings.complaint_window + Duration::seconds(1));
+    assert_eq!(desk.complaint_closed(&d), Some(ComplaintClosed::Decided));
 }
 
 #[tokio::test]
@@ -1902,9 +2008,13 @@ async fn complaint_refusals() {
     let desk = fx.desk();
     let text = "The decision is wrong, please look again.";
     let in_review = face_in_review(&fx, &desk, 2).await;
+    assert_eq!(
+        desk.complaint_closed(&in_review),
+        Some(ComplaintClosed::NoDecision)
+    );
     assert!(matches!(
         desk.complain(&token(&desk, &in_review), text).await,
-        Err(DeskError::WrongState(CaseState::AwaitingReview))
+        Err(DeskError::ComplaintClosed(ComplaintClosed::NoDecision))
     ));
 
     let case = approved_face(&fx, &desk, 1).await;
@@ -1924,14 +2034,34 @@ async fn complaint_refusals() {
     ));
     assert_eq!(stored(&fx, case.id), case);
 
+    assert_eq!(desk.complaint_closed(&case), None);
     fx.clock
-        .advance(fx.settings.complaint_window + Duration::seconds(1));
+        .advance(fx.settings.complaint_window - Duration::seconds(1));
+    assert!(desk.complaint_open(&case));
+    fx.clock.advance(Duration::seconds(2));
     assert!(!desk.complaint_open(&case));
+    assert_eq!(
+        desk.complaint_closed(&case),
+        Some(ComplaintClosed::WindowEnded)
+    );
     assert!(matches!(
         desk.complain(&tok, text).await,
-        Err(DeskError::WrongState(CaseState::Approved))
+        Err(DeskError::ComplaintClosed(ComplaintClosed::WindowEnded))
     ));
     assert_eq!(stored(&fx, case.id), case);
+
+    // A withdrawn case has no decision to contest any more.
+    let withdrawn = approved_face(&fx, &desk, 3).await;
+    let tok = token(&desk, &withdrawn);
+    let withdrawn = desk.withdraw(&tok).await.unwrap();
+    assert_eq!(
+        desk.complaint_closed(&withdrawn),
+        Some(ComplaintClosed::NoDecision)
+    );
+    assert!(matches!(
+        desk.complain(&tok, text).await,
+        Err(DeskError::ComplaintClosed(ComplaintClosed::NoDecision))
+    ));
 }
 
 #[tokio::test]

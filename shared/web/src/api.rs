@@ -50,7 +50,12 @@ pub struct CaseRequest {
     pub last_name: String,
     /// At most 254 characters; the part before `@` in ASCII.
     pub email: String,
-    /// E.164 (`+66812345678`); required unless the operator made it optional.
+    /// As people dial it: a national number of the `country` of residence (`081 234 5678`), or
+    /// an international one with `+` or `00` and the country code (`+66 81 234 5678`); digits,
+    /// spaces, `-`, `.`, `/` and parentheses, at most 32 characters. It must be a valid number
+    /// of its country (libphonenumber's metadata; refused with `invalid_phone_for_country`, the
+    /// message naming the country) and is stored in E.164 (`+66812345678`). Required unless the
+    /// operator made it optional.
     #[serde(default)]
     pub phone: Option<String>,
     /// Why (face or image opt-out) or the substantiated explanation (DSA notice): 10 to 5000
@@ -227,6 +232,11 @@ fn desk_error(lang: Lang, e: DeskError) -> Response {
             StatusCode::CONFLICT,
             "wrong_state",
             &format!("Not possible while the case is {s}."),
+        ),
+        DeskError::ComplaintClosed(why) => json_error(
+            StatusCode::CONFLICT,
+            why.as_str(),
+            optout_core::i18n::complaint_closed_text(lang, why),
         ),
         DeskError::Unavailable(cause) => json_unavailable(&cause),
     }
@@ -413,6 +423,46 @@ pub(crate) fn can_continue_as_image(case: &Case) -> bool {
     ))]
 pub async fn continue_as_image(State(state): State<AppState>, Param(token): Param) -> Response {
     match state.desk.continue_as_image(&token).await {
+        Ok(case) => Json(case_response(&state, &case)).into_response(),
+        Err(e) => desk_error(Lang::En, e),
+    }
+}
+
+/// A complaint against the decision of a case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, expecting = "a JSON object")]
+pub struct ComplaintRequest {
+    /// Why the decision is wrong: 10 to 5000 characters.
+    pub complaint: String,
+}
+
+/// Contests the decision of a case in state `approved` or `rejected`, within six months of it:
+/// the case goes back to `awaiting_review`, to be decided by another reviewer. One complaint per
+/// case: the decision that answers it is not contested here again.
+#[utoipa::path(post, path = "/v1/status/{token}/complaint", tag = "requests",
+    params(("token" = String, Path, description = "The token of the status link", max_length = 2048)),
+    request_body = ComplaintRequest,
+    responses(
+        (status = 200, description = "The case, awaiting review again", body = CaseResponse),
+        (status = 400, description = "Malformed JSON, not an object, or a field of the wrong type or unknown; or a path that is not UTF-8", body = crate::respond::ApiError),
+        (status = 404, description = "Unknown, changed or expired link", body = crate::respond::ApiError),
+        (status = 409, description = "No complaint is possible; `error.code` says why: `no_decision` (nothing decided to contest), `complaint_pending` (a complaint waits for its decision), `complaint_decided` (the complaint was decided: what remains is an out-of-court dispute settlement body under Art. 21 DSA, the courts or the data protection authority), `complaint_window_ended` (six months after the decision)", body = crate::respond::ApiError),
+        (status = 413, description = "Body larger than 256 KiB", body = crate::respond::ApiError),
+        (status = 415, description = "Not application/json", body = crate::respond::ApiError),
+        (status = 422, description = "The complaint is missing, too short or too long (field `complaint`)", body = crate::respond::ApiError),
+        (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
+    ))]
+pub async fn complain(
+    State(state): State<AppState>,
+    Param(token): Param,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Response {
+    let req: ComplaintRequest = match json_request(&headers, &body) {
+        Ok(r) => r,
+        Err((status, code, message)) => return json_error(status, code, &message),
+    };
+    match state.desk.complain(&token, &req.complaint).await {
         Ok(case) => Json(case_response(&state, &case)).into_response(),
         Err(e) => desk_error(Lang::En, e),
     }

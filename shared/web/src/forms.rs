@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use optout_core::Lang;
 use optout_core::error::{FieldCode, FieldErrors};
-use optout_core::i18n::texts;
-use optout_core::model::CaseKind;
+use optout_core::i18n::{complaint_closed_text, texts};
+use optout_core::model::{CaseKind, ComplaintClosed};
 use optout_core::signing::random_token;
 use optout_core::{DeskError, SubmissionInput};
 use std::collections::HashMap;
@@ -302,7 +302,7 @@ pub async fn status_page(
                     &token,
                     &FieldErrors::default(),
                     None,
-                    state.desk.complaint_open(&v.case),
+                    state.desk.complaint_closed(&v.case),
                 ),
             )
         }
@@ -331,7 +331,7 @@ pub async fn withdraw(
                         &token,
                         &errs,
                         None,
-                        state.desk.complaint_open(&v.case),
+                        state.desk.complaint_closed(&v.case),
                     ),
                 )
             }
@@ -348,7 +348,7 @@ pub async fn withdraw(
                 &token,
                 &FieldErrors::default(),
                 Some(texts(l).withdrawn_done),
-                false,
+                state.desk.complaint_closed(&case),
             ),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
@@ -382,7 +382,7 @@ pub async fn continue_as_image(
                 &token,
                 &FieldErrors::default(),
                 Some(texts(l).continued_image_done),
-                state.desk.complaint_open(&case),
+                state.desk.complaint_closed(&case),
             ),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
@@ -468,7 +468,14 @@ pub async fn better_photo_submit(
     match state.desk.replace_photo(&token, &key).await {
         Ok(case) => html(
             StatusCode::OK,
-            pages::status(l, &case, &token, &FieldErrors::default(), None, false),
+            pages::status(
+                l,
+                &case,
+                &token,
+                &FieldErrors::default(),
+                None,
+                state.desk.complaint_closed(&case),
+            ),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
         Err(DeskError::Invalid(_)) => {
@@ -494,14 +501,8 @@ pub async fn complaint_page(
         Err(e) => return html_unavailable(lang.lang, &e.to_string()),
     };
     let l = status_lang(lang, view.case.lang);
-    if !state.desk.complaint_open(&view.case) {
-        let t = texts(l);
-        return html_message(
-            StatusCode::CONFLICT,
-            l,
-            t.complaint_title,
-            t.complaint_closed,
-        );
+    if let Some(why) = state.desk.complaint_closed(&view.case) {
+        return complaint_closed(l, why);
     }
     remember(
         lang,
@@ -529,15 +530,18 @@ pub async fn complaint_submit(
             pages::complaint(l, &token, &text, &errs),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
-        Err(DeskError::WrongState(_)) => {
-            let t = texts(l);
-            html_message(
-                StatusCode::CONFLICT,
-                l,
-                t.complaint_title,
-                t.complaint_closed,
-            )
-        }
+        Err(DeskError::ComplaintClosed(why)) => complaint_closed(l, why),
+        Err(DeskError::WrongState(_)) => complaint_closed(l, ComplaintClosed::NoDecision),
         Err(e) => html_unavailable(l, &e.to_string()),
     }
+}
+
+/// The page that says why no complaint is possible (409: a second complaint, or one too late).
+fn complaint_closed(lang: Lang, why: ComplaintClosed) -> Response {
+    html_message(
+        StatusCode::CONFLICT,
+        lang,
+        texts(lang).complaint_title,
+        complaint_closed_text(lang, why),
+    )
 }

@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/status/{token}/continue-as-image",
             post(api::continue_as_image),
         )
+        .route("/v1/status/{token}/complaint", post(api::complain))
         .layer(DefaultBodyLimit::max(FORM_BODY_MAX));
     let upload = Router::new()
         .route("/uploads", post(uploads::receive))

@@ -39,6 +39,7 @@ impl Modify for IndexerKeyScheme {
     paths(
         api::create_upload, api::submit, api::status, api::withdraw, api::replace_photo,
         api::continue_as_image,
+        api::complain,
         indexer::check, indexer::changes, indexer::snapshot
     ),
     components(schemas(
@@ -47,6 +48,7 @@ impl Modify for IndexerKeyScheme {
         api::CaseKindSchema,
         api::CaseResponse,
         api::PhotoRequest,
+        api::ComplaintRequest,
         respond::ApiError,
         respond::ApiErrorBody,
         respond::ApiFieldError,

@@ -4,10 +4,11 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use optout_core::countries::COUNTRIES;
 use optout_core::error::FieldErrors;
 use optout_core::i18n::{
-    Lang, Texts, field_error_message, kind_texts, quality_message, state_label, texts,
+    Lang, Texts, complaint_closed_text, field_error_message, kind_texts, quality_message,
+    state_label, texts,
 };
 use optout_core::mail::human_date;
-use optout_core::model::{Case, CaseKind, CaseState};
+use optout_core::model::{Case, CaseKind, CaseState, ComplaintClosed};
 use optout_core::ports::UploadForm;
 use optout_core::verdict::Verdict;
 
@@ -389,13 +390,14 @@ pub fn success(lang: Lang, case: &Case, status_url: &str) -> Markup {
     )
 }
 
+/// The status page. `complaint_closed` is why the decision cannot be contested (`None`: it can).
 pub fn status(
     lang: Lang,
     case: &Case,
     token: &str,
     errors: &FieldErrors,
     done: Option<&str>,
-    complaint_open: bool,
+    complaint_closed: Option<ComplaintClosed>,
 ) -> Markup {
     let t = texts(lang);
     layout(
@@ -440,8 +442,13 @@ pub fn status(
                         @if let Some(n) = &d.note { dt { (t.sor_note) } dd { (n) } }
                         dt { (t.sor_redress) } dd { (d.statement.redress) }
                     }
-                    @if complaint_open {
-                        a.button id="complaint-link" href={ "/status/" (token) "/complaint?lang=" (lang.code()) } { (t.complaint_title) }
+                    @match complaint_closed {
+                        None => a.button id="complaint-link" href={ "/status/" (token) "/complaint?lang=" (lang.code()) } { (t.complaint_title) },
+                        // The internal procedure is over: what remains.
+                        Some(why @ (ComplaintClosed::Decided | ComplaintClosed::WindowEnded)) => {
+                            p id="complaint-closed" data-reason=(why.as_str()) { (complaint_closed_text(lang, why)) }
+                        }
+                        Some(_) => {}
                     }
                 }
             }

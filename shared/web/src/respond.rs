@@ -67,7 +67,8 @@ pub struct ApiError {
 pub struct ApiErrorBody {
     /// A stable code: `validation_failed`, `malformed_request`, `unsupported_media_type`,
     /// `payload_too_large`, `invalid_link`, `wrong_state`, `not_found`, `method_not_allowed`,
-    /// `unavailable`.
+    /// `unavailable`; a complaint that is not possible: `no_decision`, `complaint_pending`,
+    /// `complaint_decided`, `complaint_window_ended`.
     pub code: String,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -3,11 +3,15 @@
 //! character classes as the parsers, the fields a request kind requires (`if`/`then`), whether the
 //! operator requires a phone number, and an optional header that is never `null`. The document
 //! then refuses what the server refuses. What no schema can check stays with the server (an upload
-//! that exists, an email domain that IDNA accepts, links that are duplicates once normalised).
+//! that exists, an email domain that IDNA accepts, links that are duplicates once normalised, a
+//! phone number that its country's numbering plan has).
 
 use optout_core::countries::COUNTRIES;
 use optout_core::model::CaseKind;
-use optout_core::model::{EMAIL_MAX, NAME_MAX, REASON_MAX, REASON_MIN, URL_MAX, URLS_MAX};
+use optout_core::model::{
+    EMAIL_MAX, NAME_MAX, PHONE_INPUT_MAX, PHONE_SEPARATORS, REASON_MAX, REASON_MIN, URL_MAX,
+    URLS_MAX,
+};
 use optout_core::settings::Settings;
 use serde_json::{Value, json};
 
@@ -77,12 +81,28 @@ fn email_pattern() -> String {
     ))
 }
 
-/// A phone number as `Phone::parse` reads it: `+` or `00`, then 8 to 15 digits (the first not
-/// 0), spaces, dots, dashes and parentheses ignored.
+/// A phone number as `Phone::parse_in` reads it, in its shape: at most `PHONE_INPUT_MAX`
+/// characters once trimmed, digits and `PHONE_SEPARATORS`, a `+` only first (then a country code,
+/// which does not start with 0), at least three digits. Whether the number is one of its
+/// country's numbering plan stays with the server (`invalid_phone_for_country`).
 fn phone_pattern() -> String {
-    let sep = r"[ .()\-]";
+    let seps: String = PHONE_SEPARATORS
+        .iter()
+        .map(|c| match c {
+            '-' | '\\' | ']' | '^' => format!("\\{c}"),
+            c => c.to_string(),
+        })
+        .collect();
+    let sep = format!("[{seps}]");
+    // The trimmed text: a first and a last character that are not white space, at most
+    // `PHONE_INPUT_MAX` in all.
+    let edge = format!("[0-9+{}]", seps.replace(' ', ""));
+    let length = format!(
+        "(?={edge}(?:[0-9+{seps}]{{0,{}}}{edge})?[{WS}]*$)",
+        PHONE_INPUT_MAX - 2
+    );
     trimmed(&format!(
-        r"(?:\+|00){sep}*[1-9](?:{sep}*[0-9]){{7,14}}{sep}*"
+        r"{length}(?:\+{sep}*[1-9]|{sep}*[0-9])(?:{sep}*[0-9]){{2,}}{sep}*"
     ))
 }
 
@@ -110,6 +130,12 @@ pub fn apply(doc: &mut Value, settings: &Settings) {
     case_request(&mut doc["components"]["schemas"]["CaseRequest"], settings);
     doc["components"]["schemas"]["PhotoRequest"]["properties"]["upload_key"]["pattern"] =
         json!(UPLOAD_KEY_PATTERN);
+    // A complaint's text is read as a request's reason is.
+    set(
+        &mut doc["components"]["schemas"]["ComplaintRequest"]["properties"],
+        "complaint",
+        json!({ "type": "string", "pattern": reason_pattern() }),
+    );
     if let Some(params) = doc["paths"]["/v1/cases"]["post"]["parameters"].as_array_mut() {
         for p in params.iter_mut().filter(|p| p["name"] == "Idempotency-Key") {
             p["required"] = json!(false);

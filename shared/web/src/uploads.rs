@@ -85,6 +85,7 @@ fn respond(json: bool, lang: Lang, r: Refusal) -> Response {
                     field: "photo".into(),
                     code: optout_core::error::FieldCode::Required,
                     limit: None,
+                    country: None,
                 },
             ),
         ),

@@ -457,7 +457,9 @@ async fn the_document_refuses_what_the_server_refuses() {
         ("email", &[".somchai@example.org", "som..chai@example.org", "สมชาย@example.org"]),
         ("email", &["somchai@ตัวอย่าง.ไทย", " Somchai+x@Example.ORG ", "a@b@example.org"]),
         ("phone", &["", "0812345678", "+66 (81) 234-5678", "0066812345678", "+0812345678"]),
-        ("phone", &["+1234567", "+1234567890123456", "+66 81 234 5678 x"]),
+        ("phone", &["081-234-5678", " 02 123 4567 ", "+44 7400 123456", "+1 (201) 555-0123"]),
+        ("phone", &["+12", "081 ABC 5678", "66+812345678", "++66812345678", "tel:+66812345678"]),
+        ("phone", &["+66 81 234 5678 x", "+66 81 234 5678 . . . . . . . . .", "08\n12345678"]),
         ("reason", &["too short", "Line one\r\nline two", "Line one\rline two"]),
         ("reason", &["Tab\there is bad"]),
         ("lang", &["th", "EN", "fr"]),
@@ -473,6 +475,9 @@ async fn the_document_refuses_what_the_server_refuses() {
         ("first_name", json!(long(101))),
         ("email", json!(format!("{}@example.org", long(65)))),
         ("phone", json!(null)),
+        // `PHONE_INPUT_MAX` characters once trimmed, and one more.
+        ("phone", json!(format!(" {}081 234 5678 ", "(".repeat(20)))),
+        ("phone", json!(format!("{}081 234 5678", "(".repeat(21)))),
         ("reason", json!(long(10))),
         ("reason", json!(format!("  {}  ", long(10)))),
         ("reason", json!(long(5000))),
@@ -534,10 +539,367 @@ async fn the_document_refuses_what_the_server_refuses() {
         }
     }
     assert!(disagreements.is_empty(), "{disagreements:#?}");
+    // What only the server can tell: whether a number written as one is in its country's plan.
+    let impossible = with(dsa(), "phone", json!("+1234567"));
+    assert!(case_request.is_valid(&impossible));
+    let r = post_case(&app, &impossible).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.json()["error"]["fields"][0]["code"],
+        "invalid_phone_for_country"
+    );
     // Both answers occur: the comparison means something.
     assert!(
         accepted >= 15 && cases.len() - accepted >= 30,
         "{accepted} of {}",
         cases.len()
     );
+}
+
+/// A urlencoded form body.
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        ser.append_pair(k, v);
+    }
+    ser.finish()
+}
+
+/// Issue #14: a phone number as people type it. The API and the form read a national number in
+/// the country of residence and keep it in E.164; an impossible one is refused with a message,
+/// in the request's language, that names the country the number was read in.
+#[tokio::test]
+async fn phone_numbers_are_read_as_people_type_them() {
+    let app = App::new();
+    let doc = app.openapi().await;
+    let r = post_case(&app, &with(dsa(), "phone", json!("081 234 5678"))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = optout_core::model::CaseId::parse(r.json()["id"].as_str().unwrap()).unwrap();
+    let case = app.desk.ports.cases.get_case(id).await.unwrap().unwrap();
+    let phone = case.personal.unwrap().phone.unwrap();
+    assert_eq!(phone.as_str(), "+66812345678");
+
+    for (lang, country, phone, said) in [
+        (
+            "en",
+            "TH",
+            "081 234 567",
+            "This is not a valid phone number for Thailand.",
+        ),
+        (
+            "en",
+            "TH",
+            "07400 123456",
+            "This is not a valid phone number for Thailand.",
+        ),
+        (
+            "en",
+            "GB",
+            "07400 12345",
+            "This is not a valid phone number for United Kingdom.",
+        ),
+        (
+            "en",
+            "TH",
+            "+44 7400 12345",
+            "This is not a valid phone number for United Kingdom.",
+        ),
+        ("th", "TH", "081 234 567", "ไม่ใช่หมายเลขโทรศัพท์ที่ถูกต้องของไทย"),
+    ] {
+        let body = with(
+            with(with(dsa(), "lang", json!(lang)), "country", json!(country)),
+            "phone",
+            json!(phone),
+        );
+        let r = post_case(&app, &body).await;
+        assert_api_error(&doc, &r, 422, "validation_failed", phone);
+        let fields = &r.json()["error"]["fields"];
+        assert_eq!(fields.as_array().unwrap().len(), 1, "{fields}");
+        assert_eq!(fields[0]["field"], "phone");
+        assert_eq!(fields[0]["code"], "invalid_phone_for_country", "{phone}");
+        let message = fields[0]["message"].as_str().unwrap();
+        assert!(message.contains(said), "{phone}: {message}");
+        assert!(message.contains("+66 81 234 5678"), "{message}");
+    }
+    let r = post_case(&app, &with(dsa(), "phone", json!("081 ABC 5678"))).await;
+    assert_api_error(&doc, &r, 422, "validation_failed", "letters");
+    let f = &r.json()["error"]["fields"][0];
+    assert_eq!(
+        (&f["field"], &f["code"]),
+        (&json!("phone"), &json!("invalid_phone"))
+    );
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("This is not a phone number.")
+    );
+
+    // The form: the same reading, and the message on the field, the number as typed kept.
+    let fields = |lang: &'static str, phone: &'static str, token: &'static str| {
+        form_body(&[
+            ("lang", lang),
+            ("form_token", token),
+            ("country", "TH"),
+            ("first_name", "Somchai"),
+            ("last_name", "Jaidee"),
+            ("email", "somchai@example.org"),
+            ("phone", phone),
+            ("source_urls", "https://images.example.com/b.jpg"),
+            ("reason", "These images show me without my consent."),
+            ("good_faith", "yes"),
+        ])
+    };
+    let r = app
+        .send(
+            Method::POST,
+            "/dsa",
+            &[FORM],
+            fields("en", "081-234-5678", "form-phone-1"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Request received"), "{}", r.body);
+    for (lang, said) in [
+        ("en", "This is not a valid phone number for Thailand."),
+        ("th", "ไม่ใช่หมายเลขโทรศัพท์ที่ถูกต้องของไทย"),
+    ] {
+        let r = app
+            .send(
+                Method::POST,
+                "/dsa",
+                &[FORM],
+                fields(lang, "081 234 567", "form-phone-2"),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("id=\"phone-error\""), "{}", r.body);
+        assert!(r.body.contains(said), "{lang}: {}", r.body);
+        assert!(r.body.contains("value=\"081 234 567\""), "{}", r.body);
+    }
+    // The form's hint says both ways of writing a number.
+    let page = app.get("/dsa?lang=en", &[]).await;
+    assert!(page.body.contains("081 234 5678") && page.body.contains("+66 81 234 5678"));
+}
+
+/// Analyses nothing: a notice has no photo.
+struct NoPhotos;
+
+impl optout_core::ports::PhotoAnalyzer for NoPhotos {
+    fn analyze(
+        &self,
+        _: &[u8],
+    ) -> Result<optout_core::ports::PhotoFindings, optout_core::ports::AnalyzerError> {
+        unreachable!("a notice has no photo")
+    }
+}
+
+/// A DSA notice through the API, moved to review by its job; its id and status token.
+async fn notice_in_review(app: &App, url: &str) -> (optout_core::model::CaseId, String) {
+    use optout_core::ports::JobHandler;
+    let r = post_case(app, &with(dsa(), "source_urls", json!([url]))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v = r.json();
+    let id = optout_core::model::CaseId::parse(v["id"].as_str().unwrap()).unwrap();
+    let token = v["status_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let jobs = optout_core::EmbedJobs {
+        desk: app.desk.clone(),
+        analyzer: std::sync::Arc::new(NoPhotos),
+        fetcher: std::sync::Arc::new(optout_core::testing::FakeLinkFetcher::default()),
+    };
+    let job = optout_core::model::EmbedJob {
+        case_id: id,
+        generation: 0,
+    };
+    jobs.handle(&job).await.unwrap();
+    (id, token)
+}
+
+/// Decides case `id` as `reviewer` (the version as it is now).
+async fn decide(app: &App, id: optout_core::model::CaseId, reviewer: &str, approve: bool) {
+    let case = app.desk.ports.cases.get_case(id).await.unwrap().unwrap();
+    let input = if approve {
+        optout_core::DecisionInput::Approve { note: None }
+    } else {
+        optout_core::DecisionInput::Reject {
+            reason: optout_core::model::RejectReason::NotIllegal,
+            note: None,
+        }
+    };
+    let reviewer = optout_core::model::ReviewerName::parse(reviewer).unwrap();
+    app.desk
+        .decide(id, &reviewer, case.version, input)
+        .await
+        .unwrap();
+}
+
+/// Issue #14: one complaint per decision. The API refuses a second complaint (and one without a
+/// decision, or too late) with 409 and a code saying why; the form with a readable 409 page; the
+/// status page stops offering the form and names the routes that remain.
+#[tokio::test]
+async fn one_complaint_per_decision() {
+    let app = &App::new();
+    let doc = app.openapi().await;
+    let complaint_request = schema(&doc, "ComplaintRequest");
+    let complain = |token: &str, text: &str| {
+        let body = json!({ "complaint": text });
+        assert_eq!(
+            complaint_request.is_valid(&body),
+            text.trim().chars().count() >= 10
+        );
+        let path = format!("/v1/status/{token}/complaint");
+        async move {
+            app.send(Method::POST, &path, &[JSON], body.to_string())
+                .await
+        }
+    };
+    let complain_form = |token: &str, lang: &str| {
+        let path = format!("/status/{token}/complaint");
+        let body = form_body(&[
+            ("lang", lang),
+            ("complaint", "This decision is wrong, look again."),
+        ]);
+        async move { app.send(Method::POST, &path, &[FORM], body).await }
+    };
+    let status_page = |token: &str, lang: &str| {
+        let path = format!("/status/{token}?lang={lang}");
+        async move { app.get(&path, &[]).await }
+    };
+    let en = optout_core::i18n::texts(optout_core::Lang::En);
+    let th = optout_core::i18n::texts(optout_core::Lang::Th);
+    let text = "This decision is wrong, look again.";
+
+    let (id, token) = notice_in_review(app, "https://images.example.com/1.jpg").await;
+    // Nothing decided yet.
+    let m = assert_api_error(
+        &doc,
+        &complain(&token, text).await,
+        409,
+        "no_decision",
+        "in review",
+    );
+    assert_eq!(m, en.complaint_no_decision);
+    decide(app, id, "alice", true).await;
+    let page = status_page(&token, "en").await;
+    assert!(page.body.contains("id=\"complaint-link\""), "{}", page.body);
+    assert!(!page.body.contains("complaint-closed"));
+
+    // The first complaint: a text of 10 characters or more.
+    let r = complain(&token, "short").await;
+    assert_api_error(&doc, &r, 422, "validation_failed", "short complaint");
+    assert_eq!(r.json()["error"]["fields"][0]["field"], "complaint");
+    let r = complain(&token, text).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["state"], "awaiting_review");
+
+    // A second one while the first waits.
+    let m = assert_api_error(
+        &doc,
+        &complain(&token, text).await,
+        409,
+        "complaint_pending",
+        "pending",
+    );
+    assert_eq!(m, en.complaint_open);
+    let r = complain_form(&token, "en").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains(en.complaint_open), "{}", r.body);
+    let page = status_page(&token, "en").await;
+    assert!(page.body.contains("id=\"complaint-open\""), "{}", page.body);
+
+    // Decided by another reviewer: no form any more, the routes that remain instead.
+    decide(app, id, "bob", false).await;
+    let m = assert_api_error(
+        &doc,
+        &complain(&token, text).await,
+        409,
+        "complaint_decided",
+        "decided",
+    );
+    assert_eq!(m, en.complaint_decided);
+    assert!(m.contains("Article 21 of the Digital Services Act") && m.contains("courts"));
+    assert!(m.contains("data protection authority"));
+    for (lang, t) in [("en", en), ("th", th)] {
+        let page = status_page(&token, lang).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            !page.body.contains("complaint-link"),
+            "{lang}: {}",
+            page.body
+        );
+        assert!(
+            page.body.contains("data-reason=\"complaint_decided\""),
+            "{lang}"
+        );
+        assert!(
+            page.body.contains(t.complaint_decided),
+            "{lang}: {}",
+            page.body
+        );
+        // The statement of reasons, in the case's language.
+        assert!(
+            page.body.contains(en.redress_after_complaint),
+            "{lang}: {}",
+            page.body
+        );
+        let r = complain_form(&token, lang).await;
+        assert_eq!(r.status, 409, "{lang}: {}", r.body);
+        assert!(r.content_type().starts_with("text/html"));
+        assert!(r.body.contains(t.complaint_decided), "{lang}: {}", r.body);
+        let r = app
+            .get(&format!("/status/{token}/complaint?lang={lang}"), &[])
+            .await;
+        assert_eq!(r.status, 409, "{lang}: {}", r.body);
+        assert!(r.body.contains(t.complaint_decided), "{lang}: {}", r.body);
+    }
+    assert!(th.complaint_decided.contains("มาตรา 21"));
+
+    // Too late: the window after the decision ended.
+    let (late, late_token) = notice_in_review(app, "https://images.example.com/2.jpg").await;
+    decide(app, late, "alice", false).await;
+    app.clock
+        .advance(app.desk.settings.complaint_window + chrono::Duration::seconds(1));
+    let m = assert_api_error(
+        &doc,
+        &complain(&late_token, text).await,
+        409,
+        "complaint_window_ended",
+        "late",
+    );
+    assert_eq!(m, en.complaint_window_ended);
+    let page = status_page(&late_token, "en").await;
+    assert!(!page.body.contains("complaint-link"));
+    assert!(
+        page.body.contains(en.complaint_window_ended),
+        "{}",
+        page.body
+    );
+    let r = complain_form(&late_token, "th").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains(th.complaint_window_ended), "{}", r.body);
+
+    // An unknown link, a body that is not a complaint.
+    assert_api_error(
+        &doc,
+        &complain("forged", text).await,
+        404,
+        "invalid_link",
+        "forged",
+    );
+    let r = app
+        .send(
+            Method::POST,
+            &format!("/v1/status/{token}/complaint"),
+            &[JSON],
+            r#"{"text": "x"}"#,
+        )
+        .await;
+    let m = assert_api_error(&doc, &r, 400, "malformed_request", "unknown field");
+    assert!(m.starts_with("text: unknown field `text`"), "{m}");
 }

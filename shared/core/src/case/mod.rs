@@ -262,12 +262,33 @@ impl Case {
 
     /// Whether the requester may contest the decision at `now`.
     pub fn complaint_open(&self, now: DateTime<Utc>, policy: &Policy) -> bool {
-        matches!(self.state, CaseState::Approved | CaseState::Rejected)
-            && self.complaint.is_none()
-            && self.decision.as_ref().is_some_and(|d| {
-                matches!(d.outcome, Outcome::Approved | Outcome::Rejected)
-                    && now < d.at + policy.complaint_window
-            })
+        self.complaint_closed(now, policy).is_none()
+    }
+
+    /// Why the requester may not contest the decision at `now` (`None`: a complaint is possible).
+    /// One complaint per case: the decision that answers it is not contested with us again.
+    pub fn complaint_closed(
+        &self,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Option<crate::model::ComplaintClosed> {
+        use crate::model::ComplaintClosed;
+        if !matches!(self.state, CaseState::Approved | CaseState::Rejected) {
+            let ended = matches!(self.state, CaseState::Withdrawn | CaseState::Erased);
+            return Some(match self.open_complaint() {
+                Some(_) if !ended => ComplaintClosed::Pending,
+                _ => ComplaintClosed::NoDecision,
+            });
+        }
+        if self.complaint.is_some() {
+            return Some(ComplaintClosed::Decided);
+        }
+        match &self.decision {
+            Some(d) if matches!(d.outcome, Outcome::Approved | Outcome::Rejected) => {
+                (now >= d.at + policy.complaint_window).then_some(ComplaintClosed::WindowEnded)
+            }
+            _ => Some(ComplaintClosed::NoDecision),
+        }
     }
 
     /// Applies `command` at `now`: checks it, and returns the case after it with its audit event
