@@ -190,3 +190,88 @@ async fn jobs_of_withdrawn_cases_do_nothing_and_bad_jobs_are_parked() {
         optout_embedded::queue::Step::Idle
     ));
 }
+
+/// A picture with no face (sky, hills and a sun), `w`×`h`; `seed` varies it.
+fn landscape(w: u32, h: u32, seed: u32) -> image::RgbImage {
+    let s = seed as f32;
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+        let hill = 0.6 + 0.08 * (fx * (7.0 + s)).sin() + 0.05 * (fx * 23.0 + s).cos();
+        if ((fx - 0.3 - 0.1 * s).powi(2) + (fy - 0.2).powi(2)).sqrt() < 0.08 {
+            image::Rgb([250, 220, 90])
+        } else if fy > hill {
+            image::Rgb([
+                40,
+                (90.0 + 60.0 * (fx * 40.0 + fy * 13.0 + s).sin().abs()) as u8,
+                35,
+            ])
+        } else {
+            image::Rgb([
+                (120.0 - 60.0 * fy) as u8,
+                (170.0 - 40.0 * fy) as u8,
+                (255.0 - 120.0 * fy) as u8,
+            ])
+        }
+    })
+}
+
+fn jpeg_of(img: &image::RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(img)
+        .unwrap();
+    out
+}
+
+/// An image opt-out of a picture without a face, approved, with the real pipeline: `optout check
+/// --image` (as an indexer runs it) finds a resized, re-encoded copy excluded by its PDQ hash,
+/// and an unrelated picture not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optout_check_finds_a_copy_of_an_excluded_image() {
+    let app = TestApp::start_with(Setup {
+        analyzer: Some(analyzer()),
+        ..Setup::default()
+    })
+    .await;
+    let picture = landscape(900, 600, 1);
+    let key = upload_api(&app, jpeg_of(&picture, 92)).await;
+    let mut body = face_case(&key);
+    body["kind"] = json!("image_opt_out");
+    let s = crate::desk::submit(&app, body).await;
+    wait_for_state(&app, &s.token, "awaiting_review").await;
+    let alice = crate::desk::login(&app, "alice").await;
+    assert_eq!(crate::desk::approve(&app, &alice, s.id).await.status(), 303);
+
+    let api_key = app
+        .system
+        .indexer_keys
+        .create("check", 1000)
+        .await
+        .unwrap()
+        .1;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.jpg");
+    let small = image::imageops::resize(&picture, 540, 360, image::imageops::FilterType::Triangle);
+    std::fs::write(&copy, jpeg_of(&small, 70)).unwrap();
+    let other = dir.path().join("other.jpg");
+    std::fs::write(&other, jpeg_of(&landscape(900, 600, 4), 92)).unwrap();
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/models");
+    let check = |file: &std::path::Path| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_optout"));
+        cmd.args(["check", "--image", file.to_str().unwrap()])
+            .env("OPTOUT_API_URL", &app.url)
+            .env("OPTOUT_API_KEY", &api_key)
+            .env("OPTOUT_MODEL_DIR", &models)
+            .env_remove("OPTOUT_PDQ_RADIUS")
+            .env_remove("RUST_LOG");
+        output_of(cmd)
+    };
+    let (code, out, err) = check(&copy).await;
+    assert_eq!(code, 1, "the copy is excluded: {out}{err}");
+    assert!(
+        out.lines().any(|l| l.starts_with("pdq     excluded=yes")),
+        "{out}"
+    );
+    let (code, out, err) = check(&other).await;
+    assert_eq!(code, 0, "an unrelated picture is not: {out}{err}");
+}
