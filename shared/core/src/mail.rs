@@ -9,12 +9,18 @@ use crate::model::Case;
 use crate::ports::Mail;
 use crate::settings::Settings;
 
-/// A date as people read it in `lang` (Thai uses the Buddhist era).
+/// Thailand's time (Asia/Bangkok: UTC+7 all year, no daylight saving time).
+const BANGKOK_OFFSET_SECONDS: i32 = 7 * 3600;
+
+/// A date as people read it in `lang`, in their time zone with the zone named: a Thai request in
+/// Thailand's time and the Buddhist era, any other in UTC.
 pub fn human_date(lang: Lang, at: DateTime<Utc>) -> String {
     match lang {
         Lang::En => at.format("%-d %B %Y, %H:%M UTC").to_string(),
         Lang::Th => {
             use chrono::Datelike;
+            let at = chrono::FixedOffset::east_opt(BANGKOK_OFFSET_SECONDS)
+                .map_or_else(|| at.fixed_offset(), |tz| at.with_timezone(&tz));
             const MONTHS: [&str; 12] = [
                 "มกราคม",
                 "กุมภาพันธ์",
@@ -31,7 +37,7 @@ pub fn human_date(lang: Lang, at: DateTime<Utc>) -> String {
             ];
             let m = MONTHS[at.month0() as usize];
             format!(
-                "{} {} {} {} น. (UTC)",
+                "{} {} {} {} น. (เวลาประเทศไทย)",
                 at.day(),
                 m,
                 at.year() + 543,
@@ -46,7 +52,11 @@ enum Block {
     Para(String),
     Heading(String),
     List(Vec<String>),
-    Link(String),
+    /// A link the reader follows: a button in HTML, its label and address in text.
+    Button {
+        label: String,
+        url: String,
+    },
 }
 
 fn render(lang: Lang, subject: &str, blocks: &[Block]) -> (String, String) {
@@ -63,20 +73,26 @@ fn render(lang: Lang, subject: &str, blocks: &[Block]) -> (String, String) {
                 }
                 text.push('\n');
             }
-            Block::Link(l) => text.push_str(&format!("{l}\n\n")),
+            Block::Button { label, url } => text.push_str(&format!("{label}:\n{url}\n\n")),
         }
     }
     let markup: Markup = html! {
         (DOCTYPE)
         html lang=(lang.code()) {
-            head { meta charset="utf-8"; title { (subject) } }
-            body style="font-family: sans-serif; line-height: 1.5; color: #1a1a1a; max-width: 40em;" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (subject) }
+            }
+            body style="font-family: sans-serif; line-height: 1.5; color: #1a1a1a; max-width: 40em; margin: 0 auto; padding: 0 1em; overflow-wrap: anywhere;" {
                 @for b in blocks {
                     @match b {
                         Block::Para(p) => p style="white-space: pre-line;" { (p) },
                         Block::Heading(h) => h2 style="font-size: 1.1em;" { (h) },
                         Block::List(items) => ul { @for i in items { li style="white-space: pre-line;" { (i) } } },
-                        Block::Link(l) => p { a href=(l) { (l) } },
+                        Block::Button { label, url } => p {
+                            a href=(url) style="display: inline-block; background: #1d4ed8; color: #ffffff; padding: 0.7em 1.3em; border-radius: 4px; text-decoration: none; font-weight: bold;" { (label) }
+                        },
                     }
                 }
             }
@@ -117,12 +133,19 @@ fn greeting(case: &Case) -> Option<(String, String)> {
     ))
 }
 
-fn footer(case: &Case, s: &Settings) -> Vec<Block> {
+/// The end of an email: `line` (what to do if the reader did not ask for this, or where
+/// questions go; `{contact}` is the support address) and the signature.
+fn footer(case: &Case, s: &Settings, line: Option<&str>) -> Vec<Block> {
     let t = texts(case.lang);
-    vec![
-        Block::Para(fill(t.mail_not_you, &[("contact", &s.contact_email)])),
-        Block::Para(fill(t.mail_signature, &[("operator", &s.operator_name)])),
-    ]
+    let mut blocks: Vec<Block> = line
+        .map(|l| Block::Para(fill(l, &[("contact", &s.contact_email)])))
+        .into_iter()
+        .collect();
+    blocks.push(Block::Para(fill(
+        t.mail_signature,
+        &[("operator", &s.operator_name)],
+    )));
+    blocks
 }
 
 /// The receipt sent at once when a case is accepted. `None` if the case has no personal data.
@@ -169,14 +192,17 @@ pub fn receipt(
         Block::Heading(t.mail_next_heading.to_owned()),
         Block::Para(kind_texts(lang, case.kind).next.to_owned()),
         Block::Para(t.mail_status_link.to_owned()),
-        Block::Link(status_url.to_owned()),
+        Block::Button {
+            label: t.status_title.to_owned(),
+            url: status_url.to_owned(),
+        },
         Block::Para(fill(
             t.mail_status_link_private,
             &[("date", &human_date(lang, status_expires))],
         )),
         Block::Para(scope_notice(case, s)),
     ];
-    blocks.extend(footer(case, s));
+    blocks.extend(footer(case, s, Some(t.mail_not_you)));
     Some(email(case, &to, "receipt", subject, blocks))
 }
 
@@ -201,7 +227,7 @@ pub fn withdrawn(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
             state_label(case.lang, case.state)
         )),
     ];
-    blocks.extend(footer(case, s));
+    blocks.extend(footer(case, s, Some(t.mail_not_you_withdrawn)));
     Some(email(case, &to, "withdrawn", subject, blocks))
 }
 
@@ -223,7 +249,7 @@ pub fn lapsed(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
         )),
         Block::Para(scope_notice(case, s)),
     ];
-    blocks.extend(footer(case, s));
+    blocks.extend(footer(case, s, None));
     Some(email(case, &to, "lapsed", subject, blocks))
 }
 
@@ -251,12 +277,15 @@ pub fn better_photo(
         Block::Para(fill(t.mail_better_photo_body, &[("reference", &reference)])),
         Block::Para(crate::i18n::quality_message(case.lang, quality).to_owned()),
         Block::Para(t.mail_better_photo_link.to_owned()),
-        Block::Link(upload_url.to_owned()),
+        Block::Button {
+            label: t.better_photo_title.to_owned(),
+            url: upload_url.to_owned(),
+        },
     ];
     if case.kind.embeds_face() {
         blocks.push(Block::Para(t.mail_better_photo_or_image.to_owned()));
     }
-    blocks.extend(footer(case, s));
+    blocks.extend(footer(case, s, Some(t.mail_questions)));
     let generation = case.photo.as_ref().map_or(0, |p| p.generation);
     Some(email(case, &to, "better_photo", subject, blocks).occurrence(generation))
 }
@@ -303,11 +332,14 @@ pub fn decision(case: &Case, s: &Settings, complaint_url: &str) -> Option<Mail> 
     if !d.on_complaint {
         blocks.extend([
             Block::Para(t.mail_complaint_link.to_owned()),
-            Block::Link(complaint_url.to_owned()),
+            Block::Button {
+                label: t.complaint_title.to_owned(),
+                url: complaint_url.to_owned(),
+            },
         ]);
     }
     blocks.push(Block::Para(scope_notice(case, s)));
-    blocks.extend(footer(case, s));
+    blocks.extend(footer(case, s, None));
     let decided = case
         .decision
         .as_ref()
@@ -473,8 +505,22 @@ mod tests {
             first.text
         );
         assert!(first.text.contains(&format!(
-            "the redress\n\nOur complaint form for this request:\n\n{form}\n"
+            "the redress\n\nOur complaint form for this request:\n\nContest this decision:\n{form}\n"
         )));
+        // In HTML the form is a button, and the email fits a phone's screen.
+        assert!(
+            first.html.contains(&format!(
+                r#"<a href="{form}" style="display: inline-block;"#
+            )),
+            "{}",
+            first.html
+        );
+        assert!(first.html.contains(r#"name="viewport""#));
+        assert!(
+            first
+                .text
+                .ends_with("Kind regards,\nThe image opt-out desk of optout\n")
+        );
         c.decision = Some(decision(true));
         let second = super::decision(&c, &settings(), form).unwrap();
         assert!(
@@ -487,12 +533,49 @@ mod tests {
         assert!(!second.text.contains("Our complaint form"));
     }
 
+    /// Each email ends with what fits its event: the receipt asks who did not send the request
+    /// to write, the withdrawal who did not withdraw it; both name the support address.
+    #[test]
+    fn each_email_says_what_to_do_if_it_was_not_you() {
+        let c = case(CaseKind::DsaNotice, Lang::En);
+        let s = settings();
+        let receipt = receipt(&c, &s, "https://optout.example/status/t", t0()).unwrap();
+        let gone = withdrawn(&c, &s, t0()).unwrap();
+        assert!(
+            receipt
+                .text
+                .contains("If you did not send this request, write to privacy@localhost")
+        );
+        assert!(
+            gone.text.contains(
+                "If you did not withdraw this request yourself, write to privacy@localhost"
+            )
+        );
+        assert!(!gone.text.contains("did not send"));
+        for m in [&receipt, &gone] {
+            assert!(
+                m.text.contains("The image opt-out desk of optout"),
+                "{}",
+                m.text
+            );
+        }
+    }
+
     #[test]
     fn thai_dates_use_the_buddhist_era() {
         let at = DateTime::parse_from_rfc3339("2026-11-24T03:19:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(human_date(Lang::Th, at), "24 พฤศจิกายน 2569 03:19 น. (UTC)");
+        assert_eq!(
+            human_date(Lang::Th, at),
+            "24 พฤศจิกายน 2569 10:19 น. (เวลาประเทศไทย)"
+        );
+        // Past midnight in Bangkok: the next day.
+        let late = at + chrono::Duration::hours(18);
+        assert_eq!(
+            human_date(Lang::Th, late),
+            "25 พฤศจิกายน 2569 04:19 น. (เวลาประเทศไทย)"
+        );
         assert_eq!(human_date(Lang::En, at), "24 November 2026, 03:19 UTC");
     }
 }
