@@ -46,49 +46,42 @@ impl Desk {
     /// biometrics and photo. Exclusion entries of approved cases stay. Returns how many cases
     /// were erased.
     pub async fn sweep_retention(&self, now: DateTime<Utc>) -> Result<usize, DeskError> {
-        let filter = CaseFilter {
-            states: vec![
-                CaseState::Approved,
-                CaseState::Rejected,
-                CaseState::Withdrawn,
-                CaseState::Lapsed,
-            ],
-            updated_before: Some(now - self.settings.retention),
-            ..Default::default()
-        };
-        let erased = self.sweep(&filter, Command::Erase).await?;
-        if erased > 0 {
-            tracing::info!(erased, "personal data erased after the retention period");
-        }
-        Ok(erased)
+        use CaseState::*;
+        let closed = vec![Approved, Rejected, Withdrawn, Lapsed];
+        let before = now - self.settings.retention;
+        self.sweep(closed, before, Command::Erase).await
     }
 
     /// Ends the cases that waited for a usable photo longer than the lapse period: each becomes
     /// `lapsed`, and its outbox deletes its photo and tells the requester. Returns how many.
     pub async fn sweep_lapsed(&self, now: DateTime<Utc>) -> Result<usize, DeskError> {
-        let filter = CaseFilter {
-            states: vec![CaseState::NeedsBetterPhoto],
-            updated_before: Some(now - self.settings.lapse_after),
-            ..Default::default()
-        };
-        let lapsed = self.sweep(&filter, Command::Lapse).await?;
-        if lapsed > 0 {
-            tracing::info!(lapsed, "cases lapsed without a usable photo");
-        }
-        Ok(lapsed)
+        let waiting = vec![CaseState::NeedsBetterPhoto];
+        let before = now - self.settings.lapse_after;
+        self.sweep(waiting, before, Command::Lapse).await
     }
 
-    /// Applies `command` to every case `filter` lists, page by page, and runs each outbox.
+    /// Applies `command` to every case in one of `states` last changed before `updated_before`,
+    /// page by page, and runs each outbox.
     /// A case that changed meanwhile (a complaint, a withdrawal, a new photo) is left for the
     /// next sweep. Returns how many cases the command moved.
-    async fn sweep(&self, filter: &CaseFilter, command: Command) -> Result<usize, DeskError> {
+    async fn sweep(
+        &self,
+        states: Vec<CaseState>,
+        updated_before: DateTime<Utc>,
+        command: Command,
+    ) -> Result<usize, DeskError> {
+        let filter = CaseFilter {
+            states,
+            updated_before: Some(updated_before),
+            ..Default::default()
+        };
         let mut after = None;
         let mut moved = 0;
         loop {
             let page = self
                 .ports
                 .cases
-                .list_cases(filter, 100, after.as_ref())
+                .list_cases(&filter, 100, after.as_ref())
                 .await?;
             for case in page.cases {
                 match self
@@ -108,6 +101,13 @@ impl Desk {
                 Some(n) => after = Some(n),
                 None => break,
             }
+        }
+        if moved > 0 {
+            tracing::info!(
+                command = command.name(),
+                cases = moved,
+                "housekeeping sweep"
+            );
         }
         Ok(moved)
     }
