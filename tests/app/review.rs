@@ -340,21 +340,40 @@ async fn decisions_need_the_sessions_csrf_token_and_valid_fields() {
     // A CSRF token without a session.
     let r = decide(&app, "", case.id, &approve_with(csrf.as_str())).await;
     assert_eq!(r.status(), 403);
-    // Invalid fields: 422 naming the field; wrong ids: 400 / 404; not a form: 415.
+    // Invalid fields: 422, the case page again with the reason next to the forms and what was
+    // typed kept; wrong ids: 400 / 404; not a form: 415.
     for (fields, needle) in [
-        (vec![("decision", "delete")], "decision"),
-        (vec![("decision", "reject"), ("reason", "nope")], "reason"),
-        (vec![("decision", "reject"), ("reason", "other")], "note"),
+        (vec![("decision", "delete")], "Choose approve, reject"),
+        (
+            vec![
+                ("decision", "reject"),
+                ("reason", "nope"),
+                ("note", "typed by me"),
+            ],
+            "Choose a reason for the rejection",
+        ),
+        (
+            vec![("decision", "reject"), ("reason", "other")],
+            "The note is missing",
+        ),
         (
             vec![("decision", "better_photo"), ("quality", "ugly")],
-            "quality",
+            "Choose what is wrong with the photo",
         ),
     ] {
         let mut f = vec![("csrf", csrf.as_str()), ("version", version.as_str())];
-        f.extend(fields);
+        f.extend(fields.iter().copied());
         let r = decide(&app, &alice, case.id, &f).await;
         assert_eq!(r.status(), 422, "{f:?}");
-        assert!(r.text().await.unwrap().contains(needle));
+        let page = r.text().await.unwrap();
+        let error = page
+            .split(r#"id="decision-error""#)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no inline error: {page}"));
+        assert!(error[..300.min(error.len())].contains(needle), "{f:?}");
+        if fields.contains(&("note", "typed by me")) {
+            assert!(page.contains(">typed by me</textarea>"), "the note is kept");
+        }
     }
     let r = decide(
         &app,
@@ -709,4 +728,33 @@ async fn reviewer_journey_in_headless_chromium() {
     let c = app.case(case.id).await;
     assert_eq!(c.state.as_str(), "approved");
     assert_eq!(c.decision.unwrap().reviewer.as_str(), "carol");
+}
+
+/// A reviewer who does not read Thai sees the statement of a Thai case's decision in English next
+/// to the one sent; the queue's filters read as words and the country is picked from a list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_reads_in_the_reviewers_language() {
+    let app = start(Arc::new(SystemClock)).await;
+    let case = submit_face_case(&app, "th", jpeg(800, 600)).await;
+    let alice = login(&app, "alice").await;
+    assert_eq!(approve(&app, &alice, case.id).await.status(), 303);
+    let page = get(&app, &alice, &format!("/admin/cases/{}", case.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let english = page
+        .split(r#"id="statement-en""#)
+        .nth(1)
+        .expect("the statement in English");
+    assert!(english.contains("The face signature and the hashes of your photo were added"));
+    assert!(page.contains("อนุมัติ"), "the statement sent, in Thai");
+    assert!(page.contains(r#"id="back" href="/admin""#));
+    let queue = get(&app, &alice, "/admin?state=all")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(queue.contains(">Waiting for review</option>"), "{queue}");
+    assert!(queue.contains(r#"<option value="TH">Thailand</option>"#));
 }

@@ -3,7 +3,7 @@
 
 use crate::case::{Command, DecisionInput, DomainError, ExecError};
 use crate::desk::Desk;
-use crate::i18n::{fill, kind_texts, quality_message, reject_reason_text, texts};
+use crate::i18n::{Lang, fill, kind_texts, quality_message, reject_reason_text, texts};
 use crate::mail::human_date;
 use crate::model::*;
 use crate::ports::*;
@@ -238,8 +238,15 @@ impl Desk {
         }
     }
 
-    fn statement(&self, case: &Case, input: &DecisionInput) -> Statement {
-        let lang = case.lang;
+    /// The statement of reasons of the decision `input` on `case`, in `lang`; `on_complaint`:
+    /// the decision answers a complaint (it is not contested with us again).
+    fn statement(
+        &self,
+        case: &Case,
+        input: &DecisionInput,
+        lang: Lang,
+        on_complaint: bool,
+    ) -> Statement {
         let t = texts(lang);
         let date = human_date(lang, case.created_at);
         let count = case.source_urls.len().to_string();
@@ -269,13 +276,36 @@ impl Desk {
             automated,
             ground,
             // A decision on a complaint is not contested with us again.
-            redress: if case.open_complaint().is_some() {
+            redress: if on_complaint {
                 t.redress_after_complaint
             } else {
                 t.redress
             }
             .to_owned(),
         }
+    }
+
+    /// The statement of reasons of the case's decision in the reviewer's language (English), for a
+    /// case decided in another language; `None` otherwise. What the requester was sent is the
+    /// stored statement; this says the same for a reviewer who does not read it.
+    pub fn statement_for_reviewer(&self, case: &Case) -> Option<Statement> {
+        let d = case.decision.as_ref()?;
+        if case.lang == Lang::En {
+            return None;
+        }
+        let note = d.note.clone();
+        let input = match d.outcome {
+            Outcome::Approved => DecisionInput::Approve { note },
+            Outcome::Rejected => DecisionInput::Reject {
+                reason: d.reject_reason?,
+                note,
+            },
+            Outcome::BetterPhoto => DecisionInput::BetterPhoto {
+                code: case.quality_issue?,
+                note,
+            },
+        };
+        Some(self.statement(case, &input, Lang::En, d.on_complaint))
     }
 
     /// Decides a case awaiting review. `expected_version` is the version the reviewer saw: if the
@@ -300,7 +330,8 @@ impl Desk {
                 .is_some_and(|b| b.findings.embedding.is_some()),
             _ => true,
         };
-        let statement = self.statement(&case, &input);
+        let on_complaint = case.open_complaint().is_some();
+        let statement = self.statement(&case, &input, case.lang, on_complaint);
         let done = self
             .cases()
             .run_from(case, |_| {

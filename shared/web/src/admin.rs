@@ -14,7 +14,7 @@ use optout_core::{DecisionInput, DomainError, ReviewError, reviewer::PhotoView};
 use std::collections::HashMap;
 
 use crate::AppState;
-use crate::admin_pages::{self, QueueQuery, Reviewer};
+use crate::admin_pages::{self, CaseView, QueueQuery, Refused, Reviewer};
 use crate::forms::form_fields;
 use crate::reject::{Body, Param, QueryMap};
 
@@ -305,17 +305,36 @@ pub async fn case_page(
         Ok(id) => id,
         Err(r) => return r.into_response(),
     };
+    let view = CaseView {
+        photo: false,
+        done: q.contains_key("done"),
+        refused: None,
+        statement_en: None,
+    };
+    show_case(&state, &s, id, StatusCode::OK, view).await
+}
+
+/// The case page of `id` for the reviewer of session `s`, with `view`'s notices (the photo and
+/// the English statement are looked up here).
+async fn show_case(
+    state: &AppState,
+    s: &Session,
+    id: CaseId,
+    status: StatusCode,
+    mut view: CaseView<'_>,
+) -> Response {
     let review = match state.desk.review_case(id).await {
         Ok(r) => r,
         Err(ReviewError::NotFound) => return not_found(),
         Err(e) => return unavailable(&e.to_string()),
     };
-    let photo = match state.desk.photo_available(&review.case).await {
+    view.photo = match state.desk.photo_available(&review.case).await {
         Ok(p) => p,
         Err(e) => return unavailable(&e.to_string()),
     };
+    view.statement_en = state.desk.statement_for_reviewer(&review.case);
     // Where the browser will be sent for the photo, if not here: the page must allow it.
-    let image_origin = if photo {
+    let image_origin = if view.photo {
         match state.desk.ports.photos.view_origin().await {
             Ok(o) => o,
             Err(e) => return unavailable(&e.to_string()),
@@ -323,17 +342,16 @@ pub async fn case_page(
     } else {
         None
     };
-    let (name, csrf) = s.page_reviewer(&state);
+    let (name, csrf) = s.page_reviewer(state);
     let mut r = page(
-        StatusCode::OK,
+        status,
         admin_pages::case_page(
             &Reviewer {
                 name: &name,
                 csrf: &csrf,
             },
             &review,
-            photo,
-            q.contains_key("done"),
+            &view,
         ),
     );
     if let Some(origin) = image_origin {
@@ -431,14 +449,30 @@ pub async fn decide(
     let Some(version) = f.get("version").and_then(|v| v.parse::<u64>().ok()) else {
         return invalid("version");
     };
+    let field = |name: &str| f.get(name).map_or("", String::as_str);
+    // A refused decision: the case page again, the reason next to the form, what was typed kept.
+    let refuse = |why: &str| CaseView {
+        photo: false,
+        done: false,
+        refused: Some(Refused {
+            decision: field("decision"),
+            message: why.to_owned(),
+            reason: field("reason"),
+            note: field("note"),
+        }),
+        statement_en: None,
+    };
     let input = match DecisionInput::parse(
-        f.get("decision").map_or("", String::as_str),
+        field("decision"),
         f.get("reason").map(String::as_str),
         f.get("quality").map(String::as_str),
         f.get("note").map(String::as_str),
     ) {
         Ok(i) => i,
-        Err(DomainError::Invalid(field)) => return invalid(field),
+        Err(DomainError::Invalid(name)) => {
+            let view = refuse(invalid_why(name));
+            return show_case(&state, &s, id, StatusCode::UNPROCESSABLE_ENTITY, view).await;
+        }
         Err(e) => return unavailable(&e.to_string()),
     };
     match state.desk.decide(id, s.reviewer(), version, input).await {
@@ -457,29 +491,35 @@ pub async fn decide(
             "Another reviewer must decide",
             "This complaint contests your own decision: a different reviewer must decide it.",
         ),
-        Err(ReviewError::Invalid(field)) => invalid(field),
-        Err(ReviewError::NotReady(why)) => msg(
-            StatusCode::CONFLICT,
-            "Not ready",
-            &format!("This case cannot be approved yet: {why}."),
-        ),
+        Err(ReviewError::Invalid(name)) => {
+            let view = refuse(invalid_why(name));
+            show_case(&state, &s, id, StatusCode::UNPROCESSABLE_ENTITY, view).await
+        }
+        Err(ReviewError::NotReady(why)) => {
+            let view = refuse(&format!("This case cannot be approved yet: {why}."));
+            show_case(&state, &s, id, StatusCode::CONFLICT, view).await
+        }
         Err(ReviewError::Unavailable(e)) => unavailable(&e),
     }
 }
 
-fn invalid(field: &str) -> Response {
-    let why = match field {
-        "reason" => "Choose a reason from the list.",
+/// Why a decision's field was refused, as the reviewer reads it.
+fn invalid_why(field: &str) -> &'static str {
+    match field {
+        "reason" => "Choose a reason for the rejection from the list.",
         "note" => {
-            "The note is too long (at most 2000 characters), has control characters, or is missing (required for “Other reason”)."
+            "The note is missing (it is required for “Other reason”: say why), too long (at most 2000 characters) or has control characters."
         }
         "quality" => "Choose what is wrong with the photo from the list.",
         "version" => "The form is incomplete (case version). Reload the case.",
         _ => "Choose approve, reject or ask for a better photo.",
-    };
+    }
+}
+
+fn invalid(field: &str) -> Response {
     msg(
         StatusCode::UNPROCESSABLE_ENTITY,
         "Invalid decision",
-        &format!("{field}: {why}"),
+        &format!("{field}: {}", invalid_why(field)),
     )
 }

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use optout_core::i18n::{Lang, quality_message, reject_reason_text};
+use optout_core::countries::COUNTRIES;
+use optout_core::i18n::{Lang, quality_message, reject_reason_text, state_label};
 use optout_core::model::{BETTER_PHOTO_CODES, Case, CaseKind, CaseState, LinkCheck, RejectReason};
 use optout_core::ports::{CasePage, EntryState, ExclusionValue};
 use optout_core::reviewer::CaseReview;
@@ -84,6 +85,13 @@ fn kind_label(k: CaseKind) -> &'static str {
     optout_core::i18n::kind_texts(Lang::En, k).label
 }
 
+/// The countries as the country filter lists them: (code, English name), by name.
+fn countries_by_name() -> Vec<(&'static str, &'static str)> {
+    let mut c: Vec<_> = COUNTRIES.iter().map(|(code, en, _)| (*code, *en)).collect();
+    c.sort_by(|a, b| a.1.cmp(b.1));
+    c
+}
+
 /// The queue's filters as given (to keep them in the form and the next link).
 #[derive(Debug, Clone, Default)]
 pub struct QueueQuery {
@@ -119,7 +127,7 @@ pub fn queue(reviewer: &Reviewer, q: &QueueQuery, page: &CasePage, now: DateTime
                     select id="state" name="state" {
                         option value="" { "awaiting review (default)" }
                         option value="all" selected[q.state == "all"] { "all" }
-                        @for s in CaseState::ALL { option value=(s.as_str()) selected[q.state == s.as_str()] { (s.as_str()) } }
+                        @for s in CaseState::ALL { option value=(s.as_str()) selected[q.state == s.as_str()] { (state_label(Lang::En, s)) } }
                     }
                 }
                 div { label for="kind" { "Kind" }
@@ -128,7 +136,14 @@ pub fn queue(reviewer: &Reviewer, q: &QueueQuery, page: &CasePage, now: DateTime
                         @for k in CaseKind::ALL { option value=(k.as_str()) selected[q.kind == k.as_str()] { (kind_label(k)) } }
                     }
                 }
-                div { label for="country" { "Country" } input type="text" id="country" name="country" value=(q.country) size="3" maxlength="2"; }
+                div { label for="country" { "Country" }
+                    select id="country" name="country" {
+                        option value="" { "any" }
+                        @for (code, name) in countries_by_name() {
+                            option value=(code) selected[q.country.eq_ignore_ascii_case(code)] { (name) }
+                        }
+                    }
+                }
                 div { label for="complaint" { "Complaints" }
                     select id="complaint" name="complaint" {
                         option value="" { "any" }
@@ -148,7 +163,7 @@ pub fn queue(reviewer: &Reviewer, q: &QueueQuery, page: &CasePage, now: DateTime
                                      @if c.open_complaint().is_some() { " " span.tag { "complaint" } } }
                                 td { (kind_label(c.kind)) }
                                 td { (c.personal.as_ref().map(|p| p.country.code()).unwrap_or("–")) }
-                                td { (c.state.as_str()) }
+                                td data-state=(c.state.as_str()) { (state_label(Lang::En, c.state)) }
                                 td { ((now - c.created_at).num_days()) " d" }
                                 td class=[(c.due_at < now && !c.state.is_final()).then_some("overdue")] { (date(c.due_at)) }
                             }
@@ -186,19 +201,40 @@ fn overlay(details: &Value) -> Option<Markup> {
     })
 }
 
-fn decision_forms(case: &Case, csrf: &str) -> Markup {
+/// A decision the desk refused, shown next to its form with what the reviewer typed.
+pub struct Refused<'a> {
+    /// `approve`, `reject` or `better_photo`: the form it came from.
+    pub decision: &'a str,
+    pub message: String,
+    pub reason: &'a str,
+    pub note: &'a str,
+}
+
+fn decision_forms(case: &Case, csrf: &str, refused: Option<&Refused>) -> Markup {
     let hidden = html! {
         input type="hidden" name="csrf" value=(csrf);
         input type="hidden" name="version" value=(case.version);
     };
     let action = format!("/admin/cases/{}/decide", case.id);
+    // What the reviewer typed in the form of a refused decision.
+    let typed = |form: &str| {
+        refused
+            .filter(|r| r.decision == form)
+            .map_or("", |r| r.note)
+    };
+    let chosen_reason = refused
+        .filter(|r| r.decision == "reject")
+        .map_or("", |r| r.reason);
     html! {
         h2 { "Decide" }
+        @if let Some(r) = refused {
+            p.alert id="decision-error" role="alert" { (r.message) }
+        }
         form.decide id="approve" method="post" action=(action) {
             (hidden)
             input type="hidden" name="decision" value="approve";
             label for="approve-note" { "Note for the requester (optional)" }
-            textarea id="approve-note" name="note" maxlength="2000" {}
+            textarea id="approve-note" name="note" maxlength="2000" { (typed("approve")) }
             button type="submit" { "Approve and exclude" }
         }
         form.decide id="reject" method="post" action=(action) {
@@ -206,10 +242,11 @@ fn decision_forms(case: &Case, csrf: &str) -> Markup {
             input type="hidden" name="decision" value="reject";
             label for="reject-reason" { "Reason" }
             select id="reject-reason" name="reason" required {
-                @for r in RejectReason::ALL { option value=(r.as_str()) { (reject_reason_text(Lang::En, r).0) } }
+                option value="" disabled selected[chosen_reason.is_empty()] { "Choose a reason…" }
+                @for r in RejectReason::ALL { option value=(r.as_str()) selected[chosen_reason == r.as_str()] { (reject_reason_text(Lang::En, r).0) } }
             }
             label for="reject-note" { "Note for the requester (required for “Other reason”)" }
-            textarea id="reject-note" name="note" maxlength="2000" {}
+            textarea id="reject-note" name="note" maxlength="2000" { (typed("reject")) }
             button.reject type="submit" { "Reject" }
         }
         @if case.kind.embeds_face() {
@@ -221,14 +258,27 @@ fn decision_forms(case: &Case, csrf: &str) -> Markup {
                     @for c in BETTER_PHOTO_CODES { option value=(c) { (c) " – " (quality_message(Lang::En, c)) } }
                 }
                 label for="photo-note" { "Note (optional)" }
-                textarea id="photo-note" name="note" maxlength="2000" {}
+                textarea id="photo-note" name="note" maxlength="2000" { (typed("better_photo")) }
                 button.photo-req type="submit" { "Ask for a better photo" }
             }
         }
     }
 }
 
-pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -> Markup {
+/// What the case page shows around the case.
+pub struct CaseView<'a> {
+    /// Whether the photo can be shown.
+    pub photo: bool,
+    /// A decision was just recorded.
+    pub done: bool,
+    /// The decision just posted was refused.
+    pub refused: Option<Refused<'a>>,
+    /// The decision's statement in English, for a case decided in another language.
+    pub statement_en: Option<optout_core::model::Statement>,
+}
+
+pub fn case_page(reviewer: &Reviewer, r: &CaseReview, view: &CaseView) -> Markup {
+    let (photo, done) = (view.photo, view.done);
     let c = &r.case;
     let findings = r.biometrics.as_ref().map(|b| &b.findings);
     let details = findings.map(|f| &f.details);
@@ -240,6 +290,7 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -
         &format!("Case {}", c.id),
         Some(reviewer),
         html! {
+            p { a id="back" href="/admin" { "← Back to the queue" } }
             h1 { "Case " span id="case-id" { (c.id) } }
             @if done { p.ok id="done" role="status" { "Decision recorded." } }
             @if let Some(cp) = c.open_complaint() {
@@ -311,6 +362,16 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -
                             dt { "Ground" } dd { (d.statement.ground) }
                             @if let Some(n) = &d.note { dt { "Note" } dd { (n) } }
                         }
+                        @if let Some(st) = &view.statement_en {
+                            h3 { "The statement in English (the requester got it in " (c.lang.code()) ")" }
+                            dl id="statement-en" {
+                                dt { "Action" } dd { (st.action) }
+                                dt { "Facts" } dd { (st.facts) }
+                                dt { "Automated means" } dd { (st.automated) }
+                                dt { "Ground" } dd { (st.ground) }
+                                dt { "Redress" } dd { (st.redress) }
+                            }
+                        }
                     }
                 }
                 section {
@@ -362,7 +423,7 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, photo: bool, done: bool) -
                     } }
                 }
             }
-            @if c.state == CaseState::AwaitingReview { (decision_forms(c, reviewer.csrf)) }
+            @if c.state == CaseState::AwaitingReview { (decision_forms(c, reviewer.csrf, view.refused.as_ref())) }
             h2 { "Audit trail" }
             table id="audit" {
                 thead { tr { th { "When" } th { "Who" } th { "What" } th { "State" } th { "Detail" } } }
