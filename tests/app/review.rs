@@ -736,6 +736,7 @@ async fn reviewer_journey_in_headless_chromium() {
 async fn the_desk_reads_in_the_reviewers_language() {
     let app = start(Arc::new(SystemClock)).await;
     let case = submit_face_case(&app, "th", jpeg(800, 600)).await;
+    let waiting = submit_face_case(&app, "en", jpeg(640, 480)).await;
     let alice = login(&app, "alice").await;
     assert_eq!(approve(&app, &alice, case.id).await.status(), 303);
     let page = get(&app, &alice, &format!("/admin/cases/{}", case.id))
@@ -750,6 +751,23 @@ async fn the_desk_reads_in_the_reviewers_language() {
     assert!(english.contains("The face signature and the hashes of your photo were added"));
     assert!(page.contains("อนุมัติ"), "the statement sent, in Thai");
     assert!(page.contains(r#"id="back" href="/admin""#));
+    assert!(
+        page.contains(&format!(
+            r#"id="next-case" href="/admin/cases/{}""#,
+            waiting.id
+        )),
+        "the next case of the queue"
+    );
+    let next = get(&app, &alice, &format!("/admin/cases/{}", waiting.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        next.contains(r#"id="approve-confirm""#),
+        "a decision asks to be confirmed"
+    );
+    assert!(next.contains(r#"<option value="" disabled selected>Choose a reason…</option>"#));
     let queue = get(&app, &alice, "/admin?state=all")
         .await
         .text()

@@ -68,6 +68,7 @@ try {
   expect(await page.locator('#urls .link-failed').count() === 1, 'one link whose image could not be fetched');
   expect((await page.textContent('#urls .link-failed')).includes('not an image'), 'why the page was not hashed');
   await page.screenshot({ path: path.join(shots, 'dsa-links-review.png'), fullPage: true });
+  await page.check('#approve-confirm');
   await page.click('#approve button[type=submit]');
   await page.waitForSelector('#done');
   const kinds = await page.locator('#entries tbody tr td:nth-child(3)').allTextContents();
@@ -77,6 +78,7 @@ try {
   // The image opt-out: its hashes only.
   await reviewCase(page, imageCase, async () => (await page.locator('#state').getAttribute('data-state')) === 'awaiting_review');
   expect((await page.textContent('#exclude-faces')).includes('not to be excluded'), 'the requester did not ask for faces');
+  await page.check('#approve-confirm');
   await page.click('#approve button[type=submit]');
   await page.waitForSelector('#done');
   const imageKinds = (await page.locator('#entries tbody tr td:nth-child(3)').allTextContents()).sort();

@@ -21,6 +21,11 @@ try {
   expect(await page.locator('#overlay rect.face').count() === 1, 'one face box');
   expect(await page.locator('#overlay circle.landmark').count() === 5, 'five landmarks');
   await page.screenshot({ path: path.join(shots, 'review-2-case.png'), fullPage: true });
+  // A decision waits for its confirmation (the browser asks for the box).
+  await page.click('#approve button[type=submit]');
+  expect(await page.locator('#done').count() === 0, 'no decision without its confirmation');
+  expect(await page.locator('#state').getAttribute('data-state') === 'awaiting_review', 'still awaiting review');
+  await page.check('#approve-confirm');
   await page.click('#approve button[type=submit]');
   await page.waitForSelector('#done');
   expect(await page.locator('#state').getAttribute('data-state') === 'approved', 'approved');

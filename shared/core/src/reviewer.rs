@@ -285,6 +285,17 @@ impl Desk {
         }
     }
 
+    /// The case a reviewer takes up after `id`: the first of the queue (awaiting review, earliest
+    /// due first) other than `id`.
+    pub async fn next_in_queue(&self, id: CaseId) -> Result<Option<CaseId>, ReviewError> {
+        let filter = CaseFilter {
+            states: vec![CaseState::AwaitingReview],
+            ..Default::default()
+        };
+        let page = self.ports.cases.list_cases(&filter, 2, None).await?;
+        Ok(page.cases.into_iter().map(|c| c.id).find(|c| *c != id))
+    }
+
     /// The statement of reasons of the case's decision in the reviewer's language (English), for a
     /// case decided in another language; `None` otherwise. What the requester was sent is the
     /// stored statement; this says the same for a reviewer who does not read it.

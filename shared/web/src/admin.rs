@@ -310,6 +310,7 @@ pub async fn case_page(
         done: q.contains_key("done"),
         refused: None,
         statement_en: None,
+        next: None,
     };
     show_case(&state, &s, id, StatusCode::OK, view).await
 }
@@ -333,6 +334,10 @@ async fn show_case(
         Err(e) => return unavailable(&e.to_string()),
     };
     view.statement_en = state.desk.statement_for_reviewer(&review.case);
+    view.next = match state.desk.next_in_queue(id).await {
+        Ok(n) => n,
+        Err(e) => return unavailable(&e.to_string()),
+    };
     // Where the browser will be sent for the photo, if not here: the page must allow it.
     let image_origin = if view.photo {
         match state.desk.ports.photos.view_origin().await {
@@ -461,6 +466,7 @@ pub async fn decide(
             note: field("note"),
         }),
         statement_en: None,
+        next: None,
     };
     let input = match DecisionInput::parse(
         field("decision"),

@@ -25,6 +25,8 @@ textarea,select,input[type=text]{width:100%;box-sizing:border-box;font:inherit;p
 button{margin-top:.5rem;background:#1d4ed8;color:#fff;border:0;border-radius:4px;padding:.45rem 1rem;font:inherit;cursor:pointer}
 button.reject{background:#a4000f}button.photo-req{background:#92400e}
 .alert{border-left:4px solid #a4000f;background:#fff1f1;padding:.5rem .8rem}.ok{border-left:4px solid #11703a;background:#effaf2;padding:.5rem .8rem}
+label.check{display:flex;gap:.4rem;align-items:flex-start;font-weight:400;margin-top:.5rem}
+nav.cases{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap;margin:.5rem 0}
 .link-ok{color:#11703a}.link-failed{color:#a4000f;font-weight:600}
 .filters{display:flex;gap:.6rem;align-items:end;flex-wrap:wrap}.filters label{display:block;font-size:.85rem}
 header .who{display:flex;gap:.8rem;align-items:center}header form{margin:0}
@@ -210,6 +212,15 @@ pub struct Refused<'a> {
     pub note: &'a str,
 }
 
+/// The box a reviewer ticks before a decision is sent: the browser asks for it (a decision is not
+/// undone by a click that slipped).
+fn confirm(form: &str, text: &str) -> Markup {
+    let id = format!("{form}-confirm");
+    html! {
+        label.check for=(id) { input type="checkbox" id=(id) name="confirm" value="yes" required; " " (text) }
+    }
+}
+
 fn decision_forms(case: &Case, csrf: &str, refused: Option<&Refused>) -> Markup {
     let hidden = html! {
         input type="hidden" name="csrf" value=(csrf);
@@ -235,6 +246,7 @@ fn decision_forms(case: &Case, csrf: &str, refused: Option<&Refused>) -> Markup 
             input type="hidden" name="decision" value="approve";
             label for="approve-note" { "Note for the requester (optional)" }
             textarea id="approve-note" name="note" maxlength="2000" { (typed("approve")) }
+            (confirm("approve", "I have checked the request: exclude what it names."))
             button type="submit" { "Approve and exclude" }
         }
         form.decide id="reject" method="post" action=(action) {
@@ -247,6 +259,7 @@ fn decision_forms(case: &Case, csrf: &str, refused: Option<&Refused>) -> Markup 
             }
             label for="reject-note" { "Note for the requester (required for “Other reason”)" }
             textarea id="reject-note" name="note" maxlength="2000" { (typed("reject")) }
+            (confirm("reject", "I have checked the request: reject it with this reason."))
             button.reject type="submit" { "Reject" }
         }
         @if case.kind.embeds_face() {
@@ -259,6 +272,7 @@ fn decision_forms(case: &Case, csrf: &str, refused: Option<&Refused>) -> Markup 
                 }
                 label for="photo-note" { "Note (optional)" }
                 textarea id="photo-note" name="note" maxlength="2000" { (typed("better_photo")) }
+                (confirm("photo", "I have looked at the photo: ask for another."))
                 button.photo-req type="submit" { "Ask for a better photo" }
             }
         }
@@ -275,6 +289,8 @@ pub struct CaseView<'a> {
     pub refused: Option<Refused<'a>>,
     /// The decision's statement in English, for a case decided in another language.
     pub statement_en: Option<optout_core::model::Statement>,
+    /// The case to take up next (the first of the queue other than this one).
+    pub next: Option<optout_core::model::CaseId>,
 }
 
 pub fn case_page(reviewer: &Reviewer, r: &CaseReview, view: &CaseView) -> Markup {
@@ -290,7 +306,10 @@ pub fn case_page(reviewer: &Reviewer, r: &CaseReview, view: &CaseView) -> Markup
         &format!("Case {}", c.id),
         Some(reviewer),
         html! {
-            p { a id="back" href="/admin" { "← Back to the queue" } }
+            nav.cases {
+                a id="back" href="/admin" { "← Back to the queue" }
+                @if let Some(n) = view.next { a id="next-case" href={ "/admin/cases/" (n) } { "Next case in the queue →" } }
+            }
             h1 { "Case " span id="case-id" { (c.id) } }
             @if done { p.ok id="done" role="status" { "Decision recorded." } }
             @if let Some(cp) = c.open_complaint() {
