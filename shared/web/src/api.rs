@@ -196,6 +196,14 @@ fn case_response(state: &AppState, case: &Case) -> CaseResponse {
     }
 }
 
+/// The answer to a requester's command: the case as it now is, or the refusal.
+fn case_reply(state: &AppState, result: Result<Case, DeskError>) -> Response {
+    match result {
+        Ok(case) => Json(case_response(state, &case)).into_response(),
+        Err(e) => desk_error(Lang::En, e),
+    }
+}
+
 pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -360,10 +368,7 @@ pub async fn status(State(state): State<AppState>, Param(token): Param) -> Respo
         (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
     ))]
 pub async fn withdraw(State(state): State<AppState>, Param(token): Param) -> Response {
-    match state.desk.withdraw(&token).await {
-        Ok(case) => Json(case_response(&state, &case)).into_response(),
-        Err(e) => desk_error(Lang::En, e),
-    }
+    case_reply(&state, state.desk.withdraw(&token).await)
 }
 
 /// A better photo for a case that needs one.
@@ -398,10 +403,10 @@ pub async fn replace_photo(
         Ok(r) => r,
         Err((status, code, message)) => return json_error(status, code, &message),
     };
-    match state.desk.replace_photo(&token, &req.upload_key).await {
-        Ok(case) => Json(case_response(&state, &case)).into_response(),
-        Err(e) => desk_error(Lang::En, e),
-    }
+    case_reply(
+        &state,
+        state.desk.replace_photo(&token, &req.upload_key).await,
+    )
 }
 
 /// Whether the requester may go on with `case` as an image opt-out of its photo.
@@ -422,10 +427,7 @@ pub(crate) fn can_continue_as_image(case: &Case) -> bool {
         (status = 503, description = "Unavailable; retry later", body = crate::respond::ApiError),
     ))]
 pub async fn continue_as_image(State(state): State<AppState>, Param(token): Param) -> Response {
-    match state.desk.continue_as_image(&token).await {
-        Ok(case) => Json(case_response(&state, &case)).into_response(),
-        Err(e) => desk_error(Lang::En, e),
-    }
+    case_reply(&state, state.desk.continue_as_image(&token).await)
 }
 
 /// A complaint against the decision of a case.
@@ -462,8 +464,5 @@ pub async fn complain(
         Ok(r) => r,
         Err((status, code, message)) => return json_error(status, code, &message),
     };
-    match state.desk.complain(&token, &req.complaint).await {
-        Ok(case) => Json(case_response(&state, &case)).into_response(),
-        Err(e) => desk_error(Lang::En, e),
-    }
+    case_reply(&state, state.desk.complain(&token, &req.complaint).await)
 }

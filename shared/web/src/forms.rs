@@ -339,31 +339,37 @@ pub async fn withdraw(
             Err(e) => html_unavailable(l, &e.to_string()),
         };
     }
-    match state.desk.withdraw(&token).await {
+    let t = texts(l);
+    let done = (t.withdrawn_done, t.withdraw_title, t.withdraw_not_possible);
+    status_after(&state, l, &token, state.desk.withdraw(&token).await, done)
+}
+
+/// The status page after a requester's command: with `done.0` said on it, or (the case's state
+/// does not allow the command) a 409 page titled `done.1` that says `done.2`.
+fn status_after(
+    state: &AppState,
+    l: Lang,
+    token: &str,
+    result: Result<optout_core::model::Case, DeskError>,
+    done: (&str, &str, &str),
+) -> Response {
+    let (said, title, not_possible) = done;
+    match result {
         Ok(case) => html(
             StatusCode::OK,
             pages::status(
                 l,
                 &case,
-                &token,
+                token,
                 &FieldErrors::default(),
-                Some(texts(l).withdrawn_done),
+                Some(said),
                 state.desk.complaint_closed(&case),
             ),
         ),
         Err(DeskError::InvalidLink) => invalid_link(l),
-        Err(DeskError::WrongState(_)) => {
-            let t = texts(l);
-            html_message(
-                StatusCode::CONFLICT,
-                l,
-                t.withdraw_title,
-                t.withdraw_not_possible,
-            )
-        }
+        Err(DeskError::WrongState(_)) => html_message(StatusCode::CONFLICT, l, title, not_possible),
         Err(e) => html_unavailable(l, &e.to_string()),
     }
-    .into_response()
 }
 
 /// `POST /status/{token}/continue-as-image`: a face opt-out without a usable face goes on as an
@@ -373,30 +379,14 @@ pub async fn continue_as_image(
     Param(token): Param,
     PostedForm { lang: l, .. }: PostedForm,
 ) -> Response {
-    match state.desk.continue_as_image(&token).await {
-        Ok(case) => html(
-            StatusCode::OK,
-            pages::status(
-                l,
-                &case,
-                &token,
-                &FieldErrors::default(),
-                Some(texts(l).continued_image_done),
-                state.desk.complaint_closed(&case),
-            ),
-        ),
-        Err(DeskError::InvalidLink) => invalid_link(l),
-        Err(DeskError::WrongState(_)) => {
-            let t = texts(l);
-            html_message(
-                StatusCode::CONFLICT,
-                l,
-                t.continue_image_title,
-                t.continue_image_not_possible,
-            )
-        }
-        Err(e) => html_unavailable(l, &e.to_string()),
-    }
+    let t = texts(l);
+    let done = (
+        t.continued_image_done,
+        t.continue_image_title,
+        t.continue_image_not_possible,
+    );
+    let result = state.desk.continue_as_image(&token).await;
+    status_after(&state, l, &token, result, done)
 }
 
 /// `GET /status/{token}/photo`: the upload of a better photo, or (after it, `?key=`) its confirmation.
