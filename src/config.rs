@@ -96,6 +96,11 @@ desk_args! {
     retention_days => shared::RETENTION_DAYS,
     /// Days a request waits for a usable photo before it lapses [env: OPTOUT_LAPSE_DAYS].
     lapse_days => shared::LAPSE_DAYS,
+    /// Reviewers who get the daily list of cases due within 48 hours and overdue, comma-separated
+    /// [env: OPTOUT_REVIEWER_EMAILS].
+    reviewer_emails => shared::REVIEWER_EMAILS,
+    /// The hour of the day (UTC, 0-23) from which that list goes out [env: OPTOUT_DIGEST_HOUR].
+    digest_hour => shared::DIGEST_HOUR,
     /// Days a status link stays valid [env: OPTOUT_STATUS_LINK_DAYS].
     status_link_days => shared::STATUS_LINK_DAYS,
     /// PDQ hashes within this Hamming distance (bits) of an exclusion entry match, 0-64

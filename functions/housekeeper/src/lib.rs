@@ -34,6 +34,8 @@ pub struct Report {
     pub erased: usize,
     /// Cases that lapsed without a usable photo.
     pub lapsed: usize,
+    /// Cases past the due time of their decision (logged: the template's metric and alarm).
+    pub overdue: usize,
     /// Another run held the lease: this one did nothing.
     pub skipped: bool,
 }
@@ -44,6 +46,7 @@ impl From<Housekeeping> for Report {
             relayed: h.relayed,
             erased: h.erased,
             lapsed: h.lapsed,
+            overdue: h.overdue,
             skipped: false,
         }
     }
@@ -60,6 +63,7 @@ pub async fn run(desk: &Desk, lease: &dyn Lease) -> Result<Report, DeskError> {
             relayed: 0,
             erased: 0,
             lapsed: 0,
+            overdue: 0,
             skipped: true,
         });
     }
@@ -74,6 +78,7 @@ pub async fn run(desk: &Desk, lease: &dyn Lease) -> Result<Report, DeskError> {
         relayed = report.relayed,
         erased = report.erased,
         lapsed = report.lapsed,
+        overdue = report.overdue,
         "housekeeping done"
     );
     Ok(report)

@@ -73,12 +73,12 @@ impl Mailer for SesMailer {
             .await;
         match res {
             Ok(out) => {
-                tracing::info!(case = %mail.case_id, kind = %mail.tag, message = out.message_id().unwrap_or(""), "mail sent");
+                tracing::info!(case = %mail.about(), kind = %mail.tag, message = out.message_id().unwrap_or(""), "mail sent");
                 Ok(())
             }
             Err(e) => {
                 let msg = describe("SendEmail", &e);
-                tracing::warn!(case = %mail.case_id, kind = %mail.tag, error = %msg, "mail not sent");
+                tracing::warn!(case = %mail.about(), kind = %mail.tag, error = %msg, "mail not sent");
                 match e.as_service_error() {
                     Some(
                         SendEmailError::BadRequestException(_)

@@ -39,6 +39,10 @@ pub const DECISION_DAYS: &str = "OPTOUT_DECISION_DAYS";
 pub const RETENTION_DAYS: &str = "OPTOUT_RETENTION_DAYS";
 /// Days a case waits for a usable photo before it lapses.
 pub const LAPSE_DAYS: &str = "OPTOUT_LAPSE_DAYS";
+/// Who gets the daily email of the cases due soon and overdue (comma-separated addresses).
+pub const REVIEWER_EMAILS: &str = "OPTOUT_REVIEWER_EMAILS";
+/// The hour of the day (UTC) from which that email goes out.
+pub const DIGEST_HOUR: &str = "OPTOUT_DIGEST_HOUR";
 /// Days a decision may be contested.
 pub const COMPLAINT_DAYS: &str = "OPTOUT_COMPLAINT_DAYS";
 /// Days a status link stays valid.
@@ -93,6 +97,16 @@ pub const VARS: &[Var] = &[
         name: LAPSE_DAYS,
         meaning: "days a request waits for a usable photo before it lapses and its photo is erased (1-3650)",
         default: Some("30"),
+    },
+    Var {
+        name: REVIEWER_EMAILS,
+        meaning: "reviewers who get one email a day listing the cases due within 48 hours and those overdue (comma-separated addresses; none: no such email)",
+        default: None,
+    },
+    Var {
+        name: DIGEST_HOUR,
+        meaning: "the hour of the day, UTC (0-23), from which that daily email goes out",
+        default: Some("7"),
     },
     Var {
         name: COMPLAINT_DAYS,
@@ -174,6 +188,26 @@ fn address_of(mailbox: &str) -> &str {
 /// A plausible address: one `@` with something on both sides, no spaces or control characters or
 /// angle brackets, at most 254 characters. (Delivery is the mail system's concern; this catches
 /// typos and a value put in the wrong variable.)
+/// A comma-separated list of email addresses (at least one, at most 50).
+fn parse_addresses(name: &'static str, list: &str) -> Result<Vec<String>, ConfigError> {
+    let all: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if all.len() > 50 {
+        return Err(invalid(name, "at most 50 addresses"));
+    }
+    match all.iter().find(|a| !plausible_address(a)) {
+        Some(_) => Err(invalid(
+            name,
+            "expected email addresses separated by commas",
+        )),
+        None => Ok(all),
+    }
+}
+
 fn plausible_address(a: &str) -> bool {
     let Some((local, domain)) = a.split_once('@') else {
         return false;
@@ -307,6 +341,11 @@ impl DeskConfig {
         settings.retention = days(RETENTION_DAYS)?;
         settings.complaint_window = days(COMPLAINT_DAYS)?;
         settings.lapse_after = days(LAPSE_DAYS)?;
+        settings.reviewer_emails = match value(REVIEWER_EMAILS) {
+            None => Vec::new(),
+            Some(list) => parse_addresses(REVIEWER_EMAILS, &list)?,
+        };
+        settings.digest_hour = parse_range(DIGEST_HOUR, &required(DIGEST_HOUR)?, 0..=23)? as u32;
         settings.status_link_ttl = days(STATUS_LINK_DAYS)?;
         settings.upload_ttl = Duration::minutes(upload_minutes);
         Ok(DeskConfig {
@@ -376,6 +415,8 @@ mod tests {
         assert_eq!(c.settings.decision_due, Duration::days(30));
         assert_eq!(c.settings.retention, Duration::days(183));
         assert_eq!(c.settings.lapse_after, Duration::days(30));
+        assert!(c.settings.reviewer_emails.is_empty());
+        assert_eq!(c.settings.digest_hour, 7);
         assert_eq!(c.settings.complaint_window, Duration::days(183));
         assert_eq!(c.settings.status_link_ttl, Duration::days(400));
         assert_eq!(c.settings.upload_ttl, Duration::minutes(60));
@@ -396,6 +437,8 @@ mod tests {
             (RETENTION_DAYS, "90"),
             (COMPLAINT_DAYS, "60"),
             (LAPSE_DAYS, "10"),
+            (REVIEWER_EMAILS, " alice@example.org, bob@example.net "),
+            (DIGEST_HOUR, "9"),
             (STATUS_LINK_DAYS, "200"),
             (UPLOAD_LINK_MINUTES, "15"),
             (PDQ_RADIUS, "24"),
@@ -409,6 +452,11 @@ mod tests {
         assert_eq!(c.settings.decision_due, Duration::days(14));
         assert_eq!(c.settings.retention, Duration::days(90));
         assert_eq!(c.settings.lapse_after, Duration::days(10));
+        assert_eq!(
+            c.settings.reviewer_emails,
+            ["alice@example.org", "bob@example.net"]
+        );
+        assert_eq!(c.settings.digest_hour, 9);
         assert_eq!(c.settings.complaint_window, Duration::days(60));
         assert_eq!(c.settings.status_link_ttl, Duration::days(200));
         assert_eq!(c.settings.upload_ttl, Duration::minutes(15));
@@ -445,6 +493,8 @@ mod tests {
             (RETENTION_DAYS, "3651"),
             (COMPLAINT_DAYS, "-1"),
             (LAPSE_DAYS, "0"),
+            (DIGEST_HOUR, "24"),
+            (REVIEWER_EMAILS, "alice@example.org, bob"),
             (STATUS_LINK_DAYS, "1.5"),
             (UPLOAD_LINK_MINUTES, "1"),
             (PDQ_RADIUS, "65"),

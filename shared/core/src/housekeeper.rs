@@ -18,7 +18,23 @@ pub struct Housekeeping {
     pub erased: usize,
     /// Cases that lapsed without a usable photo.
     pub lapsed: usize,
+    /// Cases whose decision is overdue (for the operator's metric and alarm).
+    pub overdue: usize,
 }
+
+/// What [`Desk::check_deadlines`] found and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Cases awaiting a decision past their due time.
+    pub overdue: usize,
+    /// Cases due within the next 48 hours.
+    pub due_soon: usize,
+    /// Reviewers the day's list went to (or had gone to already today).
+    pub mailed: usize,
+}
+
+/// How far ahead the reviewers' daily list looks.
+const DUE_SOON: chrono::Duration = chrono::Duration::hours(48);
 
 impl Desk {
     /// Finishes interrupted dispatches (jobs not enqueued, emails not sent, effects not done).
@@ -58,6 +74,61 @@ impl Desk {
         let waiting = vec![CaseState::NeedsBetterPhoto];
         let before = now - self.settings.lapse_after;
         self.sweep(waiting, before, Command::Lapse).await
+    }
+
+    /// Finds the cases awaiting a decision that are overdue or due within 48 hours and, from the
+    /// configured hour of the day on, sends the reviewers their list once a day (each reviewer's
+    /// email has a key of its own for the day: a relay, a retry or a second run sends nothing
+    /// more). Nothing is sent on a day with nothing due or to an empty list of reviewers.
+    pub async fn check_deadlines(&self, now: DateTime<Utc>) -> Result<Deadlines, DeskError> {
+        use CaseState::*;
+        use chrono::Timelike;
+        let filter = CaseFilter {
+            states: vec![Received, Embedding, AwaitingReview],
+            ..Default::default()
+        };
+        let (mut overdue, mut due_soon) = (Vec::new(), Vec::new());
+        let mut after = None;
+        loop {
+            let page = self
+                .ports
+                .cases
+                .list_cases(&filter, 100, after.as_ref())
+                .await?;
+            for case in page.cases {
+                if case.due_at <= now {
+                    overdue.push(case);
+                } else if case.due_at <= now + DUE_SOON {
+                    due_soon.push(case);
+                }
+            }
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        overdue.sort_by_key(|c| c.due_at);
+        due_soon.sort_by_key(|c| c.due_at);
+        let mut found = Deadlines {
+            overdue: overdue.len(),
+            due_soon: due_soon.len(),
+            mailed: 0,
+        };
+        let due = !overdue.is_empty() || !due_soon.is_empty();
+        if !due || now.hour() < self.settings.digest_hour {
+            return Ok(found);
+        }
+        for to in &self.settings.reviewer_emails {
+            let m = crate::mail::deadline_digest(&self.settings, to, now, &overdue, &due_soon);
+            match self.send_once(&m).await {
+                Ok(()) => found.mailed += 1,
+                // The next round tries again (the key is the day's).
+                Err(e) => {
+                    tracing::warn!(error = %e, "the reviewers' list of deadlines not sent yet")
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Applies `command` to every case in one of `states` last changed before `updated_before`,
@@ -121,13 +192,15 @@ impl Desk {
         let now = self.now();
         let lapsed = self.sweep_lapsed(now).await;
         let erased = self.sweep_retention(now).await;
-        match (relayed, lapsed, erased) {
-            (Ok(relayed), Ok(lapsed), Ok(erased)) => Ok(Housekeeping {
+        let deadlines = self.check_deadlines(now).await;
+        match (relayed, lapsed, erased, deadlines) {
+            (Ok(relayed), Ok(lapsed), Ok(erased), Ok(deadlines)) => Ok(Housekeeping {
                 relayed,
                 erased,
                 lapsed,
+                overdue: deadlines.overdue,
             }),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+            (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => Err(e),
         }
     }
 }

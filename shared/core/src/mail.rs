@@ -111,7 +111,7 @@ fn email(case: &Case, to: &str, tag: &str, subject: String, blocks: Vec<Block>) 
         lang: case.lang,
         tag: tag.to_owned(),
         key: format!("{}:{tag}", case.id),
-        case_id: case.id,
+        case_id: Some(case.id),
     }
 }
 
@@ -229,6 +229,75 @@ pub fn withdrawn(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
     ];
     blocks.extend(footer(case, s, Some(t.mail_not_you_withdrawn)));
     Some(email(case, &to, "withdrawn", subject, blocks))
+}
+
+/// The reviewers' daily list of deadlines (in English, like the review desk): the cases overdue
+/// and those due within the next 48 hours, each with its page on the review desk. It holds no
+/// signed link and no personal data: a reviewer opens the pages with their own admin session.
+pub fn deadline_digest(
+    s: &Settings,
+    to: &str,
+    now: DateTime<Utc>,
+    overdue: &[Case],
+    due_soon: &[Case],
+) -> Mail {
+    let lang = Lang::En;
+    let day = now.format("%Y-%m-%d").to_string();
+    let subject = format!(
+        "Review desk, {day}: {} overdue, {} due within 48 hours",
+        overdue.len(),
+        due_soon.len()
+    );
+    let line = |c: &Case| {
+        format!(
+            "{} · {} · {} · due {}\n{}/admin/cases/{}",
+            c.id,
+            kind_texts(lang, c.kind).label,
+            state_label(lang, c.state),
+            human_date(lang, c.due_at),
+            s.public_url,
+            c.id
+        )
+    };
+    let mut blocks = vec![Block::Para(format!(
+        "The cases of the review desk whose decision is due, as of {}.",
+        human_date(lang, now)
+    ))];
+    for (heading, cases) in [
+        ("Overdue", overdue),
+        ("Due within the next 48 hours", due_soon),
+    ] {
+        if !cases.is_empty() {
+            blocks.push(Block::Heading(format!("{heading} ({})", cases.len())));
+            blocks.push(Block::List(cases.iter().map(line).collect()));
+        }
+    }
+    blocks.extend([
+        Block::Button {
+            label: "Open the queue".to_owned(),
+            url: format!("{}/admin", s.public_url),
+        },
+        Block::Para(
+            "The pages open with your own admin link (this email holds none). You get this email \
+             because you are among the desk's reviewers (OPTOUT_REVIEWER_EMAILS)."
+                .to_owned(),
+        ),
+        Block::Para(fill(
+            texts(lang).mail_signature,
+            &[("operator", &s.operator_name)],
+        )),
+    ]);
+    let (text, html) = render(lang, &subject, &blocks);
+    Mail {
+        to: to.to_owned(),
+        subject,
+        text,
+        html,
+        lang,
+        tag: "deadlines".to_owned(),
+        key: format!("deadlines:{day}:{to}"),
+        case_id: None,
+    }
 }
 
 /// The notice that a case lapsed: no usable photo came within the lapse period.

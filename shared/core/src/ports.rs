@@ -415,7 +415,17 @@ pub struct Mail {
     /// Names this message among everything the desk sends (`<case>:<tag>[:<occurrence>]`): the
     /// [`MailLedger`] sends each key once, however often a relay, a retry or a race asks.
     pub key: String,
-    pub case_id: CaseId,
+    /// The case the message is about; `None` for the desk's own messages (the reviewers' daily
+    /// list of deadlines).
+    pub case_id: Option<CaseId>,
+}
+
+impl Mail {
+    /// What the message is about, for logs and file names: the case id, or `desk`.
+    pub fn about(&self) -> String {
+        self.case_id
+            .map_or_else(|| "desk".to_owned(), |c| c.to_string())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -28,7 +28,7 @@ impl Desk {
             .map_err(unavailable)?
         {
             MailClaim::Sent => {
-                tracing::info!(case = %mail.case_id, tag = %mail.tag, "email sent before; not sent again");
+                tracing::info!(case = %mail.about(), tag = %mail.tag, "email sent before; not sent again");
                 return Ok(());
             }
             MailClaim::InFlight => {
@@ -41,7 +41,7 @@ impl Desk {
         if let Err(e) = self.ports.mailer.send(mail).await {
             if let Err(r) = ledger.release(&mail.key, &holder).await {
                 // The claim ends by itself; the message is retried after it.
-                tracing::warn!(case = %mail.case_id, tag = %mail.tag, error = %r, "email claim not released");
+                tracing::warn!(case = %mail.about(), tag = %mail.tag, error = %r, "email claim not released");
             }
             return Err(e);
         }
@@ -50,7 +50,7 @@ impl Desk {
             .await
         {
             // Sent but not recorded: when the claim ends a relay may send it a second time.
-            tracing::warn!(case = %mail.case_id, tag = %mail.tag, error = %e, "sent email not recorded");
+            tracing::warn!(case = %mail.about(), tag = %mail.tag, error = %e, "sent email not recorded");
         }
         Ok(())
     }

@@ -29,6 +29,10 @@ pub struct Settings {
     pub complaint_window: Duration,
     /// How long a case waits for a usable photo before it lapses (30 days).
     pub lapse_after: Duration,
+    /// Who gets the daily email of the cases due soon and overdue (none: nobody).
+    pub reviewer_emails: Vec<String>,
+    /// The hour of the day (UTC) from which that email goes out.
+    pub digest_hour: u32,
     /// Where complaints and questions about decisions go, shown in emails.
     pub contact_email: String,
     /// The name the desk signs with.
@@ -63,6 +67,8 @@ impl Settings {
             retention: Duration::days(183),
             complaint_window: Duration::days(183),
             lapse_after: Duration::days(30),
+            reviewer_emails: Vec::new(),
+            digest_hour: 7,
             contact_email: "privacy@localhost".to_owned(),
             operator_name: "optout".to_owned(),
             relay_grace: Duration::seconds(60),

@@ -130,7 +130,7 @@ fn mail_case(id: CaseId) -> Mail {
         lang: Lang::En,
         tag: "test".into(),
         key: format!("{id}:test"),
-        case_id: id,
+        case_id: Some(id),
     }
 }
 
@@ -307,7 +307,7 @@ async fn a_face_opt_out_is_stored_queued_and_acknowledged_once() {
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].tag, "receipt");
     assert_eq!(mails[0].to, "somchai@example.org");
-    assert_eq!(mails[0].case_id, case.id);
+    assert_eq!(mails[0].case_id, Some(case.id));
     assert!(mails[0].text.contains(&s.status_url));
     assert_eq!(
         fx.mail_ledger.sent_keys(),
@@ -2265,7 +2265,8 @@ async fn housekeeping_relays_then_sweeps_even_when_the_relay_fails() {
         Housekeeping {
             relayed: 1,
             erased: 0,
-            lapsed: 0
+            lapsed: 0,
+            overdue: 0
         }
     );
     assert!(stored(&fx, pending.id).receipt_sent);
@@ -2818,4 +2819,85 @@ async fn a_notice_whose_link_analysis_fails_is_retried_not_half_written() {
     assert!(matches!(results[0].1, Err(JobError::Retry(_))));
     let c = stored(&fx, case.id);
     assert_eq!((c.state, c.link_checks.len()), (CaseState::Received, 0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reviewers' daily list of deadlines
+
+#[tokio::test]
+async fn reviewers_get_the_days_deadlines_once_from_the_configured_hour() {
+    let mut fx = Fakes::new();
+    fx.settings.reviewer_emails = vec!["alice@desk.test".into(), "bob@desk.test".into()];
+    fx.settings.digest_hour = 7;
+    let desk = fx.desk();
+    let soon = face_in_review(&fx, &desk, 1).await;
+    let later = face_in_review(&fx, &desk, 2).await;
+    let _notice = dsa_in_review(&fx, &desk, &["https://example.org/a.jpg"]).await;
+    // Move to the day the first cases fall due, before the hour: counted, not sent.
+    let due = soon.due_at;
+    let morning = due.date_naive().and_hms_opt(5, 0, 0).unwrap().and_utc();
+    fx.clock.set(morning);
+    let d = desk.check_deadlines(fx.clock.now()).await.unwrap();
+    assert_eq!((d.overdue, d.due_soon, d.mailed), (0, 3, 0));
+    assert!(!fx.mailer.tags().contains(&"deadlines".to_owned()));
+    // From 07:00: one list per reviewer, once that day however often it runs.
+    fx.clock.set(morning + Duration::hours(3));
+    for _ in 0..3 {
+        let d = desk.check_deadlines(fx.clock.now()).await.unwrap();
+        assert_eq!(d.mailed, 2);
+    }
+    let lists: Vec<Mail> = fx
+        .mailer
+        .sent()
+        .into_iter()
+        .filter(|m| m.tag == "deadlines")
+        .collect();
+    assert_eq!(lists.len(), 2, "once a day per reviewer");
+    let m = &lists[0];
+    assert_eq!(m.case_id, None);
+    assert!(
+        m.subject.contains("0 overdue, 3 due within 48 hours"),
+        "{}",
+        m.subject
+    );
+    for c in [&soon, &later] {
+        assert!(
+            m.text
+                .contains(&format!("https://desk.test/admin/cases/{}", c.id))
+        );
+    }
+    // No signed link, no personal data.
+    assert!(
+        !m.text.contains("token") && !m.text.contains("sig="),
+        "{}",
+        m.text
+    );
+    assert!(
+        !m.text.contains("Somchai") && !m.text.contains("somchai@"),
+        "{}",
+        m.text
+    );
+    // A day later they are overdue: the next day's list says so.
+    fx.clock.advance(Duration::days(1));
+    let d = desk.housekeep(10).await.unwrap();
+    assert_eq!(d.overdue, 3);
+    assert_eq!(
+        fx.mailer
+            .sent()
+            .iter()
+            .filter(|m| m.tag == "deadlines")
+            .count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn without_reviewers_no_list_is_sent() {
+    let fx = Fakes::new();
+    let desk = fx.desk();
+    let c = face_in_review(&fx, &desk, 1).await;
+    fx.clock.set(c.due_at + Duration::hours(12));
+    let d = desk.check_deadlines(fx.clock.now()).await.unwrap();
+    assert_eq!((d.overdue, d.mailed), (1, 0));
+    assert!(!fx.mailer.tags().contains(&"deadlines".to_owned()));
 }

@@ -67,7 +67,7 @@ impl Mailer for OutboxMailer {
         let name = format!(
             "{}-{}-{}.eml",
             now.format("%Y%m%dT%H%M%S%.6fZ"),
-            mail.case_id,
+            mail.about(),
             mail.tag
         );
         let path = self.dir.join(&name);
@@ -75,7 +75,7 @@ impl Mailer for OutboxMailer {
         let unavailable = |e: std::io::Error| MailError::Unavailable(format!("outbox: {e}"));
         tokio::fs::write(&tmp, &bytes).await.map_err(unavailable)?;
         tokio::fs::rename(&tmp, &path).await.map_err(unavailable)?;
-        tracing::info!(case = %mail.case_id, tag = %mail.tag, "email written to the outbox");
+        tracing::info!(case = %mail.about(), tag = %mail.tag, "email written to the outbox");
         Ok(())
     }
 }

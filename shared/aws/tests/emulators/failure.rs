@@ -57,7 +57,7 @@ async fn stopped_emulators_give_unavailable_quickly() {
         lang: Lang::En,
         tag: "receipt".into(),
         key: "test:receipt".into(),
-        case_id: CaseId::new(Utc::now()),
+        case_id: Some(CaseId::new(Utc::now())),
     };
     assert!(matches!(
         ports.mailer.send(&mail).await,

@@ -85,7 +85,7 @@ async fn mail_is_sent_through_ses() {
         lang: Lang::Th,
         tag: "receipt".into(),
         key: "test:receipt".into(),
-        case_id: CaseId::new(Utc::now()),
+        case_id: Some(CaseId::new(Utc::now())),
     };
     s.ports().mailer.send(&mail).await.unwrap();
     let data = optout_aws::testing::Emulators::shared()
