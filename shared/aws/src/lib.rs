@@ -20,6 +20,7 @@ pub mod config;
 pub mod dynamo;
 mod error;
 pub mod exclusions;
+mod held;
 pub mod indexer_keys;
 #[cfg(feature = "test-support")]
 pub mod lambda_api;

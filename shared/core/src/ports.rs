@@ -432,6 +432,21 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
 }
 
+/// A claim `holder` makes at `now` that lasts until `until` unless it is given back: what
+/// [`MailLedger::claim`] asks for a message and [`Lease::acquire`] for a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold<'a> {
+    pub holder: &'a str,
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl<'a> Hold<'a> {
+    pub fn new(holder: &'a str, now: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        Hold { holder, now, until }
+    }
+}
+
 /// What [`MailLedger::claim`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailClaim {
@@ -450,15 +465,9 @@ pub enum MailClaim {
 /// where a duplicate is possible: mail services take no deduplication id).
 #[async_trait]
 pub trait MailLedger: Send + Sync {
-    /// Claims `key` for `holder` until `until`, unless it was sent or another holder's claim
-    /// has not ended by `now`.
-    async fn claim(
-        &self,
-        key: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<MailClaim, StoreError>;
+    /// Claims `key` for `hold.holder` until `hold.until`, unless it was sent or another holder's
+    /// claim has not ended by `hold.now`.
+    async fn claim(&self, key: &str, hold: Hold<'_>) -> Result<MailClaim, StoreError>;
 
     /// Records that `holder` sent `key`: it is never claimed again.
     async fn mark_sent(&self, key: &str, holder: &str, at: DateTime<Utc>)
@@ -473,15 +482,9 @@ pub trait MailLedger: Send + Sync {
 /// it expires.
 #[async_trait]
 pub trait Lease: Send + Sync {
-    /// Takes lease `name` for `holder` until `until` if it is free, expired or already this
-    /// holder's. Returns whether `holder` has it now.
-    async fn acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    /// Takes lease `name` for `hold.holder` until `hold.until` if it is free, expired by
+    /// `hold.now` or already this holder's. Returns whether the holder has it now.
+    async fn acquire(&self, name: &str, hold: Hold<'_>) -> Result<bool, StoreError>;
 
     /// Gives lease `name` back if `holder` has it (otherwise does nothing).
     async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError>;

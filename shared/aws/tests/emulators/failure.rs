@@ -67,7 +67,10 @@ async fn stopped_emulators_give_unavailable_quickly() {
     assert!(matches!(
         ports
             .mail_ledger
-            .claim(&mail.key, "a", now, now + chrono::Duration::minutes(2))
+            .claim(
+                &mail.key,
+                Hold::new("a", now, now + chrono::Duration::minutes(2))
+            )
             .await,
         Err(StoreError::Unavailable(_))
     ));

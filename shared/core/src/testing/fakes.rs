@@ -609,25 +609,19 @@ impl FakeMailLedger {
 
 #[async_trait]
 impl MailLedger for FakeMailLedger {
-    async fn claim(
-        &self,
-        key: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<MailClaim, StoreError> {
+    async fn claim(&self, key: &str, hold: Hold<'_>) -> Result<MailClaim, StoreError> {
         self.failures.store("claim")?;
         let mut entries = lock(&self.entries);
         match entries.get(key) {
             Some(e) if e.sent_at.is_some() => return Ok(MailClaim::Sent),
-            Some(e) if e.until > now => return Ok(MailClaim::InFlight),
+            Some(e) if e.until > hold.now => return Ok(MailClaim::InFlight),
             _ => {}
         }
         entries.insert(
             key.to_owned(),
             LedgerEntry {
-                holder: holder.to_owned(),
-                until,
+                holder: hold.holder.to_owned(),
+                until: hold.until,
                 sent_at: None,
             },
         );
@@ -1098,21 +1092,15 @@ impl FakeLease {
 
 #[async_trait]
 impl Lease for FakeLease {
-    async fn acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn acquire(&self, name: &str, hold: Hold<'_>) -> Result<bool, StoreError> {
         self.failures.store("acquire")?;
         let mut held = lock(&self.held);
         let free = match held.get(name) {
             None => true,
-            Some((h, ends)) => *ends <= now || h == holder,
+            Some((h, ends)) => *ends <= hold.now || h == hold.holder,
         };
         if free {
-            held.insert(name.to_owned(), (holder.to_owned(), until));
+            held.insert(name.to_owned(), (hold.holder.to_owned(), hold.until));
         }
         Ok(free)
     }
@@ -1336,30 +1324,30 @@ mod tests {
         let l = FakeMailLedger::default();
         let until = t(120);
         assert_eq!(
-            l.claim("k", "a", t(0), until).await.ok(),
+            l.claim("k", Hold::new("a", t(0), until)).await.ok(),
             Some(MailClaim::Claimed)
         );
         assert_eq!(
-            l.claim("k", "b", t(1), until).await.ok(),
+            l.claim("k", Hold::new("b", t(1), until)).await.ok(),
             Some(MailClaim::InFlight)
         );
         l.release("k", "b").await.expect("release");
         assert_eq!(
-            l.claim("k", "b", t(2), until).await.ok(),
+            l.claim("k", Hold::new("b", t(2), until)).await.ok(),
             Some(MailClaim::InFlight)
         );
         assert_eq!(
-            l.claim("k", "b", t(120), t(240)).await.ok(),
+            l.claim("k", Hold::new("b", t(120), t(240))).await.ok(),
             Some(MailClaim::Claimed)
         );
         l.mark_sent("k", "a", t(121)).await.expect("mark");
         assert_eq!(
-            l.claim("k", "c", t(999), t(1999)).await.ok(),
+            l.claim("k", Hold::new("c", t(999), t(1999))).await.ok(),
             Some(MailClaim::Sent)
         );
         l.release("k", "a").await.expect("release");
         assert_eq!(
-            l.claim("k", "c", t(999), t(1999)).await.ok(),
+            l.claim("k", Hold::new("c", t(999), t(1999))).await.ok(),
             Some(MailClaim::Sent)
         );
         l.mark_sent("never-claimed", "z", t(5)).await.expect("mark");
@@ -1369,13 +1357,22 @@ mod tests {
     #[tokio::test]
     async fn a_lease_has_one_holder_until_it_ends_or_is_given_back() {
         let lease = FakeLease::default();
-        assert_eq!(lease.acquire("h", "a", t(0), t(60)).await.ok(), Some(true));
-        assert_eq!(lease.acquire("h", "b", t(1), t(61)).await.ok(), Some(false));
-        assert_eq!(lease.acquire("h", "a", t(2), t(90)).await.ok(), Some(true));
+        assert_eq!(
+            lease.acquire("h", Hold::new("a", t(0), t(60))).await.ok(),
+            Some(true)
+        );
+        assert_eq!(
+            lease.acquire("h", Hold::new("b", t(1), t(61))).await.ok(),
+            Some(false)
+        );
+        assert_eq!(
+            lease.acquire("h", Hold::new("a", t(2), t(90))).await.ok(),
+            Some(true)
+        );
         lease.release("h", "b").await.expect("release");
         assert_eq!(lease.holder("h").map(|h| h.0), Some("a".to_owned()));
         assert_eq!(
-            lease.acquire("h", "b", t(90), t(150)).await.ok(),
+            lease.acquire("h", Hold::new("b", t(90), t(150))).await.ok(),
             Some(true)
         );
         lease.release("h", "b").await.expect("release");
