@@ -352,18 +352,22 @@ pub struct StoredPhoto {
     pub declared_type: Option<String>,
 }
 
+/// What an upload form is asked for: one photo under `key`, at most `max_bytes`, sent before
+/// `expires_at`; `redirect` is where a browser goes after a successful upload (the store appends
+/// `key=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadRequest<'a> {
+    pub key: &'a str,
+    pub max_bytes: u64,
+    pub expires_at: DateTime<Utc>,
+    pub redirect: Option<&'a str>,
+}
+
 /// Private photo storage.
 #[async_trait]
 pub trait PhotoStore: Send + Sync {
-    /// A direct-upload form for the photo `key`. `redirect` is where a browser goes after a
-    /// successful upload (the store appends `key=...`).
-    async fn upload_form(
-        &self,
-        key: &str,
-        max_bytes: u64,
-        expires_at: DateTime<Utc>,
-        redirect: Option<&str>,
-    ) -> Result<UploadForm, StoreError>;
+    /// A direct-upload form as `request` asks.
+    async fn upload_form(&self, request: UploadRequest<'_>) -> Result<UploadForm, StoreError>;
 
     /// Reads a photo, refusing (without reading it all) one larger than `max_bytes`.
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError>;

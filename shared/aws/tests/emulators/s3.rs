@@ -33,7 +33,12 @@ async fn post(form: &UploadForm, bytes: Vec<u8>, content_type: Option<&str>) -> 
 async fn form_for(ports: &optout_core::Ports, key: &str, max: u64) -> UploadForm {
     ports
         .photos
-        .upload_form(key, max, Utc::now() + Duration::hours(1), None)
+        .upload_form(UploadRequest {
+            key,
+            max_bytes: max,
+            expires_at: Utc::now() + Duration::hours(1),
+            redirect: None,
+        })
         .await
         .unwrap()
 }
@@ -61,12 +66,12 @@ async fn presigned_post_upload_read_claim_delete() {
     let key = upload_key();
     let form = ports
         .photos
-        .upload_form(
-            &key,
-            100_000,
-            Utc::now() + Duration::hours(1),
-            Some("http://127.0.0.1:9/uploaded"),
-        )
+        .upload_form(UploadRequest {
+            key: &key,
+            max_bytes: 100_000,
+            expires_at: Utc::now() + Duration::hours(1),
+            redirect: Some("http://127.0.0.1:9/uploaded"),
+        })
         .await
         .unwrap();
     assert!(form.url.ends_with(&s.config.photo_bucket));

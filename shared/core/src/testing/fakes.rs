@@ -345,21 +345,15 @@ impl FakePhotoStore {
 
 #[async_trait]
 impl PhotoStore for FakePhotoStore {
-    async fn upload_form(
-        &self,
-        key: &str,
-        max_bytes: u64,
-        expires_at: DateTime<Utc>,
-        redirect: Option<&str>,
-    ) -> Result<UploadForm, StoreError> {
+    async fn upload_form(&self, request: UploadRequest<'_>) -> Result<UploadForm, StoreError> {
         self.failures.store("upload_form")?;
         Ok(upload_policy::form(
             &self.keys,
             &self.upload_url,
-            key,
-            max_bytes,
-            redirect,
-            expires_at,
+            request.key,
+            request.max_bytes,
+            request.redirect,
+            request.expires_at,
         ))
     }
 
