@@ -210,17 +210,30 @@ pub struct ExclusionEntry {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Exclusion values of a case to add at `at`: what [`ExclusionStore::add_entries`] writes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NewEntries<'a> {
+    pub case_id: CaseId,
+    pub values: &'a [ExclusionValue],
+    pub at: DateTime<Utc>,
+}
+
+impl<'a> NewEntries<'a> {
+    pub fn new(case_id: CaseId, values: &'a [ExclusionValue], at: DateTime<Utc>) -> Self {
+        NewEntries {
+            case_id,
+            values,
+            at,
+        }
+    }
+}
+
 /// The exclusion table the indexer checks.
 #[async_trait]
 pub trait ExclusionStore: Send + Sync {
     /// Adds active entries of a case. Idempotent: a value the case already has as an active
     /// entry is not added again. Returns the case's active entries afterwards.
-    async fn add_entries(
-        &self,
-        case_id: CaseId,
-        values: &[ExclusionValue],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ExclusionEntry>, StoreError>;
+    async fn add_entries(&self, new: NewEntries<'_>) -> Result<Vec<ExclusionEntry>, StoreError>;
 
     /// Every entry (active or withdrawn) of a case, by id.
     async fn case_entries(&self, case_id: CaseId) -> Result<Vec<ExclusionEntry>, StoreError>;

@@ -778,15 +778,11 @@ impl FakeExclusionStore {
 
 #[async_trait]
 impl ExclusionStore for FakeExclusionStore {
-    async fn add_entries(
-        &self,
-        case_id: CaseId,
-        values: &[ExclusionValue],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ExclusionEntry>, StoreError> {
+    async fn add_entries(&self, new: NewEntries<'_>) -> Result<Vec<ExclusionEntry>, StoreError> {
         self.failures.store("add_entries")?;
+        let NewEntries { case_id, at, .. } = new;
         let mut t = lock(&self.table);
-        for v in values {
+        for v in new.values {
             let exists = t
                 .entries
                 .values()
@@ -1281,21 +1277,21 @@ mod tests {
         let url =
             |u: &str| ExclusionValue::Url(optout_matcher::normalize_url(u).expect("a valid link"));
         let added = store
-            .add_entries(
+            .add_entries(NewEntries::new(
                 a,
                 &[url("https://a.example/1"), url("https://a.example/2")],
                 t(0),
-            )
+            ))
             .await
             .expect("add");
         assert_eq!(added.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2]);
         let again = store
-            .add_entries(a, &[url("https://a.example/1")], t(1))
+            .add_entries(NewEntries::new(a, &[url("https://a.example/1")], t(1)))
             .await
             .expect("add");
         assert_eq!(again.len(), 2, "idempotent");
         store
-            .add_entries(b, &[url("https://b.example/1")], t(2))
+            .add_entries(NewEntries::new(b, &[url("https://b.example/1")], t(2)))
             .await
             .expect("add");
         assert_eq!(store.withdraw_case(a, t(3)).await.expect("withdraw"), 2);
@@ -1307,7 +1303,7 @@ mod tests {
         );
         assert_eq!(store.active().await.expect("active").len(), 1);
         let readded = store
-            .add_entries(a, &[url("https://a.example/1")], t(4))
+            .add_entries(NewEntries::new(a, &[url("https://a.example/1")], t(4)))
             .await
             .expect("add");
         assert_eq!((readded[0].id, readded[0].position), (4, 6));
