@@ -11,7 +11,7 @@ use chrono::Duration;
 use optout::admin_url::mint;
 use optout_core::model::CaseId;
 use optout_core::ports::{
-    CaseFilter, Clock, EntryState, ExclusionValue, NewEntries, QueueCursor, SystemClock,
+    CaseFilter, Clock, EntryState, ExclusionValue, NewEntries, Paging, QueueCursor, SystemClock,
 };
 use optout_core::signing::{KeyRing, scope};
 use std::sync::Arc;
@@ -682,7 +682,10 @@ async fn the_queue_filters_and_pages_most_urgent_first() {
     let mut after: Option<QueueCursor> = None;
     let mut seen = Vec::new();
     loop {
-        let page = store.list_cases(&filter, 1, after.as_ref()).await.unwrap();
+        let page = store
+            .list_cases(&filter, Paging::new(1, after))
+            .await
+            .unwrap();
         seen.extend(page.cases.iter().map(|c| c.id));
         match page.next {
             Some(n) => {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use optout_aws::testing::{Emulators, Stack};
 use optout_aws::{DynamoCaseStore, DynamoReviewerSessions};
 use optout_core::model::ReviewerName;
-use optout_core::ports::{CaseFilter, CaseStore, ReviewerSessions, StoreError};
+use optout_core::ports::{CaseFilter, CaseStore, Paging, ReviewerSessions, StoreError};
 use optout_core::signing::admin::MAX_TTL_DAYS;
 
 async fn stack(tag: &str) -> Stack {
@@ -83,7 +83,7 @@ async fn sign_outs_are_per_reviewer_and_never_move_back() {
         s.desk.settings.retention,
     );
     let page = cases
-        .list_cases(&CaseFilter::default(), 50, None)
+        .list_cases(&CaseFilter::default(), Paging::new(50, None))
         .await
         .unwrap();
     assert!(page.cases.is_empty());

@@ -72,14 +72,9 @@ pub trait CaseStore: Send + Sync {
     /// `pending` effects are not all done (for the relay).
     async fn undispatched(&self, limit: usize) -> Result<Vec<Case>, StoreError>;
 
-    /// Cases matching `filter`, most urgent first (earliest `due_at`, then id), at most `limit`,
-    /// starting after `after` (keyset paging). `next` is set when more may follow.
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        limit: usize,
-        after: Option<&QueueCursor>,
-    ) -> Result<CasePage, StoreError>;
+    /// Cases matching `filter`, most urgent first (earliest `due_at`, then id), the page `page`
+    /// asks for. `next` is set when more may follow.
+    async fn list_cases(&self, filter: &CaseFilter, page: Paging) -> Result<CasePage, StoreError>;
 }
 
 /// Which cases [`CaseStore::list_cases`] returns. Every set condition must hold.
@@ -126,6 +121,20 @@ impl QueueCursor {
             due_at: DateTime::from_timestamp_nanos(t.parse().ok()?),
             id: CaseId::parse(id)?,
         })
+    }
+}
+
+/// Which page [`CaseStore::list_cases`] returns: at most `limit` cases, starting after `after`
+/// (keyset paging: the `next` of the page before), or from the first when it is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub limit: usize,
+    pub after: Option<QueueCursor>,
+}
+
+impl Paging {
+    pub fn new(limit: usize, after: Option<QueueCursor>) -> Self {
+        Paging { limit, after }
     }
 }
 

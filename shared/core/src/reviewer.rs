@@ -133,7 +133,7 @@ impl Desk {
         Ok(self
             .ports
             .cases
-            .list_cases(filter, limit.clamp(1, 200), after)
+            .list_cases(filter, Paging::new(limit.clamp(1, 200), after.copied()))
             .await?)
     }
 

@@ -272,17 +272,17 @@ async fn list_cases_pages_in_queue_order_with_filters() {
         states: vec![CaseState::Received],
         ..Default::default()
     };
-    let p1 = db.list_cases(&all, 2, None).await.unwrap();
+    let p1 = db.list_cases(&all, Paging::new(2, None)).await.unwrap();
     assert_eq!(
         p1.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![ids[4], ids[3]]
     );
-    let p2 = db.list_cases(&all, 2, p1.next.as_ref()).await.unwrap();
+    let p2 = db.list_cases(&all, Paging::new(2, p1.next)).await.unwrap();
     assert_eq!(
         p2.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![ids[2], ids[1]]
     );
-    let p3 = db.list_cases(&all, 2, p2.next.as_ref()).await.unwrap();
+    let p3 = db.list_cases(&all, Paging::new(2, p2.next)).await.unwrap();
     assert_eq!(
         p3.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![ids[0]]
@@ -292,5 +292,12 @@ async fn list_cases_pages_in_queue_order_with_filters() {
         kind: Some(CaseKind::DsaNotice),
         ..Default::default()
     };
-    assert_eq!(db.list_cases(&dsa, 10, None).await.unwrap().cases.len(), 1);
+    assert_eq!(
+        db.list_cases(&dsa, Paging::new(10, None))
+            .await
+            .unwrap()
+            .cases
+            .len(),
+        1
+    );
 }

@@ -223,12 +223,8 @@ impl CaseStore for FakeCaseStore {
             .collect())
     }
 
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        limit: usize,
-        after: Option<&QueueCursor>,
-    ) -> Result<CasePage, StoreError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Paging) -> Result<CasePage, StoreError> {
+        let Paging { limit, after } = page;
         self.failures.store("list_cases")?;
         let t = lock(&self.table);
         let mut found: Vec<&Case> = t
@@ -1243,7 +1239,7 @@ mod tests {
         let mut after = None;
         for _ in 0..10 {
             let page = store
-                .list_cases(&CaseFilter::default(), 2, after.as_ref())
+                .list_cases(&CaseFilter::default(), Paging::new(2, after))
                 .await
                 .expect("list");
             seen.extend(page.cases.iter().map(|c| c.id));
