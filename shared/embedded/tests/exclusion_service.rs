@@ -48,6 +48,20 @@ fn values(f: &Face) -> Vec<ExclusionValue> {
     ]
 }
 
+/// Adds the values of each face as the exclusions of a case of its own; returns the cases.
+async fn exclude_each(store: &SqliteExclusions, faces: &[Face]) -> Vec<CaseId> {
+    let mut ids = Vec::new();
+    for f in faces {
+        let id = case();
+        store
+            .add_entries(NewEntries::new(id, &values(f), Utc::now()))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
 fn url(s: &str) -> ExclusionValue {
     ExclusionValue::Url(normalize_url(s).unwrap())
 }
@@ -102,15 +116,7 @@ async fn a_service_started_on_a_full_table_loads_the_active_set() {
     let store = Arc::new(SqliteExclusions::new(Db::in_memory().unwrap()));
     let mut rng = SplitMix64::new(11);
     let faces: Vec<Face> = (0..50).map(|_| face(&mut rng)).collect();
-    let mut ids = Vec::new();
-    for f in &faces {
-        let id = case();
-        store
-            .add_entries(NewEntries::new(id, &values(f), Utc::now()))
-            .await
-            .unwrap();
-        ids.push(id);
-    }
+    let ids = exclude_each(&store, &faces).await;
     for id in ids.iter().step_by(2) {
         store.withdraw_case(*id, Utc::now()).await.unwrap();
     }
@@ -314,15 +320,7 @@ async fn a_snapshot_replayed_with_the_feed_answers_like_the_service() {
     let (store, service) = setup();
     let mut rng = SplitMix64::new(5);
     let faces: Vec<Face> = (0..20).map(|_| face(&mut rng)).collect();
-    let mut ids = Vec::new();
-    for f in &faces[..10] {
-        let id = case();
-        store
-            .add_entries(NewEntries::new(id, &values(f), Utc::now()))
-            .await
-            .unwrap();
-        ids.push(id);
-    }
+    let ids = exclude_each(&store, &faces[..10]).await;
     store.withdraw_case(ids[0], Utc::now()).await.unwrap();
     let snap = service.snapshot().await.unwrap();
     assert_eq!(snap.position, store.head().await.unwrap());
@@ -331,12 +329,7 @@ async fn a_snapshot_replayed_with_the_feed_answers_like_the_service() {
 
     // Changes after the snapshot.
     store.withdraw_case(ids[1], Utc::now()).await.unwrap();
-    for f in &faces[10..] {
-        store
-            .add_entries(NewEntries::new(case(), &values(f), Utc::now()))
-            .await
-            .unwrap();
-    }
+    exclude_each(&store, &faces[10..]).await;
 
     let settings = MatchSettings::default();
     let mut local = ExclusionIndex::new(ExclusionConfig {
@@ -403,15 +396,7 @@ async fn concurrent_checks_never_see_an_entry_withdrawn_before_they_began() {
     let service = Arc::new(service);
     let mut rng = SplitMix64::new(9);
     let faces: Vec<Face> = (0..8).map(|_| face(&mut rng)).collect();
-    let mut ids = Vec::new();
-    for f in &faces {
-        let id = case();
-        store
-            .add_entries(NewEntries::new(id, &values(f), Utc::now()))
-            .await
-            .unwrap();
-        ids.push(id);
-    }
+    let ids = exclude_each(&store, &faces).await;
     let candidates: Vec<Candidate> = faces.iter().map(|f| Candidate::from(f.sha)).collect();
     for (i, id) in ids.iter().enumerate() {
         let mut tasks = Vec::new();
