@@ -12,7 +12,7 @@ use anyhow::bail;
 use chrono::Utc;
 use optout::embedded::System;
 use optout_core::model::CaseId;
-use optout_core::ports::ExclusionValue;
+use optout_core::ports::{ExclusionValue, NewEntries};
 use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
 use optout_matcher::wire::{CheckResponse, MAX_BATCH};
@@ -91,7 +91,7 @@ async fn store(system: &System, t: &Table) -> anyhow::Result<()> {
             .desk
             .ports
             .exclusions
-            .add_entries(CaseId::new(Utc::now()), chunk, Utc::now())
+            .add_entries(NewEntries::new(CaseId::new(Utc::now()), chunk, Utc::now()))
             .await?;
     }
     Ok(())

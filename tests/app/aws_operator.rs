@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use optout_aws::SsmIndexerKeys;
-use optout_aws::operator::testing::{REGION, create_stack, moto, operator};
+use optout_aws::operator::testing::{REGION, create_stack, moto, operator, stored_parameter};
 use optout_aws::operator::{Operator, stack};
 use optout_aws::testing::unique_prefix;
 use optout_core::indexer_keys::{AuthError, authenticate};
@@ -54,18 +54,11 @@ async fn optout_with(args: &[&str], drop: &[&str], set: &[(&str, &str)]) -> (i32
     output_of(cmd).await
 }
 
+/// The value and version of SecureString parameter `name`.
 async fn value(op: &Operator, name: &str) -> (String, i64) {
-    let out = op
-        .ssm
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
-        .await
-        .unwrap();
-    let p = out.parameter().unwrap();
-    assert_eq!(p.r#type().unwrap().as_str(), "SecureString");
-    (p.value().unwrap().to_owned(), p.version())
+    let (value, version, kind) = stored_parameter(op, name).await;
+    assert_eq!(kind, "SecureString");
+    (value, version)
 }
 
 /// Makes stack `name` as `sam deploy` leaves it, naming the two parameters.

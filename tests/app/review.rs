@@ -10,7 +10,9 @@ use crate::journeys::Browser;
 use chrono::Duration;
 use optout::admin_url::mint;
 use optout_core::model::CaseId;
-use optout_core::ports::{CaseFilter, Clock, EntryState, ExclusionValue, QueueCursor, SystemClock};
+use optout_core::ports::{
+    CaseFilter, Clock, EntryState, ExclusionValue, NewEntries, Paging, QueueCursor, SystemClock,
+};
 use optout_core::signing::{KeyRing, scope};
 use std::sync::Arc;
 
@@ -146,11 +148,11 @@ async fn reviewer_journey_approve_writes_entries_mails_the_decision_and_deletes_
     assert_eq!(ex.changes(2, 100).await.unwrap().len(), 1);
     assert_eq!(ex.active().await.unwrap().len(), 3);
     // Re-running the approval's effects does not duplicate entries.
-    ex.add_entries(
+    ex.add_entries(NewEntries::new(
         case.id,
         &entries.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
         chrono::Utc::now(),
-    )
+    ))
     .await
     .unwrap();
     assert_eq!(app.entries(case.id).await.len(), 3);
@@ -699,7 +701,10 @@ async fn the_queue_filters_and_pages_most_urgent_first() {
     let mut after: Option<QueueCursor> = None;
     let mut seen = Vec::new();
     loop {
-        let page = store.list_cases(&filter, 1, after.as_ref()).await.unwrap();
+        let page = store
+            .list_cases(&filter, Paging::new(1, after))
+            .await
+            .unwrap();
         seen.extend(page.cases.iter().map(|c| c.id));
         match page.next {
             Some(n) => {

@@ -9,7 +9,7 @@
 pub mod matcher_snapshot;
 
 use optout_core::housekeeper::Housekeeping;
-use optout_core::ports::Lease;
+use optout_core::ports::{Hold, Lease};
 use optout_core::{Desk, DeskError};
 use serde::Serialize;
 
@@ -57,7 +57,10 @@ impl From<Housekeeping> for Report {
 pub async fn run(desk: &Desk, lease: &dyn Lease) -> Result<Report, DeskError> {
     let holder = ulid::Ulid::new().to_string();
     let now = desk.ports.clock.now();
-    if !lease.acquire(LEASE, &holder, now, now + LEASE_FOR).await? {
+    if !lease
+        .acquire(LEASE, Hold::new(&holder, now, now + LEASE_FOR))
+        .await?
+    {
         tracing::info!("another housekeeping run holds the lease; nothing to do");
         return Ok(Report {
             relayed: 0,

@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use optout_aws::DynamoLease;
 use optout_aws::testing::{Emulators, Stack};
 use optout_core::model::{CaseKind, CaseState};
-use optout_core::ports::Lease;
 use optout_core::ports::{Clock, Mail, MailError, Mailer};
+use optout_core::ports::{Hold, Lease};
 use optout_core::settings::Settings;
 use optout_core::signing::KeyRing;
 use optout_core::{Desk, SubmissionInput};
@@ -139,7 +139,7 @@ async fn one_run_at_a_time() {
 
     // A run of another invocation holds the lease: this one does nothing.
     assert!(
-        l.acquire(LEASE, "other", now, now + LEASE_FOR)
+        l.acquire(LEASE, Hold::new("other", now, now + LEASE_FOR))
             .await
             .unwrap()
     );
@@ -153,7 +153,7 @@ async fn one_run_at_a_time() {
     assert!(!report.skipped, "{report:?}");
     // A run gives the lease back when it ends.
     assert!(
-        l.acquire(LEASE, "next", now, now + LEASE_FOR)
+        l.acquire(LEASE, Hold::new("next", now, now + LEASE_FOR))
             .await
             .unwrap()
     );
@@ -162,7 +162,7 @@ async fn one_run_at_a_time() {
     // A holder that died: its lease expires and the next run takes over.
     let earlier = now - LEASE_FOR - Duration::seconds(1);
     assert!(
-        l.acquire(LEASE, "dead", earlier, earlier + LEASE_FOR)
+        l.acquire(LEASE, Hold::new("dead", earlier, earlier + LEASE_FOR))
             .await
             .unwrap()
     );

@@ -6,7 +6,7 @@ use chrono::Utc;
 use optout_aws::matcher_snapshots::MATCHER_SNAPSHOT_KEY;
 use optout_aws::testing::{Emulators, Stack};
 use optout_core::model::CaseId;
-use optout_core::ports::ExclusionValue;
+use optout_core::ports::{ExclusionValue, NewEntries};
 use optout_housekeeper_fn::matcher_snapshot::refresh;
 
 async fn etag(stack: &Stack) -> Option<String> {
@@ -32,7 +32,7 @@ async fn the_snapshot_is_written_when_the_head_moved_and_not_otherwise() {
     let approve = |n: u32| {
         let x = x.clone();
         async move {
-            x.add_entries(
+            x.add_entries(NewEntries::new(
                 CaseId::new(Utc::now()),
                 &[
                     ExclusionValue::Sha256(format!("{n:064x}").parse().unwrap()),
@@ -43,7 +43,7 @@ async fn the_snapshot_is_written_when_the_head_moved_and_not_otherwise() {
                     ),
                 ],
                 Utc::now(),
-            )
+            ))
             .await
             .unwrap();
         }

@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use optout_core::model::{AuditEvent, Case, CaseId, CaseState, Personal};
 use optout_core::ports::{
-    BiometricStore, Biometrics, CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase,
+    BiometricStore, Biometrics, CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase, Paging,
     QueueCursor, StoreError, Unique,
 };
 use sha2::{Digest, Sha256};
@@ -512,12 +512,8 @@ impl CaseStore for DynamoCaseStore {
         Ok(events)
     }
 
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        limit: usize,
-        after: Option<&QueueCursor>,
-    ) -> Result<CasePage, StoreError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Paging) -> Result<CasePage, StoreError> {
+        let Paging { limit, after } = page;
         // The review-queue index gives (state, due date, id) of every case; the other conditions
         // are checked on the cases themselves. Fine for a review desk's volumes.
         let states: Vec<CaseState> = if filter.states.is_empty() {

@@ -39,7 +39,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, SecondsFormat, Utc};
 use optout_core::model::CaseId;
-use optout_core::ports::{EntryState, ExclusionEntry, ExclusionStore, ExclusionValue, StoreError};
+use optout_core::ports::{
+    EntryState, ExclusionEntry, ExclusionStore, ExclusionValue, NewEntries, StoreError,
+};
 use sha2::{Digest, Sha256};
 
 use crate::attr::{n, s};
@@ -562,16 +564,12 @@ impl DynamoExclusions {
 
 #[async_trait]
 impl ExclusionStore for DynamoExclusions {
-    async fn add_entries(
-        &self,
-        case_id: CaseId,
-        values: &[ExclusionValue],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ExclusionEntry>, StoreError> {
+    async fn add_entries(&self, new: NewEntries<'_>) -> Result<Vec<ExclusionEntry>, StoreError> {
+        let case_id = new.case_id;
         // (kind, stored text) with the value, each value once, in the order given.
         let mut wanted: Vec<((&'static str, String), &ExclusionValue)> = Vec::new();
         let mut seen = HashSet::new();
-        for v in values {
+        for v in new.values {
             let key = (v.kind(), v.stored_text()?);
             if seen.insert(key.clone()) {
                 wanted.push((key, v));
@@ -579,7 +577,7 @@ impl ExclusionStore for DynamoExclusions {
         }
         let added = self
             .run("add exclusion entries", || {
-                self.add_step(case_id, &wanted, at)
+                self.add_step(case_id, &wanted, new.at)
             })
             .await?;
         if added > 0 {

@@ -6,11 +6,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
-use optout_core::ports::{Lease, StoreError};
+use optout_core::ports::{Hold, Lease, StoreError};
 
 use crate::attr::{n, s};
 use crate::error::conditional;
+use crate::held::{delete_held, put_held};
 
 /// Leases in a table keyed by `pk` and `sk`.
 #[derive(Debug, Clone)]
@@ -36,41 +36,20 @@ const SK: &str = "LEASE";
 
 #[async_trait]
 impl Lease for DynamoLease {
-    async fn acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(pk(name)))
-            .item("sk", s(SK))
-            .item("holder", s(holder))
-            .item("until", n(until.timestamp_millis()))
+    async fn acquire(&self, name: &str, hold: Hold<'_>) -> Result<bool, StoreError> {
+        let r = put_held(&self.client, &self.table, (pk(name), SK), hold)
             // Removed by TTL a day after it ends (the condition, not the TTL, decides).
-            .item("expires_at", n(until.timestamp() + 86_400))
+            .item("expires_at", n(hold.until.timestamp() + 86_400))
             .condition_expression("attribute_not_exists(pk) OR #u <= :now OR holder = :me")
-            .expression_attribute_names("#u", "until")
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":me", s(hold.holder))
             .send()
             .await;
         conditional("PutItem (lease)", r)
     }
 
     async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        let r = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(pk(name)))
-            .key("sk", s(SK))
-            .condition_expression("holder = :me")
-            .expression_attribute_values(":me", s(holder))
+        let key = (pk(name), SK);
+        let r = delete_held(&self.client, &self.table, key, holder, "holder = :me")
             .send()
             .await;
         conditional("DeleteItem (lease)", r).map(|_| ())

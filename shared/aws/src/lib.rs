@@ -20,6 +20,7 @@ pub mod config;
 pub mod dynamo;
 mod error;
 pub mod exclusions;
+mod held;
 pub mod indexer_keys;
 #[cfg(feature = "test-support")]
 pub mod lambda_api;
@@ -96,6 +97,20 @@ impl Clients {
     }
 }
 
+/// The case store on the tables of `cfg`, keeping personal data as long as `desk` says.
+fn case_store(
+    cfg: &AwsConfig,
+    desk: &optout_core::config::DeskConfig,
+    clients: &Clients,
+) -> DynamoCaseStore {
+    DynamoCaseStore::new(
+        clients.dynamodb.clone(),
+        &cfg.cases_table,
+        &cfg.personal_table,
+        desk.settings.retention,
+    )
+}
+
 /// The AWS adapters of every port, ready for a [`optout_core::Desk`] configured with `desk`
 /// (the sender of the mail and the retention period of personal data come from it).
 pub fn ports(
@@ -109,12 +124,7 @@ pub fn ports(
         .map(|r| r.as_ref().to_owned())
         .unwrap_or_else(|| "us-east-1".to_owned());
     Ports {
-        cases: Arc::new(DynamoCaseStore::new(
-            clients.dynamodb.clone(),
-            &cfg.cases_table,
-            &cfg.personal_table,
-            desk.settings.retention,
-        )),
+        cases: Arc::new(case_store(cfg, desk, clients)),
         photos: Arc::new(S3PhotoStore::new(
             clients.s3.clone(),
             &cfg.photo_bucket,

@@ -9,10 +9,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
-use optout_core::ports::{MailClaim, MailLedger, StoreError};
+use optout_core::ports::{Hold, MailClaim, MailLedger, StoreError};
 
 use crate::attr::{n, s};
 use crate::error::{conditional, unavailable};
+use crate::held::{delete_held, put_held};
 
 /// The ledger of sent emails in a table keyed by `pk` and `sk`.
 #[derive(Debug, Clone)]
@@ -56,27 +57,12 @@ const SK: &str = "MAIL";
 
 #[async_trait]
 impl MailLedger for DynamoMailLedger {
-    async fn claim(
-        &self,
-        key: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<MailClaim, StoreError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(pk(key)))
-            .item("sk", s(SK))
-            .item("holder", s(holder))
-            .item("until", n(until.timestamp_millis()))
-            .item("expires_at", n((now + self.keep).timestamp()))
+    async fn claim(&self, key: &str, hold: Hold<'_>) -> Result<MailClaim, StoreError> {
+        let r = put_held(&self.client, &self.table, (pk(key), SK), hold)
+            .item("expires_at", n((hold.now + self.keep).timestamp()))
             .condition_expression(
                 "attribute_not_exists(pk) OR (attribute_not_exists(sent_at) AND #u <= :now)",
             )
-            .expression_attribute_names("#u", "until")
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -123,14 +109,8 @@ impl MailLedger for DynamoMailLedger {
     }
 
     async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        let r = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(pk(key)))
-            .key("sk", s(SK))
-            .condition_expression("holder = :me AND attribute_not_exists(sent_at)")
-            .expression_attribute_values(":me", s(holder))
+        let unsent = "holder = :me AND attribute_not_exists(sent_at)";
+        let r = delete_held(&self.client, &self.table, (pk(key), SK), holder, unsent)
             .send()
             .await;
         conditional("DeleteItem (mail ledger)", r).map(|_| ())

@@ -11,8 +11,10 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{Tag, Tagging};
-use chrono::{DateTime, Utc};
-use optout_core::ports::{PhotoReadError, PhotoStore, StoreError, StoredPhoto, UploadForm};
+use chrono::Utc;
+use optout_core::ports::{
+    PhotoReadError, PhotoStore, StoreError, StoredPhoto, UploadForm, UploadRequest,
+};
 
 use crate::error::unavailable;
 use crate::presign::{self, ANY_IMAGE, PostPolicy, SigningCredentials};
@@ -129,13 +131,13 @@ impl S3PhotoStore {
 
 #[async_trait]
 impl PhotoStore for S3PhotoStore {
-    async fn upload_form(
-        &self,
-        key: &str,
-        max_bytes: u64,
-        expires_at: DateTime<Utc>,
-        redirect: Option<&str>,
-    ) -> Result<UploadForm, StoreError> {
+    async fn upload_form(&self, request: UploadRequest<'_>) -> Result<UploadForm, StoreError> {
+        let UploadRequest {
+            key,
+            max_bytes,
+            expires_at,
+            redirect,
+        } = request;
         let provider = self.credentials.as_ref().ok_or_else(|| {
             StoreError::Unavailable("no AWS credentials to sign upload forms".into())
         })?;

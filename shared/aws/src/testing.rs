@@ -605,6 +605,31 @@ impl Stack {
         crate::ports(&self.sdk, &self.config, &self.desk, &self.clients)
     }
 
+    /// The case store of [`Stack::ports`], as its own type.
+    pub fn case_store(&self) -> crate::DynamoCaseStore {
+        crate::case_store(&self.config, &self.desk, &self.clients)
+    }
+
+    /// The item (`pk`, `sk`) of the cases table, read consistently.
+    pub async fn cases_item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        self.clients
+            .dynamodb
+            .get_item()
+            .table_name(&self.config.cases_table)
+            .key("pk", S(pk.to_owned()))
+            .key("sk", S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem on the cases table")
+            .item
+    }
+
     /// A desk on this stack's ports with a new key ring and the local defaults
     /// (`Settings::local` on `https://optout.example.org`).
     pub fn local_desk(&self) -> optout_core::Desk {

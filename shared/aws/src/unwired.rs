@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::model::CaseId;
-use optout_core::ports::{ExclusionEntry, ExclusionStore, ExclusionValue, StoreError};
+use optout_core::ports::{ExclusionEntry, ExclusionStore, NewEntries, StoreError};
 
 /// An [`ExclusionStore`] without a table: see the module's documentation.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,12 +19,7 @@ fn not_wired() -> StoreError {
 
 #[async_trait]
 impl ExclusionStore for ExclusionsNotWired {
-    async fn add_entries(
-        &self,
-        _: CaseId,
-        _: &[ExclusionValue],
-        _: DateTime<Utc>,
-    ) -> Result<Vec<ExclusionEntry>, StoreError> {
+    async fn add_entries(&self, _: NewEntries<'_>) -> Result<Vec<ExclusionEntry>, StoreError> {
         Err(not_wired())
     }
     async fn case_entries(&self, _: CaseId) -> Result<Vec<ExclusionEntry>, StoreError> {

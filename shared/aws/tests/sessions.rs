@@ -4,10 +4,10 @@
 //! `scripts/setup-emulators` first.
 
 use chrono::{DateTime, Duration, Utc};
+use optout_aws::DynamoReviewerSessions;
 use optout_aws::testing::{Emulators, Stack};
-use optout_aws::{DynamoCaseStore, DynamoReviewerSessions};
 use optout_core::model::ReviewerName;
-use optout_core::ports::{CaseFilter, CaseStore, ReviewerSessions, StoreError};
+use optout_core::ports::{CaseFilter, CaseStore, Paging, ReviewerSessions, StoreError};
 use optout_core::signing::admin::MAX_TTL_DAYS;
 
 async fn stack(tag: &str) -> Stack {
@@ -53,37 +53,17 @@ async fn sign_outs_are_per_reviewer_and_never_move_back() {
     // The item: the cases table's key design, the time in milliseconds, the TTL past the
     // longest session it can refuse.
     let item = s
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&s.config.cases_table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("REVIEWER#alice".into()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("SESSIONS".into()),
-        )
-        .consistent_read(true)
-        .send()
+        .cases_item("REVIEWER#alice", "SESSIONS")
         .await
-        .unwrap()
-        .item
         .expect("the sign-out item");
     assert_eq!(item["revoked_until"].as_n().unwrap(), "1700000000900");
     let ttl: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
     assert_eq!(ttl, 1_700_000_000 + (MAX_TTL_DAYS + 1) * 86_400);
 
     // Not a case: the review queue does not see it.
-    let cases = DynamoCaseStore::new(
-        s.clients.dynamodb.clone(),
-        &s.config.cases_table,
-        &s.config.personal_table,
-        s.desk.settings.retention,
-    );
+    let cases = s.case_store();
     let page = cases
-        .list_cases(&CaseFilter::default(), 50, None)
+        .list_cases(&CaseFilter::default(), Paging::new(50, None))
         .await
         .unwrap();
     assert!(page.cases.is_empty());

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::case::{Command, ExecError};
 use crate::desk::{Desk, DeskError};
 use crate::model::CaseState;
-use crate::ports::CaseFilter;
+use crate::ports::{CaseFilter, Paging};
 
 /// What one round of [`Desk::housekeep`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl Desk {
             let page = self
                 .ports
                 .cases
-                .list_cases(&filter, 100, after.as_ref())
+                .list_cases(&filter, Paging::new(100, after))
                 .await?;
             for case in page.cases {
                 if case.due_at <= now {
@@ -152,7 +152,7 @@ impl Desk {
             let page = self
                 .ports
                 .cases
-                .list_cases(&filter, 100, after.as_ref())
+                .list_cases(&filter, Paging::new(100, after))
                 .await?;
             for case in page.cases {
                 match self

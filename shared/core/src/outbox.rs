@@ -79,7 +79,7 @@ impl Desk {
                 let values = self.exclusion_values(case).await?;
                 self.ports
                     .exclusions
-                    .add_entries(case.id, &values, now)
+                    .add_entries(NewEntries::new(case.id, &values, now))
                     .await
                     .map_err(store)?;
                 // A withdrawal (or a new decision) may have come in meanwhile: it wins.

@@ -72,14 +72,9 @@ pub trait CaseStore: Send + Sync {
     /// `pending` effects are not all done (for the relay).
     async fn undispatched(&self, limit: usize) -> Result<Vec<Case>, StoreError>;
 
-    /// Cases matching `filter`, most urgent first (earliest `due_at`, then id), at most `limit`,
-    /// starting after `after` (keyset paging). `next` is set when more may follow.
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        limit: usize,
-        after: Option<&QueueCursor>,
-    ) -> Result<CasePage, StoreError>;
+    /// Cases matching `filter`, most urgent first (earliest `due_at`, then id), the page `page`
+    /// asks for. `next` is set when more may follow.
+    async fn list_cases(&self, filter: &CaseFilter, page: Paging) -> Result<CasePage, StoreError>;
 }
 
 /// Which cases [`CaseStore::list_cases`] returns. Every set condition must hold.
@@ -126,6 +121,20 @@ impl QueueCursor {
             due_at: DateTime::from_timestamp_nanos(t.parse().ok()?),
             id: CaseId::parse(id)?,
         })
+    }
+}
+
+/// Which page [`CaseStore::list_cases`] returns: at most `limit` cases, starting after `after`
+/// (keyset paging: the `next` of the page before), or from the first when it is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub limit: usize,
+    pub after: Option<QueueCursor>,
+}
+
+impl Paging {
+    pub fn new(limit: usize, after: Option<QueueCursor>) -> Self {
+        Paging { limit, after }
     }
 }
 
@@ -210,17 +219,30 @@ pub struct ExclusionEntry {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Exclusion values of a case to add at `at`: what [`ExclusionStore::add_entries`] writes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NewEntries<'a> {
+    pub case_id: CaseId,
+    pub values: &'a [ExclusionValue],
+    pub at: DateTime<Utc>,
+}
+
+impl<'a> NewEntries<'a> {
+    pub fn new(case_id: CaseId, values: &'a [ExclusionValue], at: DateTime<Utc>) -> Self {
+        NewEntries {
+            case_id,
+            values,
+            at,
+        }
+    }
+}
+
 /// The exclusion table the indexer checks.
 #[async_trait]
 pub trait ExclusionStore: Send + Sync {
     /// Adds active entries of a case. Idempotent: a value the case already has as an active
     /// entry is not added again. Returns the case's active entries afterwards.
-    async fn add_entries(
-        &self,
-        case_id: CaseId,
-        values: &[ExclusionValue],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ExclusionEntry>, StoreError>;
+    async fn add_entries(&self, new: NewEntries<'_>) -> Result<Vec<ExclusionEntry>, StoreError>;
 
     /// Every entry (active or withdrawn) of a case, by id.
     async fn case_entries(&self, case_id: CaseId) -> Result<Vec<ExclusionEntry>, StoreError>;
@@ -352,18 +374,22 @@ pub struct StoredPhoto {
     pub declared_type: Option<String>,
 }
 
+/// What an upload form is asked for: one photo under `key`, at most `max_bytes`, sent before
+/// `expires_at`; `redirect` is where a browser goes after a successful upload (the store appends
+/// `key=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadRequest<'a> {
+    pub key: &'a str,
+    pub max_bytes: u64,
+    pub expires_at: DateTime<Utc>,
+    pub redirect: Option<&'a str>,
+}
+
 /// Private photo storage.
 #[async_trait]
 pub trait PhotoStore: Send + Sync {
-    /// A direct-upload form for the photo `key`. `redirect` is where a browser goes after a
-    /// successful upload (the store appends `key=...`).
-    async fn upload_form(
-        &self,
-        key: &str,
-        max_bytes: u64,
-        expires_at: DateTime<Utc>,
-        redirect: Option<&str>,
-    ) -> Result<UploadForm, StoreError>;
+    /// A direct-upload form as `request` asks.
+    async fn upload_form(&self, request: UploadRequest<'_>) -> Result<UploadForm, StoreError>;
 
     /// Reads a photo, refusing (without reading it all) one larger than `max_bytes`.
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError>;
@@ -442,6 +468,21 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
 }
 
+/// A claim `holder` makes at `now` that lasts until `until` unless it is given back: what
+/// [`MailLedger::claim`] asks for a message and [`Lease::acquire`] for a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold<'a> {
+    pub holder: &'a str,
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl<'a> Hold<'a> {
+    pub fn new(holder: &'a str, now: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        Hold { holder, now, until }
+    }
+}
+
 /// What [`MailLedger::claim`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailClaim {
@@ -460,15 +501,9 @@ pub enum MailClaim {
 /// where a duplicate is possible: mail services take no deduplication id).
 #[async_trait]
 pub trait MailLedger: Send + Sync {
-    /// Claims `key` for `holder` until `until`, unless it was sent or another holder's claim
-    /// has not ended by `now`.
-    async fn claim(
-        &self,
-        key: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<MailClaim, StoreError>;
+    /// Claims `key` for `hold.holder` until `hold.until`, unless it was sent or another holder's
+    /// claim has not ended by `hold.now`.
+    async fn claim(&self, key: &str, hold: Hold<'_>) -> Result<MailClaim, StoreError>;
 
     /// Records that `holder` sent `key`: it is never claimed again.
     async fn mark_sent(&self, key: &str, holder: &str, at: DateTime<Utc>)
@@ -483,15 +518,9 @@ pub trait MailLedger: Send + Sync {
 /// it expires.
 #[async_trait]
 pub trait Lease: Send + Sync {
-    /// Takes lease `name` for `holder` until `until` if it is free, expired or already this
-    /// holder's. Returns whether `holder` has it now.
-    async fn acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    /// Takes lease `name` for `hold.holder` until `hold.until` if it is free, expired by
+    /// `hold.now` or already this holder's. Returns whether the holder has it now.
+    async fn acquire(&self, name: &str, hold: Hold<'_>) -> Result<bool, StoreError>;
 
     /// Gives lease `name` back if `holder` has it (otherwise does nothing).
     async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError>;

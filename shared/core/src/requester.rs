@@ -103,7 +103,12 @@ impl Desk {
         Ok(self
             .ports
             .photos
-            .upload_form(&key, self.settings.photo.max_bytes, expires, redirect)
+            .upload_form(UploadRequest {
+                key: &key,
+                max_bytes: self.settings.photo.max_bytes,
+                expires_at: expires,
+                redirect,
+            })
             .await?)
     }
 

@@ -133,7 +133,7 @@ impl Desk {
         Ok(self
             .ports
             .cases
-            .list_cases(filter, limit.clamp(1, 200), after)
+            .list_cases(filter, Paging::new(limit.clamp(1, 200), after.copied()))
             .await?)
     }
 
@@ -292,7 +292,7 @@ impl Desk {
             states: vec![CaseState::AwaitingReview],
             ..Default::default()
         };
-        let page = self.ports.cases.list_cases(&filter, 2, None).await?;
+        let page = self.ports.cases.list_cases(&filter, Paging::new(2, None)).await?;
         Ok(page.cases.into_iter().map(|c| c.id).find(|c| *c != id))
     }
 

@@ -6,7 +6,7 @@
 use chrono::Duration;
 
 use crate::desk::Desk;
-use crate::ports::{Mail, MailClaim, MailError};
+use crate::ports::{Hold, Mail, MailClaim, MailError};
 use crate::signing::random_token;
 
 /// How long a claim holds: longer than any send takes (the SDK gives up well before), short
@@ -23,7 +23,7 @@ impl Desk {
         let now = self.ports.clock.now();
         let unavailable = |e: crate::ports::StoreError| MailError::Unavailable(e.to_string());
         match ledger
-            .claim(&mail.key, &holder, now, now + CLAIM)
+            .claim(&mail.key, Hold::new(&holder, now, now + CLAIM))
             .await
             .map_err(unavailable)?
         {

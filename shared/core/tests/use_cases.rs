@@ -2294,7 +2294,7 @@ async fn send_once_leaves_a_message_to_the_sender_holding_its_claim() {
     let now = fx.clock.now();
     let claim = fx
         .mail_ledger
-        .claim(&m.key, "another-sender", now, now + CLAIM)
+        .claim(&m.key, Hold::new("another-sender", now, now + CLAIM))
         .await
         .unwrap();
     assert_eq!(claim, MailClaim::Claimed);

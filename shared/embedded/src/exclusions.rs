@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::model::CaseId;
-use optout_core::ports::{EntryState, ExclusionEntry, ExclusionStore, ExclusionValue, StoreError};
+use optout_core::ports::{
+    EntryState, ExclusionEntry, ExclusionStore, ExclusionValue, NewEntries, StoreError,
+};
 use rusqlite::{Connection, Row, params};
 
 use crate::db::{Db, unavailable};
@@ -82,17 +84,13 @@ fn next_position(conn: &Connection) -> Result<i64, StoreError> {
 
 #[async_trait]
 impl ExclusionStore for SqliteExclusions {
-    async fn add_entries(
-        &self,
-        case_id: CaseId,
-        values: &[ExclusionValue],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ExclusionEntry>, StoreError> {
-        let rows = values
+    async fn add_entries(&self, new: NewEntries<'_>) -> Result<Vec<ExclusionEntry>, StoreError> {
+        let rows = new
+            .values
             .iter()
             .map(|v| Ok((v.kind(), v.stored_text()?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let (id, at) = (case_id.to_string(), at.to_rfc3339());
+        let (id, at) = (new.case_id.to_string(), new.at.to_rfc3339());
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;

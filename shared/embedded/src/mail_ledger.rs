@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use optout_core::ports::{MailClaim, MailLedger, StoreError};
+use optout_core::ports::{Hold, MailClaim, MailLedger, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 use crate::db::{Db, unavailable};
@@ -22,15 +22,9 @@ impl SqliteMailLedger {
 
 #[async_trait]
 impl MailLedger for SqliteMailLedger {
-    async fn claim(
-        &self,
-        key: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<MailClaim, StoreError> {
-        let (key, holder) = (key.to_owned(), holder.to_owned());
-        let (now, until) = (now.timestamp_millis(), until.timestamp_millis());
+    async fn claim(&self, key: &str, hold: Hold<'_>) -> Result<MailClaim, StoreError> {
+        let (key, holder) = (key.to_owned(), hold.holder.to_owned());
+        let (now, until) = (hold.now.timestamp_millis(), hold.until.timestamp_millis());
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().map_err(unavailable)?;
@@ -110,22 +104,22 @@ mod tests {
         let l = SqliteMailLedger::new(Db::in_memory().unwrap());
         let until = t(0) + Duration::minutes(2);
         assert_eq!(
-            l.claim("k", "a", t(0), until).await.unwrap(),
+            l.claim("k", Hold::new("a", t(0), until)).await.unwrap(),
             MailClaim::Claimed
         );
         assert_eq!(
-            l.claim("k", "b", t(1), until).await.unwrap(),
+            l.claim("k", Hold::new("b", t(1), until)).await.unwrap(),
             MailClaim::InFlight
         );
         l.mark_sent("k", "a", t(2)).await.unwrap();
         assert_eq!(
-            l.claim("k", "b", t(500), t(600)).await.unwrap(),
+            l.claim("k", Hold::new("b", t(500), t(600))).await.unwrap(),
             MailClaim::Sent
         );
         // A release by anyone after sending changes nothing.
         l.release("k", "a").await.unwrap();
         assert_eq!(
-            l.claim("k", "c", t(700), t(800)).await.unwrap(),
+            l.claim("k", Hold::new("c", t(700), t(800))).await.unwrap(),
             MailClaim::Sent
         );
     }
@@ -134,32 +128,32 @@ mod tests {
     async fn a_released_or_ended_claim_can_be_taken() {
         let l = SqliteMailLedger::new(Db::in_memory().unwrap());
         assert_eq!(
-            l.claim("k", "a", t(0), t(120)).await.unwrap(),
+            l.claim("k", Hold::new("a", t(0), t(120))).await.unwrap(),
             MailClaim::Claimed
         );
         // Only the holder releases.
         l.release("k", "b").await.unwrap();
         assert_eq!(
-            l.claim("k", "b", t(1), t(121)).await.unwrap(),
+            l.claim("k", Hold::new("b", t(1), t(121))).await.unwrap(),
             MailClaim::InFlight
         );
         l.release("k", "a").await.unwrap();
         assert_eq!(
-            l.claim("k", "b", t(2), t(122)).await.unwrap(),
+            l.claim("k", Hold::new("b", t(2), t(122))).await.unwrap(),
             MailClaim::Claimed
         );
         // b dies without a word: after its claim ends, c takes it.
         assert_eq!(
-            l.claim("k", "c", t(121), t(241)).await.unwrap(),
+            l.claim("k", Hold::new("c", t(121), t(241))).await.unwrap(),
             MailClaim::InFlight
         );
         assert_eq!(
-            l.claim("k", "c", t(122), t(242)).await.unwrap(),
+            l.claim("k", Hold::new("c", t(122), t(242))).await.unwrap(),
             MailClaim::Claimed
         );
         // Other keys are independent.
         assert_eq!(
-            l.claim("j", "a", t(122), t(242)).await.unwrap(),
+            l.claim("j", Hold::new("a", t(122), t(242))).await.unwrap(),
             MailClaim::Claimed
         );
     }

@@ -2,10 +2,9 @@
 //! forms of the embedded mode (the same shape as an S3 presigned POST: fields, then the file).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use optout_core::ports::{
     Clock, PhotoReadError, PhotoStore, StoreError, StoredPhoto, UploadForm, UploadRefused,
-    UploadSink, UploadTicket,
+    UploadRequest, UploadSink, UploadTicket,
 };
 use optout_core::requester::valid_upload_key;
 use optout_core::signing::KeyRing;
@@ -77,20 +76,14 @@ impl FilePhotoStore {
 
 #[async_trait]
 impl PhotoStore for FilePhotoStore {
-    async fn upload_form(
-        &self,
-        key: &str,
-        max_bytes: u64,
-        expires_at: DateTime<Utc>,
-        redirect: Option<&str>,
-    ) -> Result<UploadForm, StoreError> {
+    async fn upload_form(&self, request: UploadRequest<'_>) -> Result<UploadForm, StoreError> {
         Ok(upload_policy::form(
             &self.keys,
             &self.upload_url,
-            key,
-            max_bytes,
-            redirect,
-            expires_at,
+            request.key,
+            request.max_bytes,
+            request.redirect,
+            request.expires_at,
         ))
     }
 
@@ -255,6 +248,7 @@ impl UploadSink for FilePhotoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
     use optout_core::ports::SystemClock;
 
     #[tokio::test]
@@ -269,12 +263,12 @@ mod tests {
         )
         .unwrap();
         let form = store
-            .upload_form(
-                "uploads/exists-test-0123456789",
-                1000,
-                Utc::now() + chrono::Duration::hours(1),
-                None,
-            )
+            .upload_form(UploadRequest {
+                key: "uploads/exists-test-0123456789",
+                max_bytes: 1000,
+                expires_at: Utc::now() + chrono::Duration::hours(1),
+                redirect: None,
+            })
             .await
             .unwrap();
         let ticket = store.check(&form.fields).unwrap();

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use optout_core::model::{AuditEvent, Case, CaseId, Personal};
 use optout_core::ports::{
-    CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase, QueueCursor, StoreError, Unique,
+    CaseFilter, CasePage, CaseStore, InsertOutcome, NewCase, Paging, QueueCursor, StoreError,
+    Unique,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -201,12 +202,8 @@ impl CaseStore for SqliteCaseStore {
             .await
     }
 
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        limit: usize,
-        after: Option<&QueueCursor>,
-    ) -> Result<CasePage, StoreError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Paging) -> Result<CasePage, StoreError> {
+        let Paging { limit, after } = page;
         use rusqlite::types::Value;
         let mut sql = String::from("SELECT id FROM cases WHERE 1 = 1");
         let mut args: Vec<Value> = Vec::new();

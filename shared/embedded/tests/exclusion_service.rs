@@ -5,7 +5,7 @@
 use chrono::Utc;
 use optout_core::exclusions::{ChangesError, CheckError, ExclusionService, MatchSettings};
 use optout_core::model::CaseId;
-use optout_core::ports::{ExclusionStore, ExclusionValue};
+use optout_core::ports::{ExclusionStore, ExclusionValue, NewEntries};
 use optout_embedded::{Db, SqliteExclusions};
 use optout_matcher::rng::SplitMix64;
 use optout_matcher::synth::{flip_bits, perturb, random_unit};
@@ -48,6 +48,20 @@ fn values(f: &Face) -> Vec<ExclusionValue> {
     ]
 }
 
+/// Adds the values of each face as the exclusions of a case of its own; returns the cases.
+async fn exclude_each(store: &SqliteExclusions, faces: &[Face]) -> Vec<CaseId> {
+    let mut ids = Vec::new();
+    for f in faces {
+        let id = case();
+        store
+            .add_entries(NewEntries::new(id, &values(f), Utc::now()))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
 fn url(s: &str) -> ExclusionValue {
     ExclusionValue::Url(normalize_url(s).unwrap())
 }
@@ -76,7 +90,10 @@ async fn checks_see_additions_and_withdrawals_at_once() {
     let id = case();
     let mut vals = values(&f);
     vals.push(url("https://example.com/a.jpg"));
-    store.add_entries(id, &vals, Utc::now()).await.unwrap();
+    store
+        .add_entries(NewEntries::new(id, &vals, Utc::now()))
+        .await
+        .unwrap();
     let r = service.check(candidates.clone()).await.unwrap();
     assert_eq!(r.position, store.head().await.unwrap());
     assert_eq!(r.position, 4);
@@ -99,12 +116,7 @@ async fn a_service_started_on_a_full_table_loads_the_active_set() {
     let store = Arc::new(SqliteExclusions::new(Db::in_memory().unwrap()));
     let mut rng = SplitMix64::new(11);
     let faces: Vec<Face> = (0..50).map(|_| face(&mut rng)).collect();
-    let mut ids = Vec::new();
-    for f in &faces {
-        let id = case();
-        store.add_entries(id, &values(f), Utc::now()).await.unwrap();
-        ids.push(id);
-    }
+    let ids = exclude_each(&store, &faces).await;
     for id in ids.iter().step_by(2) {
         store.withdraw_case(*id, Utc::now()).await.unwrap();
     }
@@ -124,7 +136,11 @@ async fn a_stored_value_that_does_not_parse_is_corrupt() {
     let db = Db::in_memory().unwrap();
     let store = Arc::new(SqliteExclusions::new(db.clone()));
     store
-        .add_entries(case(), &[url("https://example.com/a.jpg")], Utc::now())
+        .add_entries(NewEntries::new(
+            case(),
+            &[url("https://example.com/a.jpg")],
+            Utc::now(),
+        ))
         .await
         .unwrap();
     let service = ExclusionService::new(store.clone(), MatchSettings::default());
@@ -172,11 +188,11 @@ async fn a_stored_value_that_does_not_parse_is_corrupt() {
 async fn url_variants_match_and_other_paths_do_not() {
     let (store, service) = setup();
     store
-        .add_entries(
+        .add_entries(NewEntries::new(
             case(),
             &[url("https://example.com/photos/me.jpg?id=3")],
             Utc::now(),
-        )
+        ))
         .await
         .unwrap();
     let same = [
@@ -251,11 +267,11 @@ async fn the_feed_pages_by_position_and_refuses_positions_beyond_its_head() {
     let mut rng = SplitMix64::new(3);
     let (a, b) = (case(), case());
     store
-        .add_entries(a, &values(&face(&mut rng)), Utc::now())
+        .add_entries(NewEntries::new(a, &values(&face(&mut rng)), Utc::now()))
         .await
         .unwrap();
     store
-        .add_entries(b, &values(&face(&mut rng)), Utc::now())
+        .add_entries(NewEntries::new(b, &values(&face(&mut rng)), Utc::now()))
         .await
         .unwrap();
     store.withdraw_case(a, Utc::now()).await.unwrap();
@@ -304,12 +320,7 @@ async fn a_snapshot_replayed_with_the_feed_answers_like_the_service() {
     let (store, service) = setup();
     let mut rng = SplitMix64::new(5);
     let faces: Vec<Face> = (0..20).map(|_| face(&mut rng)).collect();
-    let mut ids = Vec::new();
-    for f in &faces[..10] {
-        let id = case();
-        store.add_entries(id, &values(f), Utc::now()).await.unwrap();
-        ids.push(id);
-    }
+    let ids = exclude_each(&store, &faces[..10]).await;
     store.withdraw_case(ids[0], Utc::now()).await.unwrap();
     let snap = service.snapshot().await.unwrap();
     assert_eq!(snap.position, store.head().await.unwrap());
@@ -318,12 +329,7 @@ async fn a_snapshot_replayed_with_the_feed_answers_like_the_service() {
 
     // Changes after the snapshot.
     store.withdraw_case(ids[1], Utc::now()).await.unwrap();
-    for f in &faces[10..] {
-        store
-            .add_entries(case(), &values(f), Utc::now())
-            .await
-            .unwrap();
-    }
+    exclude_each(&store, &faces[10..]).await;
 
     let settings = MatchSettings::default();
     let mut local = ExclusionIndex::new(ExclusionConfig {
@@ -390,12 +396,7 @@ async fn concurrent_checks_never_see_an_entry_withdrawn_before_they_began() {
     let service = Arc::new(service);
     let mut rng = SplitMix64::new(9);
     let faces: Vec<Face> = (0..8).map(|_| face(&mut rng)).collect();
-    let mut ids = Vec::new();
-    for f in &faces {
-        let id = case();
-        store.add_entries(id, &values(f), Utc::now()).await.unwrap();
-        ids.push(id);
-    }
+    let ids = exclude_each(&store, &faces).await;
     let candidates: Vec<Candidate> = faces.iter().map(|f| Candidate::from(f.sha)).collect();
     for (i, id) in ids.iter().enumerate() {
         let mut tasks = Vec::new();

@@ -114,9 +114,20 @@ fn numel(dims: &[i64]) -> Result<usize> {
     })
 }
 
+/// `v`, the values of tensor `t`, if there are as many as its dimensions say.
+fn of_its_size<T>(t: &TensorProto, v: Vec<T>) -> Result<Vec<T>> {
+    let n = numel(&t.dims)?;
+    ensure!(
+        v.len() == n,
+        "tensor {} holds {} values, dims say {n}",
+        t.name,
+        v.len()
+    );
+    Ok(v)
+}
+
 /// Integer values of an int tensor (int8/uint8/int16/uint16/int32), widened to i32.
 pub(crate) fn int_values(t: &TensorProto) -> Result<Vec<i32>> {
-    let n = numel(&t.dims)?;
     let v: Vec<i32> = if t.raw_data.is_empty() {
         t.int32_data.clone()
     } else {
@@ -139,13 +150,7 @@ pub(crate) fn int_values(t: &TensorProto) -> Result<Vec<i32>> {
             other => bail!("quantized data type {other} not supported"),
         }
     };
-    ensure!(
-        v.len() == n,
-        "tensor {} holds {} values, dims say {n}",
-        t.name,
-        v.len()
-    );
-    Ok(v)
+    of_its_size(t, v)
 }
 
 pub(crate) fn float_values(t: &TensorProto) -> Result<Vec<f32>> {
@@ -154,7 +159,6 @@ pub(crate) fn float_values(t: &TensorProto) -> Result<Vec<f32>> {
         "scale of type {} is not float32",
         t.data_type
     );
-    let n = numel(&t.dims)?;
     let v: Vec<f32> = if t.raw_data.is_empty() {
         t.float_data.clone()
     } else {
@@ -163,13 +167,7 @@ pub(crate) fn float_values(t: &TensorProto) -> Result<Vec<f32>> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     };
-    ensure!(
-        v.len() == n,
-        "tensor {} holds {} values, dims say {n}",
-        t.name,
-        v.len()
-    );
-    Ok(v)
+    of_its_size(t, v)
 }
 
 fn int64_values(t: &TensorProto) -> Result<Vec<i64>> {

@@ -237,6 +237,22 @@ mod tests {
         }
     }
 
+    /// The outputs of one level of stride 32 (2x2 anchors for a side of 64).
+    fn one_level<'a>(
+        cls: &'a [f32],
+        obj: &'a [f32],
+        bbox: &'a [f32],
+        kps: &'a [f32],
+    ) -> [Level<'a>; 1] {
+        [Level {
+            stride: 32,
+            cls,
+            obj,
+            bbox,
+            kps,
+        }]
+    }
+
     #[test]
     fn decodes_one_anchor() {
         // side 64, stride 32: 2x2 anchors; anchor 3 = row 1, col 1
@@ -252,13 +268,7 @@ mod tests {
             kps[30 + 2 * j] = 0.1 * j as f32;
             kps[30 + 2 * j + 1] = -0.1 * j as f32;
         }
-        let levels = [Level {
-            stride: 32,
-            cls: &cls,
-            obj: &obj,
-            bbox: &bbox,
-            kps: &kps,
-        }];
+        let levels = one_level(&cls, &obj, &bbox, &kps);
         let d = decode(&levels, side, 0.5, 0.6);
         assert_eq!(d.len(), 1);
         let d = d[0];
@@ -283,22 +293,10 @@ mod tests {
         let obj = vec![0.5, 1.0, f32::NAN, 0.3];
         let bbox = vec![0.0; 16];
         let kps = vec![0.0; 40];
-        let levels = [Level {
-            stride: 32,
-            cls: &cls,
-            obj: &obj,
-            bbox: &bbox,
-            kps: &kps,
-        }];
+        let levels = one_level(&cls, &obj, &bbox, &kps);
         // sqrt(.25)=.5, NaN, NaN, sqrt(1*.3)=.548: all below .6
         assert!(decode(&levels, 64, 1.0, 0.6).is_empty());
-        let short = [Level {
-            stride: 32,
-            cls: &cls[..2],
-            obj: &obj,
-            bbox: &bbox,
-            kps: &kps,
-        }];
+        let short = one_level(&cls[..2], &obj, &bbox, &kps);
         assert!(decode(&short, 64, 1.0, 0.0).is_empty());
         assert!(decode(&levels, 64, 0.0, 0.0).is_empty());
     }

@@ -41,6 +41,26 @@ pub async fn operator() -> Operator {
     }
 }
 
+/// SSM parameter `name` as stored: its (decrypted) value, version and type.
+pub async fn stored_parameter(op: &Operator, name: &str) -> (String, i64, String) {
+    let out = op
+        .ssm
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .expect("GetParameter");
+    let p = out.parameter().expect("the parameter");
+    (
+        p.value().unwrap_or_default().to_owned(),
+        p.version(),
+        p.r#type()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+    )
+}
+
 /// Creates the stack `name` with the outputs given (and one SSM String parameter, as a stack
 /// needs a resource), as `sam deploy` of the template would leave them for the operator.
 pub async fn create_stack(

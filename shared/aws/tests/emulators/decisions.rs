@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use optout_core::EmbedJobs;
 use optout_core::Lang;
-use optout_core::model::{CaseId, CaseKind, CaseState, EmbedJob, RejectReason, ReviewerName};
+use optout_core::model::{Case, CaseId, CaseKind, CaseState, EmbedJob, RejectReason, ReviewerName};
 use optout_core::ports::{AnalyzerError, Clock, JobHandler, PhotoAnalyzer, PhotoFindings};
 use optout_core::signing::KeyRing;
 use optout_core::{DecisionInput, ReviewError};
@@ -59,6 +59,16 @@ async fn mails_to(to: &str) -> Vec<String> {
         .collect()
 }
 
+/// Case `id` as the desk's store has it.
+async fn stored_case(desk: &Desk, id: CaseId) -> Case {
+    desk.ports
+        .cases
+        .get_case(id)
+        .await
+        .expect("store")
+        .expect("case")
+}
+
 /// A DSA notice of `email`, submitted and through its (embedding) job: awaiting review.
 async fn case_awaiting_review(desk: &Desk, email: &str) -> (CaseId, u64) {
     let submitted = desk
@@ -89,13 +99,7 @@ async fn case_awaiting_review(desk: &Desk, email: &str) -> (CaseId, u64) {
     })
     .await
     .expect("the notice's job");
-    let case = desk
-        .ports
-        .cases
-        .get_case(id)
-        .await
-        .expect("store")
-        .expect("case");
+    let case = stored_case(desk, id).await;
     assert_eq!(case.state, CaseState::AwaitingReview);
     (id, case.version)
 }
@@ -154,13 +158,7 @@ async fn of_two_reviewers_deciding_at_once_exactly_one_wins_and_one_email_goes_o
             "round {round}: the loser is told the case was decided: {lost:?}"
         );
 
-        let stored = desk
-            .ports
-            .cases
-            .get_case(id)
-            .await
-            .expect("store")
-            .expect("case");
+        let stored = stored_case(&desk, id).await;
         assert_eq!(stored.state, won.state, "round {round}");
         assert_eq!(
             stored.decision.as_ref().map(|d| d.reviewer.clone()),

@@ -8,15 +8,6 @@ use optout_core::verdict::Verdict;
 
 use crate::fixtures::*;
 
-fn store(s: &optout_aws::testing::Stack) -> DynamoCaseStore {
-    DynamoCaseStore::new(
-        s.clients.dynamodb.clone(),
-        &s.config.cases_table,
-        &s.config.personal_table,
-        s.desk.settings.retention,
-    )
-}
-
 /// Inserts `case` with its `submitted` event under `key`.
 async fn insert(db: &DynamoCaseStore, case: &Case, key: Option<&str>) -> InsertOutcome {
     db.insert_case(NewCase {
@@ -50,7 +41,7 @@ async fn personal_item(
 #[tokio::test(flavor = "multi_thread")]
 async fn insert_and_get_round_trip() {
     let s = stack("roundtrip").await;
-    let db = store(&s);
+    let db = s.case_store();
     let c = case();
     let a = audit(&c, "submitted");
     let out = db
@@ -69,22 +60,10 @@ async fn insert_and_get_round_trip() {
 
     // Personal data sits in its own table, with the retention TTL; the case item has none of it.
     let item = s
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&s.config.cases_table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("CASE#{}", c.id)),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("CASE".into()),
-        )
-        .send()
+        .cases_item(&format!("CASE#{}", c.id), "CASE")
         .await
         .unwrap();
-    let doc = item.item().unwrap()["doc"].as_s().unwrap();
+    let doc = item["doc"].as_s().unwrap();
     assert!(
         !doc.contains("somchai") && !doc.contains("Somchai"),
         "personal data in the case item"
@@ -101,7 +80,7 @@ async fn insert_and_get_round_trip() {
 #[tokio::test(flavor = "multi_thread")]
 async fn duplicate_idempotency_key_and_photo() {
     let s = stack("dup").await;
-    let db = store(&s);
+    let db = s.case_store();
     let first = case();
     let a = audit(&first, "submitted");
     db.insert_case(NewCase {
@@ -141,7 +120,7 @@ async fn duplicate_idempotency_key_and_photo() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_updates_from_one_version_exactly_one_wins() {
     let s = stack("conflict").await;
-    let db = Arc::new(store(&s));
+    let db = Arc::new(s.case_store());
     let c = case();
     insert(&db, &c, None).await;
     for round in 0..3u64 {
@@ -182,7 +161,7 @@ async fn concurrent_updates_from_one_version_exactly_one_wins() {
 #[tokio::test(flavor = "multi_thread")]
 async fn undispatched_and_review_queue() {
     let s = stack("undispatched").await;
-    let db = store(&s);
+    let db = s.case_store();
     let now = Utc::now();
     let a = case_at(now);
     let mut b = case_at(now + Duration::milliseconds(5));
@@ -240,7 +219,7 @@ async fn undispatched_and_review_queue() {
 #[tokio::test(flavor = "multi_thread")]
 async fn erasing_personal_data_deletes_its_item() {
     let s = stack("erase").await;
-    let db = store(&s);
+    let db = s.case_store();
     let c = case();
     insert(&db, &c, None).await;
     let mut e = c.clone();
@@ -256,7 +235,7 @@ async fn erasing_personal_data_deletes_its_item() {
 #[tokio::test(flavor = "multi_thread")]
 async fn list_cases_pages_in_queue_order_with_filters() {
     let s = stack("list").await;
-    let db = store(&s);
+    let db = s.case_store();
     let now = Utc::now();
     let mut ids = Vec::new();
     for i in 0..5i64 {
@@ -272,17 +251,17 @@ async fn list_cases_pages_in_queue_order_with_filters() {
         states: vec![CaseState::Received],
         ..Default::default()
     };
-    let p1 = db.list_cases(&all, 2, None).await.unwrap();
+    let p1 = db.list_cases(&all, Paging::new(2, None)).await.unwrap();
     assert_eq!(
         p1.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![ids[4], ids[3]]
     );
-    let p2 = db.list_cases(&all, 2, p1.next.as_ref()).await.unwrap();
+    let p2 = db.list_cases(&all, Paging::new(2, p1.next)).await.unwrap();
     assert_eq!(
         p2.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![ids[2], ids[1]]
     );
-    let p3 = db.list_cases(&all, 2, p2.next.as_ref()).await.unwrap();
+    let p3 = db.list_cases(&all, Paging::new(2, p2.next)).await.unwrap();
     assert_eq!(
         p3.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![ids[0]]
@@ -292,5 +271,12 @@ async fn list_cases_pages_in_queue_order_with_filters() {
         kind: Some(CaseKind::DsaNotice),
         ..Default::default()
     };
-    assert_eq!(db.list_cases(&dsa, 10, None).await.unwrap().cases.len(), 1);
+    assert_eq!(
+        db.list_cases(&dsa, Paging::new(10, None))
+            .await
+            .unwrap()
+            .cases
+            .len(),
+        1
+    );
 }

@@ -92,7 +92,10 @@ async fn add_is_idempotent_per_case_and_value() {
 
     let (a, b) = (new_case(), new_case());
     let at: DateTime<Utc> = "2025-03-01T10:00:00.123456789Z".parse().unwrap();
-    let added = x.add_entries(a, &values(1), at).await.unwrap();
+    let added = x
+        .add_entries(NewEntries::new(a, &values(1), at))
+        .await
+        .unwrap();
     assert_eq!(added.len(), 4);
     for (i, e) in added.iter().enumerate() {
         let pos = i as u64 + 1;
@@ -117,15 +120,24 @@ async fn add_is_idempotent_per_case_and_value() {
     again.push(sha(99));
     again.push(sha(99));
     let later = at + chrono::Duration::minutes(5);
-    let active = x.add_entries(a, &again, later).await.unwrap();
+    let active = x
+        .add_entries(NewEntries::new(a, &again, later))
+        .await
+        .unwrap();
     assert_eq!(active.len(), 5);
     assert_eq!(&active[..4], &added[..]);
     assert_eq!((active[4].id, active[4].value.clone()), (5, sha(99)));
     assert_eq!(x.head().await.unwrap(), 5);
-    assert_eq!(x.add_entries(a, &[], later).await.unwrap(), active);
+    assert_eq!(
+        x.add_entries(NewEntries::new(a, &[], later)).await.unwrap(),
+        active
+    );
 
     // The same value in another case is another entry.
-    let other = x.add_entries(b, &[sha(1)], later).await.unwrap();
+    let other = x
+        .add_entries(NewEntries::new(b, &[sha(1)], later))
+        .await
+        .unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!((other[0].id, other[0].case_id), (6, b));
     assert_eq!(x.case_entries(a).await.unwrap(), active);
@@ -145,7 +157,9 @@ async fn changes_come_in_position_order_and_page() {
     let x = store(&s);
     let now = Utc::now();
     for n in 0..5 {
-        x.add_entries(new_case(), &values(n), now).await.unwrap();
+        x.add_entries(NewEntries::new(new_case(), &values(n), now))
+            .await
+            .unwrap();
     }
     assert_eq!(x.head().await.unwrap(), 20);
     let all = x.changes(0, 100).await.unwrap();
@@ -169,8 +183,13 @@ async fn withdrawal_moves_entries_to_new_positions() {
     let x = store(&s);
     let (a, b) = (new_case(), new_case());
     let t0 = Utc::now();
-    x.add_entries(a, &values(1)[..3], t0).await.unwrap();
-    let kept = x.add_entries(b, &values(2)[..2], t0).await.unwrap();
+    x.add_entries(NewEntries::new(a, &values(1)[..3], t0))
+        .await
+        .unwrap();
+    let kept = x
+        .add_entries(NewEntries::new(b, &values(2)[..2], t0))
+        .await
+        .unwrap();
     assert_eq!(x.head().await.unwrap(), 5);
 
     // A snapshot labelled with the head before the withdrawal, then the changes after it.
@@ -218,7 +237,10 @@ async fn withdrawal_moves_entries_to_new_positions() {
     // Withdrawing again does nothing; adding a withdrawn value again makes a new entry.
     assert_eq!(x.withdraw_case(a, t1).await.unwrap(), 0);
     assert_eq!(x.head().await.unwrap(), 8);
-    let readded = x.add_entries(a, &values(1)[..1], t1).await.unwrap();
+    let readded = x
+        .add_entries(NewEntries::new(a, &values(1)[..1], t1))
+        .await
+        .unwrap();
     assert_eq!(readded.len(), 1);
     assert_eq!((readded[0].id, readded[0].position), (9, 9));
     assert_eq!(x.case_entries(a).await.unwrap().len(), 4);
@@ -256,7 +278,10 @@ async fn the_feed_stops_before_a_position_that_is_not_visible_yet() {
     let x = store(&s);
     let case = new_case();
     let now = Utc::now();
-    let first = x.add_entries(case, &[sha(1), sha(2)], now).await.unwrap();
+    let first = x
+        .add_entries(NewEntries::new(case, &[sha(1), sha(2)], now))
+        .await
+        .unwrap();
     // What a reader could see while a transaction writing positions 3 and 4 is being applied:
     // position 4 is there, position 3 not yet.
     let entry = |position: u64| ExclusionEntry {
@@ -290,7 +315,10 @@ async fn large_cases_are_written_in_chunks_across_feed_partitions() {
     let now = Utc::now();
     // More than one transaction's worth, and more positions than one feed partition (1024).
     let many: Vec<ExclusionValue> = (0..1100).map(sha).collect();
-    let added = x.add_entries(case, &many, now).await.unwrap();
+    let added = x
+        .add_entries(NewEntries::new(case, &many, now))
+        .await
+        .unwrap();
     assert_eq!(added.len(), 1100);
     assert_eq!(
         added.iter().map(|e| e.id).collect::<Vec<_>>(),
@@ -305,9 +333,13 @@ async fn large_cases_are_written_in_chunks_across_feed_partitions() {
     assert_eq!(x.active().await.unwrap().len(), 1100);
 
     let other = new_case();
-    x.add_entries(other, &(2000..2070).map(sha).collect::<Vec<_>>(), now)
-        .await
-        .unwrap();
+    x.add_entries(NewEntries::new(
+        other,
+        &(2000..2070).map(sha).collect::<Vec<_>>(),
+        now,
+    ))
+    .await
+    .unwrap();
     assert_eq!(x.withdraw_case(other, now).await.unwrap(), 70);
     assert_eq!(x.head().await.unwrap(), 1240);
     let tail = x.changes(1100, 1000).await.unwrap();
@@ -363,7 +395,10 @@ async fn concurrent_writers_never_show_a_reader_a_gap() {
             let x = x.clone();
             tokio::spawn(async move {
                 let vals = values(i as u32);
-                let added = x.add_entries(case, &vals, Utc::now()).await.unwrap();
+                let added = x
+                    .add_entries(NewEntries::new(case, &vals, Utc::now()))
+                    .await
+                    .unwrap();
                 assert_eq!(added.len(), vals.len());
                 // Every fourth case is withdrawn again, racing with the other additions.
                 if i % 4 == 0 {

@@ -67,7 +67,10 @@ async fn stopped_emulators_give_unavailable_quickly() {
     assert!(matches!(
         ports
             .mail_ledger
-            .claim(&mail.key, "a", now, now + chrono::Duration::minutes(2))
+            .claim(
+                &mail.key,
+                Hold::new("a", now, now + chrono::Duration::minutes(2))
+            )
             .await,
         Err(StoreError::Unavailable(_))
     ));
@@ -77,11 +80,11 @@ async fn stopped_emulators_give_unavailable_quickly() {
     ));
     let r = ports
         .exclusions
-        .add_entries(
+        .add_entries(NewEntries::new(
             c.id,
             &[ExclusionValue::Sha256("ab".repeat(32).parse().unwrap())],
             Utc::now(),
-        )
+        ))
         .await;
     assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
     assert!(matches!(

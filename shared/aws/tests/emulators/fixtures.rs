@@ -1,7 +1,9 @@
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use optout_aws::testing::{Emulators, Stack};
 use optout_core::Lang;
+use optout_core::case::NewRequest;
 use optout_core::model::*;
+use optout_core::settings::Settings;
 use optout_core::signing::random_token;
 
 pub async fn stack(tag: &str) -> Stack {
@@ -25,17 +27,14 @@ pub fn personal() -> Personal {
     }
 }
 
+/// A face opt-out received at `now` (due 30 days later) with nothing scheduled on its outbox:
+/// the tests set the flags and effects they are about.
 pub fn case_at(now: DateTime<Utc>) -> Case {
-    Case {
+    let request = NewRequest {
         id: CaseId::new(now),
         kind: CaseKind::FaceOptOut,
-        state: CaseState::Received,
         lang: Lang::En,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        due_at: now + Duration::days(30),
-        personal: Some(personal()),
+        personal: personal(),
         photo: Some(PhotoRef {
             key: upload_key(),
             content_type: "image/png".into(),
@@ -49,14 +48,11 @@ pub fn case_at(now: DateTime<Utc>) -> Case {
         consent: true,
         good_faith: false,
         exclude_faces: false,
-        link_checks: Vec::new(),
-        job_dispatched: false,
-        receipt_sent: false,
-        quality_issue: None,
-        decision: None,
-        complaint: None,
-        pending: Vec::new(),
-    }
+    };
+    let policy = Settings::local("https://optout.example.org").policy();
+    let mut case = Case::receive(request, now, &policy).case;
+    case.pending.clear();
+    case
 }
 
 pub fn case() -> Case {

@@ -30,13 +30,8 @@ struct Counted {
 
 #[async_trait]
 impl ExclusionStore for Counted {
-    async fn add_entries(
-        &self,
-        case_id: CaseId,
-        values: &[ExclusionValue],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ExclusionEntry>, StoreError> {
-        self.inner.add_entries(case_id, values, at).await
+    async fn add_entries(&self, new: NewEntries<'_>) -> Result<Vec<ExclusionEntry>, StoreError> {
+        self.inner.add_entries(new).await
     }
     async fn case_entries(&self, case_id: CaseId) -> Result<Vec<ExclusionEntry>, StoreError> {
         self.inner.case_entries(case_id).await
@@ -117,7 +112,9 @@ fn probes(n: u32) -> Vec<Candidate> {
 
 async fn add(x: &dyn ExclusionStore, n: u32) -> CaseId {
     let case = CaseId::new(Utc::now());
-    x.add_entries(case, &values(n), Utc::now()).await.unwrap();
+    x.add_entries(NewEntries::new(case, &values(n), Utc::now()))
+        .await
+        .unwrap();
     case
 }
 

@@ -13,7 +13,9 @@ use chrono::Utc;
 use optout_aws::SsmIndexerKeys;
 use optout_aws::operator::parameter::{self, Created};
 use optout_aws::operator::stack::{self, StackOutputs};
-use optout_aws::operator::testing::{REGION, create_stack, moto, operator, sdk_config};
+use optout_aws::operator::testing::{
+    REGION, create_stack, moto, operator, sdk_config, stored_parameter,
+};
 use optout_aws::operator::{Operator, OperatorError, indexer_keys, key_ring};
 use optout_aws::testing::unique_prefix;
 use optout_aws::{Secret, operator::indexer_keys::Revocation};
@@ -25,23 +27,6 @@ use optout_core::signing::admin;
 fn names(tag: &str) -> (String, String) {
     let p = unique_prefix(tag);
     (format!("/{p}/signing-keys"), format!("/{p}/indexer-keys"))
-}
-
-async fn raw(op: &Operator, name: &str) -> (String, i64, String) {
-    let out = op
-        .ssm
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
-        .await
-        .unwrap();
-    let p = out.parameter().unwrap();
-    (
-        p.value().unwrap().to_owned(),
-        p.version(),
-        p.r#type().unwrap().as_str().to_owned(),
-    )
 }
 
 #[tokio::test]
@@ -58,7 +43,7 @@ async fn operator_init_creates_both_parameters_once() {
     };
     assert_eq!(version, 1);
     assert_eq!(key_id, format!("k{}", now.format("%Y%m%d")));
-    let (spec, _, kind) = raw(&op, &signing).await;
+    let (spec, _, kind) = stored_parameter(&op, &signing).await;
     assert_eq!(kind, "SecureString");
     let ring = optout_core::signing::KeyRing::parse(&spec).unwrap();
     assert_eq!(ring.key_ids(), [key_id.as_str()]);
@@ -73,7 +58,10 @@ async fn operator_init_creates_both_parameters_once() {
             key_ids: vec![key_id.clone()]
         }
     );
-    assert_eq!(raw(&op, &signing).await, (spec, 1, "SecureString".into()));
+    assert_eq!(
+        stored_parameter(&op, &signing).await,
+        (spec, 1, "SecureString".into())
+    );
 
     assert_eq!(
         indexer_keys::ensure_list(&op.ssm, &indexer, None)
@@ -82,7 +70,7 @@ async fn operator_init_creates_both_parameters_once() {
         indexer_keys::Outcome::Created { version: 1 }
     );
     assert_eq!(
-        raw(&op, &indexer).await,
+        stored_parameter(&op, &indexer).await,
         ("[]".into(), 1, "SecureString".into())
     );
     assert_eq!(
@@ -91,7 +79,11 @@ async fn operator_init_creates_both_parameters_once() {
             .unwrap(),
         indexer_keys::Outcome::Kept { keys: 0 }
     );
-    assert_eq!(raw(&op, &indexer).await.1, 1, "not written again");
+    assert_eq!(
+        stored_parameter(&op, &indexer).await.1,
+        1,
+        "not written again"
+    );
 }
 
 #[tokio::test]
@@ -226,7 +218,7 @@ async fn operator_indexer_keys_round_trip_through_the_functions_reader() {
     let list = indexer_keys::read(&op.ssm, &indexer).await.unwrap();
     assert_eq!(list.keys, vec![a.clone(), b.clone()], "stored in order");
     assert_eq!(list.version(), 3);
-    let (stored, _, kind) = raw(&op, &indexer).await;
+    let (stored, _, kind) = stored_parameter(&op, &indexer).await;
     assert_eq!(kind, "SecureString");
     for plain in [&a_plain, &b_plain] {
         let secret = plain.rsplit('_').next().unwrap();
@@ -259,7 +251,7 @@ async fn operator_indexer_keys_round_trip_through_the_functions_reader() {
         Revocation::NotFound
     );
     assert_eq!(
-        raw(&op, &indexer).await.1,
+        stored_parameter(&op, &indexer).await.1,
         4,
         "one write for one revocation"
     );
@@ -434,7 +426,7 @@ async fn operator_refuses_bad_contents_without_quoting_them() {
     let (k, _) = generate("crawler", 60, Utc::now()).unwrap();
     let e = indexer_keys::add(&op.ssm, &plain, k).await.unwrap_err();
     assert!(matches!(e, OperatorError::NotSecure { .. }), "{e:?}");
-    assert_eq!(raw(&op, &plain).await.1, 1, "not written");
+    assert_eq!(stored_parameter(&op, &plain).await.1, 1, "not written");
 }
 
 /// A local endpoint answering every call with AWS's error document for `code` (JSON for SSM,

@@ -223,12 +223,8 @@ impl CaseStore for FakeCaseStore {
             .collect())
     }
 
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        limit: usize,
-        after: Option<&QueueCursor>,
-    ) -> Result<CasePage, StoreError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Paging) -> Result<CasePage, StoreError> {
+        let Paging { limit, after } = page;
         self.failures.store("list_cases")?;
         let t = lock(&self.table);
         let mut found: Vec<&Case> = t
@@ -345,21 +341,15 @@ impl FakePhotoStore {
 
 #[async_trait]
 impl PhotoStore for FakePhotoStore {
-    async fn upload_form(
-        &self,
-        key: &str,
-        max_bytes: u64,
-        expires_at: DateTime<Utc>,
-        redirect: Option<&str>,
-    ) -> Result<UploadForm, StoreError> {
+    async fn upload_form(&self, request: UploadRequest<'_>) -> Result<UploadForm, StoreError> {
         self.failures.store("upload_form")?;
         Ok(upload_policy::form(
             &self.keys,
             &self.upload_url,
-            key,
-            max_bytes,
-            redirect,
-            expires_at,
+            request.key,
+            request.max_bytes,
+            request.redirect,
+            request.expires_at,
         ))
     }
 
@@ -609,25 +599,19 @@ impl FakeMailLedger {
 
 #[async_trait]
 impl MailLedger for FakeMailLedger {
-    async fn claim(
-        &self,
-        key: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<MailClaim, StoreError> {
+    async fn claim(&self, key: &str, hold: Hold<'_>) -> Result<MailClaim, StoreError> {
         self.failures.store("claim")?;
         let mut entries = lock(&self.entries);
         match entries.get(key) {
             Some(e) if e.sent_at.is_some() => return Ok(MailClaim::Sent),
-            Some(e) if e.until > now => return Ok(MailClaim::InFlight),
+            Some(e) if e.until > hold.now => return Ok(MailClaim::InFlight),
             _ => {}
         }
         entries.insert(
             key.to_owned(),
             LedgerEntry {
-                holder: holder.to_owned(),
-                until,
+                holder: hold.holder.to_owned(),
+                until: hold.until,
                 sent_at: None,
             },
         );
@@ -790,15 +774,11 @@ impl FakeExclusionStore {
 
 #[async_trait]
 impl ExclusionStore for FakeExclusionStore {
-    async fn add_entries(
-        &self,
-        case_id: CaseId,
-        values: &[ExclusionValue],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ExclusionEntry>, StoreError> {
+    async fn add_entries(&self, new: NewEntries<'_>) -> Result<Vec<ExclusionEntry>, StoreError> {
         self.failures.store("add_entries")?;
+        let NewEntries { case_id, at, .. } = new;
         let mut t = lock(&self.table);
-        for v in values {
+        for v in new.values {
             let exists = t
                 .entries
                 .values()
@@ -1098,21 +1078,15 @@ impl FakeLease {
 
 #[async_trait]
 impl Lease for FakeLease {
-    async fn acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn acquire(&self, name: &str, hold: Hold<'_>) -> Result<bool, StoreError> {
         self.failures.store("acquire")?;
         let mut held = lock(&self.held);
         let free = match held.get(name) {
             None => true,
-            Some((h, ends)) => *ends <= now || h == holder,
+            Some((h, ends)) => *ends <= hold.now || h == hold.holder,
         };
         if free {
-            held.insert(name.to_owned(), (holder.to_owned(), until));
+            held.insert(name.to_owned(), (hold.holder.to_owned(), hold.until));
         }
         Ok(free)
     }
@@ -1265,7 +1239,7 @@ mod tests {
         let mut after = None;
         for _ in 0..10 {
             let page = store
-                .list_cases(&CaseFilter::default(), 2, after.as_ref())
+                .list_cases(&CaseFilter::default(), Paging::new(2, after))
                 .await
                 .expect("list");
             seen.extend(page.cases.iter().map(|c| c.id));
@@ -1299,21 +1273,21 @@ mod tests {
         let url =
             |u: &str| ExclusionValue::Url(optout_matcher::normalize_url(u).expect("a valid link"));
         let added = store
-            .add_entries(
+            .add_entries(NewEntries::new(
                 a,
                 &[url("https://a.example/1"), url("https://a.example/2")],
                 t(0),
-            )
+            ))
             .await
             .expect("add");
         assert_eq!(added.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2]);
         let again = store
-            .add_entries(a, &[url("https://a.example/1")], t(1))
+            .add_entries(NewEntries::new(a, &[url("https://a.example/1")], t(1)))
             .await
             .expect("add");
         assert_eq!(again.len(), 2, "idempotent");
         store
-            .add_entries(b, &[url("https://b.example/1")], t(2))
+            .add_entries(NewEntries::new(b, &[url("https://b.example/1")], t(2)))
             .await
             .expect("add");
         assert_eq!(store.withdraw_case(a, t(3)).await.expect("withdraw"), 2);
@@ -1325,7 +1299,7 @@ mod tests {
         );
         assert_eq!(store.active().await.expect("active").len(), 1);
         let readded = store
-            .add_entries(a, &[url("https://a.example/1")], t(4))
+            .add_entries(NewEntries::new(a, &[url("https://a.example/1")], t(4)))
             .await
             .expect("add");
         assert_eq!((readded[0].id, readded[0].position), (4, 6));
@@ -1336,30 +1310,30 @@ mod tests {
         let l = FakeMailLedger::default();
         let until = t(120);
         assert_eq!(
-            l.claim("k", "a", t(0), until).await.ok(),
+            l.claim("k", Hold::new("a", t(0), until)).await.ok(),
             Some(MailClaim::Claimed)
         );
         assert_eq!(
-            l.claim("k", "b", t(1), until).await.ok(),
+            l.claim("k", Hold::new("b", t(1), until)).await.ok(),
             Some(MailClaim::InFlight)
         );
         l.release("k", "b").await.expect("release");
         assert_eq!(
-            l.claim("k", "b", t(2), until).await.ok(),
+            l.claim("k", Hold::new("b", t(2), until)).await.ok(),
             Some(MailClaim::InFlight)
         );
         assert_eq!(
-            l.claim("k", "b", t(120), t(240)).await.ok(),
+            l.claim("k", Hold::new("b", t(120), t(240))).await.ok(),
             Some(MailClaim::Claimed)
         );
         l.mark_sent("k", "a", t(121)).await.expect("mark");
         assert_eq!(
-            l.claim("k", "c", t(999), t(1999)).await.ok(),
+            l.claim("k", Hold::new("c", t(999), t(1999))).await.ok(),
             Some(MailClaim::Sent)
         );
         l.release("k", "a").await.expect("release");
         assert_eq!(
-            l.claim("k", "c", t(999), t(1999)).await.ok(),
+            l.claim("k", Hold::new("c", t(999), t(1999))).await.ok(),
             Some(MailClaim::Sent)
         );
         l.mark_sent("never-claimed", "z", t(5)).await.expect("mark");
@@ -1369,13 +1343,22 @@ mod tests {
     #[tokio::test]
     async fn a_lease_has_one_holder_until_it_ends_or_is_given_back() {
         let lease = FakeLease::default();
-        assert_eq!(lease.acquire("h", "a", t(0), t(60)).await.ok(), Some(true));
-        assert_eq!(lease.acquire("h", "b", t(1), t(61)).await.ok(), Some(false));
-        assert_eq!(lease.acquire("h", "a", t(2), t(90)).await.ok(), Some(true));
+        assert_eq!(
+            lease.acquire("h", Hold::new("a", t(0), t(60))).await.ok(),
+            Some(true)
+        );
+        assert_eq!(
+            lease.acquire("h", Hold::new("b", t(1), t(61))).await.ok(),
+            Some(false)
+        );
+        assert_eq!(
+            lease.acquire("h", Hold::new("a", t(2), t(90))).await.ok(),
+            Some(true)
+        );
         lease.release("h", "b").await.expect("release");
         assert_eq!(lease.holder("h").map(|h| h.0), Some("a".to_owned()));
         assert_eq!(
-            lease.acquire("h", "b", t(90), t(150)).await.ok(),
+            lease.acquire("h", Hold::new("b", t(90), t(150))).await.ok(),
             Some(true)
         );
         lease.release("h", "b").await.expect("release");

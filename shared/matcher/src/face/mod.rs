@@ -522,12 +522,7 @@ impl FaceIndex {
                 let slot = (c >> 16) as u32;
                 let qi = (c & 0xffff) as usize;
                 if let (Some(q), Some(b)) = (group.get(qi), best.get_mut(qi)) {
-                    consider(
-                        b,
-                        self.ids[slot as usize],
-                        self.similarity(q, slot),
-                        threshold,
-                    );
+                    self.consider_slot(b, q, slot, threshold);
                 }
             }
         }
@@ -539,12 +534,7 @@ impl FaceIndex {
         let threshold = threshold.get();
         let mut best: Option<FaceHit> = None;
         for slot in self.by_id.slots() {
-            consider(
-                &mut best,
-                self.ids[slot as usize],
-                self.similarity(q, slot),
-                threshold,
-            );
+            self.consider_slot(&mut best, q, slot, threshold);
         }
         best
     }
@@ -624,14 +614,27 @@ impl FaceIndex {
             if let Some(&ahead) = survivors.get(k + SCORE_AHEAD) {
                 self.prefetch_vector(ahead);
             }
-            consider(
-                &mut best,
-                self.ids[slot as usize],
-                self.similarity(q, slot),
-                threshold,
-            );
+            self.consider_slot(&mut best, q, slot, threshold);
         }
         best
+    }
+
+    /// Scores the embedding in `slot` against `q` and keeps it in `best` if it matches and is
+    /// better (see [`consider`]).
+    #[inline]
+    fn consider_slot(
+        &self,
+        best: &mut Option<FaceHit>,
+        q: &FaceEmbedding,
+        slot: u32,
+        threshold: f32,
+    ) {
+        consider(
+            best,
+            self.ids[slot as usize],
+            self.similarity(q, slot),
+            threshold,
+        );
     }
 
     #[inline(always)]
