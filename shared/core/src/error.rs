@@ -16,6 +16,36 @@ pub struct FieldError {
     /// The country that the message refers to (a phone number not valid there), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<Country>,
+    /// The entry of a list field that the message refers to (a link of a notice), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<FieldItem>,
+}
+
+/// One entry of a list field: its line (from 1) and the entry as typed, shortened to
+/// [`FieldItem::SHOWN_MAX`] characters so that a message stays readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldItem {
+    pub line: u32,
+    pub value: String,
+}
+
+impl FieldItem {
+    /// How many characters of the entry a message shows.
+    pub const SHOWN_MAX: usize = 60;
+
+    /// Entry `value` at `line` (from 1), shortened with an ellipsis when longer than
+    /// [`Self::SHOWN_MAX`] characters.
+    pub fn new(line: usize, value: &str) -> FieldItem {
+        let value = value.trim();
+        let value = match value.char_indices().nth(Self::SHOWN_MAX) {
+            Some((at, _)) => format!("{}…", &value[..at]),
+            None => value.to_owned(),
+        };
+        FieldItem {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            value,
+        }
+    }
 }
 
 /// Stable error codes of input validation.
@@ -103,6 +133,7 @@ impl FieldErrors {
             code,
             limit: None,
             country: None,
+            item: None,
         });
     }
 
@@ -113,6 +144,7 @@ impl FieldErrors {
             code,
             limit: None,
             country: Some(country),
+            item: None,
         });
     }
 
@@ -122,6 +154,18 @@ impl FieldErrors {
             code,
             limit: Some(limit),
             country: None,
+            item: None,
+        });
+    }
+
+    /// An error about one entry of a list field (`code` and its bound, if any).
+    pub fn push_item(&mut self, field: &str, r: FieldCodeWithLimit, item: FieldItem) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            code: r.0,
+            limit: r.1,
+            country: None,
+            item: Some(item),
         });
     }
 
@@ -134,6 +178,11 @@ impl FieldErrors {
         self.0.iter().find(|e| e.field == field)
     }
 
+    /// Every error of `field` (several links of a notice may each have one).
+    pub fn all(&self, field: &str) -> impl Iterator<Item = &FieldError> {
+        self.0.iter().filter(move |e| e.field == field)
+    }
+
     /// Records the error of a parse result and returns its value, so a whole form is checked in one pass.
     pub fn take<T>(&mut self, field: &str, r: Result<T, FieldCodeWithLimit>) -> Option<T> {
         match r {
@@ -144,6 +193,7 @@ impl FieldErrors {
                     code,
                     limit,
                     country: None,
+                    item: None,
                 });
                 None
             }

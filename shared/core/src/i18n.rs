@@ -47,6 +47,8 @@ pub struct Texts {
     pub submit: &'static str,
     pub privacy_title: &'static str,
     pub errors_intro: &'static str,
+    /// The link, first on every page, that skips to its main content.
+    pub skip_to_main: &'static str,
     pub success_title: &'static str,
     pub success_reference: &'static str,
     pub success_email: &'static str,
@@ -158,11 +160,12 @@ pub const EN: Texts = Texts {
     phone_help: "As you dial it in your country of residence (for example 081 234 5678 in Thailand), or in international format with + and the country code (+66 81 234 5678).",
     optional: "optional",
     urls: "Links to the specific images",
-    urls_help: "One link per line, up to 20. Each must start with http:// or https://.",
+    urls_help: "One link per line, up to 20, each to one image (for example https://example.com/photo.jpg). A link typed without http:// or https:// is read as https://.",
     good_faith: "I confirm in good faith that the information and allegations in this notice are accurate and complete.",
     submit: "Send request",
     privacy_title: "Your privacy",
     errors_intro: "Some fields need your attention. Nothing was sent yet.",
+    skip_to_main: "Skip to main content",
     success_title: "Request received",
     success_reference: "Your case reference",
     success_email: "We sent a receipt with a private status link to your email address.",
@@ -268,11 +271,12 @@ pub const TH: Texts = Texts {
     phone_help: "กรอกตามที่โทรภายในประเทศที่คุณพำนัก (เช่น 081 234 5678 ในไทย) หรือในรูปแบบสากล ขึ้นต้นด้วย + และรหัสประเทศ (+66 81 234 5678)",
     optional: "ไม่บังคับ",
     urls: "ลิงก์ของรูปภาพเฉพาะ",
-    urls_help: "หนึ่งลิงก์ต่อบรรทัด ไม่เกิน 20 ลิงก์ แต่ละลิงก์ต้องขึ้นต้นด้วย http:// หรือ https://",
+    urls_help: "หนึ่งลิงก์ต่อบรรทัด ไม่เกิน 20 ลิงก์ แต่ละลิงก์ชี้ไปยังรูปภาพหนึ่งรูป (เช่น https://example.com/photo.jpg) ลิงก์ที่พิมพ์โดยไม่มี http:// หรือ https:// จะถือว่าขึ้นต้นด้วย https://",
     good_faith: "ข้าพเจ้ายืนยันโดยสุจริตว่าข้อมูลและข้อกล่าวหาในการแจ้งนี้ถูกต้องและครบถ้วน",
     submit: "ส่งคำขอ",
     privacy_title: "ความเป็นส่วนตัวของคุณ",
     errors_intro: "มีบางช่องที่ต้องแก้ไข คำขอยังไม่ได้ถูกส่ง",
+    skip_to_main: "ข้ามไปยังเนื้อหาหลัก",
     success_title: "ได้รับคำขอแล้ว",
     success_reference: "หมายเลขอ้างอิงของคุณ",
     success_email: "เราได้ส่งใบรับคำขอพร้อมลิงก์ส่วนตัวสำหรับดูสถานะไปยังอีเมลของคุณแล้ว",
@@ -651,6 +655,46 @@ pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
         (InvalidPhoneForCountry, None) => InvalidPhone,
         (code, _) => code,
     };
+    if code == Required
+        && let Some(m) = required_message(lang, &e.field)
+    {
+        return m.to_owned();
+    }
+    let general = |t: &str| fill(t, &[("limit", &limit), ("mb", &mb), ("country", country)]);
+    if let Some(item) = &e.item {
+        let line = item.line.to_string();
+        let link = |t: &str| general(&fill(t, &[("line", &line)])).replace("{link}", &item.value);
+        return match (lang, code) {
+            (Lang::En, InvalidUrl) => link(
+                "Link {line} ({link}) is not a valid web address: it needs a host name, as in https://example.com/photo.jpg.",
+            ),
+            (Lang::En, UrlScheme) => {
+                link("Link {line} ({link}) must start with http:// or https://.")
+            }
+            (Lang::En, DuplicateUrl) => link("Link {line} ({link}) is listed twice."),
+            (Lang::En, TooLong) => {
+                link("Link {line} ({link}) is too long: at most {limit} characters.")
+            }
+            (Lang::Th, InvalidUrl) => link(
+                "ลิงก์ที่ {line} ({link}) ไม่ใช่ที่อยู่เว็บที่ถูกต้อง ต้องมีชื่อโฮสต์ เช่น https://example.com/photo.jpg",
+            ),
+            (Lang::Th, UrlScheme) => link("ลิงก์ที่ {line} ({link}) ต้องขึ้นต้นด้วย http:// หรือ https://"),
+            (Lang::Th, DuplicateUrl) => link("ลิงก์ที่ {line} ({link}) ซ้ำกับลิงก์ก่อนหน้า"),
+            (Lang::Th, TooLong) => link("ลิงก์ที่ {line} ({link}) ยาวเกินไป ไม่เกิน {limit} ตัวอักษร"),
+            (lang, code) => {
+                let other = FieldError {
+                    item: None,
+                    code,
+                    ..e.clone()
+                };
+                let prefix = match lang {
+                    Lang::En => "Link {line} ({link}): ",
+                    Lang::Th => "ลิงก์ที่ {line} ({link}): ",
+                };
+                link(prefix) + &field_error_message(lang, &other)
+            }
+        };
+    }
     let t = match (lang, code) {
         (Lang::En, Required) => "This field is required.",
         (Lang::En, TooLong) => "This is too long: at most {limit} characters.",
@@ -751,7 +795,36 @@ pub fn field_error_message(lang: Lang, e: &FieldError) -> String {
             "เราส่งอีเมลไปยังที่อยู่ที่มีตัวอักษรนอกเหนือจาก A-Z ก่อน @ ไม่ได้ โปรดใช้อีเมลอื่น"
         }
     };
-    fill(t, &[("limit", &limit), ("mb", &mb), ("country", country)])
+    general(t)
+}
+
+/// The message of an empty required field that names what to fill in (`None`: the general one).
+fn required_message(lang: Lang, field: &str) -> Option<&'static str> {
+    Some(match (lang, field) {
+        (Lang::En, "country") => "Choose your country of residence.",
+        (Lang::En, "first_name") => "Enter your first name.",
+        (Lang::En, "last_name") => "Enter your last name.",
+        (Lang::En, "email") => "Enter your email address.",
+        (Lang::En, "phone") => "Enter your phone number.",
+        (Lang::En, "reason") => "Tell us why you are asking.",
+        (Lang::En, "source_urls") => "Enter at least one link to an image, one per line.",
+        (Lang::En, "photo") => "Choose a photo to upload.",
+        (Lang::En, "complaint") => "Tell us why you disagree with the decision.",
+        (Lang::En, "confirm") => "Tick the box to confirm that you want to withdraw this request.",
+        (Lang::En, "kind") => "Choose the kind of request.",
+        (Lang::Th, "country") => "โปรดเลือกประเทศที่คุณพำนัก",
+        (Lang::Th, "first_name") => "โปรดกรอกชื่อของคุณ",
+        (Lang::Th, "last_name") => "โปรดกรอกนามสกุลของคุณ",
+        (Lang::Th, "email") => "โปรดกรอกอีเมลของคุณ",
+        (Lang::Th, "phone") => "โปรดกรอกหมายเลขโทรศัพท์ของคุณ",
+        (Lang::Th, "reason") => "โปรดอธิบายเหตุผลของคำขอ",
+        (Lang::Th, "source_urls") => "โปรดกรอกลิงก์ของรูปภาพอย่างน้อยหนึ่งลิงก์ บรรทัดละหนึ่งลิงก์",
+        (Lang::Th, "photo") => "โปรดเลือกรูปที่จะอัปโหลด",
+        (Lang::Th, "complaint") => "โปรดบอกเราว่าเหตุใดคุณจึงไม่เห็นด้วยกับผลการตัดสิน",
+        (Lang::Th, "confirm") => "โปรดทำเครื่องหมายในช่องเพื่อยืนยันว่าคุณต้องการถอนคำขอนี้",
+        (Lang::Th, "kind") => "โปรดเลือกประเภทคำขอ",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -779,6 +852,7 @@ mod tests {
             code: FieldCode::TooLong,
             limit: Some(100),
             country: None,
+            item: None,
         };
         assert_eq!(
             field_error_message(Lang::En, &e),
@@ -791,6 +865,60 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_field_is_named_and_a_bad_link_is_shown_by_its_line() {
+        let e = |field: &str, code, item| FieldError {
+            field: field.into(),
+            code,
+            limit: None,
+            country: None,
+            item,
+        };
+        for lang in Lang::ALL {
+            let general = field_error_message(lang, &e("x", FieldCode::Required, None));
+            for field in [
+                "country",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "reason",
+                "source_urls",
+                "photo",
+                "complaint",
+                "confirm",
+            ] {
+                let m = field_error_message(lang, &e(field, FieldCode::Required, None));
+                assert_ne!(m, general, "{field} is named in {lang:?}");
+            }
+        }
+        assert_eq!(
+            field_error_message(Lang::En, &e("first_name", FieldCode::Required, None)),
+            "Enter your first name."
+        );
+        let long = format!("{{limit}}x{}", "a".repeat(100));
+        let item = crate::error::FieldItem::new(3, &long);
+        assert_eq!(
+            item.value.chars().count(),
+            crate::error::FieldItem::SHOWN_MAX + 1
+        );
+        let link =
+            |lang, code| field_error_message(lang, &e("source_urls", code, Some(item.clone())));
+        let en = link(Lang::En, FieldCode::InvalidUrl);
+        assert!(
+            en.starts_with("Link 3 ({limit}xaaa") && en.contains("a…) is not"),
+            "{en}"
+        );
+        let th = link(Lang::Th, FieldCode::UrlScheme);
+        assert!(th.starts_with("ลิงก์ที่ 3 ({limit}x"), "{th}");
+        // A code without a message of its own: the general message, after the link.
+        let other = link(Lang::En, FieldCode::InvalidChars);
+        assert!(
+            other.starts_with("Link 3 (") && other.ends_with("control characters)."),
+            "{other}"
+        );
+    }
+
+    #[test]
     fn a_phone_number_is_refused_for_the_country_named() {
         let th = crate::model::Country::parse("TH").unwrap();
         let e = |code, country| FieldError {
@@ -798,6 +926,7 @@ mod tests {
             code,
             limit: None,
             country,
+            item: None,
         };
         let en = field_error_message(Lang::En, &e(FieldCode::InvalidPhoneForCountry, Some(th)));
         assert_eq!(

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::case::{Command, Executed, NewRequest};
 use crate::desk::{Desk, DeskError, tokio_blocking};
-use crate::error::{FieldCode, FieldCodeWithLimit, FieldErrors};
+use crate::error::{FieldCode, FieldCodeWithLimit, FieldErrors, FieldItem};
 use crate::i18n::Lang;
 use crate::model::*;
 use crate::photo::{self, VerifiedPhoto};
@@ -444,28 +444,29 @@ pub fn parse_submission(
         errs.push("good_faith", FieldCode::GoodFaithRequired);
     }
     if kind.is_some_and(CaseKind::takes_links) {
-        let urls: Vec<&str> = input
+        // Each link with its line (from 1: the position in the list, blank lines counted), so
+        // that an error says which link it is about.
+        let urls: Vec<(usize, &str)> = input
             .source_urls
             .iter()
             .map(|u| u.trim())
-            .filter(|u| !u.is_empty())
+            .enumerate()
+            .filter(|(_, u)| !u.is_empty())
+            .map(|(i, u)| (i + 1, u))
             .collect();
         if urls.is_empty() {
             errs.push("source_urls", FieldCode::Required);
         } else if urls.len() > URLS_MAX {
             errs.push_limit("source_urls", FieldCode::TooManyUrls, URLS_MAX as u64);
         } else {
-            for u in urls {
-                match SourceUrl::parse(u) {
+            for (line, raw) in urls {
+                let item = FieldItem::new(line, raw);
+                match SourceUrl::parse(raw) {
                     Ok(u) if source_urls.contains(&u) => {
-                        errs.push("source_urls", FieldCode::DuplicateUrl);
-                        break;
+                        errs.push_item("source_urls", FieldCode::DuplicateUrl.into(), item);
                     }
                     Ok(u) => source_urls.push(u),
-                    Err(e) => {
-                        errs.take::<()>("source_urls", Err(e));
-                        break;
-                    }
+                    Err(e) => errs.push_item("source_urls", e, item),
                 }
             }
         }

@@ -90,9 +90,34 @@ fn input(kind: CaseKind, lang: Lang, v: &FormValues) -> SubmissionInput {
         consent: v.consent,
         good_faith: v.good_faith,
         exclude_faces: v.exclude_faces,
-        source_urls: v.source_urls.lines().map(str::to_owned).collect(),
+        source_urls: v.source_urls.lines().map(complete_scheme).collect(),
         upload_key: kind.takes_photo().then(|| v.upload_key.clone()),
         idempotency_key: (!v.form_token.is_empty()).then(|| v.form_token.clone()),
+    }
+}
+
+/// A link of the notice form typed without its scheme (`www.example.com/x.jpg`) is read as an
+/// `https://` link: a line without `://` that starts with a host name (a dot in it, and at most a
+/// port after a colon), not with `/`. Any other line is left as typed, for the parser to judge.
+pub fn complete_scheme(line: &str) -> String {
+    let s = line.trim();
+    if s.is_empty() || s.contains("://") || s.starts_with('/') {
+        return line.to_owned();
+    }
+    let authority = s.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        Some(_) => return line.to_owned(),
+        None => authority,
+    };
+    let hostlike = host.contains('.')
+        && !host.starts_with('.')
+        && !host.contains(['@', ':', '\\'])
+        && !host.chars().any(|c| c.is_whitespace() || c.is_control());
+    if hostlike {
+        format!("https://{s}")
+    } else {
+        line.to_owned()
     }
 }
 
@@ -534,4 +559,43 @@ fn complaint_closed(lang: Lang, why: ComplaintClosed) -> Response {
         texts(lang).complaint_title,
         complaint_closed_text(lang, why),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_scheme;
+
+    #[test]
+    fn a_link_typed_without_its_scheme_is_read_as_https() {
+        for (typed, read) in [
+            ("www.example.com/x.jpg", "https://www.example.com/x.jpg"),
+            (
+                "  images.example.org:8443/a.png?s=1 ",
+                "https://images.example.org:8443/a.png?s=1",
+            ),
+            ("example.com", "https://example.com"),
+            ("ตัวอย่าง.ไทย/รูป.jpg", "https://ตัวอย่าง.ไทย/รูป.jpg"),
+        ] {
+            assert_eq!(complete_scheme(typed), read, "{typed}");
+        }
+        // Anything else is left as typed, for the parser to judge (and name).
+        for typed in [
+            "",
+            "https://example.com/x.jpg",
+            "http://example.com/x.jpg",
+            "ftp://example.com/x.jpg",
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "mailto:anna@example.org",
+            "anna@example.org",
+            "//example.com/x.jpg",
+            "/x.jpg",
+            "not a url",
+            "localhost/x.jpg",
+            ".example.com/x.jpg",
+            "http:example.com/x.jpg",
+        ] {
+            assert_eq!(complete_scheme(typed), typed, "{typed}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use optout_core::countries::COUNTRIES;
-use optout_core::error::FieldErrors;
+use optout_core::error::{FieldCode, FieldErrors};
 use optout_core::i18n::{
     Lang, Texts, complaint_closed_text, field_error_message, kind_texts, quality_message,
     state_label, texts,
@@ -15,27 +15,37 @@ use optout_core::verdict::Verdict;
 const STYLE: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans Thai",sans-serif;line-height:1.55;color:#1b1b1b;background:#f6f6f4;margin:0}
 header,main,footer{max-width:44rem;margin:0 auto;padding:0 1rem}
-header{display:flex;justify-content:space-between;align-items:center;padding-top:1rem;padding-bottom:.5rem}
+header{display:flex;flex-wrap:wrap;gap:.3rem 1rem;justify-content:space-between;align-items:center;padding-top:1rem;padding-bottom:.5rem}
 header a.home{font-weight:700;color:#1b1b1b;text-decoration:none}
 nav.lang>*{margin-left:.6rem}
-main{background:#fff;border-radius:8px;padding:1.2rem 1.5rem 1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+.skip{position:absolute;left:-9999px;top:.5rem;background:#fff;color:#1d4ed8;padding:.4rem .8rem;border-radius:4px;z-index:10}
+.skip:focus{left:1rem}
+main{background:#fff;border-radius:8px;padding:1.2rem 1.5rem 1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.08);overflow-wrap:anywhere}
 h1{font-size:1.5rem;margin:.3rem 0 1rem}
 label{display:block;font-weight:600;margin-top:1rem}
 .help{color:#555;font-size:.9rem;margin:.15rem 0}
 input[type=text],input[type=email],input[type=tel],select,textarea{width:100%;box-sizing:border-box;padding:.5rem;font:inherit;border:1px solid #999;border-radius:4px}
+input[type=file]{max-width:100%}
 textarea{min-height:7rem}
 .check{display:flex;gap:.6rem;align-items:flex-start;font-weight:400}
 .check input{margin-top:.35rem}
 .error{color:#a4000f;font-weight:600;margin:.2rem 0}
 .invalid input,.invalid select,.invalid textarea{border:2px solid #a4000f}
 .alert{border-left:4px solid #a4000f;background:#fff1f1;padding:.6rem .9rem;margin-bottom:1rem}
+.alert ul{margin:.4rem 0 0;padding-left:1.2rem}.alert a{color:#a4000f;font-weight:600}
+.alert:focus{outline:3px solid #1d4ed8;outline-offset:2px}
 .ok{border-left:4px solid #11703a;background:#effaf2;padding:.6rem .9rem;margin:1rem 0}
 button,.button{display:inline-block;margin-top:1.2rem;background:#1d4ed8;color:#fff;border:0;border-radius:4px;padding:.65rem 1.2rem;font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
 .card{border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}
 .privacy{background:#f3f5fa;border-radius:6px;padding:.8rem 1rem;margin-top:1.2rem;font-size:.92rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{font-weight:600}dd{margin:0}
-.ref{font-family:ui-monospace,monospace;font-size:1.15rem;letter-spacing:.03em}
-footer{color:#666;font-size:.85rem;padding-top:1rem;padding-bottom:2rem}
+.ref{font-family:ui-monospace,monospace;font-size:1.15rem;letter-spacing:.03em;word-break:break-all}
+footer{color:#666;font-size:.85rem;padding-top:1rem;padding-bottom:2rem;overflow-wrap:anywhere}
+@media (max-width:36rem){
+header,footer{padding-left:.75rem;padding-right:.75rem}
+main{border-radius:0;padding:1rem .9rem 1.2rem}
+dl{display:block}dt{margin-top:.7rem}dd{margin:.1rem 0 0}
+}
 "#;
 
 /// Who runs the desk and where questions go, shown in the footer of every public page (from the
@@ -77,7 +87,8 @@ fn support_line(t: &Texts) -> Markup {
     }
 }
 
-/// The frame of every page. `query` is kept in the language links (so a switch keeps the step).
+/// The frame of every page. `query` is kept in the language links (so a switch keeps the step:
+/// the upload's `key`; what was typed in a form is not kept, as a link cannot carry it).
 pub fn layout(lang: Lang, title: &str, path_and_query: &str, body: Markup) -> Markup {
     let t = texts(lang);
     html! {
@@ -91,6 +102,7 @@ pub fn layout(lang: Lang, title: &str, path_and_query: &str, body: Markup) -> Ma
                 style { (PreEscaped(STYLE)) }
             }
             body {
+                a.skip href="#main" { (t.skip_to_main) }
                 header {
                     a.home href={ "/?lang=" (lang.code()) } { (t.site_title) }
                     nav.lang aria-label=(t.language) {
@@ -100,7 +112,7 @@ pub fn layout(lang: Lang, title: &str, path_and_query: &str, body: Markup) -> Ma
                         }
                     }
                 }
-                main { (body) }
+                main id="main" tabindex="-1" { (body) }
                 footer { p { (t.site_tagline) } (support_line(t)) }
             }
         }
@@ -163,18 +175,86 @@ pub struct FormValues {
     pub form_token: String,
 }
 
+/// The error of `field` (`<p id="{field}-error">`, every message of the field), if it has one.
 fn field_error(lang: Lang, errors: &FieldErrors, field: &str) -> Markup {
+    let messages: Vec<String> = errors
+        .all(field)
+        .map(|e| field_error_message(lang, e))
+        .collect();
     html! {
-        @if let Some(e) = errors.get(field) {
-            p.error id={ (field) "-error" } { (field_error_message(lang, e)) }
+        @if !messages.is_empty() {
+            p.error id={ (field) "-error" } {
+                @for (i, m) in messages.iter().enumerate() { @if i > 0 { br; } (m) }
+            }
         }
     }
 }
 
-fn errors_summary(t: &Texts, errors: &FieldErrors) -> Markup {
-    html! { @if !errors.is_empty() { div.alert role="alert" { (t.errors_intro) } } }
+/// The `aria-describedby` of an input: its error (if invalid), then its help text (if any).
+fn described_by(errors: &FieldErrors, field: &str, has_help: bool) -> Option<String> {
+    let mut ids = Vec::new();
+    if errors.get(field).is_some() {
+        ids.push(format!("{field}-error"));
+    }
+    if has_help {
+        ids.push(format!("{field}-help"));
+    }
+    (!ids.is_empty()).then(|| ids.join(" "))
 }
 
+/// The `aria-invalid` of an input.
+fn aria_invalid(errors: &FieldErrors, field: &str) -> Option<&'static str> {
+    errors.get(field).is_some().then_some("true")
+}
+
+/// The help text of `field` (`<p id="{field}-help">`).
+fn help(field: &str, text: &str) -> Markup {
+    html! { p.help id={ (field) "-help" } { (text) } }
+}
+
+/// The fields of a page that an error summary links to: the id of each input and its label
+/// (`None`: the error's message says it all, as a checkbox's does).
+type Targets<'a> = &'a [(&'a str, Option<&'a str>)];
+
+/// The error summary of a re-rendered form: every problem, each linked to its field (`#id`)
+/// when the page has it, focused on load (`autofocus`, no JavaScript).
+fn errors_summary(lang: Lang, errors: &FieldErrors, targets: Targets<'_>) -> Markup {
+    let t = texts(lang);
+    html! {
+        @if !errors.is_empty() {
+            div.alert id="error-summary" role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title" {
+                p id="error-summary-title" { strong { (t.errors_intro) } }
+                ul {
+                    @for e in &errors.0 {
+                        @let message = field_error_message(lang, e);
+                        @let target = targets.iter().find(|(id, _)| *id == e.field);
+                        // A message that does not name its field gets the field's label.
+                        @let text = match target {
+                            Some((_, Some(label))) if e.code != FieldCode::Required && e.item.is_none() => format!("{label}: {message}"),
+                            _ => message,
+                        };
+                        li {
+                            @if target.is_some() { a href={ "#" (e.field) } { (text) } } @else { (text) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The summary's targets of the personal fields.
+fn personal_targets(t: &Texts) -> [(&'static str, Option<&'static str>); 5] {
+    [
+        ("country", Some(t.country)),
+        ("first_name", Some(t.first_name)),
+        ("last_name", Some(t.last_name)),
+        ("email", Some(t.email)),
+        ("phone", Some(t.phone)),
+    ]
+}
+
+#[allow(clippy::too_many_arguments)]
 fn text_input(
     lang: Lang,
     errors: &FieldErrors,
@@ -182,15 +262,17 @@ fn text_input(
     label: &str,
     ty: &str,
     value: &str,
-    extra: Markup,
+    autocomplete: &str,
+    help_text: Option<&str>,
 ) -> Markup {
     let invalid = errors.get(name).is_some();
     html! {
         div class=[invalid.then_some("invalid")] {
             label for=(name) { (label) }
-            (extra)
+            @if let Some(h) = help_text { (help(name, h)) }
             (field_error(lang, errors, name))
-            input type=(ty) id=(name) name=(name) value=(value) maxlength="300" aria-invalid=[invalid.then_some("true")];
+            input type=(ty) id=(name) name=(name) value=(value) maxlength="300" autocomplete=(autocomplete)
+                aria-invalid=[aria_invalid(errors, name)] aria-describedby=[described_by(errors, name, help_text.is_some())];
         }
     }
 }
@@ -211,32 +293,45 @@ fn personal_fields(
         n.sort_by(|a, b| a.1.cmp(b.1));
         n
     };
+    let phone_label = if phone_required {
+        t.phone.to_owned()
+    } else {
+        format!("{} ({})", t.phone, t.optional)
+    };
     html! {
         div class=[country_invalid.then_some("invalid")] {
             label for="country" { (t.country) }
             (field_error(lang, errors, "country"))
-            select id="country" name="country" {
+            select id="country" name="country" autocomplete="country"
+                aria-invalid=[aria_invalid(errors, "country")] aria-describedby=[described_by(errors, "country", false)] {
                 option value="" { (t.choose_country) }
                 @for (code, name) in &names {
                     option value=(code) selected[v.country.eq_ignore_ascii_case(code)] { (name) }
                 }
             }
         }
-        (text_input(lang, errors, "first_name", t.first_name, "text", &v.first_name, html!{}))
-        (text_input(lang, errors, "last_name", t.last_name, "text", &v.last_name, html!{}))
-        (text_input(lang, errors, "email", t.email, "email", &v.email, html!{ p.help { (t.email_help) } }))
-        (text_input(lang, errors, "phone", &if phone_required { t.phone.to_owned() } else { format!("{} ({})", t.phone, t.optional) }, "tel", &v.phone, html!{ p.help { (t.phone_help) } }))
+        (text_input(lang, errors, "first_name", t.first_name, "text", &v.first_name, "given-name", None))
+        (text_input(lang, errors, "last_name", t.last_name, "text", &v.last_name, "family-name", None))
+        (text_input(lang, errors, "email", t.email, "email", &v.email, "email", Some(t.email_help)))
+        (text_input(lang, errors, "phone", &phone_label, "tel", &v.phone, "tel", Some(t.phone_help)))
     }
 }
 
-fn reason_field(lang: Lang, errors: &FieldErrors, label: &str, help: &str, value: &str) -> Markup {
+fn reason_field(
+    lang: Lang,
+    errors: &FieldErrors,
+    label: &str,
+    help_text: &str,
+    value: &str,
+) -> Markup {
     let invalid = errors.get("reason").is_some();
     html! {
         div class=[invalid.then_some("invalid")] {
             label for="reason" { (label) }
-            p.help { (help) }
+            (help("reason", help_text))
             (field_error(lang, errors, "reason"))
-            textarea id="reason" name="reason" maxlength="6000" { (value) }
+            textarea id="reason" name="reason" maxlength="6000"
+                aria-invalid=[aria_invalid(errors, "reason")] aria-describedby=[described_by(errors, "reason", true)] { (value) }
         }
     }
 }
@@ -245,7 +340,25 @@ fn checkbox(lang: Lang, errors: &FieldErrors, name: &str, text: &str, checked: b
     html! {
         div class=[errors.get(name).is_some().then_some("invalid")] {
             (field_error(lang, errors, name))
-            label.check { input type="checkbox" id=(name) name=(name) value="yes" checked[checked]; span { (text) } }
+            label.check {
+                input type="checkbox" id=(name) name=(name) value="yes" checked[checked]
+                    aria-invalid=[aria_invalid(errors, name)] aria-describedby=[described_by(errors, name, false)];
+                span { (text) }
+            }
+        }
+    }
+}
+
+/// The photo input of an upload form (its help text is `help_text`).
+fn photo_input(lang: Lang, errors: &FieldErrors, file_field: &str, help_text: &str) -> Markup {
+    let t = texts(lang);
+    html! {
+        div class=[errors.get("photo").is_some().then_some("invalid")] {
+            label for="photo" { (t.photo_label) }
+            (help("photo", help_text))
+            (field_error(lang, errors, "photo"))
+            input type="file" id="photo" name=(file_field) accept="image/jpeg,image/png,image/webp" required
+                aria-invalid=[aria_invalid(errors, "photo")] aria-describedby=[described_by(errors, "photo", true)];
         }
     }
 }
@@ -286,15 +399,10 @@ pub fn photo_step(lang: Lang, kind: CaseKind, form: &UploadForm, errors: &FieldE
         html! {
             h1 { (k.form_title) }
             p.help { (t.step_photo) }
-            (errors_summary(t, errors))
+            (errors_summary(lang, errors, &[("photo", Some(t.photo_label))]))
             form method="post" action=(form.url) enctype="multipart/form-data" {
                 @for (k, v) in &form.fields { input type="hidden" name=(k) value=(v); }
-                div class=[errors.get("photo").is_some().then_some("invalid")] {
-                    label for="photo" { (t.photo_label) }
-                    p.help { (k.photo_help) }
-                    (field_error(lang, errors, "photo"))
-                    input type="file" id="photo" name=(form.file_field) accept="image/jpeg,image/png,image/webp" required;
-                }
+                (photo_input(lang, errors, &form.file_field, k.photo_help))
                 button type="submit" { (t.upload_button) }
             }
             div.privacy { strong { (t.privacy_title) } p { (k.privacy) } }
@@ -314,6 +422,13 @@ pub fn photo_details_step(
     let t = texts(lang);
     let k = kind_texts(lang, kind);
     let path = form_path(kind);
+    let mut targets = vec![("photo", Some(t.photo_label))];
+    targets.extend(personal_targets(t));
+    targets.extend([
+        ("reason", Some(k.reason)),
+        ("exclude_faces", None),
+        ("consent", None),
+    ]);
     layout(
         lang,
         k.form_title,
@@ -321,10 +436,11 @@ pub fn photo_details_step(
         html! {
             h1 { (k.form_title) }
             p.help { (t.step_details) }
-            (errors_summary(t, errors))
-            div.ok { (t.photo_received) " · " a href={ (path) "?lang=" (lang.code()) } { (t.photo_change) } }
+            (errors_summary(lang, errors, &targets))
+            // A problem with the photo is fixed with another one: its summary link leads here.
+            div.ok { (t.photo_received) " · " a id="photo" href={ (path) "?lang=" (lang.code()) } aria-describedby=[described_by(errors, "photo", false)] { (t.photo_change) } }
             (field_error(lang, errors, "photo"))
-            form method="post" action=(path) novalidate {
+            form id="request-form" method="post" action=(path) novalidate {
                 input type="hidden" name="lang" value=(lang.code());
                 input type="hidden" name="upload_key" value=(v.upload_key);
                 input type="hidden" name="form_token" value=(v.form_token);
@@ -346,22 +462,29 @@ pub fn dsa_form(lang: Lang, v: &FormValues, errors: &FieldErrors, phone_required
     let t = texts(lang);
     let k = kind_texts(lang, CaseKind::DsaNotice);
     let urls_invalid = errors.get("source_urls").is_some();
+    let mut targets = personal_targets(t).to_vec();
+    targets.extend([
+        ("source_urls", Some(t.urls)),
+        ("reason", Some(k.reason)),
+        ("good_faith", None),
+    ]);
     layout(
         lang,
         k.form_title,
         "/dsa",
         html! {
             h1 { (k.form_title) }
-            (errors_summary(t, errors))
-            form method="post" action="/dsa" novalidate {
+            (errors_summary(lang, errors, &targets))
+            form id="request-form" method="post" action="/dsa" novalidate {
                 input type="hidden" name="lang" value=(lang.code());
                 input type="hidden" name="form_token" value=(v.form_token);
                 (personal_fields(lang, t, v, errors, phone_required))
                 div class=[urls_invalid.then_some("invalid")] {
                     label for="source_urls" { (t.urls) }
-                    p.help { (t.urls_help) }
+                    (help("source_urls", t.urls_help))
                     (field_error(lang, errors, "source_urls"))
-                    textarea id="source_urls" name="source_urls" { (v.source_urls) }
+                    textarea id="source_urls" name="source_urls" spellcheck="false" autocapitalize="none"
+                        aria-invalid=[aria_invalid(errors, "source_urls")] aria-describedby=[described_by(errors, "source_urls", true)] { (v.source_urls) }
                 }
                 (reason_field(lang, errors, k.reason, k.reason_help, &v.reason))
                 (checkbox(lang, errors, "good_faith", t.good_faith, v.good_faith))
@@ -406,6 +529,7 @@ pub fn status(
         &format!("/status/{token}"),
         html! {
             h1 { (t.status_title) }
+            (errors_summary(lang, errors, &[("confirm", None)]))
             @if let Some(done) = done { div.ok role="status" id="done" { (done) } }
             dl {
                 dt { (t.status_reference) } dd.ref { (case.id) }
@@ -480,13 +604,14 @@ pub fn complaint(lang: Lang, token: &str, value: &str, errors: &FieldErrors) -> 
         html! {
             h1 { (t.complaint_title) }
             p { (t.complaint_body) }
-            (errors_summary(t, errors))
-            form method="post" action={ "/status/" (token) "/complaint" } novalidate {
+            (errors_summary(lang, errors, &[("complaint", Some(t.complaint_label))]))
+            form id="complaint-form" method="post" action={ "/status/" (token) "/complaint" } novalidate {
                 input type="hidden" name="lang" value=(lang.code());
                 div class=[invalid.then_some("invalid")] {
                     label for="complaint" { (t.complaint_label) }
                     (field_error(lang, errors, "complaint"))
-                    textarea id="complaint" name="complaint" maxlength="6000" { (value) }
+                    textarea id="complaint" name="complaint" maxlength="6000"
+                        aria-invalid=[aria_invalid(errors, "complaint")] aria-describedby=[described_by(errors, "complaint", false)] { (value) }
                 }
                 button type="submit" { (t.complaint_button) }
             }
@@ -511,15 +636,10 @@ pub fn better_photo_step(
             h1 { (t.better_photo_title) }
             p { (t.better_photo_body) }
             p.help { (quality_message(lang, case.quality_issue.unwrap_or(Verdict::Unreadable))) }
-            (errors_summary(t, errors))
+            (errors_summary(lang, errors, &[("photo", Some(t.photo_label))]))
             form method="post" action=(form.url) enctype="multipart/form-data" {
                 @for (k, v) in &form.fields { input type="hidden" name=(k) value=(v); }
-                div class=[errors.get("photo").is_some().then_some("invalid")] {
-                    label for="photo" { (t.photo_label) }
-                    p.help { (kind_texts(lang, case.kind).photo_help) }
-                    (field_error(lang, errors, "photo"))
-                    input type="file" id="photo" name=(form.file_field) accept="image/jpeg,image/png,image/webp" required;
-                }
+                (photo_input(lang, errors, &form.file_field, kind_texts(lang, case.kind).photo_help))
                 button type="submit" { (t.upload_button) }
             }
         },

@@ -86,6 +86,7 @@ fn respond(json: bool, lang: Lang, r: Refusal) -> Response {
                     code: optout_core::error::FieldCode::Required,
                     limit: None,
                     country: None,
+                    item: None,
                 },
             ),
         ),
