@@ -292,7 +292,11 @@ impl Desk {
             states: vec![CaseState::AwaitingReview],
             ..Default::default()
         };
-        let page = self.ports.cases.list_cases(&filter, Paging::new(2, None)).await?;
+        let page = self
+            .ports
+            .cases
+            .list_cases(&filter, Paging::new(2, None))
+            .await?;
         Ok(page.cases.into_iter().map(|c| c.id).find(|c| *c != id))
     }
 
