@@ -93,68 +93,43 @@ impl MailLedger for SqliteMailLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Duration;
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
     }
 
+    /// `who`'s claim of `key` at `t(at)` for two minutes.
+    async fn claim(l: &SqliteMailLedger, key: &str, who: &str, at: i64) -> MailClaim {
+        l.claim(key, Hold::new(who, t(at), t(at + 120)))
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn a_key_is_claimed_by_one_sender_and_sent_once() {
         let l = SqliteMailLedger::new(Db::in_memory().unwrap());
-        let until = t(0) + Duration::minutes(2);
-        assert_eq!(
-            l.claim("k", Hold::new("a", t(0), until)).await.unwrap(),
-            MailClaim::Claimed
-        );
-        assert_eq!(
-            l.claim("k", Hold::new("b", t(1), until)).await.unwrap(),
-            MailClaim::InFlight
-        );
+        assert_eq!(claim(&l, "k", "a", 0).await, MailClaim::Claimed);
+        assert_eq!(claim(&l, "k", "b", 1).await, MailClaim::InFlight);
         l.mark_sent("k", "a", t(2)).await.unwrap();
-        assert_eq!(
-            l.claim("k", Hold::new("b", t(500), t(600))).await.unwrap(),
-            MailClaim::Sent
-        );
+        assert_eq!(claim(&l, "k", "b", 500).await, MailClaim::Sent);
         // A release by anyone after sending changes nothing.
         l.release("k", "a").await.unwrap();
-        assert_eq!(
-            l.claim("k", Hold::new("c", t(700), t(800))).await.unwrap(),
-            MailClaim::Sent
-        );
+        assert_eq!(claim(&l, "k", "c", 700).await, MailClaim::Sent);
     }
 
     #[tokio::test]
     async fn a_released_or_ended_claim_can_be_taken() {
         let l = SqliteMailLedger::new(Db::in_memory().unwrap());
-        assert_eq!(
-            l.claim("k", Hold::new("a", t(0), t(120))).await.unwrap(),
-            MailClaim::Claimed
-        );
+        assert_eq!(claim(&l, "k", "a", 0).await, MailClaim::Claimed);
         // Only the holder releases.
         l.release("k", "b").await.unwrap();
-        assert_eq!(
-            l.claim("k", Hold::new("b", t(1), t(121))).await.unwrap(),
-            MailClaim::InFlight
-        );
+        assert_eq!(claim(&l, "k", "b", 1).await, MailClaim::InFlight);
         l.release("k", "a").await.unwrap();
-        assert_eq!(
-            l.claim("k", Hold::new("b", t(2), t(122))).await.unwrap(),
-            MailClaim::Claimed
-        );
+        assert_eq!(claim(&l, "k", "b", 2).await, MailClaim::Claimed);
         // b dies without a word: after its claim ends, c takes it.
-        assert_eq!(
-            l.claim("k", Hold::new("c", t(121), t(241))).await.unwrap(),
-            MailClaim::InFlight
-        );
-        assert_eq!(
-            l.claim("k", Hold::new("c", t(122), t(242))).await.unwrap(),
-            MailClaim::Claimed
-        );
+        assert_eq!(claim(&l, "k", "c", 121).await, MailClaim::InFlight);
+        assert_eq!(claim(&l, "k", "c", 122).await, MailClaim::Claimed);
         // Other keys are independent.
-        assert_eq!(
-            l.claim("j", Hold::new("a", t(122), t(242))).await.unwrap(),
-            MailClaim::Claimed
-        );
+        assert_eq!(claim(&l, "j", "a", 122).await, MailClaim::Claimed);
     }
 }

@@ -107,68 +107,25 @@ async fn the_mail_ledger_lets_one_sender_send_each_message_once() {
     let ledger = s.ports().mail_ledger;
     let t = |secs: i64| chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap();
     let key = format!("{}:receipt", s.prefix);
-    assert_eq!(
-        ledger
-            .claim(&key, Hold::new("a", t(0), t(120)))
-            .await
-            .unwrap(),
-        MailClaim::Claimed
-    );
-    assert_eq!(
-        ledger
-            .claim(&key, Hold::new("b", t(1), t(121)))
-            .await
-            .unwrap(),
-        MailClaim::InFlight
-    );
+    // Every claim here lasts two minutes.
+    let claim = |who: &'static str, at: i64| ledger.claim(&key, Hold::new(who, t(at), t(at + 120)));
+    assert_eq!(claim("a", 0).await.unwrap(), MailClaim::Claimed);
+    assert_eq!(claim("b", 1).await.unwrap(), MailClaim::InFlight);
     // Only the holder gives a claim back.
     ledger.release(&key, "b").await.unwrap();
-    assert_eq!(
-        ledger
-            .claim(&key, Hold::new("b", t(2), t(122)))
-            .await
-            .unwrap(),
-        MailClaim::InFlight
-    );
+    assert_eq!(claim("b", 2).await.unwrap(), MailClaim::InFlight);
     ledger.release(&key, "a").await.unwrap();
-    assert_eq!(
-        ledger
-            .claim(&key, Hold::new("b", t(3), t(123)))
-            .await
-            .unwrap(),
-        MailClaim::Claimed
-    );
+    assert_eq!(claim("b", 3).await.unwrap(), MailClaim::Claimed);
     // b dies: once its claim ends, c takes it, sends and records it.
-    assert_eq!(
-        ledger
-            .claim(&key, Hold::new("c", t(122), t(242)))
-            .await
-            .unwrap(),
-        MailClaim::InFlight
-    );
-    assert_eq!(
-        ledger
-            .claim(&key, Hold::new("c", t(123), t(243)))
-            .await
-            .unwrap(),
-        MailClaim::Claimed
-    );
+    assert_eq!(claim("c", 122).await.unwrap(), MailClaim::InFlight);
+    assert_eq!(claim("c", 123).await.unwrap(), MailClaim::Claimed);
     ledger.mark_sent(&key, "c", t(124)).await.unwrap();
     for (who, at) in [("a", 125), ("c", 1000)] {
-        assert_eq!(
-            ledger
-                .claim(&key, Hold::new(who, t(at), t(at + 120)))
-                .await
-                .unwrap(),
-            MailClaim::Sent
-        );
+        assert_eq!(claim(who, at).await.unwrap(), MailClaim::Sent);
     }
     ledger.release(&key, "c").await.unwrap();
     assert_eq!(
-        ledger
-            .claim(&key, Hold::new("d", t(2000), t(2120)))
-            .await
-            .unwrap(),
+        claim("d", 2000).await.unwrap(),
         MailClaim::Sent,
         "a sent message stays sent"
     );
