@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::case::{Command, ExecError};
 use crate::desk::{Desk, DeskError};
-use crate::model::CaseState;
-use crate::ports::{CaseFilter, Paging};
+use crate::model::{Case, CaseState};
+use crate::ports::{CaseFilter, Paging, QueueCursor, StoreError};
 
 /// What one round of [`Desk::housekeep`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -88,23 +88,14 @@ impl Desk {
             ..Default::default()
         };
         let (mut overdue, mut due_soon) = (Vec::new(), Vec::new());
-        let mut after = None;
-        loop {
-            let page = self
-                .ports
-                .cases
-                .list_cases(&filter, Paging::new(100, after))
-                .await?;
-            for case in page.cases {
+        let mut pages = Pages::new(filter);
+        while let Some(cases) = pages.next(self).await? {
+            for case in cases {
                 if case.due_at <= now {
                     overdue.push(case);
                 } else if case.due_at <= now + DUE_SOON {
                     due_soon.push(case);
                 }
-            }
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
             }
         }
         overdue.sort_by_key(|c| c.due_at);
@@ -146,15 +137,10 @@ impl Desk {
             updated_before: Some(updated_before),
             ..Default::default()
         };
-        let mut after = None;
         let mut moved = 0;
-        loop {
-            let page = self
-                .ports
-                .cases
-                .list_cases(&filter, Paging::new(100, after))
-                .await?;
-            for case in page.cases {
+        let mut pages = Pages::new(filter);
+        while let Some(cases) = pages.next(self).await? {
+            for case in cases {
                 match self
                     .cases()
                     .run_from(case, |_| Ok(Some(command.clone())))
@@ -167,10 +153,6 @@ impl Desk {
                     Err(ExecError::Refused(_) | ExecError::Busy | ExecError::NotFound) => {}
                     Err(ExecError::Store(e)) => return Err(e.into()),
                 }
-            }
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
             }
         }
         if moved > 0 {
@@ -202,5 +184,37 @@ impl Desk {
             }),
             (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => Err(e),
         }
+    }
+}
+
+/// The cases of a filter, a page at a time (the housekeeper's sweeps and lists).
+struct Pages {
+    filter: CaseFilter,
+    after: Option<QueueCursor>,
+    done: bool,
+}
+
+impl Pages {
+    fn new(filter: CaseFilter) -> Self {
+        Pages {
+            filter,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next page, `None` after the last.
+    async fn next(&mut self, desk: &Desk) -> Result<Option<Vec<Case>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = desk
+            .ports
+            .cases
+            .list_cases(&self.filter, Paging::new(100, self.after.take()))
+            .await?;
+        self.after = page.next;
+        self.done = self.after.is_none();
+        Ok(Some(page.cases))
     }
 }
