@@ -291,40 +291,7 @@ async fn upload_photo(app: &App) -> String {
     image::codecs::png::PngEncoder::new(&mut png)
         .write_image(img.as_raw(), 320, 240, image::ExtendedColorType::Rgb8)
         .unwrap();
-    let form = app
-        .send(Method::POST, "/v1/uploads", &[], axum::body::Body::empty())
-        .await;
-    assert_eq!(form.status, 201, "{}", form.body);
-    let form = form.json();
-    let boundary = "----form-pages-test";
-    let mut body = Vec::new();
-    for (k, v) in form["fields"].as_object().unwrap() {
-        let v = v.as_str().unwrap();
-        body.extend_from_slice(
-            format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n\
-             content-type: image/png\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(&png);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = app
-        .send(
-            Method::POST,
-            "/uploads",
-            &[("content-type", &ct), ("accept", "application/json")],
-            body,
-        )
-        .await;
-    assert_eq!(r.status, 204, "{}", r.body);
-    form["key"].as_str().unwrap().to_owned()
+    app.upload_png(&png).await
 }
 
 /// The href of the page's link to `lang` (`&amp;` read back).

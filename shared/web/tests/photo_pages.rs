@@ -4,7 +4,6 @@
 
 mod common;
 
-use axum::body::Body;
 use common::App;
 use http::Method;
 use image::ImageEncoder;
@@ -39,44 +38,9 @@ fn png_with_damaged_pixels() -> Vec<u8> {
     p
 }
 
-/// Uploads `bytes` through `POST /v1/uploads` and the form it returns; returns the upload key.
+/// Uploads `bytes` as a browser does; returns the upload key.
 async fn upload(app: &App, bytes: &[u8]) -> String {
-    let form = app
-        .send(Method::POST, "/v1/uploads", &[], Body::empty())
-        .await;
-    assert_eq!(form.status, 201, "{}", form.body);
-    let form = form.json();
-    let boundary = "----photo-pages-test";
-    let mut body = Vec::new();
-    for (k, v) in form["fields"].as_object().unwrap() {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{}\r\n",
-                v.as_str().unwrap()
-            )
-            .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n\
-             content-type: image/png\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = app
-        .send(
-            Method::POST,
-            "/uploads",
-            &[("content-type", &ct), ("accept", "application/json")],
-            body,
-        )
-        .await;
-    assert_eq!(r.status, 204, "{}", r.body);
-    form["key"].as_str().unwrap().to_owned()
+    app.upload_png(bytes).await
 }
 
 async fn view(app: &App, key: &str) -> common::Reply {

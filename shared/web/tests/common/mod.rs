@@ -171,3 +171,46 @@ impl App {
         self.indexer_keys.create("tests", 10_000).await.unwrap().1
     }
 }
+
+impl App {
+    /// Uploads `bytes` (a PNG) through `POST /v1/uploads` and the form it answers, as a browser
+    /// posts it; returns the upload key.
+    pub async fn upload_png(&self, bytes: &[u8]) -> String {
+        let form = self
+            .send(Method::POST, "/v1/uploads", &[], Body::empty())
+            .await;
+        assert_eq!(form.status, 201, "{}", form.body);
+        let form = form.json();
+        let boundary = "----web-tests";
+        let mut body = Vec::new();
+        for (k, v) in form["fields"].as_object().unwrap() {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{}\r\n",
+                    v.as_str().unwrap()
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n\
+                 content-type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let ct = format!("multipart/form-data; boundary={boundary}");
+        let r = self
+            .send(
+                Method::POST,
+                "/uploads",
+                &[("content-type", &ct), ("accept", "application/json")],
+                body,
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        form["key"].as_str().unwrap().to_owned()
+    }
+}
