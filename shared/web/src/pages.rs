@@ -668,6 +668,12 @@ pub fn better_photo_confirm(lang: Lang, token: &str, key: &str) -> Markup {
 /// A page with a title and a message (errors, expired links).
 pub fn message(lang: Lang, title: &str, body: &str) -> Markup {
     let t = texts(lang);
+    let home = format!("/?lang={}", lang.code());
+    message_back(lang, title, body, (&home, t.back_home))
+}
+
+/// A page with a title, a message and one way on: `back` is (the link, its words).
+pub fn message_back(lang: Lang, title: &str, body: &str, back: (&str, &str)) -> Markup {
     layout(
         lang,
         title,
@@ -675,7 +681,7 @@ pub fn message(lang: Lang, title: &str, body: &str) -> Markup {
         html! {
             h1 { (title) }
             p { (body) }
-            p { a href={ "/?lang=" (lang.code()) } { (t.back_home) } }
+            p { a.button id="back" href=(back.0) { (back.1) } }
         },
     )
 }

@@ -29,8 +29,44 @@ enum Refusal {
     Unavailable(String),
 }
 
-fn respond(json: bool, lang: Lang, r: Refusal) -> Response {
+/// The page a browser's upload came from, when it is one of this desk's (its path and query):
+/// where the refusal page leads back to, so that the requester can choose another file.
+fn form_page(headers: &http::HeaderMap, public_url: &str) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let path = referer.strip_prefix(public_url)?;
+    let plain = path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 2048
+        && !path.contains(['"', '<', '>', '\\']);
+    plain.then(|| path.to_owned())
+}
+
+/// The answer to a refused upload: JSON for a client that asks for it, else a readable page
+/// that leads back to `back` (the form the upload came from) when it is known.
+fn respond_back(json: bool, lang: Lang, r: Refusal, back: Option<&str>) -> Response {
     let t = texts(lang);
+    if !json && let Some(back) = back {
+        let body = match &r {
+            Refusal::TooLarge => Some((StatusCode::PAYLOAD_TOO_LARGE, t.too_large)),
+            Refusal::Expired | Refusal::Invalid(_) => {
+                Some((StatusCode::BAD_REQUEST, t.upload_expired))
+            }
+            _ => None,
+        };
+        if let Some((status, body)) = body {
+            let status = match r {
+                Refusal::Expired => StatusCode::FORBIDDEN,
+                _ => status,
+            };
+            let page = crate::pages::message_back(
+                lang,
+                t.upload_refused_title,
+                body,
+                (back, t.back_to_form),
+            );
+            return crate::respond::html(status, page);
+        }
+    }
     match (json, r) {
         (_, Refusal::Unavailable(cause)) if json => json_unavailable(&cause),
         (_, Refusal::Unavailable(cause)) => crate::respond::html_unavailable(lang, &cause),
@@ -63,16 +99,19 @@ fn respond(json: bool, lang: Lang, r: Refusal) -> Response {
         (false, Refusal::TooLarge) => html_message(
             StatusCode::PAYLOAD_TOO_LARGE,
             lang,
-            t.photo_label,
+            t.upload_refused_title,
             t.too_large,
         ),
-        (false, Refusal::Expired) => {
-            html_message(StatusCode::FORBIDDEN, lang, t.photo_label, t.upload_expired)
-        }
+        (false, Refusal::Expired) => html_message(
+            StatusCode::FORBIDDEN,
+            lang,
+            t.upload_refused_title,
+            t.upload_expired,
+        ),
         (false, Refusal::Invalid(_)) => html_message(
             StatusCode::BAD_REQUEST,
             lang,
-            t.photo_label,
+            t.upload_refused_title,
             t.upload_expired,
         ),
         (false, Refusal::NoFile) => html_message(
@@ -96,6 +135,8 @@ fn respond(json: bool, lang: Lang, r: Refusal) -> Response {
 pub async fn receive(State(state): State<AppState>, lang: PageLang, req: Request) -> Response {
     let json = wants_json(req.headers());
     let lang = lang.lang;
+    let back = form_page(req.headers(), &state.desk.settings.public_url);
+    let respond = |json, lang, r| respond_back(json, lang, r, back.as_deref());
     let Some(sink) = state.uploads.clone() else {
         return json_error(
             StatusCode::NOT_FOUND,

@@ -387,3 +387,67 @@ async fn every_page_has_a_skip_link_and_the_personal_fields_autocomplete() {
         Some("source_urls-help")
     );
 }
+
+/// A file over the limit is refused at once with a page that says so in the requester's language
+/// and leads back to the form it came from (not to the start).
+#[tokio::test]
+async fn a_photo_too_large_leads_back_to_its_form() {
+    let app = App::new();
+    let form = app
+        .send(Method::POST, "/v1/uploads", &[], axum::body::Body::empty())
+        .await
+        .json();
+    let boundary = "----too-large";
+    let mut body = Vec::new();
+    for (k, v) in form["fields"].as_object().unwrap() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{}\r\n",
+                v.as_str().unwrap()
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\ncontent-type: image/jpeg\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend(std::iter::repeat_n(0u8, 11 * 1024 * 1024));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let referer = format!("{}/image-opt-out?lang=th", common::PUBLIC_URL);
+    let r = app
+        .send(
+            Method::POST,
+            "/uploads?lang=th",
+            &[("content-type", &ct), ("referer", &referer)],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.body.contains("ยังไม่ได้รับรูปถ่ายของคุณ"), "{}", r.body);
+    assert!(
+        r.body
+            .contains(r#"id="back" href="/image-opt-out?lang=th""#),
+        "{}",
+        r.body
+    );
+    // A page of another site is never linked.
+    let r = app
+        .send(
+            Method::POST,
+            "/uploads?lang=en",
+            &[
+                ("content-type", &ct),
+                ("referer", "https://evil.example/opt-out"),
+                ("content-length", "99999999"),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    assert!(!r.body.contains("evil.example"), "{}", r.body);
+    assert!(r.body.contains("Your photo was not received"), "{}", r.body);
+}
