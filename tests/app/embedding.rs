@@ -98,6 +98,8 @@ async fn an_unusable_photo_asks_for_a_better_one_which_goes_through_the_same_pip
         .await;
     let r = app.post_form(&link, &hidden_inputs(&confirm)).await;
     assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("We received your new photo"), "{page}");
     wait_for_state(&app, &t, "awaiting_review").await;
     assert_eq!(app.biometrics(id).await.unwrap().generation, 2);
     assert_eq!(app.count("uploads"), 1, "the unusable photo was deleted");

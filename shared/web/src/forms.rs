@@ -488,7 +488,7 @@ pub async fn better_photo_submit(
                 &case,
                 &token,
                 &FieldErrors::default(),
-                None,
+                Some(texts(l).better_photo_received),
                 state.desk.complaint_closed(&case),
             ),
         ),
