@@ -209,26 +209,49 @@ pub fn receipt(
 /// The confirmation of a withdrawal.
 pub fn withdrawn(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
     let t = texts(case.lang);
-    let (to, hello) = greeting(case)?;
-    let reference = case.id.to_string();
-    let subject = fill(t.mail_withdrawn_subject, &[("reference", &reference)]);
-    let mut blocks = vec![
-        Block::Para(hello),
-        Block::Para(fill(
-            t.mail_withdrawn_body,
-            &[
-                ("reference", &reference),
-                ("date", &human_date(case.lang, at)),
-            ],
-        )),
-        Block::Para(format!(
-            "{}: {}",
-            t.status_state,
-            state_label(case.lang, case.state)
-        )),
-    ];
-    blocks.extend(footer(case, s, Some(t.mail_not_you_withdrawn)));
-    Some(email(case, &to, "withdrawn", subject, blocks))
+    let state = format!("{}: {}", t.status_state, state_label(case.lang, case.state));
+    let notice = Notice {
+        tag: "withdrawn",
+        subject: t.mail_withdrawn_subject,
+        body: t.mail_withdrawn_body,
+        days: None,
+        last: state,
+        line: Some(t.mail_not_you_withdrawn),
+    };
+    notice.mail(case, s, at)
+}
+
+/// A short email about one event of a case: its subject and body (`{reference}`, `{date}` and
+/// `{days}` filled in), a last paragraph, the footer with `line`.
+struct Notice<'a> {
+    tag: &'a str,
+    subject: &'a str,
+    body: &'a str,
+    /// What `{days}` stands for.
+    days: Option<i64>,
+    last: String,
+    line: Option<&'a str>,
+}
+
+impl Notice<'_> {
+    fn mail(self, case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
+        let (to, hello) = greeting(case)?;
+        let reference = case.id.to_string();
+        let days = self.days.map(|d| d.to_string()).unwrap_or_default();
+        let values = [
+            ("reference", reference.as_str()),
+            ("date", &human_date(case.lang, at)),
+            ("days", &days),
+        ];
+        let subject = fill(self.subject, &values);
+        let mut blocks = vec![
+            Block::Para(hello),
+            Block::Para(fill(self.body, &values)),
+            Block::Para(self.last),
+        ];
+        blocks.extend(footer(case, s, self.line));
+        Some(email(case, &to, self.tag, subject, blocks))
+    }
 }
 
 /// The reviewers' daily list of deadlines (in English, like the review desk): the cases overdue
@@ -303,23 +326,15 @@ pub fn deadline_digest(
 /// The notice that a case lapsed: no usable photo came within the lapse period.
 pub fn lapsed(case: &Case, s: &Settings, at: DateTime<Utc>) -> Option<Mail> {
     let t = texts(case.lang);
-    let (to, hello) = greeting(case)?;
-    let reference = case.id.to_string();
-    let subject = fill(t.mail_lapsed_subject, &[("reference", &reference)]);
-    let mut blocks = vec![
-        Block::Para(hello),
-        Block::Para(fill(
-            t.mail_lapsed_body,
-            &[
-                ("reference", &reference),
-                ("days", &s.lapse_after.num_days().to_string()),
-                ("date", &human_date(case.lang, at)),
-            ],
-        )),
-        Block::Para(scope_notice(case, s)),
-    ];
-    blocks.extend(footer(case, s, None));
-    Some(email(case, &to, "lapsed", subject, blocks))
+    let notice = Notice {
+        tag: "lapsed",
+        subject: t.mail_lapsed_subject,
+        body: t.mail_lapsed_body,
+        days: Some(s.lapse_after.num_days()),
+        last: scope_notice(case, s),
+        line: None,
+    };
+    notice.mail(case, s, at)
 }
 
 /// What the desk does and does not do, and where questions go.

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-use crate::ports::{UploadForm, UploadRefused, UploadTicket};
+use crate::ports::{UploadForm, UploadRefused, UploadRequest, UploadTicket};
 use crate::requester::valid_upload_key;
 use crate::signing::{KeyRing, TokenError, scope};
 
@@ -26,15 +26,14 @@ fn sign(
     ])
 }
 
-/// The upload form of photo `key`, posted to `url` (the store's receiver).
-pub fn form(
-    keys: &KeyRing,
-    url: &str,
-    key: &str,
-    max_bytes: u64,
-    redirect: Option<&str>,
-    expires_at: DateTime<Utc>,
-) -> UploadForm {
+/// The upload form `request` asks for, posted to `url` (the store's receiver).
+pub fn form(keys: &KeyRing, url: &str, request: &UploadRequest<'_>) -> UploadForm {
+    let UploadRequest {
+        key,
+        max_bytes,
+        expires_at,
+        redirect,
+    } = *request;
     UploadForm {
         url: url.to_owned(),
         fields: sign(keys, key, max_bytes, redirect, expires_at),

@@ -77,14 +77,7 @@ impl FilePhotoStore {
 #[async_trait]
 impl PhotoStore for FilePhotoStore {
     async fn upload_form(&self, request: UploadRequest<'_>) -> Result<UploadForm, StoreError> {
-        Ok(upload_policy::form(
-            &self.keys,
-            &self.upload_url,
-            request.key,
-            request.max_bytes,
-            request.redirect,
-            request.expires_at,
-        ))
+        Ok(upload_policy::form(&self.keys, &self.upload_url, &request))
     }
 
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError> {

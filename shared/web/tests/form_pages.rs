@@ -393,30 +393,9 @@ async fn every_page_has_a_skip_link_and_the_personal_fields_autocomplete() {
 #[tokio::test]
 async fn a_photo_too_large_leads_back_to_its_form() {
     let app = App::new();
-    let form = app
-        .send(Method::POST, "/v1/uploads", &[], axum::body::Body::empty())
-        .await
-        .json();
-    let boundary = "----too-large";
-    let mut body = Vec::new();
-    for (k, v) in form["fields"].as_object().unwrap() {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{}\r\n",
-                v.as_str().unwrap()
-            )
-            .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\ncontent-type: image/jpeg\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend(std::iter::repeat_n(0u8, 11 * 1024 * 1024));
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
+    let form = app.upload_form().await;
+    let big = vec![0u8; 11 * 1024 * 1024];
+    let (body, ct) = common::upload_body(form["fields"].as_object().unwrap(), &big, "image/jpeg");
     let referer = format!("{}/image-opt-out?lang=th", common::PUBLIC_URL);
     let r = app
         .send(

@@ -343,14 +343,7 @@ impl FakePhotoStore {
 impl PhotoStore for FakePhotoStore {
     async fn upload_form(&self, request: UploadRequest<'_>) -> Result<UploadForm, StoreError> {
         self.failures.store("upload_form")?;
-        Ok(upload_policy::form(
-            &self.keys,
-            &self.upload_url,
-            request.key,
-            request.max_bytes,
-            request.redirect,
-            request.expires_at,
-        ))
+        Ok(upload_policy::form(&self.keys, &self.upload_url, &request))
     }
 
     async fn read(&self, key: &str, max_bytes: u64) -> Result<StoredPhoto, PhotoReadError> {

@@ -172,36 +172,51 @@ impl App {
     }
 }
 
+/// A `multipart/form-data` body as a browser posts an upload form: `fields` first, then `file`
+/// (as `content_type`). Returns the body and its content type.
+pub fn upload_body(
+    fields: &serde_json::Map<String, serde_json::Value>,
+    file: &[u8],
+    content_type: &str,
+) -> (Vec<u8>, String) {
+    let boundary = "----web-tests";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{}\r\n",
+                v.as_str().unwrap_or_default()
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"photo\"\r\n\
+             content-type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (body, format!("multipart/form-data; boundary={boundary}"))
+}
+
 impl App {
-    /// Uploads `bytes` (a PNG) through `POST /v1/uploads` and the form it answers, as a browser
-    /// posts it; returns the upload key.
-    pub async fn upload_png(&self, bytes: &[u8]) -> String {
+    /// A new upload form (`POST /v1/uploads`), as JSON.
+    pub async fn upload_form(&self) -> serde_json::Value {
         let form = self
             .send(Method::POST, "/v1/uploads", &[], Body::empty())
             .await;
         assert_eq!(form.status, 201, "{}", form.body);
-        let form = form.json();
-        let boundary = "----web-tests";
-        let mut body = Vec::new();
-        for (k, v) in form["fields"].as_object().unwrap() {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{}\r\n",
-                    v.as_str().unwrap()
-                )
-                .as_bytes(),
-            );
-        }
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n\
-                 content-type: image/png\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let ct = format!("multipart/form-data; boundary={boundary}");
+        form.json()
+    }
+
+    /// Uploads `bytes` (a PNG) through a new upload form, as a browser posts it; returns the
+    /// upload key.
+    pub async fn upload_png(&self, bytes: &[u8]) -> String {
+        let form = self.upload_form().await;
+        let (body, ct) = upload_body(form["fields"].as_object().unwrap(), bytes, "image/png");
         let r = self
             .send(
                 Method::POST,
